@@ -1,0 +1,102 @@
+/*
+ * config.h - herald.conf: every setting herald reads, with its default.
+ *
+ * The file is lines of "key = value"; '#' starts a comment line; blank
+ * lines are ignored. A few keys take an argument before the '=' sign
+ * ("route gmail.com = relay2"); those are collected in order as lists.
+ * Every key has a documented default (config_defaults()), so herald runs
+ * with no file at all.
+ *
+ * config_load() rejects, with FILE:LINE and the key, any syntax error,
+ * unknown key, bad value, duplicate key, or a secret (database password,
+ * token key) in a file that users other than the owner can read.
+ *
+ * Where the file comes from: --config PATH, else $HERALD_CONFIG, else
+ * SYSCONFDIR/herald.conf when it exists, else the defaults alone
+ * (config_locate()).
+ */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <stdio.h>
+
+#include "buf.h"
+
+/* A "key ARGUMENT = value" line, kept in file order. */
+struct config_entry {
+	char *argument;
+	char *value;
+	unsigned line;
+	struct config_entry *next;
+};
+
+struct herald_config {
+	char *path;			/* the file read, NULL for defaults */
+
+	/* Files and processes. */
+	char *state_directory;
+	char *sql_directory;
+	char *pid_file;
+	char *user;
+
+	/* Database: empty database_host and database_socket = embedded. */
+	char *database_host;
+	long database_port;
+	char *database_socket;
+	char *database_name;
+	char *database_user;
+	char *database_password;
+	long database_connect_timeout;
+
+	/* The embedded MariaDB instance (herald db start). */
+	char *embedded_mariadbd;
+	char *embedded_install_db;
+	long embedded_port;
+	long embedded_table_open_cache;
+	long embedded_start_timeout;
+};
+
+/* Fills cfg with the documented defaults. Free with config_free(). */
+void config_defaults(struct herald_config *cfg);
+
+/*
+ * Reads path over the defaults already in cfg. On error returns -1,
+ * leaves cfg unchanged and puts "FILE:LINE: what is wrong" in err.
+ */
+int config_load(struct herald_config *cfg, const char *path,
+    struct buf *err);
+
+/*
+ * Picks the file to read (explicit, then $HERALD_CONFIG, then the system
+ * file when present) and loads it over the defaults. Returns 0, or -1
+ * with the reason in err.
+ */
+int config_locate_and_load(struct herald_config *cfg, const char *explicit,
+    struct buf *err);
+
+void config_free(struct herald_config *cfg);
+
+/* Prints every key and its effective value; secrets are masked. */
+void config_print(const struct herald_config *cfg, FILE *out);
+
+/* True when herald manages its own MariaDB instance. */
+int config_uses_embedded_database(const struct herald_config *cfg);
+
+/*
+ * The socket herald connects to: database_socket when set, else the
+ * embedded instance's socket. Returns NULL when connecting over TCP.
+ * The string is owned by the caller.
+ */
+char *config_database_socket(const struct herald_config *cfg);
+
+/*
+ * The value of the last "key ARGUMENT = value" line for argument, or NULL.
+ * The string is owned by the configuration.
+ */
+const char *config_list_lookup(const struct config_entry *list,
+    const char *argument);
+
+/* Parses "30", "30s", "5m", "2h", "1d" into seconds. -1 when invalid. */
+long config_parse_duration(const char *text);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * db.c - connections and bound-value statements (see db.h).
+ *
+ * Every statement that carries a value from outside herald goes through
+ * a prepared statement with its values bound as strings; the server
+ * converts them to the column types. The cost of a prepare per call is
+ * fine for the control paths that use these helpers; the hot paths
+ * (claiming and recording batches) keep their own prepared statements.
+ */
+#include "db.h"
+#include "dbserver.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+db_append_error(MYSQL *db, struct buf *err)
+{
+	buf_printf(err, "%s (MariaDB error %u)", mysql_error(db),
+	    mysql_errno(db));
+}
+
+static void
+db_append_stmt_error(MYSQL_STMT *stmt, struct buf *err)
+{
+	buf_printf(err, "%s (MariaDB error %u)", mysql_stmt_error(stmt),
+	    mysql_stmt_errno(stmt));
+}
+
+void
+db_describe_server(const struct herald_config *cfg, struct buf *out)
+{
+	char *socket = config_database_socket(cfg);
+
+	if (config_uses_embedded_database(cfg))
+		buf_printf(out, "embedded MariaDB (socket %s)", socket);
+	else if (socket)
+		buf_printf(out, "MariaDB at socket %s", socket);
+	else
+		buf_printf(out, "MariaDB at %s:%ld", cfg->database_host,
+		    cfg->database_port);
+	free(socket);
+}
+
+MYSQL *
+db_connect(const struct herald_config *cfg, int flags, struct buf *err)
+{
+	MYSQL *db;
+	char *socket = NULL;
+	unsigned timeout = (unsigned)cfg->database_connect_timeout;
+	unsigned long client_flags = 0;
+	struct buf where = BUF_INIT;
+
+	if (config_uses_embedded_database(cfg) && (flags & DB_START_EMBEDDED)
+	    && dbserver_running_pid(cfg) == 0) {
+		if (dbserver_start(cfg, err) == DBSERVER_FAILED)
+			return NULL;
+	}
+	db = mysql_init(NULL);
+	if (db == NULL) {
+		buf_append_str(err, "cannot initialise the MariaDB client "
+		    "(out of memory)");
+		return NULL;
+	}
+	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (flags & DB_LOCAL_INFILE) {
+		unsigned on = 1;
+
+		mysql_options(db, MYSQL_OPT_LOCAL_INFILE, &on);
+	}
+	if (flags & DB_MULTI_STATEMENTS)
+		client_flags |= CLIENT_MULTI_STATEMENTS;
+	socket = config_database_socket(cfg);
+	if (mysql_real_connect(db, socket ? NULL : cfg->database_host,
+	    cfg->database_user,
+	    cfg->database_password[0] ? cfg->database_password : NULL,
+	    NULL, socket ? 0 : (unsigned)cfg->database_port, socket,
+	    client_flags) == NULL) {
+		db_describe_server(cfg, &where);
+		buf_printf(err, "cannot connect to %s as user \"%s\": ",
+		    buf_str(&where), cfg->database_user);
+		db_append_error(db, err);
+		if (config_uses_embedded_database(cfg) &&
+		    dbserver_running_pid(cfg) == 0)
+			buf_append_str(err, ": the embedded server is not "
+			    "running; start it with \"herald db start\"");
+		else
+			buf_append_str(err, ": check database_host, "
+			    "database_socket, database_user and "
+			    "database_password in the configuration");
+		goto fail;
+	}
+	if (flags & DB_SELECT_DATABASE &&
+	    mysql_select_db(db, cfg->database_name) != 0) {
+		buf_printf(err, "cannot use database \"%s\": ",
+		    cfg->database_name);
+		db_append_error(db, err);
+		if (mysql_errno(db) == 1049)	/* ER_BAD_DB_ERROR */
+			buf_append_str(err, ": create it with "
+			    "\"herald db init\"");
+		goto fail;
+	}
+	free(socket);
+	buf_free(&where);
+	return db;
+fail:
+	free(socket);
+	buf_free(&where);
+	mysql_close(db);
+	return NULL;
+}
+
+int
+db_exec(MYSQL *db, const char *sql, struct buf *err)
+{
+	int status;
+
+	if (mysql_real_query(db, sql, strlen(sql)) != 0) {
+		db_append_error(db, err);
+		return -1;
+	}
+	/* Drain every result of a multi-statement query. */
+	do {
+		MYSQL_RES *res = mysql_store_result(db);
+
+		if (res)
+			mysql_free_result(res);
+		else if (mysql_field_count(db) != 0) {
+			db_append_error(db, err);
+			return -1;
+		}
+		status = mysql_next_result(db);
+		if (status > 0) {
+			db_append_error(db, err);
+			return -1;
+		}
+	} while (status == 0);
+	return 0;
+}
+
+/* Prepares sql and binds params as strings. NULL with err on failure. */
+static MYSQL_STMT *
+db_prepare_bound(MYSQL *db, const char *sql, unsigned nparams,
+    const char *const *params, MYSQL_BIND *binds, unsigned long *lengths,
+    struct buf *err)
+{
+	MYSQL_STMT *stmt = mysql_stmt_init(db);
+
+	if (stmt == NULL) {
+		db_append_error(db, err);
+		return NULL;
+	}
+	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0)
+		goto fail;
+	if (mysql_stmt_param_count(stmt) != nparams) {
+		buf_printf(err, "internal: statement expects %lu values, "
+		    "%u given", mysql_stmt_param_count(stmt), nparams);
+		mysql_stmt_close(stmt);
+		return NULL;
+	}
+	memset(binds, 0, sizeof(*binds) * nparams);
+	for (unsigned i = 0; i < nparams; i++) {
+		if (params[i] == NULL) {
+			binds[i].buffer_type = MYSQL_TYPE_NULL;
+			continue;
+		}
+		lengths[i] = strlen(params[i]);
+		binds[i].buffer_type = MYSQL_TYPE_STRING;
+		binds[i].buffer = (void *)params[i];
+		binds[i].buffer_length = lengths[i];
+		binds[i].length = &lengths[i];
+	}
+	if (nparams && mysql_stmt_bind_param(stmt, binds) != 0)
+		goto fail;
+	if (mysql_stmt_execute(stmt) != 0)
+		goto fail;
+	return stmt;
+fail:
+	db_append_stmt_error(stmt, err);
+	mysql_stmt_close(stmt);
+	return NULL;
+}
+
+#define DB_MAX_PARAMS 64
+
+int
+db_execute(MYSQL *db, const char *sql, unsigned nparams,
+    const char *const *params, unsigned long long *affected,
+    struct buf *err)
+{
+	MYSQL_BIND binds[DB_MAX_PARAMS];
+	unsigned long lengths[DB_MAX_PARAMS];
+	MYSQL_STMT *stmt;
+
+	if (nparams > DB_MAX_PARAMS) {
+		buf_printf(err, "internal: %u values in one statement", nparams);
+		return -1;
+	}
+	stmt = db_prepare_bound(db, sql, nparams, params, binds, lengths, err);
+	if (stmt == NULL)
+		return -1;
+	if (affected)
+		*affected = mysql_stmt_affected_rows(stmt);
+	mysql_stmt_close(stmt);
+	return 0;
+}
+
+/*
+ * Fetches one row's columns as NUL-terminated strings, growing a column's
+ * buffer when its value (plus the NUL) did not fit. Returns 0 for a row,
+ * MYSQL_NO_DATA at the end, 1 on error.
+ */
+static int
+db_fetch_strings(MYSQL_STMT *stmt, unsigned ncolumns, MYSQL_BIND *out,
+    char **values, unsigned long *lengths)
+{
+	int rc = mysql_stmt_fetch(stmt), grown = 0;
+
+	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
+		return rc;
+	for (unsigned i = 0; i < ncolumns; i++) {
+		if (lengths[i] < out[i].buffer_length)
+			continue;
+		free(values[i]);
+		values[i] = xmalloc(lengths[i] + 1);
+		out[i].buffer = values[i];
+		out[i].buffer_length = lengths[i] + 1;
+		if (mysql_stmt_fetch_column(stmt, &out[i], i, 0))
+			return 1;
+		grown = 1;
+	}
+	/* The library keeps its own copy of the bindings: hand it the
+	 * bigger buffers for the rows still to come. */
+	if (grown && mysql_stmt_bind_result(stmt, out))
+		return 1;
+	for (unsigned i = 0; i < ncolumns; i++)
+		values[i][lengths[i]] = '\0';
+	return 0;
+}
+
+int
+db_query_strings(MYSQL *db, const char *sql, unsigned nparams,
+    const char *const *params, db_row_fn *row, void *arg, struct buf *err)
+{
+	MYSQL_BIND binds[DB_MAX_PARAMS], *out = NULL;
+	unsigned long lengths[DB_MAX_PARAMS], *out_lengths = NULL;
+	my_bool *nulls = NULL;
+	char **values = NULL, **row_values = NULL;
+	unsigned ncolumns = 0;
+	MYSQL_STMT *stmt;
+	int rc = -1, fetched;
+
+	if (nparams > DB_MAX_PARAMS) {
+		buf_printf(err, "internal: %u values in one statement", nparams);
+		return -1;
+	}
+	stmt = db_prepare_bound(db, sql, nparams, params, binds, lengths, err);
+	if (stmt == NULL)
+		return -1;
+	ncolumns = mysql_stmt_field_count(stmt);
+	out = xcalloc(ncolumns, sizeof(*out));
+	out_lengths = xcalloc(ncolumns, sizeof(*out_lengths));
+	nulls = xcalloc(ncolumns, sizeof(*nulls));
+	values = xcalloc(ncolumns, sizeof(*values));
+	row_values = xcalloc(ncolumns, sizeof(*row_values));
+	for (unsigned i = 0; i < ncolumns; i++) {
+		values[i] = xmalloc(256);
+		out[i].buffer_type = MYSQL_TYPE_STRING;
+		out[i].buffer = values[i];
+		out[i].buffer_length = 256;
+		out[i].length = &out_lengths[i];
+		out[i].is_null = &nulls[i];
+	}
+	if (ncolumns && mysql_stmt_bind_result(stmt, out) != 0) {
+		db_append_stmt_error(stmt, err);
+		goto out;
+	}
+	while ((fetched = db_fetch_strings(stmt, ncolumns, out, values,
+	    out_lengths)) == 0) {
+		for (unsigned i = 0; i < ncolumns; i++)
+			row_values[i] = nulls[i] ? NULL : values[i];
+		if (row(arg, ncolumns, row_values) != 0)
+			break;
+	}
+	if (fetched == 1) {
+		db_append_stmt_error(stmt, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (unsigned i = 0; i < ncolumns; i++)
+		free(values[i]);
+	free(values);
+	free(row_values);
+	free(nulls);
+	free(out_lengths);
+	free(out);
+	mysql_stmt_close(stmt);
+	return rc;
+}

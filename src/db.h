@@ -1,0 +1,60 @@
+/*
+ * db.h - connections to MariaDB/MySQL and statements with bound values.
+ *
+ * db_connect() opens a connection as the configuration says: over the
+ * configured socket, over TCP to database_host, or to herald's embedded
+ * instance (dbserver.h), which it starts when it is not running.
+ * Statements that carry values from users go through db_execute() or
+ * db_query_strings(), which bind every value: no user text is ever
+ * spliced into SQL.
+ *
+ * Errors come back as -1 (or NULL) with a sentence in err that names the
+ * server and what to do.
+ */
+#ifndef HERALD_DB_H
+#define HERALD_DB_H
+
+#include <mysql.h>
+
+#include "buf.h"
+#include "config.h"
+
+enum db_connect_flags {
+	DB_SELECT_DATABASE = 1,	/* USE database_name after connecting */
+	DB_START_EMBEDDED = 2,	/* start the embedded server if needed */
+	DB_MULTI_STATEMENTS = 4,/* allow several statements per query */
+	DB_LOCAL_INFILE = 8,	/* allow LOAD DATA LOCAL INFILE */
+};
+
+/* Opens a connection; NULL with the reason in err. Close: mysql_close. */
+MYSQL *db_connect(const struct herald_config *cfg, int flags,
+    struct buf *err);
+
+/* Describes where cfg connects ("embedded server (socket ...)", ...). */
+void db_describe_server(const struct herald_config *cfg, struct buf *out);
+
+/* Runs SQL that has no parameters and discards any results. */
+int db_exec(MYSQL *db, const char *sql, struct buf *err);
+
+/*
+ * Runs a statement with nparams '?' markers bound to params (strings;
+ * NULL binds SQL NULL). *affected, when not NULL, gets the affected row
+ * count. Returns 0 or -1.
+ */
+int db_execute(MYSQL *db, const char *sql, unsigned nparams,
+    const char *const *params, unsigned long long *affected,
+    struct buf *err);
+
+/*
+ * Runs a query with bound string parameters and calls row() once per
+ * result row with its columns as NUL-terminated strings (NULL for SQL
+ * NULL). row() returns 0 to go on, non-zero to stop. Returns 0 or -1.
+ */
+typedef int db_row_fn(void *arg, unsigned ncolumns, char **columns);
+int db_query_strings(MYSQL *db, const char *sql, unsigned nparams,
+    const char *const *params, db_row_fn *row, void *arg, struct buf *err);
+
+/* Appends "mysql error text (code N)" for the last error on db. */
+void db_append_error(MYSQL *db, struct buf *err);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * herald.c - the operator's and cron's command: git-style subcommands.
+ *
+ * SYNOPSIS
+ *	herald [--config FILE] [--verbose] COMMAND [ARGS...]
+ *
+ * DESCRIPTION
+ *	Finds the subcommand in cli_commands and runs it. --config may
+ *	appear anywhere on the line (before "--"); without it the file
+ *	named by $HERALD_CONFIG, then SYSCONFDIR/herald.conf, then the
+ *	built-in defaults are used.
+ *
+ * DIAGNOSTICS
+ *	Exit status 0 on success, 1 when the command failed, 2 on a usage
+ *	error. Messages go to stderr.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "log.h"
+
+static const struct cli_command cli_commands[] = {
+	{ "config", "check and show the configuration", cmd_config },
+	{ "db", "create, migrate, start, stop and inspect the database",
+	    cmd_db },
+	/* (further subcommands) */
+};
+
+#define CLI_COMMAND_COUNT (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+static void
+herald_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald [--config FILE] [--verbose] COMMAND [ARGS...]\n"
+	    "\n"
+	    "herald stages and sends personalized bulk mailings.\n"
+	    "\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < CLI_COMMAND_COUNT; i++)
+		fprintf(out, "  %-10s %s\n", cli_commands[i].name,
+		    cli_commands[i].summary);
+	fprintf(out,
+	    "\n"
+	    "Options:\n"
+	    "  -c, --config FILE  configuration file (default: $HERALD_CONFIG,\n"
+	    "                     then %s/herald.conf, then built-in defaults)\n"
+	    "  -v, --verbose      print debugging messages\n"
+	    "  -h, --help         this help; \"herald COMMAND --help\" for a command\n"
+	    "  --version          print the version\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n"
+	    "See herald(1) and herald.conf(5).\n", HERALD_SYSCONFDIR);
+}
+
+struct herald_config *
+cli_config(struct cli *cli)
+{
+	struct buf err = BUF_INIT;
+
+	if (cli->config_loaded)
+		return &cli->config;
+	config_defaults(&cli->config);
+	if (config_locate_and_load(&cli->config, cli->config_path, &err)) {
+		msg_error("%s", buf_str(&err));
+		buf_free(&err);
+		config_free(&cli->config);
+		return NULL;
+	}
+	cli->config_loaded = 1;
+	return &cli->config;
+}
+
+int
+cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Takes --config/-c and --verbose/-v out of argv wherever they are, so
+ * "herald db status --config x" works like "herald --config x db status".
+ * Returns the new argc, or -1 after a usage message.
+ */
+static int
+herald_take_global_options(struct cli *cli, int argc, char **argv)
+{
+	int out = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (strcmp(arg, "--") == 0) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(arg, "--config") == 0 || strcmp(arg, "-c") == 0) {
+			if (i + 1 >= argc) {
+				msg_error("%s needs a file name", arg);
+				return -1;
+			}
+			cli->config_path = argv[++i];
+		} else if (strncmp(arg, "--config=", 9) == 0) {
+			cli->config_path = arg + 9;
+		} else if (strcmp(arg, "--verbose") == 0 ||
+		    strcmp(arg, "-v") == 0) {
+			log_set_verbose(1);
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	int status;
+
+	log_open("herald", LOG_TO_STDERR);
+	argc = herald_take_global_options(&cli, argc, argv);
+	if (argc < 0)
+		return CLI_USAGE;
+	if (argc < 2) {
+		herald_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		herald_usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("herald %s\n", PACKAGE_VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < CLI_COMMAND_COUNT; i++) {
+		if (strcmp(argv[1], cli_commands[i].name) == 0) {
+			status = cli_commands[i].run(&cli, argc - 1, argv + 1);
+			if (cli.config_loaded)
+				config_free(&cli.config);
+			return status;
+		}
+	}
+	msg_error("unknown command \"%s\": run \"herald --help\" for the "
+	    "list of commands", argv[1]);
+	return CLI_USAGE;
+}

@@ -1,0 +1,375 @@
+/*
+ * test_config.c - unit tests of src/config.c: defaults, every error path
+ * (each reported with FILE:LINE and the key, and leaving the
+ * configuration unchanged), secrets, lists and file lookup.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char test_dir[] = "/tmp/herald-test-config-XXXXXX";
+static char path[512];
+
+static void
+write_config(const char *text, mode_t mode)
+{
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/herald.conf", test_dir);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* Loads text; returns the error text (owned by a static buf) or NULL. */
+static const char *
+load(const char *text, mode_t mode, struct herald_config *cfg)
+{
+	static struct buf err;
+
+	buf_free(&err);
+	write_config(text, mode);
+	config_defaults(cfg);
+	if (config_load(cfg, path, &err) == 0)
+		return NULL;
+	return buf_str(&err);
+}
+
+/* Expects text to be refused with a message containing every needle. */
+static void
+expect_error(const char *text, const char *needle1, const char *needle2)
+{
+	struct herald_config cfg;
+	const char *err = load(text, 0600, &cfg);
+
+	ck_assert_msg(err != NULL, "accepted: %s", text);
+	ck_assert_msg(strstr(err, path) != NULL, "no file name in: %s", err);
+	ck_assert_msg(strstr(err, needle1) != NULL, "\"%s\" not in: %s",
+	    needle1, err);
+	if (needle2)
+		ck_assert_msg(strstr(err, needle2) != NULL,
+		    "\"%s\" not in: %s", needle2, err);
+	/* Nothing changed: the defaults are intact. */
+	ck_assert_str_eq(cfg.database_name, "herald");
+	ck_assert_int_eq(cfg.database_port, 3306);
+	ck_assert_ptr_null(cfg.path);
+	config_free(&cfg);
+}
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(test_dir));
+}
+
+static void
+teardown(void)
+{
+	unlink(path);
+	rmdir(test_dir);
+	strcpy(test_dir, "/tmp/herald-test-config-XXXXXX");
+}
+
+START_TEST(defaults_are_documented_values)
+{
+	struct herald_config cfg;
+
+	config_defaults(&cfg);
+	ck_assert_str_eq(cfg.database_name, "herald");
+	ck_assert_str_eq(cfg.database_host, "");
+	ck_assert_int_eq(cfg.database_port, 3306);
+	ck_assert_int_eq(cfg.database_connect_timeout, 10);
+	ck_assert_int_eq(cfg.embedded_port, 0);
+	ck_assert(config_uses_embedded_database(&cfg));
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(values_override_defaults)
+{
+	struct herald_config cfg;
+	const char *err = load(
+	    "# a comment\n"
+	    "\n"
+	    "   database_name   =  mail_db  \n"
+	    "database_port=3307\r\n"
+	    "database_connect_timeout = 2m\n"
+	    "state_directory = /tmp/x y\n", 0644, &cfg);
+
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_str_eq(cfg.database_name, "mail_db");
+	ck_assert_int_eq(cfg.database_port, 3307);
+	ck_assert_int_eq(cfg.database_connect_timeout, 120);
+	ck_assert_str_eq(cfg.state_directory, "/tmp/x y");
+	ck_assert_str_eq(cfg.path, path);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(missing_file_is_an_error)
+{
+	struct herald_config cfg;
+	struct buf err = BUF_INIT;
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load(&cfg, "/nonexistent/herald.conf", &err),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "/nonexistent/herald.conf"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "No such file"));
+	buf_free(&err);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(line_without_equals)
+{
+	expect_error("database_name = x\njust words\n", ":2:", "key = value");
+}
+END_TEST
+
+START_TEST(missing_key_name)
+{
+	expect_error(" = value\n", ":1:", "missing key name");
+}
+END_TEST
+
+START_TEST(bad_key_characters)
+{
+	expect_error("Database-Name = x\n", ":1:", "bad key name");
+}
+END_TEST
+
+START_TEST(unknown_key_lists_known_keys)
+{
+	expect_error("\n\ndatabase_nmae = x\n", ":3:", "database_nmae");
+	expect_error("databse = x\n", "known keys:", "database_name");
+}
+END_TEST
+
+START_TEST(key_set_twice)
+{
+	expect_error("database_port = 1\ndatabase_port = 2\n", ":2:",
+	    "set twice");
+}
+END_TEST
+
+START_TEST(not_a_number)
+{
+	expect_error("database_port = 33o6\n", ":1:", "whole number");
+	expect_error("database_port =\n", ":1:", "database_port");
+}
+END_TEST
+
+START_TEST(number_out_of_range)
+{
+	expect_error("database_port = 70000\n", "out of range", "65535");
+	expect_error("database_port = 0\n", "out of range", "database_port");
+}
+END_TEST
+
+START_TEST(bad_duration)
+{
+	expect_error("database_connect_timeout = 5 minutes\n", ":1:",
+	    "duration");
+	expect_error("database_connect_timeout = 5x\n", "duration", NULL);
+	expect_error("database_connect_timeout = 0\n", "out of range", NULL);
+}
+END_TEST
+
+START_TEST(control_character_in_value)
+{
+	expect_error("database_name = a\tb\x01\n", ":1:", "control character");
+}
+END_TEST
+
+START_TEST(nul_byte_in_line)
+{
+	struct herald_config cfg;
+	struct buf err = BUF_INIT;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/herald.conf", test_dir);
+	fp = fopen(path, "w");
+	fwrite("database_name = a\0b\n", 1, 20, fp);
+	fclose(fp);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load(&cfg, path, &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), ":1: line contains a NUL"));
+	buf_free(&err);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(argument_on_plain_key)
+{
+	expect_error("database_name extra = x\n", ":1:", "takes no argument");
+}
+END_TEST
+
+START_TEST(readable_secret_is_refused)
+{
+	struct herald_config cfg;
+	const char *err;
+
+	err = load("database_password = s3cret\n", 0644, &cfg);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+	ck_assert_ptr_nonnull(strstr(err, "644"));
+	ck_assert_str_eq(cfg.database_password, "");
+	config_free(&cfg);
+
+	err = load("database_password = s3cret\n", 0640, &cfg);
+	ck_assert_ptr_nonnull(err);
+	config_free(&cfg);
+
+	err = load("database_password = s3cret\n", 0600, &cfg);
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_str_eq(cfg.database_password, "s3cret");
+	config_free(&cfg);
+
+	/* A readable file without a secret is fine. */
+	err = load("database_password =\n", 0644, &cfg);
+	ck_assert_msg(err == NULL, "%s", err);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(password_keeps_semicolons_and_hashes)
+{
+	struct herald_config cfg;
+	const char *err = load("database_password = a ;b #c\n", 0600, &cfg);
+
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_str_eq(cfg.database_password, "a ;b #c");
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(print_masks_secrets)
+{
+	struct herald_config cfg;
+	char text[8192];
+	FILE *out;
+	size_t got;
+
+	ck_assert_ptr_null(load("database_password = s3cret\n", 0600, &cfg));
+	out = tmpfile();
+	config_print(&cfg, out);
+	rewind(out);
+	got = fread(text, 1, sizeof(text) - 1, out);
+	text[got] = '\0';
+	fclose(out);
+	ck_assert_ptr_null(strstr(text, "s3cret"));
+	ck_assert_ptr_nonnull(strstr(text, "database_password = (set, hidden)"));
+	ck_assert_ptr_nonnull(strstr(text, "database_name = herald\n"));
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(duration_parser)
+{
+	ck_assert_int_eq(config_parse_duration("0"), 0);
+	ck_assert_int_eq(config_parse_duration("45"), 45);
+	ck_assert_int_eq(config_parse_duration("45s"), 45);
+	ck_assert_int_eq(config_parse_duration("3m"), 180);
+	ck_assert_int_eq(config_parse_duration("2h"), 7200);
+	ck_assert_int_eq(config_parse_duration("1d"), 86400);
+	ck_assert_int_eq(config_parse_duration(""), -1);
+	ck_assert_int_eq(config_parse_duration("-1"), -1);
+	ck_assert_int_eq(config_parse_duration("1w"), -1);
+	ck_assert_int_eq(config_parse_duration("1hh"), -1);
+	ck_assert_int_eq(config_parse_duration("99999999999999999999"), -1);
+}
+END_TEST
+
+START_TEST(locate_uses_environment)
+{
+	struct herald_config cfg;
+	struct buf err = BUF_INIT;
+
+	write_config("database_name = from_env\n", 0644);
+	setenv("HERALD_CONFIG", path, 1);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_locate_and_load(&cfg, NULL, &err), 0);
+	ck_assert_str_eq(cfg.database_name, "from_env");
+	config_free(&cfg);
+
+	/* An explicit file wins over the environment. */
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_locate_and_load(&cfg, "/nonexistent.conf",
+	    &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "/nonexistent.conf"));
+	unsetenv("HERALD_CONFIG");
+	config_free(&cfg);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(embedded_socket_path)
+{
+	struct herald_config cfg;
+	char *socket;
+
+	ck_assert_ptr_null(load("state_directory = /srv/h\n", 0600, &cfg));
+	socket = config_database_socket(&cfg);
+	ck_assert_str_eq(socket, "/srv/h/mariadb/mysqld.sock");
+	free(socket);
+	config_free(&cfg);
+
+	ck_assert_ptr_null(load("database_host = db1\n", 0600, &cfg));
+	ck_assert(!config_uses_embedded_database(&cfg));
+	ck_assert_ptr_null(config_database_socket(&cfg));
+	config_free(&cfg);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, defaults_are_documented_values);
+	tcase_add_test(tc, values_override_defaults);
+	tcase_add_test(tc, missing_file_is_an_error);
+	tcase_add_test(tc, line_without_equals);
+	tcase_add_test(tc, missing_key_name);
+	tcase_add_test(tc, bad_key_characters);
+	tcase_add_test(tc, unknown_key_lists_known_keys);
+	tcase_add_test(tc, key_set_twice);
+	tcase_add_test(tc, not_a_number);
+	tcase_add_test(tc, number_out_of_range);
+	tcase_add_test(tc, bad_duration);
+	tcase_add_test(tc, control_character_in_value);
+	tcase_add_test(tc, nul_byte_in_line);
+	tcase_add_test(tc, argument_on_plain_key);
+	tcase_add_test(tc, readable_secret_is_refused);
+	tcase_add_test(tc, password_keeps_semicolons_and_hashes);
+	tcase_add_test(tc, print_masks_secrets);
+	tcase_add_test(tc, duration_parser);
+	tcase_add_test(tc, locate_uses_environment);
+	tcase_add_test(tc, embedded_socket_path);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *runner = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
