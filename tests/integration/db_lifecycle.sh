@@ -1,0 +1,134 @@
+#!/bin/bash
+# db_lifecycle.sh - herald db init/migrate/status/start/stop against real
+# MariaDB servers: the test server started by contrib/check, and an
+# embedded instance this test starts and stops itself.
+. "$HERALD_SRCDIR/tests/lib/common.sh"
+t_use_database
+
+# --- migrate from empty, then init twice is a no-op -----------------------
+t_expect_fail "migrate before init says to run init" 1 'herald db init' \
+	"$HERALD_BIN" db migrate
+t_check "init creates the database" "$HERALD_BIN" db init
+grep -q "schema version 1 (1 migration applied)" "$T_DIR/out" &&
+	t_ok "init applies migration 001" ||
+	t_fail "init applies migration 001" "$(cat "$T_DIR/out")"
+tables=$(t_sql "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA='$T_DATABASE'")
+want="batches,history,list_members,lists,mailings,recipients,schema_migrations,segments,stage_template,suppressions,variants"
+[ "$tables" = "$want" ] && t_ok "schema v1 has every table" ||
+	t_fail "schema v1 has every table" "got $tables"
+t_sql "INSERT INTO recipients (email) VALUES ('keep@example.org')"
+t_check "second init" "$HERALD_BIN" db init
+grep -q "already current" "$T_DIR/out" && t_ok "second init is a no-op" ||
+	t_fail "second init is a no-op" "$(cat "$T_DIR/out")"
+t_check "migrate when current" "$HERALD_BIN" db migrate
+[ "$(t_sql 'SELECT COUNT(*) FROM schema_migrations')" = 1 ] &&
+	[ "$(t_sql 'SELECT COUNT(*) FROM recipients')" = 1 ] &&
+	t_ok "re-running keeps data and version rows" ||
+	t_fail "re-running keeps data and version rows" "rows changed"
+
+# --- the history table is a MERGE table over stage tables ---------------
+engine=$(t_sql "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA='$T_DATABASE' AND TABLE_NAME='history'")
+[ "$engine" = MRG_MyISAM ] && t_ok "history is MRG_MyISAM" ||
+	t_fail "history is MRG_MyISAM" "engine $engine"
+t_sql "CREATE TABLE stage_t1 LIKE stage_template; INSERT INTO stage_t1 (mailing_id,row_id,recipient_id,email) VALUES (1,1,1,'a@b.c'); ALTER TABLE history UNION=(stage_t1)"
+[ "$(t_sql 'SELECT COUNT(*) FROM history WHERE recipient_id = 1')" = 1 ] &&
+	t_ok "a stage table joins the history through UNION" ||
+	t_fail "a stage table joins the history through UNION" "row not visible"
+
+# --- a new migration is applied by migrate, once ------------------------
+mkdir -p "$T_DIR/sql"
+cp "$HERALD_SRCDIR"/sql/*.sql "$T_DIR/sql/"
+echo "CREATE TABLE IF NOT EXISTS t_extra (id INT);" >"$T_DIR/sql/900_extra.sql"
+sed -i "s|^sql_directory = .*|sql_directory = $T_DIR/sql|" "$T_CONFIG"
+t_check "migrate applies a new file" "$HERALD_BIN" db migrate
+grep -q "schema version 900 (1 migration applied)" "$T_DIR/out" &&
+	t_ok "migrate reports version 900" || t_fail "migrate reports version 900" "$(cat "$T_DIR/out")"
+t_check "status" "$HERALD_BIN" db status
+grep -q "schema version: 900 (current)" "$T_DIR/out" &&
+	grep -q "recipients .*InnoDB" "$T_DIR/out" &&
+	grep -q "server version: 10" "$T_DIR/out" &&
+	t_ok "status shows versions and table sizes" ||
+	t_fail "status shows versions and table sizes" "$(cat "$T_DIR/out")"
+
+# --- a broken migration is reported with its file and changes nothing ---
+echo "CREATE TABLE t_broken (id INT; -- syntax error" >"$T_DIR/sql/901_broken.sql"
+t_expect_fail "a broken migration fails with its file name" 1 '901_broken.sql.*syntax' \
+	"$HERALD_BIN" db migrate
+[ "$(t_sql 'SELECT MAX(version) FROM schema_migrations')" = 900 ] &&
+	t_ok "the broken migration is not recorded" ||
+	t_fail "the broken migration is not recorded" "version moved"
+rm "$T_DIR/sql/901_broken.sql"
+echo "bad name" >"$T_DIR/sql/abc.sql"
+t_expect_fail "a badly named migration is refused" 1 'abc.sql.*NNN_description' \
+	"$HERALD_BIN" db migrate
+rm "$T_DIR/sql/abc.sql"
+
+# --- wrong password and unreachable server: clear error, nothing created --
+t_sql "CREATE USER IF NOT EXISTS 'herald_t'@'localhost' IDENTIFIED BY 'right-one'; GRANT ALL ON *.* TO 'herald_t'@'localhost'"
+t_at_exit "T_DATABASE= t_sql \"DROP USER IF EXISTS 'herald_t'@'localhost'\""
+cat >"$T_DIR/wrongpw.conf" <<CONF
+sql_directory = $HERALD_SRCDIR/sql
+database_socket = $HERALD_TEST_SOCKET
+database_name = ${T_DATABASE}_pw
+database_user = herald_t
+database_password = wrong-one
+CONF
+chmod 600 "$T_DIR/wrongpw.conf"
+t_expect_fail "a wrong password is a clear error" 1 'cannot connect.*herald_t.*Access denied.*database_password' \
+	"$HERALD_BIN" --config "$T_DIR/wrongpw.conf" db init
+[ -z "$(t_sql "SHOW DATABASES LIKE '${T_DATABASE}_pw'")" ] &&
+	t_ok "a wrong password creates nothing" ||
+	t_fail "a wrong password creates nothing" "database exists"
+chmod 644 "$T_DIR/wrongpw.conf"
+t_expect_fail "a readable password file is refused" 1 'wrongpw.conf.*chmod 600' \
+	"$HERALD_BIN" --config "$T_DIR/wrongpw.conf" db init
+cat >"$T_DIR/unreachable.conf" <<CONF
+sql_directory = $HERALD_SRCDIR/sql
+database_host = 127.0.0.1
+database_port = 1
+database_connect_timeout = 2
+CONF
+t_expect_fail "an unreachable server is a clear error" 1 'cannot connect to MariaDB at 127.0.0.1:1' \
+	"$HERALD_BIN" --config "$T_DIR/unreachable.conf" db status
+t_expect_fail "start refuses a configured external server" 1 'starts and stops only its embedded' \
+	"$HERALD_BIN" --config "$T_DIR/unreachable.conf" db start
+
+# --- the embedded server: start, start again, stop, stop again, stale pid --
+E="$T_DIR/embedded.conf"
+cat >"$E" <<CONF
+state_directory = $T_DIR/emb
+sql_directory = $HERALD_SRCDIR/sql
+CONF
+t_at_exit "'$HERALD_BIN' --config '$E' db stop >/dev/null 2>&1"
+t_expect_fail "status of a stopped embedded server" 1 '' "$HERALD_BIN" --config "$E" db status
+grep -q "embedded server: stopped" "$T_DIR/out" && t_ok "status says stopped" ||
+	t_fail "status says stopped" "$(cat "$T_DIR/out")"
+t_check "embedded init starts the server on demand" "$HERALD_BIN" --config "$E" db init
+pid=$(cat "$T_DIR/emb/mariadb/mysqld.pid" 2>/dev/null)
+[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && t_ok "mariadbd runs with a pid file" ||
+	t_fail "mariadbd runs with a pid file" "no pid"
+[ -S "$T_DIR/emb/mariadb/mysqld.sock" ] && t_ok "socket under the state directory" ||
+	t_fail "socket under the state directory" "missing"
+grep -q -- "--skip-networking" "/proc/$pid/cmdline" 2>/dev/null && t_ok "no TCP by default" ||
+	t_fail "no TCP by default" "$(tr '\0' ' ' </proc/$pid/cmdline)"
+t_check "start when running" "$HERALD_BIN" --config "$E" db start
+grep -q "already running (pid $pid" "$T_DIR/out" && t_ok "start twice says already running" ||
+	t_fail "start twice says already running" "$(cat "$T_DIR/out")"
+t_check "stop" "$HERALD_BIN" --config "$E" db stop
+kill -0 "$pid" 2>/dev/null && t_fail "stop ends mariadbd" "pid $pid alive" || t_ok "stop ends mariadbd"
+t_check "stop when stopped" "$HERALD_BIN" --config "$E" db stop
+grep -q "was not running" "$T_DIR/out" && t_ok "stop twice says not running" ||
+	t_fail "stop twice says not running" "$(cat "$T_DIR/out")"
+# A crashed server leaves a pid file naming a dead (or foreign) process
+# and a socket file.
+echo 999999 >"$T_DIR/emb/mariadb/mysqld.pid"
+python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$T_DIR/emb/mariadb/mysqld.sock"
+t_check "start over a stale pid and socket" "$HERALD_BIN" --config "$E" db start
+grep -q "started" "$T_DIR/out" && t_ok "stale files are replaced" ||
+	t_fail "stale files are replaced" "$(cat "$T_DIR/out") $(cat "$T_DIR/err")"
+t_check "data survives a restart" "$HERALD_BIN" --config "$E" db status
+grep -q "schema version: 1 (current)" "$T_DIR/out" && t_ok "schema still there after restart" ||
+	t_fail "schema still there after restart" "$(cat "$T_DIR/out")"
+t_check "stop after restart" "$HERALD_BIN" --config "$E" db stop
+
+t_done
