@@ -13,7 +13,7 @@ grep -q "schema version 1 (1 migration applied)" "$T_DIR/out" &&
 	t_ok "init applies migration 001" ||
 	t_fail "init applies migration 001" "$(cat "$T_DIR/out")"
 tables=$(t_sql "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA='$T_DATABASE'")
-want="batches,history,list_members,lists,mailings,recipients,schema_migrations,segments,stage_template,suppressions,variants"
+want="batches,history,lists,list_members,mailings,recipients,schema_migrations,segments,stage_template,suppressions,variants"
 [ "$tables" = "$want" ] && t_ok "schema v1 has every table" ||
 	t_fail "schema v1 has every table" "got $tables"
 t_sql "INSERT INTO recipients (email) VALUES ('keep@example.org')"
