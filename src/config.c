@@ -74,6 +74,15 @@ static const struct config_key config_keys[] = {
 	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535),
 	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000),
 	NUM(embedded_start_timeout, CONFIG_DURATION, "60", 1, 3600),
+
+	NUM(worker_count, CONFIG_INTEGER, "4", 1, 256),
+	NUM(worker_stall_timeout, CONFIG_DURATION, "60", 2, 86400),
+	NUM(worker_kill_grace, CONFIG_DURATION, "5", 1, 600),
+	NUM(worker_respawn_delay_limit, CONFIG_DURATION, "60", 1, 3600),
+	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400),
+	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
+	STR(node_name, CONFIG_STRING, ""),
+	/* (further keys) */
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))

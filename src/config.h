@@ -54,6 +54,16 @@ struct herald_config {
 	long embedded_port;
 	long embedded_table_open_cache;
 	long embedded_start_timeout;
+
+	/* The daemon (heraldd). */
+	long worker_count;
+	long worker_stall_timeout;
+	long worker_kill_grace;
+	long worker_respawn_delay_limit;
+	long batch_time_limit;
+	long batch_lease;
+	char *node_name;
+	/* (further keys) */
 };
 
 /* Fills cfg with the documented defaults. Free with config_free(). */

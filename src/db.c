@@ -72,6 +72,8 @@ db_connect(const struct herald_config *cfg, int flags, struct buf *err)
 	}
 	if (flags & DB_MULTI_STATEMENTS)
 		client_flags |= CLIENT_MULTI_STATEMENTS;
+	if (flags & DB_FOUND_ROWS)
+		client_flags |= CLIENT_FOUND_ROWS;
 	socket = config_database_socket(cfg);
 	if (mysql_real_connect(db, socket ? NULL : cfg->database_host,
 	    cfg->database_user,
@@ -92,6 +94,8 @@ db_connect(const struct herald_config *cfg, int flags, struct buf *err)
 			    "database_password in the configuration");
 		goto fail;
 	}
+	if (db_exec(db, "SET time_zone = '+00:00'", err))
+		goto fail;
 	if (flags & DB_SELECT_DATABASE &&
 	    mysql_select_db(db, cfg->database_name) != 0) {
 		buf_printf(err, "cannot use database \"%s\": ",
@@ -190,21 +194,25 @@ db_execute(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, unsigned long long *affected,
     struct buf *err)
 {
-	MYSQL_BIND binds[DB_MAX_PARAMS];
-	unsigned long lengths[DB_MAX_PARAMS];
+	MYSQL_BIND stack_binds[DB_MAX_PARAMS], *binds = stack_binds;
+	unsigned long stack_lengths[DB_MAX_PARAMS], *lengths = stack_lengths;
 	MYSQL_STMT *stmt;
 
+	/* Bulk statements bind hundreds of values: give them the heap. */
 	if (nparams > DB_MAX_PARAMS) {
-		buf_printf(err, "internal: %u values in one statement", nparams);
-		return -1;
+		binds = xcalloc(nparams, sizeof(*binds));
+		lengths = xcalloc(nparams, sizeof(*lengths));
 	}
 	stmt = db_prepare_bound(db, sql, nparams, params, binds, lengths, err);
-	if (stmt == NULL)
-		return -1;
-	if (affected)
+	if (stmt && affected)
 		*affected = mysql_stmt_affected_rows(stmt);
-	mysql_stmt_close(stmt);
-	return 0;
+	if (stmt)
+		mysql_stmt_close(stmt);
+	if (binds != stack_binds) {
+		free(binds);
+		free(lengths);
+	}
+	return stmt ? 0 : -1;
 }
 
 /*

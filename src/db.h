@@ -24,9 +24,13 @@ enum db_connect_flags {
 	DB_START_EMBEDDED = 2,	/* start the embedded server if needed */
 	DB_MULTI_STATEMENTS = 4,/* allow several statements per query */
 	DB_LOCAL_INFILE = 8,	/* allow LOAD DATA LOCAL INFILE */
+	DB_FOUND_ROWS = 16,	/* UPDATE reports rows matched, not changed */
 };
 
-/* Opens a connection; NULL with the reason in err. Close: mysql_close. */
+/*
+ * Opens a connection; NULL with the reason in err. Close: mysql_close.
+ * The session runs in UTC (time_zone '+00:00'): herald stores UTC times.
+ */
 MYSQL *db_connect(const struct herald_config *cfg, int flags,
     struct buf *err);
 

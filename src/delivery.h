@@ -1,0 +1,120 @@
+/*
+ * delivery.h - reading a batch's rows to send and recording what became
+ * of them, in bulk.
+ *
+ * delivery_read_pending() loads the rows of a claimed batch that still
+ * need a message (pending, or deferred and due) with the personalization
+ * snapshot the stager took. delivery_record() writes the outcome of many
+ * messages with one UPDATE per chunk, never one statement per message.
+ *
+ * Outcomes map to stage-table states:
+ *	SENT            2xx          -> sent (queue id and reply kept)
+ *	DEFERRED        4xx          -> deferred, retried later with a
+ *	                                doubling delay; failed after the
+ *	                                last attempt
+ *	FAILED          5xx          -> failed (reply kept)
+ *	POSSIBLY_SENT   DATA was sent but the reply never came
+ *	                             -> sent, reply says so: re-sending it
+ *	                                could duplicate, and its Message-ID
+ *	                                lets a duplicate be recognised
+ *	NOT_ATTEMPTED   the session failed before DATA
+ *	                             -> untouched (still pending)
+ */
+#ifndef HERALD_DELIVERY_H
+#define HERALD_DELIVERY_H
+
+#include <mysql.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "buf.h"
+
+/* The personalization fields of a stage row, in this order. */
+enum delivery_field {
+	FIELD_EMAIL,
+	FIELD_FIRST_NAME,
+	FIELD_LAST_NAME,
+	FIELD_CITY,
+	FIELD_STATE,
+	FIELD_ZIP,
+	FIELD_COUNTRY,
+	FIELD_DONATED_TOTAL,
+	FIELD_LAST_DONATION_AMOUNT,
+	FIELD_LAST_DONATION_AT,
+	FIELD_ATTRIBUTES,
+	DELIVERY_FIELD_COUNT
+};
+
+/* Column names of the fields above (also the template variable names). */
+extern const char *const delivery_field_names[DELIVERY_FIELD_COUNT];
+
+struct delivery_row {
+	uint32_t row_id;
+	uint64_t recipient_id;
+	uint32_t variant_id;
+	unsigned attempts;
+	/* NUL-terminated; "" for SQL NULL. Point into the row set. */
+	const char *fields[DELIVERY_FIELD_COUNT];
+};
+
+/* A batch's rows. Reused from batch to batch: it stops allocating once
+ * it has held the largest batch. */
+struct delivery_rows {
+	struct delivery_row *rows;
+	unsigned count;
+	unsigned capacity;
+	struct buf text;	/* every field's bytes */
+	unsigned rows_not_due;	/* deferred rows whose retry time is later */
+};
+
+void delivery_rows_init(struct delivery_rows *set);
+void delivery_rows_free(struct delivery_rows *set);
+
+/* Loads the rows of batch after its checkpoint still to be sent. */
+int delivery_read_pending(MYSQL *db, const struct batch *batch,
+    struct delivery_rows *set, struct buf *err);
+
+enum delivery_outcome {
+	DELIVERY_SENT,
+	DELIVERY_DEFERRED,
+	DELIVERY_FAILED,
+	DELIVERY_POSSIBLY_SENT,
+	DELIVERY_NOT_ATTEMPTED,
+};
+
+struct delivery_result {
+	uint32_t row_id;
+	unsigned attempts;		/* before this one */
+	enum delivery_outcome outcome;
+	const char *queue_id;		/* may be NULL */
+	const char *reply;		/* the relay's reply, may be NULL */
+};
+
+/* Attempts after which a deferred row is failed. */
+#define DELIVERY_MAX_ATTEMPTS 6
+
+/*
+ * Records results (any number; written in chunks) in the batch's stage
+ * table. *sent, *deferred and *failed, when not NULL, get the counts of
+ * rows that ended in each state. Returns 0 or -1.
+ */
+int delivery_record(MYSQL *db, const struct batch *batch,
+    const struct delivery_result *results, unsigned count,
+    unsigned *sent, unsigned *deferred, unsigned *failed, struct buf *err);
+
+/*
+ * Counts the batch's rows not yet in a final state and puts the earliest
+ * retry time (UTC DATETIME text, "" when none) in retry_at.
+ */
+int delivery_rows_left(MYSQL *db, const struct batch *batch,
+    unsigned *left, char *retry_at, size_t size, struct buf *err);
+
+/*
+ * Adds the counts to the mailing's counters (one statement per session,
+ * not per message). deferred_count counts deferrals: a row deferred twice
+ * counts twice; the stage table has the current state of every row.
+ */
+int delivery_count_mailing(MYSQL *db, uint64_t mailing_id, unsigned sent,
+    unsigned deferred, unsigned failed, struct buf *err);
+
+#endif

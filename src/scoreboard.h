@@ -1,0 +1,82 @@
+/*
+ * scoreboard.h - what heraldd's workers tell the master, in shared memory.
+ *
+ * The master maps STATE/heraldd.scoreboard (a small file) before it forks,
+ * so every worker inherits the mapping; "herald status" maps the same file
+ * read-only to show the workers of a running daemon. Each worker owns one
+ * slot and is the only writer of its fields but the pid, which the master
+ * sets. Fields are C11 atomics: readers in other processes see whole values,
+ * never torn ones.
+ *
+ * Times are milliseconds of CLOCK_MONOTONIC, which every process on the
+ * host shares, so the master can compare a worker's heartbeat with its own
+ * clock.
+ */
+#ifndef HERALD_SCOREBOARD_H
+#define HERALD_SCOREBOARD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+enum worker_state {
+	WORKER_EMPTY = 0,	/* no process in this slot */
+	WORKER_STARTING,	/* forked, connecting */
+	WORKER_IDLE,		/* nothing to claim; polling */
+	WORKER_SENDING,		/* working on a batch */
+	WORKER_STOPPING,	/* finishing the message in hand, then exit */
+};
+
+struct worker_slot {
+	_Atomic int32_t pid;
+	_Atomic int32_t state;			/* enum worker_state */
+	_Atomic int64_t started_ms;
+	_Atomic int64_t heartbeat_ms;
+	_Atomic int64_t batch_started_ms;	/* 0 when no batch */
+	_Atomic uint64_t batch_id;
+	_Atomic uint64_t mailing_id;
+	_Atomic uint64_t sent;			/* since the worker started */
+	_Atomic uint64_t deferred;
+	_Atomic uint64_t failed;
+};
+
+#define SCOREBOARD_MAGIC 0x68726c64u	/* "hrld" */
+
+struct scoreboard {
+	uint32_t magic;
+	uint32_t slot_count;
+	_Atomic int32_t master_pid;
+	_Atomic int64_t master_started_ms;
+	struct worker_slot slots[];
+};
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t scoreboard_now_ms(void);
+
+/*
+ * Creates (or re-creates) the scoreboard file at path with slot_count
+ * empty slots and maps it shared. NULL with the reason in err.
+ */
+struct scoreboard *scoreboard_create(const char *path, unsigned slot_count,
+    struct buf *err);
+
+/* Maps an existing scoreboard read-only (herald status). */
+const struct scoreboard *scoreboard_open_readonly(const char *path,
+    struct buf *err);
+
+void scoreboard_unmap(const struct scoreboard *board);
+
+/* STATE/heraldd.scoreboard, owned by the caller. */
+char *scoreboard_path(const char *state_directory);
+
+/* A worker's own updates. */
+void scoreboard_heartbeat(struct worker_slot *slot, enum worker_state state);
+void scoreboard_begin_batch(struct worker_slot *slot, uint64_t batch_id,
+    uint64_t mailing_id);
+void scoreboard_end_batch(struct worker_slot *slot);
+
+const char *worker_state_name(enum worker_state state);
+
+#endif

@@ -1,0 +1,397 @@
+/*
+ * test_claim.c - batch claims, leases and bulk recording (src/batch.c,
+ * src/delivery.c) against the real MariaDB that contrib/check starts
+ * ($HERALD_TEST_SOCKET). Each test gets a fresh database with the schema
+ * applied by src/migrate.c, one mailing staged by hand in stage_1 with
+ * 10 rows in two batches.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "db.h"
+#include "delivery.h"
+#include "migrate.h"
+
+static struct herald_config cfg;
+static char database[64];
+static MYSQL *db_a, *db_b;
+static struct batch_owner owner_a = { "node-a", 101, 60 };
+static struct batch_owner owner_b = { "node-b", 202, 60 };
+
+static void
+sql(MYSQL *db, const char *text)
+{
+	struct buf err = BUF_INIT;
+
+	ck_assert_msg(db_exec(db, text, &err) == 0, "%s: %s", text,
+	    buf_str(&err));
+	buf_free(&err);
+}
+
+static int
+read_one(void *arg, unsigned ncolumns, char **columns)
+{
+	struct buf *out = arg;
+
+	for (unsigned i = 0; i < ncolumns; i++)
+		buf_printf(out, "%s%s", i ? "|" : "",
+		    columns[i] ? columns[i] : "NULL");
+	return 1;
+}
+
+/* The first row of a query, columns joined with '|'. */
+static char *
+query(MYSQL *db, const char *text)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+
+	ck_assert_msg(db_query_strings(db, text, 0, NULL, read_one, &out,
+	    &err) == 0, "%s: %s", text, buf_str(&err));
+	buf_free(&err);
+	return buf_steal(&out);
+}
+
+static void
+expect(MYSQL *db, const char *text, const char *want)
+{
+	char *got = query(db, text);
+
+	ck_assert_msg(strcmp(got, want) == 0, "%s: got \"%s\", want \"%s\"",
+	    text, got, want);
+	free(got);
+}
+
+static MYSQL *
+connect_test(void)
+{
+	struct buf err = BUF_INIT;
+	MYSQL *db = db_connect(&cfg, DB_FOUND_ROWS | DB_MULTI_STATEMENTS,
+	    &err);
+
+	ck_assert_msg(db != NULL, "%s", buf_str(&err));
+	buf_free(&err);
+	return db;
+}
+
+static void
+setup(void)
+{
+	struct migration_list list;
+	struct buf err = BUF_INIT, text = BUF_INIT;
+	unsigned applied;
+
+	config_defaults(&cfg);
+	free(cfg.database_socket);
+	cfg.database_socket = xstrdup(getenv("HERALD_TEST_SOCKET"));
+	snprintf(database, sizeof(database), "t_claim_%ld", (long)getpid());
+	db_a = connect_test();
+	buf_printf(&text, "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s; "
+	    "USE %s", database, database, database);
+	sql(db_a, buf_str(&text));
+	ck_assert_int_eq(migration_list_read(HERALD_SRCDIR "/sql", &list,
+	    &err), 0);
+	ck_assert_msg(migrate_apply(db_a, &list, &applied, &err) == 0, "%s",
+	    buf_str(&err));
+	migration_list_free(&list);
+	sql(db_a, "INSERT INTO mailings (id, name, template_dir, subject, "
+	    "from_address, segment_expression, send_at, state, stage_table, "
+	    "staged_count) VALUES (1, 'm1', '/t', 's', 'a@b.c', 'true', "
+	    "UTC_TIMESTAMP(), 'ready', 'stage_1', 10)");
+	sql(db_a, "CREATE TABLE stage_1 LIKE stage_template");
+	for (int i = 1; i <= 10; i++) {
+		buf_reset(&text);
+		buf_printf(&text, "INSERT INTO stage_1 (mailing_id, row_id, "
+		    "recipient_id, email, first_name) VALUES (1, %d, %d, "
+		    "'r%d@example.org', 'Name%d')", i, 100 + i, i, i);
+		sql(db_a, buf_str(&text));
+	}
+	sql(db_a, "INSERT INTO batches (id, mailing_id, stage_table, "
+	    "first_row, last_row) VALUES (1, 1, 'stage_1', 1, 5), "
+	    "(2, 1, 'stage_1', 6, 10)");
+	buf_reset(&text);
+	buf_printf(&text, "USE %s", database);
+	db_b = connect_test();
+	sql(db_b, buf_str(&text));
+	buf_free(&text);
+	buf_free(&err);
+}
+
+static void
+teardown(void)
+{
+	struct buf text = BUF_INIT;
+
+	buf_printf(&text, "DROP DATABASE IF EXISTS %s", database);
+	sql(db_a, buf_str(&text));
+	buf_free(&text);
+	mysql_close(db_a);
+	mysql_close(db_b);
+	config_free(&cfg);
+}
+
+static struct batch
+claim(MYSQL *db, const struct batch_owner *owner, int want_claimed)
+{
+	struct batch batch;
+	struct buf err = BUF_INIT;
+	int claimed;
+
+	memset(&batch, 0, sizeof(batch));
+	ck_assert_msg(batch_claim(db, owner, &batch, &claimed, &err) == 0,
+	    "%s", buf_str(&err));
+	ck_assert_int_eq(claimed, want_claimed);
+	buf_free(&err);
+	return batch;
+}
+
+START_TEST(claim_takes_a_batch_and_marks_the_mailing_sending)
+{
+	struct batch b = claim(db_a, &owner_a, 1);
+
+	ck_assert_uint_eq(b.id, 1);
+	ck_assert_uint_eq(b.mailing_id, 1);
+	ck_assert_str_eq(b.stage_table, "stage_1");
+	ck_assert_uint_eq(b.first_row, 1);
+	ck_assert_uint_eq(b.last_row, 5);
+	expect(db_a, "SELECT state, owner_node, owner_pid, "
+	    "lease_expires_at > NOW(3) FROM batches WHERE id = 1",
+	    "claimed|node-a|101|1");
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "sending");
+}
+END_TEST
+
+START_TEST(concurrent_claims_skip_locked_rows)
+{
+	struct batch b;
+
+	/* Connection A holds batch 1's row lock in an open transaction,
+	 * as a worker in the middle of its claim would. */
+	sql(db_a, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	sql(db_a, "START TRANSACTION");
+	free(query(db_a, "SELECT id FROM batches WHERE id = 1 FOR UPDATE"));
+	b = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b.id, 2);
+	sql(db_a, "ROLLBACK");
+	b = claim(db_a, &owner_a, 1);
+	ck_assert_uint_eq(b.id, 1);
+	claim(db_b, &owner_b, 0);
+}
+END_TEST
+
+START_TEST(expired_lease_is_claimed_again_and_old_owner_loses_it)
+{
+	struct buf err = BUF_INIT;
+	struct batch old, taken;
+	int ours = -1;
+
+	old = claim(db_a, &owner_a, 1);
+	claim(db_b, &owner_b, 1);		/* batch 2 */
+	claim(db_b, &owner_b, 0);		/* nothing left */
+	sql(db_a, "UPDATE batches SET lease_expires_at = NOW(3) - INTERVAL "
+	    "1 SECOND WHERE id = 1");
+	taken = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(taken.id, 1);
+	ck_assert_int_eq(batch_checkpoint(db_a, &owner_a, &old, 3, &ours,
+	    &err), 0);
+	ck_assert_int_eq(ours, 0);
+	ck_assert_int_eq(batch_checkpoint(db_b, &owner_b, &taken, 3, &ours,
+	    &err), 0);
+	ck_assert_int_eq(ours, 1);
+	ck_assert_uint_eq(taken.checkpoint_row, 3);
+	expect(db_a, "SELECT checkpoint_row, claim_count FROM batches "
+	    "WHERE id = 1", "3|2");
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(paused_mailing_is_not_claimed)
+{
+	sql(db_a, "UPDATE mailings SET state = 'paused' WHERE id = 1");
+	claim(db_a, &owner_a, 0);
+	sql(db_a, "UPDATE mailings SET state = 'sending' WHERE id = 1");
+	claim(db_a, &owner_a, 1);
+}
+END_TEST
+
+START_TEST(read_pending_resumes_after_checkpoint)
+{
+	struct delivery_rows rows;
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+
+	delivery_rows_init(&rows);
+	ck_assert_int_eq(delivery_read_pending(db_a, &b, &rows, &err), 0);
+	ck_assert_uint_eq(rows.count, 5);
+	ck_assert_uint_eq(rows.rows[0].row_id, 1);
+	ck_assert_uint_eq(rows.rows[0].recipient_id, 101);
+	ck_assert_str_eq(rows.rows[4].fields[FIELD_EMAIL], "r5@example.org");
+	ck_assert_str_eq(rows.rows[4].fields[FIELD_FIRST_NAME], "Name5");
+	ck_assert_str_eq(rows.rows[4].fields[FIELD_CITY], "");
+	b.checkpoint_row = 3;
+	sql(db_a, "UPDATE stage_1 SET delivery_state = 'sent' WHERE row_id = 5");
+	sql(db_a, "UPDATE stage_1 SET delivery_state = 'deferred', "
+	    "next_attempt_at = UTC_TIMESTAMP() + INTERVAL 1 HOUR "
+	    "WHERE row_id = 4");
+	ck_assert_int_eq(delivery_read_pending(db_a, &b, &rows, &err), 0);
+	ck_assert_uint_eq(rows.count, 0);
+	ck_assert_uint_eq(rows.rows_not_due, 1);
+	delivery_rows_free(&rows);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(record_maps_outcomes_to_states_in_bulk)
+{
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+	const char *hostile = "250 it's \"queued\"; DROP TABLE x; -- \\";
+	struct delivery_result results[5] = {
+		{ 1, 0, DELIVERY_SENT, "4AbC", hostile },
+		{ 2, 0, DELIVERY_DEFERRED, NULL, "451 4.3.0 try later" },
+		{ 3, 0, DELIVERY_FAILED, NULL, "550 5.1.1 no such user" },
+		{ 4, 0, DELIVERY_POSSIBLY_SENT, NULL,
+		    "connection lost after DATA" },
+		{ 5, 0, DELIVERY_NOT_ATTEMPTED, NULL, NULL },
+	};
+	unsigned sent, deferred, failed, left;
+	char retry_at[32];
+
+	ck_assert_msg(delivery_record(db_a, &b, results, 5, &sent, &deferred,
+	    &failed, &err) == 0, "%s", buf_str(&err));
+	ck_assert_uint_eq(sent, 2);
+	ck_assert_uint_eq(deferred, 1);
+	ck_assert_uint_eq(failed, 1);
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT(row_id, ':', delivery_state, "
+	    "':', attempts) ORDER BY row_id) FROM stage_1 WHERE row_id <= 5",
+	    "1:sent:1,2:deferred:1,3:failed:1,4:sent:1,5:pending:0");
+	expect(db_a, "SELECT queue_id, relay_reply, delivered_at IS NOT NULL "
+	    "FROM stage_1 WHERE row_id = 1",
+	    "4AbC|250 it's \"queued\"; DROP TABLE x; -- \\|1");
+	expect(db_a, "SELECT next_attempt_at > UTC_TIMESTAMP(), delivered_at "
+	    "FROM stage_1 WHERE row_id = 2", "1|NULL");
+	ck_assert_int_eq(delivery_rows_left(db_a, &b, &left, retry_at,
+	    sizeof(retry_at), &err), 0);
+	ck_assert_uint_eq(left, 2);
+	ck_assert(retry_at[0] != '\0');
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(deferred_row_fails_after_the_last_attempt)
+{
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+	struct delivery_result r = { 1, DELIVERY_MAX_ATTEMPTS - 1,
+	    DELIVERY_DEFERRED, NULL, "452 4.3.1 full" };
+	unsigned sent, deferred, failed;
+
+	ck_assert_int_eq(delivery_record(db_a, &b, &r, 1, &sent, &deferred,
+	    &failed, &err), 0);
+	ck_assert_uint_eq(failed, 1);
+	expect(db_a, "SELECT delivery_state FROM stage_1 WHERE row_id = 1",
+	    "failed");
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(finishing_every_batch_makes_the_mailing_done)
+{
+	struct buf err = BUF_INIT;
+	struct batch b1 = claim(db_a, &owner_a, 1);
+	struct batch b2 = claim(db_b, &owner_b, 1);
+
+	ck_assert_int_eq(batch_finish(db_a, &owner_a, &b1, 0, NULL, &err), 0);
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "sending");
+	/* Finishing with rows left puts the batch back for a retry. */
+	ck_assert_int_eq(batch_finish(db_b, &owner_b, &b2, 1,
+	    "2000-01-01 00:00:00", &err), 0);
+	expect(db_a, "SELECT state, owner_node FROM batches WHERE id = 2",
+	    "ready|NULL");
+	b2 = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b2.id, 2);
+	ck_assert_int_eq(batch_finish(db_b, &owner_b, &b2, 0, NULL, &err), 0);
+	expect(db_a, "SELECT state, finished_at IS NOT NULL FROM mailings "
+	    "WHERE id = 1", "done|1");
+	/* A finish by a worker that lost its lease changes nothing. */
+	sql(db_a, "UPDATE batches SET state = 'claimed', owner_node = 'x', "
+	    "owner_pid = 1 WHERE id = 1");
+	ck_assert_int_eq(batch_finish(db_a, &owner_a, &b1, 1, NULL, &err), 0);
+	expect(db_a, "SELECT state, owner_node FROM batches WHERE id = 1",
+	    "claimed|x");
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(release_gives_the_batch_back)
+{
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+
+	ck_assert_int_eq(batch_release(db_a, &owner_a, &b, &err), 0);
+	b = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b.id, 1);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(stage_table_names_are_checked)
+{
+	ck_assert(batch_valid_stage_table("stage_1"));
+	ck_assert(batch_valid_stage_table("stage_123456"));
+	ck_assert(!batch_valid_stage_table("stage_"));
+	ck_assert(!batch_valid_stage_table("stage_1`; DROP"));
+	ck_assert(!batch_valid_stage_table("recipients"));
+	sql(db_a, "UPDATE batches SET stage_table = 'recipients' WHERE id = 1");
+	{
+		struct batch b;
+		struct buf err = BUF_INIT;
+		int claimed;
+
+		ck_assert_int_eq(batch_claim(db_a, &owner_a, &b, &claimed,
+		    &err), -1);
+		ck_assert_ptr_nonnull(strstr(buf_str(&err), "recipients"));
+		buf_free(&err);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("claim");
+	TCase *tc = tcase_create("claim");
+	SRunner *runner;
+	int failed;
+
+	if (getenv("HERALD_TEST_SOCKET") == NULL) {
+		if (getenv("HERALD_TEST_REQUIRE_SERVERS")) {
+			printf("FAIL - test_claim: HERALD_TEST_SOCKET unset\n");
+			return 1;
+		}
+		printf("SKIP - test_claim: HERALD_TEST_SOCKET is not set "
+		    "(run contrib/check, which starts MariaDB)\n");
+		return 77;
+	}
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, claim_takes_a_batch_and_marks_the_mailing_sending);
+	tcase_add_test(tc, concurrent_claims_skip_locked_rows);
+	tcase_add_test(tc, expired_lease_is_claimed_again_and_old_owner_loses_it);
+	tcase_add_test(tc, paused_mailing_is_not_claimed);
+	tcase_add_test(tc, read_pending_resumes_after_checkpoint);
+	tcase_add_test(tc, record_maps_outcomes_to_states_in_bulk);
+	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
+	tcase_add_test(tc, finishing_every_batch_makes_the_mailing_done);
+	tcase_add_test(tc, release_gives_the_batch_back);
+	tcase_add_test(tc, stage_table_names_are_checked);
+	suite_add_tcase(s, tc);
+	runner = srunner_create(s);
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? 1 : 0;
+}
