@@ -40,6 +40,8 @@ enum config_type {
 	CONFIG_DURATION,	/* seconds, with optional s/m/h/d suffix */
 	CONFIG_LIST,		/* "key ARGUMENT = value", repeatable */
 	CONFIG_SECRET_LIST,	/* a list whose values are secrets */
+	CONFIG_RATE,		/* N/h, N/m, N/s: stored per hour */
+	CONFIG_RATE_LIST,	/* a list whose values are rates */
 };
 
 struct config_key {
@@ -82,6 +84,9 @@ static const struct config_key config_keys[] = {
 	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400),
 	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
 	STR(node_name, CONFIG_STRING, ""),
+
+	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000),
+	STR(domain_rate_limit, CONFIG_RATE_LIST, NULL),
 	/* (further keys) */
 };
 
@@ -108,13 +113,15 @@ config_list_slot(struct herald_config *cfg, const struct config_key *key)
 static int
 config_key_is_number(const struct config_key *key)
 {
-	return key->type == CONFIG_INTEGER || key->type == CONFIG_DURATION;
+	return key->type == CONFIG_INTEGER || key->type == CONFIG_DURATION ||
+	    key->type == CONFIG_RATE;
 }
 
 static int
 config_key_is_list(const struct config_key *key)
 {
-	return key->type == CONFIG_LIST || key->type == CONFIG_SECRET_LIST;
+	return key->type == CONFIG_LIST || key->type == CONFIG_SECRET_LIST ||
+	    key->type == CONFIG_RATE_LIST;
 }
 
 static void
@@ -193,6 +200,33 @@ config_parse_duration(const char *text)
 	return value * unit;
 }
 
+long
+config_parse_rate(const char *text)
+{
+	char *end;
+	long count;
+
+	if (!isdigit((unsigned char)*text))
+		return -1;
+	errno = 0;
+	count = strtol(text, &end, 10);
+	if (errno || count > 1000000000L)
+		return -1;
+	if (*end == '\0')
+		return count == 0 ? 0 : -1;
+	if (end[0] != '/' || end[1] == '\0' || end[2] != '\0')
+		return -1;
+	switch (end[1]) {
+	case 'h':
+		return count;
+	case 'm':
+		return count * 60;
+	case 's':
+		return count * 3600;
+	}
+	return -1;
+}
+
 /* Converts text for key into *number; returns an error text or NULL. */
 static const char *
 config_parse_number(const struct config_key *key, const char *text,
@@ -204,6 +238,11 @@ config_parse_number(const struct config_key *key, const char *text,
 		value = config_parse_duration(text);
 		if (value < 0)
 			return "expected a duration such as 30, 30s, 5m, 2h or 1d";
+	} else if (key->type == CONFIG_RATE) {
+		value = config_parse_rate(text);
+		if (value < 0)
+			return "expected a rate such as 20000/h, 300/m or 5/s "
+			    "(0 = no limit)";
 	} else {
 		char *end;
 
@@ -362,6 +401,13 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 		if (*argument == '\0' || strpbrk(argument, " \t")) {
 			buf_printf(err, "key \"%s\" needs one argument before "
 			    "'=', as in \"%s NAME = VALUE\"", name, name);
+			return -1;
+		}
+		if (key->type == CONFIG_RATE_LIST &&
+		    config_parse_rate(value) < 0) {
+			buf_printf(err, "key \"%s %s\": bad rate \"%s\": "
+			    "expected a rate such as 20000/h, 300/m or 5/s",
+			    name, argument, value);
 			return -1;
 		}
 		if (config_list_lookup(*config_list_slot(cfg, key), argument)) {
@@ -543,6 +589,11 @@ config_print(const struct herald_config *cfg, FILE *out)
 				    e->argument, key->type ==
 				    CONFIG_SECRET_LIST ? "(set, hidden)" :
 				    e->value);
+		} else if (key->type == CONFIG_RATE) {
+			long rate = *config_number_slot(c, key);
+
+			fprintf(out, rate ? "%s = %ld/h\n" : "%s = %ld\n",
+			    key->name, rate);
 		} else if (config_key_is_number(key))
 			fprintf(out, "%s = %ld\n", key->name,
 			    *config_number_slot(c, key));

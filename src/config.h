@@ -63,6 +63,10 @@ struct herald_config {
 	long batch_time_limit;
 	long batch_lease;
 	char *node_name;
+
+	/* Rates, in messages per hour; 0 = no limit. */
+	long rate_limit;
+	struct config_entry *domain_rate_limit;	/* values: "N/h" text */
 	/* (further keys) */
 };
 
@@ -105,6 +109,12 @@ char *config_database_socket(const struct herald_config *cfg);
  */
 const char *config_list_lookup(const struct config_entry *list,
     const char *argument);
+
+/*
+ * Parses a rate "N/h", "N/m" or "N/s" (or "0" for no limit) into
+ * messages per hour. -1 when invalid.
+ */
+long config_parse_rate(const char *text);
 
 /* Parses "30", "30s", "5m", "2h", "1d" into seconds. -1 when invalid. */
 long config_parse_duration(const char *text);

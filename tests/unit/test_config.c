@@ -331,6 +331,48 @@ START_TEST(embedded_socket_path)
 }
 END_TEST
 
+START_TEST(rates)
+{
+	struct herald_config cfg;
+	const char *err;
+
+	ck_assert_int_eq(config_parse_rate("20000/h"), 20000);
+	ck_assert_int_eq(config_parse_rate("300/m"), 18000);
+	ck_assert_int_eq(config_parse_rate("5/s"), 18000);
+	ck_assert_int_eq(config_parse_rate("0"), 0);
+	ck_assert_int_eq(config_parse_rate("5"), -1);
+	ck_assert_int_eq(config_parse_rate("5/d"), -1);
+	ck_assert_int_eq(config_parse_rate("/h"), -1);
+	ck_assert_int_eq(config_parse_rate("5/hh"), -1);
+	err = load("rate_limit = 300/m\n"
+	    "domain_rate_limit gmail.com = 20000/h\n"
+	    "domain_rate_limit yahoo.com = 10/s\n", 0644, &cfg);
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_int_eq(cfg.rate_limit, 18000);
+	ck_assert_str_eq(config_list_lookup(cfg.domain_rate_limit,
+	    "gmail.com"), "20000/h");
+	ck_assert_str_eq(config_list_lookup(cfg.domain_rate_limit,
+	    "yahoo.com"), "10/s");
+	ck_assert_ptr_null(config_list_lookup(cfg.domain_rate_limit,
+	    "aol.com"));
+	ck_assert_uint_eq(cfg.domain_rate_limit->line, 2);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(bad_rates_and_lists)
+{
+	expect_error("rate_limit = fast\n", ":1:", "rate such as");
+	expect_error("domain_rate_limit gmail.com = lots\n", ":1:",
+	    "bad rate");
+	expect_error("domain_rate_limit = 5/s\n", ":1:", "needs one argument");
+	expect_error("domain_rate_limit a b = 5/s\n", ":1:",
+	    "needs one argument");
+	expect_error("domain_rate_limit a = 5/s\ndomain_rate_limit a = 6/s\n",
+	    ":2:", "set twice");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -358,6 +400,8 @@ config_suite(void)
 	tcase_add_test(tc, duration_parser);
 	tcase_add_test(tc, locate_uses_environment);
 	tcase_add_test(tc, embedded_socket_path);
+	tcase_add_test(tc, rates);
+	tcase_add_test(tc, bad_rates_and_lists);
 	suite_add_tcase(s, tc);
 	return s;
 }
