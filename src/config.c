@@ -85,6 +85,15 @@ static const struct config_key config_keys[] = {
 	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
 	STR(node_name, CONFIG_STRING, ""),
 
+	STR(relay_host, CONFIG_STRING, "127.0.0.1"),
+	NUM(relay_port, CONFIG_INTEGER, "25", 1, 65535),
+	STR(relay_backup_host, CONFIG_STRING, ""),
+	NUM(relay_backup_port, CONFIG_INTEGER, "25", 1, 65535),
+	NUM(relay_timeout, CONFIG_DURATION, "60", 1, 3600),
+	NUM(relay_session_size, CONFIG_INTEGER, "100", 1, 10000),
+	NUM(relay_retry_limit, CONFIG_DURATION, "10m", 1, 86400),
+	STR(helo_name, CONFIG_STRING, ""),
+
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000),
 	STR(domain_rate_limit, CONFIG_RATE_LIST, NULL),
 	/* (further keys) */

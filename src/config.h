@@ -64,6 +64,17 @@ struct herald_config {
 	long batch_lease;
 	char *node_name;
 
+	/* Relays (relay.h): the primary, and a backup used while the
+	 * primary is down. */
+	char *relay_host;
+	long relay_port;
+	char *relay_backup_host;
+	long relay_backup_port;
+	long relay_timeout;
+	long relay_session_size;
+	long relay_retry_limit;
+	char *helo_name;
+
 	/* Rates, in messages per hour; 0 = no limit. */
 	long rate_limit;
 	struct config_entry *domain_rate_limit;	/* values: "N/h" text */

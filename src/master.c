@@ -39,6 +39,7 @@ struct master {
 	const char *config_path;
 	struct scoreboard *board;
 	worker_main_fn *worker_main;
+	void *shared;
 	struct worker_process *workers;	/* board->slot_count of them */
 	unsigned wanted;		/* worker_count */
 	enum { RUNNING, STOPPING_GRACEFUL, STOPPING_FAST } mode;
@@ -107,7 +108,7 @@ master_become_worker(struct master *m, struct worker_process *w)
 	atomic_store(&slot->failed, 0);
 	scoreboard_end_batch(slot);
 	scoreboard_heartbeat(slot, WORKER_STARTING);
-	status = m->worker_main(m->cfg, slot, w->index);
+	status = m->worker_main(m->cfg, slot, w->index, m->shared);
 	_exit(status);
 }
 
@@ -366,7 +367,7 @@ master_on_config_change(struct ev_loop *loop, ev_stat *watcher, int revents)
 
 int
 master_run(struct herald_config *cfg, const char *config_path,
-    struct scoreboard *board, worker_main_fn *worker_main)
+    struct scoreboard *board, worker_main_fn *worker_main, void *shared)
 {
 	struct master m;
 
@@ -376,6 +377,7 @@ master_run(struct herald_config *cfg, const char *config_path,
 	m.config_path = config_path;
 	m.board = board;
 	m.worker_main = worker_main;
+	m.shared = shared;
 	m.wanted = (unsigned)cfg->worker_count;
 	m.mode = RUNNING;
 	m.workers = xcalloc(board->slot_count, sizeof(*m.workers));

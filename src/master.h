@@ -33,15 +33,17 @@
  * master had when it forked it.
  */
 typedef int worker_main_fn(const struct herald_config *cfg,
-    struct worker_slot *slot, unsigned slot_index);
+    struct worker_slot *slot, unsigned slot_index, void *shared);
 
 /*
  * Runs the master until it is told to stop. cfg is owned by the caller
  * but may be replaced on reload (the master frees the old one and keeps
  * the new one in *cfg). config_path is the file to watch and reload (NULL
- * when running on built-in defaults). Returns the process exit status.
+ * when running on built-in defaults). shared (memory mapped before the
+ * fork, such as the rate-limit table) is handed to every worker. Returns
+ * the process exit status.
  */
 int master_run(struct herald_config *cfg, const char *config_path,
-    struct scoreboard *board, worker_main_fn *worker_main);
+    struct scoreboard *board, worker_main_fn *worker_main, void *shared);
 
 #endif
