@@ -1,0 +1,102 @@
+/*
+ * relaypool.c - primary and backup relays with down-marking (see
+ * relaypool.h).
+ */
+#include "relaypool.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RELAYPOOL_FIRST_RETRY_MS 5000
+
+static int
+relaypool_add(struct relaypool *pool, const char *host, long port,
+    long timeout, const char *helo_name, struct buf *err)
+{
+	struct relaypool_entry *e = &pool->entries[pool->count];
+	struct relay_target target = {
+		.host = host,
+		.port = (unsigned)port,
+		.timeout_ms = (unsigned)(timeout * 1000),
+		.helo_name = helo_name,
+	};
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s:%ld", host, port);
+	e->session = relay_session_new(&target, err);
+	if (e->session == NULL)
+		return -1;
+	pool->count++;
+	return 0;
+}
+
+int
+relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
+    const char *helo_name, struct buf *err)
+{
+	memset(pool, 0, sizeof(*pool));
+	pool->retry_limit_ms = cfg->relay_retry_limit * 1000;
+	if (relaypool_add(pool, cfg->relay_host, cfg->relay_port,
+	    cfg->relay_timeout, helo_name, err))
+		goto fail;
+	if (cfg->relay_backup_host[0] && relaypool_add(pool,
+	    cfg->relay_backup_host, cfg->relay_backup_port, cfg->relay_timeout,
+	    helo_name, err))
+		goto fail;
+	return 0;
+fail:
+	relaypool_free(pool);
+	return -1;
+}
+
+void
+relaypool_free(struct relaypool *pool)
+{
+	for (unsigned i = 0; i < pool->count; i++)
+		relay_session_free(pool->entries[i].session);
+	pool->count = 0;
+}
+
+struct relaypool_entry *
+relaypool_pick(struct relaypool *pool, int64_t now_ms, int64_t *retry_ms)
+{
+	int64_t soonest = -1;
+
+	for (unsigned i = 0; i < pool->count; i++) {
+		struct relaypool_entry *e = &pool->entries[i];
+
+		if (e->down_until_ms <= now_ms)
+			return e;
+		if (soonest < 0 || e->down_until_ms < soonest)
+			soonest = e->down_until_ms;
+	}
+	*retry_ms = soonest - now_ms;
+	return NULL;
+}
+
+void
+relaypool_report(struct relaypool *pool, struct relaypool_entry *entry,
+    const struct relay_session_result *result, int64_t now_ms)
+{
+	int64_t delay = RELAYPOOL_FIRST_RETRY_MS;
+
+	if (!relay_status_marks_down(result->status)) {
+		if (entry->failures)
+			msg_info("relay %s is up again", entry->name);
+		entry->failures = 0;
+		entry->down_until_ms = 0;
+		return;
+	}
+	for (unsigned i = 0; i < entry->failures && delay <
+	    pool->retry_limit_ms; i++)
+		delay *= 2;
+	if (delay > pool->retry_limit_ms)
+		delay = pool->retry_limit_ms;
+	entry->failures++;
+	entry->down_until_ms = now_ms + delay;
+	msg_warn("relay %s is down (%s: %s); %s; trying it again in %.0f s",
+	    entry->name, relay_status_name(result->status), result->text,
+	    pool->count > 1 ? "using the other relay meanwhile" :
+	    "no backup relay (relay_backup_host)", delay / 1000.0);
+}

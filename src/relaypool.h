@@ -1,0 +1,53 @@
+/*
+ * relaypool.h - which relay a worker sends to: the primary while it
+ * works, the backup while the primary is down.
+ *
+ * A relay whose session ended in a status that marks it down
+ * (relay_status_marks_down(): refused, unreachable, timed out, greeting
+ * refused) is skipped for a delay that doubles with each consecutive
+ * failure (5 s, 10 s, ... up to relay_retry_limit); when the delay is
+ * over, the next session probes it again and, if that works, it is used
+ * again. Each worker keeps its own view: a relay that is down for one is
+ * soon down for all, without any coordination.
+ */
+#ifndef HERALD_RELAYPOOL_H
+#define HERALD_RELAYPOOL_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "relay.h"
+
+#define RELAYPOOL_MAX 2
+
+struct relaypool_entry {
+	char name[300];			/* "host:port", for logs */
+	struct relay_session *session;
+	int64_t down_until_ms;		/* 0 when up */
+	unsigned failures;		/* consecutive */
+};
+
+struct relaypool {
+	struct relaypool_entry entries[RELAYPOOL_MAX];
+	unsigned count;
+	long retry_limit_ms;
+};
+
+/* Sets up sessions for relay_host and relay_backup_host. */
+int relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
+    const char *helo_name, struct buf *err);
+void relaypool_free(struct relaypool *pool);
+
+/*
+ * The relay to use now: the first one not down. NULL when every relay is
+ * down; *retry_ms then gets how long until one may be tried again.
+ */
+struct relaypool_entry *relaypool_pick(struct relaypool *pool, int64_t now_ms,
+    int64_t *retry_ms);
+
+/* Records how a session on entry went. */
+void relaypool_report(struct relaypool *pool, struct relaypool_entry *entry,
+    const struct relay_session_result *result, int64_t now_ms);
+
+#endif
