@@ -131,6 +131,8 @@ master_child_exited(struct ev_loop *loop, ev_child *watcher, int revents)
 	struct worker_slot *slot = &m->board->slots[w->index];
 	int status = watcher->rstatus;
 	int64_t lived = scoreboard_now_ms() - w->started_ms;
+	/* A worker we stopped (watchdog, reload) did not fail to start. */
+	int requested = w->term_sent_ms != 0;
 	int clean;
 
 	(void)revents;
@@ -164,7 +166,7 @@ master_child_exited(struct ev_loop *loop, ev_child *watcher, int revents)
 			master_spawn(m, w);
 		return;
 	}
-	if (!clean && lived < MASTER_FAST_EXIT_MS) {
+	if (!clean && !requested && lived < MASTER_FAST_EXIT_MS) {
 		/* Dying right after start: throttle like Postfix's master,
 		 * doubling the delay each time. */
 		double delay = 1.0;
