@@ -1,0 +1,55 @@
+/*
+ * compose.h - one mailing's messages, recipient by recipient.
+ *
+ * A composer holds what a worker needs to build a mailing's messages:
+ * the mailing's fields read once from the database, its template files
+ * compiled once (template.h), and buffers reused for every message. For
+ * each staged row it renders the subject, text and HTML parts with the
+ * recipient's snapshot, the mailing's fields and the generated values
+ * (unsubscribe URL with its signed token), and assembles the complete
+ * message (message.h) and its VERP envelope sender.
+ *
+ * composer_files_changed() tells whether any file the composer was built
+ * from (template files, partials) has changed since it was opened; a
+ * worker that sees it finishes the session in hand and exits, so no
+ * message is ever built from a mix of old and new files.
+ */
+#ifndef HERALD_COMPOSE_H
+#define HERALD_COMPOSE_H
+
+#include <mysql.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "delivery.h"
+
+struct composer;
+
+/*
+ * Reads mailing_id and compiles its templates. NULL with the reason in
+ * err (the mailing is gone, a template file is unreadable or has a
+ * syntax error: FILE:LINE:COLUMN). Free with composer_free().
+ */
+struct composer *composer_open(const struct herald_config *cfg, MYSQL *db,
+    uint64_t mailing_id, struct buf *err);
+
+void composer_free(struct composer *c);
+
+/*
+ * Builds row's message into message and its envelope sender into sender
+ * (both reset first; the caller owns and reuses them). Returns 0, or -1
+ * with the reason in err when this recipient's message cannot be built.
+ */
+int composer_build(struct composer *c, const struct delivery_row *row,
+    struct buf *message, struct buf *sender, struct buf *err);
+
+/* 1 when a source file changed (checked at most once a second). */
+int composer_files_changed(struct composer *c);
+
+uint64_t composer_mailing_id(const struct composer *c);
+
+/* The mailing's own rate limit in messages per hour; 0 = none. */
+double composer_rate_limit(const struct composer *c);
+
+#endif

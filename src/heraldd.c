@@ -1,0 +1,281 @@
+/*
+ * heraldd.c - the herald daemon: a master that forks and supervises the
+ * workers that send mail.
+ *
+ * SYNOPSIS
+ *	heraldd [-f] [--config FILE] [--verbose]
+ *
+ * DESCRIPTION
+ *	Reads the configuration (same lookup as herald), takes the pid file
+ *	(a lock held for the daemon's life, so a second heraldd refuses to
+ *	start), creates the scoreboard in shared memory, detaches (unless -f),
+ *	drops root when "user" is set, and runs the master (master.c) with
+ *	worker_main (worker.c) as the body of every worker.
+ *
+ * DIAGNOSTICS
+ *	syslog facility mail; standard error with -f. Exit status 0 after a
+ *	requested stop, 1 when it cannot start, 2 on a usage error. Without
+ *	-f the starting process waits until the daemon is running (or has
+ *	failed) and exits with the matching status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "scoreboard.h"
+#include "worker.h"
+
+/* Slots in the scoreboard: worker_count's maximum, so a reload can grow
+ * the pool without re-creating shared memory. */
+#define HERALDD_SLOTS 256
+#define HERALDD_THROTTLE_BUCKETS 4096
+
+static void
+heraldd_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: heraldd [-f] [--config FILE] [--verbose]\n"
+	    "\n"
+	    "The herald daemon: forks worker_count workers that claim staged\n"
+	    "batches, personalize and relay the messages; restarts stalled\n"
+	    "workers and workers whose files changed.\n"
+	    "\n"
+	    "  -f, --foreground  stay in the foreground, log to standard error\n"
+	    "  -c, --config FILE configuration (default: $HERALD_CONFIG, then\n"
+	    "                    %s/herald.conf, then built-in defaults)\n"
+	    "  -v, --verbose     log debugging messages\n"
+	    "  -h, --help        this help\n"
+	    "\n"
+	    "Signals: TERM graceful stop, INT fast stop, HUP reload the\n"
+	    "configuration, USR1 reopen the log. See heraldd(8).\n",
+	    HERALD_SYSCONFDIR);
+}
+
+/*
+ * Opens and locks the pid file. Returns its descriptor (kept open for the
+ * daemon's life) or -1 after an error message.
+ */
+static int
+heraldd_lock_pid_file(const char *path)
+{
+	char text[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	ssize_t got;
+
+	if (fd < 0) {
+		msg_error("cannot open pid file %s: %s (check "
+		    "state_directory and pid_file)", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		got = read(fd, text, sizeof(text) - 1);
+		text[got > 0 ? got : 0] = '\0';
+		text[strcspn(text, "\n")] = '\0';
+		msg_error("heraldd is already running (pid %s, pid file %s); "
+		    "stop it first with \"kill -TERM %s\"", text, path, text);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+heraldd_write_pid(int fd, const char *path)
+{
+	char text[32];
+	int len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+		msg_error("cannot write pid file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Switches to cfg->user when running as root. */
+static int
+heraldd_drop_privileges(const struct herald_config *cfg)
+{
+	struct passwd *pw;
+
+	if (cfg->user[0] == '\0' || geteuid() != 0)
+		return 0;
+	pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		msg_error("user \"%s\" (configuration key user) does not "
+		    "exist", cfg->user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		msg_error("cannot switch to user \"%s\": %s", cfg->user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		msg_error("dropped to user \"%s\" but could get root back; "
+		    "refusing to run", cfg->user);
+		return -1;
+	}
+	msg_info("running as user %s", cfg->user);
+	return 0;
+}
+
+/*
+ * Detaches from the terminal. The parent waits on a pipe for the child to
+ * say it is running, so "heraldd && echo started" tells the truth.
+ * Returns the write end of the pipe in the child; never returns in the
+ * parent.
+ */
+static int
+heraldd_detach(void)
+{
+	int ready[2];
+	char status = 1;
+	pid_t pid;
+
+	if (pipe(ready) != 0)
+		msg_fatal("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		msg_fatal("cannot fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(ready[1]);
+		if (read(ready[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(ready[0]);
+	setsid();
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	return ready[1];
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct herald_config cfg;
+	struct buf err = BUF_INIT, pid_path = BUF_INIT;
+	const char *config_path = NULL;
+	struct scoreboard *board;
+	struct worker_shared shared;
+	char *board_path;
+	int foreground = 0, opt, pid_fd, ready = -1, status;
+
+	log_open("heraldd", LOG_TO_STDERR);
+	while ((opt = getopt_long(argc, argv, "fc:vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			foreground = 1;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'h':
+			heraldd_usage(stdout);
+			return 0;
+		case 'V':
+			printf("heraldd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			heraldd_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		msg_error("unexpected argument \"%s\"", argv[optind]);
+		heraldd_usage(stderr);
+		return 2;
+	}
+	config_defaults(&cfg);
+	if (config_locate_and_load(&cfg, config_path, &err)) {
+		msg_error("%s", buf_str(&err));
+		return 1;
+	}
+	if (mkdir(cfg.state_directory, 0700) != 0 && errno != EEXIST) {
+		msg_error("cannot create state_directory %s: %s",
+		    cfg.state_directory, strerror(errno));
+		return 1;
+	}
+	if (cfg.pid_file[0])
+		buf_append_str(&pid_path, cfg.pid_file);
+	else
+		buf_printf(&pid_path, "%s/heraldd.pid", cfg.state_directory);
+	pid_fd = heraldd_lock_pid_file(buf_str(&pid_path));
+	if (pid_fd < 0)
+		return 1;
+	if (!foreground) {
+		ready = heraldd_detach();
+		log_open("heraldd", LOG_TO_SYSLOG);
+		/* The lock belongs to the open file, which the child shares;
+		 * it now writes its own pid. */
+	}
+	if (heraldd_write_pid(pid_fd, buf_str(&pid_path)))
+		return 1;
+	board_path = scoreboard_path(cfg.state_directory);
+	board = scoreboard_create(board_path, HERALDD_SLOTS, &err);
+	if (board == NULL) {
+		msg_error("%s", buf_str(&err));
+		return 1;
+	}
+	/* Rate-limit buckets: one per node, mailing and limited domain. */
+	shared.throttle = throttle_table_create(HERALDD_THROTTLE_BUCKETS);
+	if (shared.throttle == NULL) {
+		msg_error("cannot map the rate-limit table: %s",
+		    strerror(errno));
+		return 1;
+	}
+	if (cfg.worker_stall_timeout <= cfg.relay_timeout)
+		msg_warn("worker_stall_timeout (%ld s) is not above "
+		    "relay_timeout (%ld s): a slow relay will get workers "
+		    "killed as stalled", cfg.worker_stall_timeout,
+		    cfg.relay_timeout);
+	if (heraldd_drop_privileges(&cfg))
+		return 1;
+	if (ready >= 0) {
+		char ok = 0;
+
+		if (write(ready, &ok, 1) != 1)
+			msg_warn("could not tell the starting process we run");
+		close(ready);
+	}
+	status = master_run(&cfg, cfg.path, board, worker_main, &shared);
+	throttle_table_free(shared.throttle);
+	unlink(board_path);
+	unlink(buf_str(&pid_path));
+	free(board_path);
+	buf_free(&pid_path);
+	buf_free(&err);
+	config_free(&cfg);
+	return status;
+}

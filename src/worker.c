@@ -1,0 +1,575 @@
+/*
+ * worker.c - the body of a heraldd worker (see worker.h).
+ *
+ * Durability order, which bounds duplicates after any crash: a session's
+ * messages are relayed, then their outcomes are written to the stage
+ * table, then the batch checkpoint moves. A crash after the relay run
+ * and before the write can re-send at most one session's messages
+ * (relay_session_size), each with the same Message-ID; rows already
+ * recorded are never read again.
+ */
+#include "worker.h"
+#include "batch.h"
+#include "compose.h"
+#include "db.h"
+#include "delivery.h"
+#include "log.h"
+#include "master.h"
+#include "relaypool.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Seconds between two claims when there is nothing to do. */
+#define WORKER_IDLE_POLL_MS 1000
+/* Longest wait between two attempts to reach the database. */
+#define WORKER_DB_RETRY_LIMIT_MS 30000
+/* Attempts at writing results when the server answers but refuses. */
+#define WORKER_RECORD_ATTEMPTS 20
+
+static volatile sig_atomic_t worker_stop_requested;
+
+struct worker {
+	const struct herald_config *cfg;
+	struct worker_slot *slot;
+	struct throttle_table *throttle;
+	pid_t master_pid;
+	MYSQL *db;
+	char node[256];
+	struct batch_owner owner;
+	struct relaypool relays;
+	struct composer *composer;	/* for the current mailing */
+	struct delivery_rows rows;
+	unsigned session_size;
+	struct buf *messages;		/* session_size reused buffers */
+	struct buf *reasons;		/* why a message could not be made */
+	struct buf sender;
+	struct delivery_result *results;	/* session_size of them */
+	long paced_row;			/* row whose slot is reserved, or -1 */
+	int64_t paced_until_us;		/* ... and when it may go */
+	int reload;			/* a template file changed */
+};
+
+static void
+worker_on_term(int sig)
+{
+	(void)sig;
+	worker_stop_requested = 1;
+}
+
+static int
+worker_should_stop(const struct worker *w)
+{
+	return worker_stop_requested || w->reload ||
+	    getppid() != w->master_pid;
+}
+
+/* Sleeps up to ms, heartbeating, waking early when asked to stop. */
+static void
+worker_sleep(struct worker *w, int64_t ms, enum worker_state state)
+{
+	while (ms > 0 && !worker_should_stop(w)) {
+		int64_t step = ms < 200 ? ms : 200;
+		struct timespec ts = { 0, (long)step * 1000000L };
+
+		scoreboard_heartbeat(w->slot, state);
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	scoreboard_heartbeat(w->slot, state);
+}
+
+/*
+ * (Re)connects to the database with a doubling delay; 0 once connected.
+ * Gives up when asked to stop, unless persist is set: then only the
+ * master's death ends the wait (results held in memory must be written).
+ */
+static int
+worker_connect(struct worker *w, int persist)
+{
+	int64_t delay = 1000;
+	struct buf err = BUF_INIT;
+
+	while (w->db == NULL && (persist ? getppid() == w->master_pid :
+	    !worker_should_stop(w))) {
+		buf_reset(&err);
+		w->db = db_connect(w->cfg, DB_SELECT_DATABASE | DB_FOUND_ROWS,
+		    &err);
+		if (w->db)
+			break;
+		msg_warn("worker %ld: %s; retrying in %.0f s", (long)getpid(),
+		    buf_str(&err), delay / 1000.0);
+		if (persist) {
+			struct timespec ts = { delay / 1000, 0 };
+
+			scoreboard_heartbeat(w->slot, WORKER_SENDING);
+			nanosleep(&ts, NULL);
+		} else {
+			worker_sleep(w, delay, WORKER_IDLE);
+		}
+		delay = delay * 2 < WORKER_DB_RETRY_LIMIT_MS ? delay * 2 :
+		    WORKER_DB_RETRY_LIMIT_MS;
+	}
+	buf_free(&err);
+	return w->db ? 0 : -1;
+}
+
+/* Drops a connection that failed; the next step reconnects. */
+static void
+worker_database_failed(struct worker *w, const char *doing,
+    const struct buf *err)
+{
+	msg_warn("worker %ld: %s failed: %s; reconnecting", (long)getpid(),
+	    doing, buf_str(err));
+	if (w->db)
+		mysql_close(w->db);
+	w->db = NULL;
+}
+
+static const char *
+worker_domain_of(const char *email)
+{
+	const char *at = strrchr(email, '@');
+
+	return at ? at + 1 : "";
+}
+
+/*
+ * Waits until the shared rate limits let this message go: the node's,
+ * the mailing's and its destination domain's. Returns the wait in ms
+ * that was needed (0 when none).
+ */
+static int64_t
+worker_pace(struct worker *w, const char *email)
+{
+	char key[300];
+	const char *domain = worker_domain_of(email);
+	const char *domain_rate;
+	int64_t now = throttle_now_us(), at = now, t;
+
+	if (w->cfg->rate_limit > 0)
+		at = throttle_reserve(w->throttle, "node",
+		    (double)w->cfg->rate_limit, now);
+	if (composer_rate_limit(w->composer) > 0) {
+		snprintf(key, sizeof(key), "mailing:%llu", (unsigned long long)
+		    composer_mailing_id(w->composer));
+		t = throttle_reserve(w->throttle, key,
+		    composer_rate_limit(w->composer), now);
+		at = t > at ? t : at;
+	}
+	domain_rate = config_list_lookup(w->cfg->domain_rate_limit, domain);
+	if (domain_rate) {
+		snprintf(key, sizeof(key), "domain:%s", domain);
+		t = throttle_reserve(w->throttle, key,
+		    (double)config_parse_rate(domain_rate), now);
+		at = t > at ? t : at;
+	}
+	return (at - now) / 1000;
+}
+
+static enum delivery_outcome
+worker_outcome_of(enum relay_outcome outcome)
+{
+	switch (outcome) {
+	case RELAY_SENT:
+		return DELIVERY_SENT;
+	case RELAY_DEFERRED:
+		return DELIVERY_DEFERRED;
+	case RELAY_FAILED:
+		return DELIVERY_FAILED;
+	case RELAY_UNKNOWN:
+		return DELIVERY_POSSIBLY_SENT;
+	case RELAY_NOT_ATTEMPTED:
+		break;
+	}
+	return DELIVERY_NOT_ATTEMPTED;
+}
+
+/* Relays the session and copies each message's outcome to its result. */
+static void
+worker_run_session(struct worker *w, struct relaypool_entry *relay)
+{
+	struct relay_session_result summary;
+	const struct relay_result *results;
+	unsigned n;
+
+	relay_session_run(relay->session, &summary);
+	relaypool_report(&w->relays, relay, &summary, scoreboard_now_ms());
+	results = relay_session_results(relay->session, &n);
+	for (unsigned i = 0; i < n; i++) {
+		struct delivery_result *r = &w->results[results[i].cookie];
+
+		r->outcome = worker_outcome_of(results[i].outcome);
+		r->queue_id = results[i].queue_id[0] ? results[i].queue_id :
+		    NULL;
+		r->reply = results[i].reply[0] ? results[i].reply : NULL;
+	}
+}
+
+/*
+ * Writes the results; the relay's answers are only in memory until
+ * then, so a database outage is waited out (reconnecting with back-off)
+ * rather than dropped: dropping them would re-send those messages.
+ * Returns 0, or -1 when told to stop before the database came back.
+ */
+static int
+worker_record(struct worker *w, const struct batch *batch, unsigned count)
+{
+	unsigned sent, deferred, failed;
+	struct buf err = BUF_INIT;
+	int rc = -1;
+
+	for (unsigned attempt = 1; ; attempt++) {
+		if (worker_connect(w, 1) != 0)
+			break;
+		buf_reset(&err);
+		if (delivery_record(w->db, batch, w->results, count, &sent,
+		    &deferred, &failed, &err) == 0 &&
+		    delivery_count_mailing(w->db, batch->mailing_id, sent,
+		    deferred, failed, &err) == 0) {
+			atomic_fetch_add(&w->slot->sent, sent);
+			atomic_fetch_add(&w->slot->deferred, deferred);
+			atomic_fetch_add(&w->slot->failed, failed);
+			rc = 0;
+			break;
+		}
+		worker_database_failed(w, "recording results", &err);
+		if (attempt == WORKER_RECORD_ATTEMPTS) {
+			msg_error("worker %ld: giving up recording %u results "
+			    "of batch %llu after %u attempts; those messages "
+			    "may be sent again", (long)getpid(), count,
+			    (unsigned long long)batch->id, attempt);
+			break;
+		}
+		scoreboard_heartbeat(w->slot, WORKER_SENDING);
+		sleep(attempt < 5 ? attempt : 5);
+	}
+	buf_free(&err);
+	return rc;
+}
+
+/*
+ * Paces row: returns 1 when it may be built now (after sleeping for its
+ * slot if nothing is waiting to be sent), 0 when the caller should first
+ * send what it has built (the slot stays reserved for this row).
+ */
+static int
+worker_pace_row(struct worker *w, long index, unsigned built)
+{
+	const char *email = w->rows.rows[index].fields[FIELD_EMAIL];
+	int64_t wait_ms;
+
+	if (w->paced_row != index) {
+		wait_ms = worker_pace(w, email);
+		w->paced_row = index;
+		w->paced_until_us = throttle_now_us() + wait_ms * 1000;
+	}
+	wait_ms = (w->paced_until_us - throttle_now_us()) / 1000;
+	if (wait_ms > 0 && built > 0)
+		return 0;
+	if (wait_ms > 0)
+		worker_sleep(w, wait_ms, WORKER_SENDING);
+	w->paced_row = -1;
+	return 1;
+}
+
+/*
+ * Sends rows from index `from` in one session (at most
+ * relay_session_size, fewer when pacing asks to send early), records
+ * them, and returns the index of the first row not handled. Rows the
+ * session could not attempt (relay down midway) are not handled: the
+ * next call tries them again. -1 when the results could not be recorded.
+ */
+static long
+worker_send_session(struct worker *w, const struct batch *batch, long from)
+{
+	struct relaypool_entry *relay;
+	struct buf err = BUF_INIT;
+	int64_t retry_ms = 0;
+	unsigned n = 0, built = 0;
+	long next = from;
+
+	relay = relaypool_pick(&w->relays, scoreboard_now_ms(), &retry_ms);
+	if (relay == NULL) {
+		msg_warn("worker %ld: every relay is down; waiting %.0f s",
+		    (long)getpid(), retry_ms / 1000.0);
+		worker_sleep(w, retry_ms, WORKER_SENDING);
+		return from;
+	}
+	relay_session_reset(relay->session);
+	for (; next < (long)w->rows.count && n < w->session_size &&
+	    !worker_should_stop(w); next++) {
+		const struct delivery_row *row = &w->rows.rows[next];
+		struct delivery_result *r = &w->results[n];
+
+		if (!worker_pace_row(w, next, built))
+			break;
+		memset(r, 0, sizeof(*r));
+		r->row_id = row->row_id;
+		r->attempts = row->attempts;
+		r->outcome = DELIVERY_NOT_ATTEMPTED;
+		buf_reset(&err);
+		if (composer_build(w->composer, row, &w->messages[n],
+		    &w->sender, &err) != 0 ||
+		    relay_session_add(relay->session, buf_str(&w->sender),
+		    row->fields[FIELD_EMAIL], w->messages[n].data,
+		    w->messages[n].len, n, &err) != 0) {
+			/* This recipient's message cannot be made: fail the
+			 * row with the reason, go on with the others. */
+			buf_reset(&w->reasons[n]);
+			buf_printf(&w->reasons[n], "not sent: %s",
+			    buf_str(&err));
+			r->outcome = DELIVERY_FAILED;
+			r->reply = buf_str(&w->reasons[n]);
+			msg_warn("mailing %llu, recipient %llu: %s",
+			    (unsigned long long)batch->mailing_id,
+			    (unsigned long long)row->recipient_id,
+			    buf_str(&err));
+		} else {
+			built++;
+		}
+		n++;
+	}
+	buf_free(&err);
+	if (built)
+		worker_run_session(w, relay);
+	/* Rows after the first one not attempted are retried as a whole. */
+	for (unsigned i = 0; i < n; i++) {
+		if (w->results[i].outcome == DELIVERY_NOT_ATTEMPTED) {
+			next = from + (long)i;
+			n = i;
+			break;
+		}
+	}
+	if (n && worker_record(w, batch, n) != 0)
+		return -1;
+	if (n == 0 && built)
+		worker_sleep(w, 1000, WORKER_SENDING);
+	return next;
+}
+
+/* Loads (or keeps) the composer for mailing_id. */
+static int
+worker_use_mailing(struct worker *w, uint64_t mailing_id)
+{
+	struct buf err = BUF_INIT;
+
+	if (w->composer && composer_mailing_id(w->composer) == mailing_id)
+		return 0;
+	composer_free(w->composer);
+	w->composer = composer_open(w->cfg, w->db, mailing_id, &err);
+	if (w->composer == NULL)
+		msg_error("mailing %llu cannot be sent: %s; its batches wait "
+		    "until it is fixed (herald mailing show %llu)",
+		    (unsigned long long)mailing_id, buf_str(&err),
+		    (unsigned long long)mailing_id);
+	buf_free(&err);
+	return w->composer ? 0 : -1;
+}
+
+/* Gives the batch back so another worker can take it at once. */
+static void
+worker_release(struct worker *w, const struct batch *batch)
+{
+	struct buf err = BUF_INIT;
+
+	if (w->db && batch_release(w->db, &w->owner, batch, &err) != 0)
+		msg_warn("worker %ld: releasing batch %llu: %s (its lease "
+		    "will expire)", (long)getpid(),
+		    (unsigned long long)batch->id, buf_str(&err));
+	buf_free(&err);
+}
+
+/* Is the mailing still to be sent? Paused and cancelled ones are not. */
+static int
+worker_mailing_active(struct worker *w, const struct batch *batch)
+{
+	char state[32];
+	struct buf err = BUF_INIT;
+	int active = 0;
+
+	if (batch_mailing_state(w->db, batch->mailing_id, state,
+	    sizeof(state), &err) != 0)
+		worker_database_failed(w, "reading the mailing state", &err);
+	else
+		active = strcmp(state, "sending") == 0 ||
+		    strcmp(state, "ready") == 0;
+	buf_free(&err);
+	return active;
+}
+
+/* Ends the batch: done, or back to ready for its deferred rows. */
+static void
+worker_finish(struct worker *w, const struct batch *batch)
+{
+	struct buf err = BUF_INIT;
+	char retry_at[32];
+	unsigned left;
+
+	if (delivery_rows_left(w->db, batch, &left, retry_at,
+	    sizeof(retry_at), &err) != 0 ||
+	    batch_finish(w->db, &w->owner, batch, left > 0,
+	    retry_at[0] ? retry_at : NULL, &err) != 0)
+		worker_database_failed(w, "finishing a batch", &err);
+	buf_free(&err);
+}
+
+static void
+worker_process_batch(struct worker *w, struct batch *batch)
+{
+	struct buf err = BUF_INIT;
+	long index = 0, next;
+	int ours = 1;
+
+	scoreboard_begin_batch(w->slot, batch->id, batch->mailing_id);
+	if (worker_use_mailing(w, batch->mailing_id) != 0) {
+		worker_release(w, batch);
+		worker_sleep(w, 5000, WORKER_IDLE);
+		goto out;
+	}
+	if (delivery_read_pending(w->db, batch, &w->rows, &err) != 0) {
+		worker_database_failed(w, "reading a batch", &err);
+		goto out;
+	}
+	w->paced_row = -1;
+	while (index < (long)w->rows.count) {
+		if (worker_should_stop(w) || !worker_mailing_active(w, batch))
+			break;
+		next = worker_send_session(w, batch, index);
+		if (next < 0)
+			goto out;
+		scoreboard_heartbeat(w->slot, WORKER_SENDING);
+		if (next > index && batch_checkpoint(w->db, &w->owner, batch,
+		    w->rows.rows[next - 1].row_id, &ours, &err) != 0) {
+			worker_database_failed(w, "checkpointing", &err);
+			goto out;
+		}
+		if (!ours) {
+			msg_warn("worker %ld: lost the lease on batch %llu "
+			    "(it ran past batch_lease); leaving it",
+			    (long)getpid(), (unsigned long long)batch->id);
+			goto out;
+		}
+		index = next;
+		if (composer_files_changed(w->composer)) {
+			msg_info("worker %ld: template files of mailing %llu "
+			    "changed; restarting with the new files",
+			    (long)getpid(),
+			    (unsigned long long)batch->mailing_id);
+			w->reload = 1;
+		}
+	}
+	if (w->db == NULL)
+		goto out;
+	if (index == (long)w->rows.count)
+		worker_finish(w, batch);
+	else
+		worker_release(w, batch);
+out:
+	scoreboard_end_batch(w->slot);
+	buf_free(&err);
+}
+
+static void
+worker_loop(struct worker *w)
+{
+	struct buf err = BUF_INIT;
+	struct batch batch;
+	int claimed;
+
+	while (!worker_should_stop(w)) {
+		scoreboard_heartbeat(w->slot, WORKER_IDLE);
+		if (worker_connect(w, 0) != 0)
+			break;
+		buf_reset(&err);
+		if (batch_claim(w->db, &w->owner, &batch, &claimed, &err)) {
+			worker_database_failed(w, "claiming a batch", &err);
+			continue;
+		}
+		if (!claimed) {
+			worker_sleep(w, WORKER_IDLE_POLL_MS, WORKER_IDLE);
+			continue;
+		}
+		worker_process_batch(w, &batch);
+	}
+	buf_free(&err);
+}
+
+static void
+worker_setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_on_term;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocking call returns so the loop sees it. */
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+}
+
+int
+worker_main(const struct herald_config *cfg, struct worker_slot *slot,
+    unsigned slot_index, void *shared)
+{
+	struct worker_shared *sh = shared;
+	struct buf err = BUF_INIT;
+	struct worker w;
+	int status = 0;
+
+	(void)slot_index;
+	worker_setup_signals();
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.slot = slot;
+	w.throttle = sh->throttle;
+	w.master_pid = getppid();
+	w.paced_row = -1;
+	if (cfg->node_name[0])
+		snprintf(w.node, sizeof(w.node), "%s", cfg->node_name);
+	else if (gethostname(w.node, sizeof(w.node)) != 0)
+		snprintf(w.node, sizeof(w.node), "localhost");
+	w.node[sizeof(w.node) - 1] = '\0';
+	w.owner.node = w.node;
+	w.owner.pid = (long)getpid();
+	w.owner.lease_seconds = cfg->batch_lease;
+	w.session_size = (unsigned)cfg->relay_session_size;
+	w.messages = xcalloc(w.session_size, sizeof(*w.messages));
+	w.reasons = xcalloc(w.session_size, sizeof(*w.reasons));
+	w.results = xcalloc(w.session_size, sizeof(*w.results));
+	delivery_rows_init(&w.rows);
+	if (relaypool_init(&w.relays, cfg, cfg->helo_name[0] ? cfg->helo_name :
+	    w.node, &err) != 0) {
+		msg_error("worker %ld: %s (check relay_host)", (long)getpid(),
+		    buf_str(&err));
+		status = 1;
+		goto out;
+	}
+	worker_loop(&w);
+	if (w.reload)
+		status = WORKER_EXIT_RELOAD;
+out:
+	relaypool_free(&w.relays);
+	composer_free(w.composer);
+	if (w.db)
+		mysql_close(w.db);
+	for (unsigned i = 0; i < w.session_size; i++) {
+		buf_free(&w.messages[i]);
+		buf_free(&w.reasons[i]);
+	}
+	free(w.messages);
+	free(w.reasons);
+	free(w.results);
+	buf_free(&w.sender);
+	delivery_rows_free(&w.rows);
+	buf_free(&err);
+	return status;
+}
