@@ -167,66 +167,78 @@ delivery_retry_delay(unsigned attempts)
 	return delay < DELIVERY_LONGEST_RETRY ? delay : DELIVERY_LONGEST_RETRY;
 }
 
+/* The columns one bulk UPDATE sets, each with a CASE over row_id. */
+enum delivery_column {
+	COLUMN_STATE,
+	COLUMN_QUEUE_ID,
+	COLUMN_REPLY,
+	COLUMN_NEXT_ATTEMPT,
+	COLUMN_COUNT
+};
+
+static const char *const delivery_column_sql[COLUMN_COUNT][2] = {
+	{ "delivery_state", "?" },
+	{ "queue_id", "?" },
+	{ "relay_reply", "LEFT(?, 512)" },
+	{ "next_attempt_at", "UTC_TIMESTAMP() + INTERVAL ? SECOND" },
+};
+
+/* The value result i binds for column. */
+static const char *
+delivery_column_value(enum delivery_column column,
+    const struct delivery_result *r, const char *delay)
+{
+	switch (column) {
+	case COLUMN_STATE:
+		return delivery_state_of(r);
+	case COLUMN_QUEUE_ID:
+		return r->queue_id;
+	case COLUMN_REPLY:
+		return r->reply;
+	case COLUMN_NEXT_ATTEMPT:
+	case COLUMN_COUNT:
+		break;
+	}
+	return delay;
+}
+
 /* One UPDATE for up to DELIVERY_RECORD_CHUNK results. */
 static int
 delivery_record_chunk(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count, struct buf *err)
 {
-	enum { PER_ROW = 9 };
-	const char **params = xcalloc((size_t)count * PER_ROW + 1,
-	    sizeof(*params));
+	const char **params = xcalloc((size_t)count * (2 * COLUMN_COUNT + 1) +
+	    1, sizeof(*params));
 	char (*ids)[24] = xcalloc(count, sizeof(*ids));
 	char (*delays)[24] = xcalloc(count, sizeof(*delays));
 	char mailing[24];
 	struct buf sql = BUF_INIT;
 	unsigned n = 0, used = 0;
-	int rc;
+	int rc = 0;
 
 	for (unsigned i = 0; i < count; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "%lu",
 		    (unsigned long)results[i].row_id);
 		snprintf(delays[i], sizeof(delays[i]), "%ld",
 		    delivery_retry_delay(results[i].attempts));
+		used += delivery_state_of(&results[i]) != NULL;
 	}
-	/* Values in statement order: four CASE lists, then the IN list. */
-	buf_printf(&sql, "UPDATE `%s` SET delivery_state = CASE row_id",
-	    batch->stage_table);
-	for (unsigned i = 0; i < count; i++) {
-		if (delivery_state_of(&results[i]) == NULL)
-			continue;
-		buf_append_str(&sql, " WHEN ? THEN ?");
-		params[n++] = ids[i];
-		params[n++] = delivery_state_of(&results[i]);
-		used++;
-	}
-	if (used == 0) {
-		rc = 0;
+	if (used == 0)
 		goto out;
-	}
-	buf_append_str(&sql, " END, queue_id = CASE row_id");
-	for (unsigned i = 0; i < count; i++) {
-		if (delivery_state_of(&results[i]) == NULL)
-			continue;
-		buf_append_str(&sql, " WHEN ? THEN ?");
-		params[n++] = ids[i];
-		params[n++] = results[i].queue_id;
-	}
-	buf_append_str(&sql, " END, relay_reply = CASE row_id");
-	for (unsigned i = 0; i < count; i++) {
-		if (delivery_state_of(&results[i]) == NULL)
-			continue;
-		buf_append_str(&sql, " WHEN ? THEN LEFT(?, 512)");
-		params[n++] = ids[i];
-		params[n++] = results[i].reply;
-	}
-	buf_append_str(&sql, " END, next_attempt_at = CASE row_id");
-	for (unsigned i = 0; i < count; i++) {
-		if (delivery_state_of(&results[i]) == NULL)
-			continue;
-		buf_append_str(&sql, " WHEN ? THEN UTC_TIMESTAMP() + "
-		    "INTERVAL ? SECOND");
-		params[n++] = ids[i];
-		params[n++] = delays[i];
+	/* Values bind in statement order: the CASE lists, then IN (...). */
+	buf_printf(&sql, "UPDATE `%s` SET", batch->stage_table);
+	for (unsigned c = 0; c < COLUMN_COUNT; c++) {
+		buf_printf(&sql, "%s %s = CASE row_id", c ? " END," : "",
+		    delivery_column_sql[c][0]);
+		for (unsigned i = 0; i < count; i++) {
+			if (delivery_state_of(&results[i]) == NULL)
+				continue;
+			buf_printf(&sql, " WHEN ? THEN %s",
+			    delivery_column_sql[c][1]);
+			params[n++] = ids[i];
+			params[n++] = delivery_column_value(c, &results[i],
+			    delays[i]);
+		}
 	}
 	/* Assignments run left to right: delivery_state is already new. */
 	buf_append_str(&sql, " END, attempts = attempts + 1, delivered_at = "
