@@ -1,0 +1,71 @@
+/*
+ * template.h - Mustache templates, compiled once, rendered many times.
+ *
+ * template_compile() parses a template text into a flat list of nodes
+ * (text, variable, section, inverted section, partial); the standalone
+ * line rules of the Mustache specification are applied at compile time,
+ * so rendering is a walk over the nodes that appends to a caller's
+ * buffer. Supported: variables ({{x}}, {{{x}}}, {{&x}}), dotted names,
+ * the implicit iterator {{.}}, sections, inverted sections, comments,
+ * set delimiters and partials (with their indentation). Lambdas are not:
+ * recipient data is never interpreted as template text.
+ *
+ * Values (struct tvalue) are a small tree the caller builds: strings,
+ * booleans, lists and maps. Escaping is chosen per render: HTML escapes
+ * & < > " ' in {{x}} (never in {{{x}}}); TEXT escapes nothing; HEADER
+ * replaces CR, LF and NUL in every value with a space.
+ *
+ * Errors: template_compile() returns NULL and puts "NAME:LINE:COLUMN:
+ * what was expected" in err.
+ */
+#ifndef HERALD_TEMPLATE_H
+#define HERALD_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+enum tvalue_type {
+	TV_NULL,	/* missing: renders empty, falsey */
+	TV_BOOL,
+	TV_STRING,	/* also numbers, as their text */
+	TV_LIST,
+	TV_MAP,
+};
+
+struct tvalue {
+	enum tvalue_type type;
+	int boolean;			/* TV_BOOL */
+	const char *string;		/* TV_STRING */
+	size_t length;
+	size_t count;			/* TV_LIST items, TV_MAP entries */
+	const struct tvalue *items;	/* TV_LIST and TV_MAP values */
+	const char *const *keys;	/* TV_MAP keys */
+};
+
+enum template_escape {
+	ESCAPE_HTML,
+	ESCAPE_TEXT,
+	ESCAPE_HEADER,
+};
+
+struct template;
+
+/* Looks up a partial's source by name; NULL when there is none. */
+typedef const char *template_partial_fn(void *arg, const char *name);
+
+/*
+ * Compiles source (named name in error messages). Partials are resolved
+ * through partial() at compile time; an unknown partial renders empty
+ * (the specification's rule). NULL with err set on a syntax error.
+ */
+struct template *template_compile(const char *name, const char *source,
+    template_partial_fn *partial, void *arg, struct buf *err);
+
+void template_free(struct template *t);
+
+/* Appends the rendering of t with data to out. */
+void template_render(const struct template *t, const struct tvalue *data,
+    enum template_escape escape, struct buf *out);
+
+#endif
