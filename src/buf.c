@@ -87,6 +87,9 @@ buf_reserve(struct buf *b, size_t extra)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
+	/* Terminated from the first allocation on, even if nothing is
+	 * appended after reserving. */
+	b->data[b->len] = '\0';
 }
 
 void

@@ -40,6 +40,11 @@ int cli_wants_help(int argc, char **argv);
 
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_db(struct cli *cli, int argc, char **argv);
+int cmd_template(struct cli *cli, int argc, char **argv);
+int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_preview(struct cli *cli, int argc, char **argv);
+int cmd_mailing(struct cli *cli, int argc, char **argv);
+int cmd_stage(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */
 
 #endif

@@ -44,6 +44,10 @@ void composer_free(struct composer *c);
 int composer_build(struct composer *c, const struct delivery_row *row,
     struct buf *message, struct buf *sender, struct buf *err);
 
+/* The HTML part of the last message built (rendered, not encoded);
+ * NULL when the mailing has none. Valid until the next build. */
+const char *composer_last_html(const struct composer *c, size_t *length);
+
 /* 1 when a source file changed (checked at most once a second). */
 int composer_files_changed(struct composer *c);
 

@@ -83,6 +83,7 @@ static const struct config_key config_keys[] = {
 	NUM(worker_respawn_delay_limit, CONFIG_DURATION, "60", 1, 3600),
 	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400),
 	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
+	NUM(batch_size, CONFIG_INTEGER, "1000", 1, 1000000),
 	STR(node_name, CONFIG_STRING, ""),
 
 	STR(relay_host, CONFIG_STRING, "127.0.0.1"),
@@ -96,6 +97,14 @@ static const struct config_key config_keys[] = {
 
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000),
 	STR(domain_rate_limit, CONFIG_RATE_LIST, NULL),
+
+	STR(message_domain, CONFIG_STRING, ""),
+	STR(bounce_domain, CONFIG_STRING, ""),
+	STR(unsubscribe_url, CONFIG_STRING, ""),
+	STR(unsubscribe_mailto, CONFIG_STRING, ""),
+	STR(view_online_url, CONFIG_STRING, ""),
+	STR(feedback_id_sender, CONFIG_STRING, "herald"),
+	STR(token_key, CONFIG_SECRET_LIST, NULL),
 	/* (further keys) */
 };
 

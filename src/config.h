@@ -62,6 +62,7 @@ struct herald_config {
 	long worker_respawn_delay_limit;
 	long batch_time_limit;
 	long batch_lease;
+	long batch_size;		/* staged rows per batch */
 	char *node_name;
 
 	/* Relays (relay.h): the primary, and a backup used while the
@@ -78,6 +79,18 @@ struct herald_config {
 	/* Rates, in messages per hour; 0 = no limit. */
 	long rate_limit;
 	struct config_entry *domain_rate_limit;	/* values: "N/h" text */
+
+	/* Messages (message.h, compose.h): empty domains default to the
+	 * domain of the mailing's From address. */
+	char *message_domain;		/* right side of Message-IDs */
+	char *bounce_domain;		/* VERP return path domain */
+	char *unsubscribe_url;		/* https one-click base URL */
+	char *unsubscribe_mailto;	/* address for mailto: unsubscribe */
+	char *view_online_url;		/* base URL; empty = none */
+	char *feedback_id_sender;	/* last field of Feedback-ID */
+	/* Unsubscribe token keys, "token_key ID = SECRET", newest last;
+	 * none = a key generated in the state directory (token.h). */
+	struct config_entry *token_key;
 	/* (further keys) */
 };
 

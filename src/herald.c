@@ -27,6 +27,10 @@ static const struct cli_command cli_commands[] = {
 	{ "config", "check and show the configuration", cmd_config },
 	{ "db", "create, migrate, start, stop and inspect the database",
 	    cmd_db },
+	{ "template", "check a template directory", cmd_template },
+	{ "token", "verify or make an unsubscribe token", cmd_token },
+	{ "preview", "print the exact message one recipient gets",
+	    cmd_preview },
 	/* (further subcommands) */
 };
 

@@ -46,7 +46,7 @@ struct partial_table {
 	unsigned count;
 	template_partial_fn *lookup;
 	void *arg;
-	unsigned refs;
+	int strict;		/* an unknown partial is an error */
 };
 
 struct template {
@@ -162,7 +162,7 @@ static struct template *template_compile_with(const char *name,
 
 static struct template *
 partial_get(struct parser *p, const char *name, const char *indent,
-    size_t indent_length)
+    size_t indent_length, size_t at)
 {
 	struct partial_table *table = p->t->partials;
 	size_t name_length = strlen(name);
@@ -180,8 +180,12 @@ partial_get(struct parser *p, const char *name, const char *indent,
 			return e->template;
 	}
 	source = table->lookup ? table->lookup(table->arg, name) : NULL;
-	if (source == NULL)
+	if (source == NULL) {
+		if (table->strict && buf_str(p->err)[0] == '\0')
+			parser_error(p, at, "unknown partial \"%s\": expected "
+			    "a file %s.mustache", name, name);
 		return NULL;
+	}
 	table->entries = xrealloc(table->entries, (table->count + 1) *
 	    sizeof(*table->entries));
 	e = &table->entries[table->count++];
@@ -324,7 +328,8 @@ parser_tag(struct parser *p, size_t tag_start)
 		    name_end - name_start);
 
 		n = template_add_node(p->t, NODE_PARTIAL);
-		n->partial = partial_get(p, name, indent, indent_length);
+		n->partial = partial_get(p, name, indent, indent_length,
+		    tag_start);
 		free(name);
 		return buf_str(p->err)[0] ? -1 : 0;
 	}
@@ -458,15 +463,16 @@ template_compile_with(const char *name, const char *source, size_t length,
 	return t;
 }
 
-struct template *
-template_compile(const char *name, const char *source,
-    template_partial_fn *partial, void *arg, struct buf *err)
+static struct template *
+template_compile_table(const char *name, const char *source,
+    template_partial_fn *partial, void *arg, int strict, struct buf *err)
 {
 	struct partial_table *table = xcalloc(1, sizeof(*table));
 	struct template *t;
 
 	table->lookup = partial;
 	table->arg = arg;
+	table->strict = strict;
 	t = template_compile_with(name, source, strlen(source), table, err);
 	if (t == NULL) {
 		struct template shell = { .partials = table };
@@ -475,6 +481,20 @@ template_compile(const char *name, const char *source,
 		return NULL;
 	}
 	return t;
+}
+
+struct template *
+template_compile(const char *name, const char *source,
+    template_partial_fn *partial, void *arg, struct buf *err)
+{
+	return template_compile_table(name, source, partial, arg, 0, err);
+}
+
+struct template *
+template_compile_strict(const char *name, const char *source,
+    template_partial_fn *partial, void *arg, struct buf *err)
+{
+	return template_compile_table(name, source, partial, arg, 1, err);
 }
 
 void

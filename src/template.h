@@ -62,6 +62,12 @@ typedef const char *template_partial_fn(void *arg, const char *name);
 struct template *template_compile(const char *name, const char *source,
     template_partial_fn *partial, void *arg, struct buf *err);
 
+/* The same, but an unknown partial is an error at its tag (herald's own
+ * templates: a missing partial file is a mistake, not an empty text). */
+struct template *template_compile_strict(const char *name,
+    const char *source, template_partial_fn *partial, void *arg,
+    struct buf *err);
+
 void template_free(struct template *t);
 
 /* Appends the rendering of t with data to out. */

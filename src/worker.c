@@ -359,8 +359,14 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 {
 	struct buf err = BUF_INIT;
 
-	if (w->composer && composer_mailing_id(w->composer) == mailing_id)
-		return 0;
+	if (w->composer && composer_mailing_id(w->composer) == mailing_id) {
+		if (!composer_files_changed(w->composer))
+			return 0;
+		/* Never a message from a mix of old and new files. */
+		msg_info("worker %ld: template files of mailing %llu changed; "
+		    "reading them again", (long)getpid(),
+		    (unsigned long long)mailing_id);
+	}
 	composer_free(w->composer);
 	w->composer = composer_open(w->cfg, w->db, mailing_id, &err);
 	if (w->composer == NULL)

@@ -19,8 +19,11 @@ t_start_sink() {
 	command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] ||
 		t_skip "smtp-sink not installed (Debian package postfix)"
 	mkdir -p "$dir"
-	# smtp-sink refuses to run as root unless told which user to be.
+	# smtp-sink refuses to run as root unless told which user to be;
+	# that user must reach the directory through the test's own (mode
+	# 700) one, or the sink exits at the first message.
 	chown nobody "$dir" 2>/dev/null
+	chmod 711 "$T_DIR"
 	T_SINK_PORT=$(t_free_port)
 	/usr/sbin/smtp-sink -u nobody -d "$dir/%H%M%S." "$@" \
 	    "127.0.0.1:$T_SINK_PORT" 1000 >"$T_DIR/sink.log" 2>&1 &

@@ -1,0 +1,70 @@
+/*
+ * cmd_template.c - "herald template check DIR [--subject TEXT]".
+ *
+ * Compiles a template directory exactly as workers do (tmplset.h) and
+ * reports the first error with FILE:LINE:COLUMN and what was expected.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "tmplset.h"
+
+static void
+cmd_template_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald template check DIR [--subject TEXT]\n"
+	    "\n"
+	    "Compiles the templates in DIR (text.mustache, html.mustache,\n"
+	    "subject.mustache, headers.mustache and the partials they use)\n"
+	    "and reports the first error as FILE:LINE:COLUMN: what was\n"
+	    "expected. --subject gives the mailing's subject when DIR has no\n"
+	    "subject.mustache. Exit status 0 when the templates are valid.\n");
+}
+
+int
+cmd_template(struct cli *cli, int argc, char **argv)
+{
+	const char *dir = NULL, *subject = NULL;
+	struct buf err = BUF_INIT;
+	struct tmplset *set;
+
+	(void)cli;
+	if (cli_wants_help(argc, argv)) {
+		cmd_template_usage(stdout);
+		return CLI_OK;
+	}
+	if (argc < 2 || strcmp(argv[1], "check") != 0) {
+		cmd_template_usage(stderr);
+		return CLI_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--subject") == 0 && i + 1 < argc) {
+			subject = argv[++i];
+		} else if (argv[i][0] != '-' && dir == NULL) {
+			dir = argv[i];
+		} else {
+			msg_error("template check: unexpected argument \"%s\"",
+			    argv[i]);
+			cmd_template_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (dir == NULL) {
+		cmd_template_usage(stderr);
+		return CLI_USAGE;
+	}
+	set = tmplset_open(dir, subject, &err);
+	if (set == NULL) {
+		msg_error("%s", buf_str(&err));
+		buf_free(&err);
+		return CLI_FAILED;
+	}
+	printf("%s: ok (%s%s%s, %u files)\n", dir,
+	    set->text ? "text" : "", set->text && set->html ? " and " : "",
+	    set->html ? "html" : "", set->file_count);
+	tmplset_free(set);
+	return CLI_OK;
+}

@@ -1,0 +1,616 @@
+/*
+ * compose.c - building a mailing's messages (see compose.h).
+ *
+ * Per message the composer fills a fixed table of values (the row's
+ * fields, the mailing's, the generated ones) and renders into buffers it
+ * keeps: once the buffers have grown to the largest message, building
+ * one allocates nothing, except to read a recipient's JSON attributes
+ * (jansson), when there are any.
+ */
+#include "compose.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "address.h"
+#include "db.h"
+#include "message.h"
+#include "tmplset.h"
+#include "token.h"
+
+#define CHANGE_CHECK_INTERVAL 1	/* seconds between stat() rounds */
+
+/* The values templates see, in the order of value_names. */
+enum value_slot {
+	V_FIELDS = 0,				/* delivery_field order */
+	V_RECIPIENT_ID = DELIVERY_FIELD_COUNT,
+	V_MAILING,
+	V_UNSUBSCRIBE_URL,
+	V_VIEW_ONLINE_URL,
+	V_TOKEN,
+	V_COUNT
+};
+
+static const char *value_names[V_COUNT];
+static const char *const mailing_names[] = { "id", "name", "subject" };
+
+/* One template set per variant that has its own files or subject. */
+struct variant_set {
+	uint32_t variant_id;		/* 0: the mailing's own */
+	struct tmplset *set;
+};
+
+struct composer {
+	const struct herald_config *cfg;
+	uint64_t mailing_id;
+	char *mailing_name;
+	char *subject;
+	char *from_name, *from_address;
+	char *reply_to;
+	double rate_limit;
+	char *message_domain;
+	char *bounce_domain;
+	char *unsubscribe_base;		/* https://.../unsubscribe */
+	char *unsubscribe_mailto;	/* unsubscribe@domain */
+	struct token_keys *keys;
+
+	struct variant_set *variants;
+	unsigned variant_count;
+	time_t checked_at;
+	int changed;
+
+	/* Reused from message to message. */
+	struct tvalue values[V_COUNT];
+	struct tvalue mailing_values[3];
+	struct tvalue data;
+	struct tvalue mailing;
+	char id_text[24];
+	struct buf token, unsubscribe_url, unsubscribe_mailto_uri,
+	    view_online, subject_text, text, html, headers, scratch,
+	    message_id, to_name, feedback_id;
+	/* Attributes of the current row, as tvalues (two passes: count,
+	 * then fill, so pointers into the array stay valid). */
+	struct tvalue *attr_values;
+	const char **attr_keys;
+	size_t attr_capacity, attr_used;
+	json_t *attr_json;
+	json_t *attr_numbers;		/* numbers' texts */
+	int html_present;		/* the last message had HTML */
+};
+
+static void
+value_names_init(void)
+{
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		value_names[i] = delivery_field_names[i];
+	value_names[V_RECIPIENT_ID] = "recipient_id";
+	value_names[V_MAILING] = "mailing";
+	value_names[V_UNSUBSCRIBE_URL] = "unsubscribe_url";
+	value_names[V_VIEW_ONLINE_URL] = "view_online_url";
+	value_names[V_TOKEN] = "token";
+}
+
+static void
+set_string(struct tvalue *v, const char *s, size_t length)
+{
+	v->type = TV_STRING;
+	v->string = s;
+	v->length = length;
+}
+
+/* "Name <addr>", "\"Name\" <addr>" or "addr" into its two parts. */
+static int
+parse_from(struct composer *c, const char *text, struct buf *err)
+{
+	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	struct buf address = BUF_INIT, why = BUF_INIT;
+	size_t name_start = 0, name_end = lt ? (size_t)(lt - text) : 0;
+	const char *addr = lt ? lt + 1 : text;
+	size_t addr_length = lt ? (gt ? (size_t)(gt - addr) : 0) : strlen(text);
+	int status = 0;
+
+	if (lt && (gt == NULL || gt[1] != '\0')) {
+		buf_printf(err, "From \"%s\": expected \"Name <address>\" or "
+		    "an address", text);
+		return -1;
+	}
+	while (name_start < name_end && text[name_start] == ' ')
+		name_start++;
+	while (name_end > name_start && text[name_end - 1] == ' ')
+		name_end--;
+	if (name_end - name_start >= 2 && text[name_start] == '"' &&
+	    text[name_end - 1] == '"') {
+		name_start++;
+		name_end--;
+	}
+	if (address_check(addr, addr_length, &address, &why) != 0) {
+		buf_printf(err, "From \"%s\": %s", text, buf_str(&why));
+		status = -1;
+	} else {
+		c->from_name = xstrndup(text + name_start,
+		    name_end - name_start);
+		c->from_address = buf_steal(&address);
+	}
+	buf_free(&address);
+	buf_free(&why);
+	return status;
+}
+
+struct mailing_read {
+	struct composer *c;
+	char *template_dir;
+	int found;
+};
+
+static int
+mailing_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct mailing_read *m = arg;
+
+	(void)ncolumns;
+	m->found = 1;
+	m->c->mailing_name = xstrdup(col[0]);
+	m->template_dir = xstrdup(col[1]);
+	m->c->subject = xstrdup(col[2]);
+	m->c->from_address = xstrdup(col[3]);	/* parsed below */
+	m->c->reply_to = xstrdup(col[4] ? col[4] : "");
+	m->c->rate_limit = col[5] ? atof(col[5]) : 0;
+	return 0;
+}
+
+struct variants_read {
+	struct composer *c;
+	struct buf *err;
+	int failed;
+};
+
+static int
+variant_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct variants_read *v = arg;
+	struct composer *c = v->c;
+	struct tmplset *set;
+
+	(void)ncolumns;
+	if (col[1] == NULL && col[2] == NULL)
+		return 0;	/* same files and subject as the mailing */
+	set = tmplset_open(col[1] ? col[1] : c->variants[0].set->directory,
+	    col[2] ? col[2] : c->subject, v->err);
+	if (set == NULL) {
+		v->failed = 1;
+		return 1;
+	}
+	c->variants = xrealloc(c->variants, (c->variant_count + 1) *
+	    sizeof(*c->variants));
+	c->variants[c->variant_count].variant_id = (uint32_t)strtoul(col[0],
+	    NULL, 10);
+	c->variants[c->variant_count++].set = set;
+	return 0;
+}
+
+static const char *
+domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at ? at + 1 : address;
+}
+
+static char *
+or_default(const char *value, const char *fallback)
+{
+	return xstrdup(value && value[0] ? value : fallback);
+}
+
+static int
+composer_settings(struct composer *c, struct buf *err)
+{
+	const struct herald_config *cfg = c->cfg;
+	const char *from_domain = domain_of(c->from_address);
+	struct buf text = BUF_INIT;
+
+	c->message_domain = or_default(cfg->message_domain, from_domain);
+	c->bounce_domain = or_default(cfg->bounce_domain, c->message_domain);
+	buf_printf(&text, "https://%s/unsubscribe", c->message_domain);
+	c->unsubscribe_base = or_default(cfg->unsubscribe_url, buf_str(&text));
+	buf_reset(&text);
+	buf_printf(&text, "unsubscribe@%s", c->message_domain);
+	c->unsubscribe_mailto = or_default(cfg->unsubscribe_mailto,
+	    buf_str(&text));
+	buf_free(&text);
+	if (strncmp(c->unsubscribe_base, "https://", 8) != 0) {
+		buf_printf(err, "unsubscribe_url \"%s\" must be an https URL "
+		    "(RFC 8058 one-click unsubscribe)", c->unsubscribe_base);
+		return -1;
+	}
+	c->keys = token_keys_load(cfg, err);
+	return c->keys ? 0 : -1;
+}
+
+struct composer *
+composer_open(const struct herald_config *cfg, MYSQL *db,
+    uint64_t mailing_id, struct buf *err)
+{
+	struct composer *c = xcalloc(1, sizeof(*c));
+	struct mailing_read m = { .c = c };
+	struct variants_read v = { .c = c, .err = err };
+	char id[24];
+	const char *params[1] = { id };
+	char *from;
+
+	if (value_names[0] == NULL)
+		value_names_init();
+	c->cfg = cfg;
+	c->mailing_id = mailing_id;
+	snprintf(id, sizeof(id), "%" PRIu64, mailing_id);
+	if (db_query_strings(db, "SELECT name, template_dir, subject, "
+	    "from_address, reply_to, rate_limit_per_hour FROM mailings "
+	    "WHERE id = ?", 1, params, mailing_row, &m, err) != 0)
+		goto fail;
+	if (!m.found) {
+		buf_printf(err, "mailing %s does not exist", id);
+		goto fail;
+	}
+	from = c->from_address;
+	c->from_address = NULL;
+	if (parse_from(c, from, err) != 0) {
+		free(from);
+		goto fail;
+	}
+	free(from);
+	if (composer_settings(c, err) != 0)
+		goto fail;
+	c->variants = xcalloc(1, sizeof(*c->variants));
+	c->variants[0].set = tmplset_open(m.template_dir, c->subject, err);
+	if (c->variants[0].set == NULL)
+		goto fail;
+	c->variant_count = 1;
+	if (db_query_strings(db, "SELECT id, template_dir, subject FROM "
+	    "variants WHERE mailing_id = ?", 1, params, variant_row, &v,
+	    err) != 0 || v.failed)
+		goto fail;
+	free(m.template_dir);
+	c->checked_at = time(NULL);
+	return c;
+fail:
+	free(m.template_dir);
+	composer_free(c);
+	return NULL;
+}
+
+void
+composer_free(struct composer *c)
+{
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; i < c->variant_count; i++)
+		tmplset_free(c->variants[i].set);
+	free(c->variants);
+	free(c->mailing_name);
+	free(c->subject);
+	free(c->from_name);
+	free(c->from_address);
+	free(c->reply_to);
+	free(c->message_domain);
+	free(c->bounce_domain);
+	free(c->unsubscribe_base);
+	free(c->unsubscribe_mailto);
+	token_keys_free(c->keys);
+	buf_free(&c->token);
+	buf_free(&c->unsubscribe_url);
+	buf_free(&c->unsubscribe_mailto_uri);
+	buf_free(&c->view_online);
+	buf_free(&c->subject_text);
+	buf_free(&c->text);
+	buf_free(&c->html);
+	buf_free(&c->headers);
+	buf_free(&c->scratch);
+	buf_free(&c->message_id);
+	buf_free(&c->to_name);
+	buf_free(&c->feedback_id);
+	free(c->attr_values);
+	free(c->attr_keys);
+	if (c->attr_json) {
+		json_decref(c->attr_json);
+		json_decref(c->attr_numbers);
+	}
+	free(c);
+}
+
+/* --- attributes: JSON text to a tvalue tree --------------------------- */
+
+static size_t
+json_count(const json_t *j)
+{
+	size_t n = 1, i;
+	const char *key;
+	json_t *item;
+
+	if (json_is_array(j))
+		json_array_foreach(j, i, item)
+			n += json_count(item);
+	else if (json_is_object(j))
+		json_object_foreach((json_t *)j, key, item)
+			n += json_count(item);
+	return n;
+}
+
+static struct tvalue *
+attr_take(struct composer *c, size_t n)
+{
+	struct tvalue *v = &c->attr_values[c->attr_used];
+
+	c->attr_used += n;
+	return v;
+}
+
+/* Fills *v from j; children are taken from the arena in one block. */
+static void
+json_fill(struct composer *c, const json_t *j, struct tvalue *v)
+{
+	size_t i, count;
+	const char *key;
+	json_t *item;
+	struct tvalue *items;
+
+	memset(v, 0, sizeof(*v));
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		set_string(v, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		/* Numbers render as the text jansson keeps for them. */
+		{
+			char *text = json_dumps(j, JSON_ENCODE_ANY);
+			json_t *kept = json_string(text ? text : "");
+
+			/* Kept alive, unmoved, until the next row. */
+			json_array_append_new(c->attr_numbers, kept);
+			set_string(v, json_string_value(kept),
+			    json_string_length(kept));
+			free(text);
+		}
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		v->type = TV_BOOL;
+		v->boolean = json_is_true(j);
+		break;
+	case JSON_NULL:
+		break;
+	case JSON_ARRAY:
+		count = json_array_size(j);
+		items = attr_take(c, count);
+		v->type = TV_LIST;
+		v->count = count;
+		v->items = items;
+		json_array_foreach(j, i, item)
+			json_fill(c, item, &items[i]);
+		break;
+	case JSON_OBJECT:
+		count = json_object_size(j);
+		items = attr_take(c, count);
+		v->type = TV_MAP;
+		v->count = count;
+		v->items = items;
+		v->keys = &c->attr_keys[items - c->attr_values];
+		i = 0;
+		json_object_foreach((json_t *)j, key, item) {
+			c->attr_keys[items - c->attr_values + i] = key;
+			json_fill(c, item, &items[i]);
+			i++;
+		}
+		break;
+	}
+}
+
+static void
+attributes_set(struct composer *c, const char *text, struct tvalue *v)
+{
+	json_t *root;
+
+	memset(v, 0, sizeof(*v));
+	if (c->attr_json) {
+		json_decref(c->attr_json);
+		json_decref(c->attr_numbers);
+		c->attr_json = c->attr_numbers = NULL;
+	}
+	if (text[0] == '\0')
+		return;
+	root = json_loads(text, JSON_DECODE_ANY, NULL);
+	if (root == NULL || !json_is_object(root)) {
+		json_decref(root);
+		return;	/* the importer stores only objects */
+	}
+	c->attr_json = root;
+	c->attr_numbers = json_array();
+	{
+		size_t need = json_count(root) + 64;
+
+		if (need > c->attr_capacity) {
+			c->attr_capacity = need * 2;
+			c->attr_values = xrealloc(c->attr_values,
+			    c->attr_capacity * sizeof(*c->attr_values));
+			c->attr_keys = xrealloc(c->attr_keys,
+			    c->attr_capacity * sizeof(*c->attr_keys));
+		}
+	}
+	c->attr_used = 0;
+	json_fill(c, root, v);
+}
+
+/* --- one message -------------------------------------------------------- */
+
+static const struct tmplset *
+composer_set(const struct composer *c, uint32_t variant_id)
+{
+	for (unsigned i = 1; i < c->variant_count; i++)
+		if (c->variants[i].variant_id == variant_id)
+			return c->variants[i].set;
+	return c->variants[0].set;
+}
+
+static void
+url_with_token(struct buf *out, const char *base, const char *token)
+{
+	buf_reset(out);
+	buf_printf(out, "%s%st=%s", base, strchr(base, '?') ? "&" : "?",
+	    token);
+}
+
+static void
+composer_values(struct composer *c, const struct delivery_row *row)
+{
+	struct tvalue *v = c->values;
+
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		set_string(&v[i], row->fields[i], strlen(row->fields[i]));
+	attributes_set(c, row->fields[FIELD_ATTRIBUTES], &v[FIELD_ATTRIBUTES]);
+	snprintf(c->id_text, sizeof(c->id_text), "%" PRIu64,
+	    row->recipient_id);
+	set_string(&v[V_RECIPIENT_ID], c->id_text, strlen(c->id_text));
+
+	buf_reset(&c->token);
+	token_make(c->keys, c->mailing_id, row->recipient_id, &c->token);
+	url_with_token(&c->unsubscribe_url, c->unsubscribe_base,
+	    buf_str(&c->token));
+	buf_reset(&c->unsubscribe_mailto_uri);
+	buf_printf(&c->unsubscribe_mailto_uri, "mailto:%s?subject="
+	    "unsubscribe%%20%s", c->unsubscribe_mailto, buf_str(&c->token));
+	buf_reset(&c->view_online);
+	if (c->cfg->view_online_url[0])
+		url_with_token(&c->view_online, c->cfg->view_online_url,
+		    buf_str(&c->token));
+	set_string(&v[V_UNSUBSCRIBE_URL], buf_str(&c->unsubscribe_url),
+	    c->unsubscribe_url.len);
+	set_string(&v[V_VIEW_ONLINE_URL], buf_str(&c->view_online),
+	    c->view_online.len);
+	set_string(&v[V_TOKEN], buf_str(&c->token), c->token.len);
+
+	c->mailing.type = TV_MAP;
+	c->mailing.count = 3;
+	c->mailing.keys = mailing_names;
+	c->mailing.items = c->mailing_values;
+	v[V_MAILING] = c->mailing;
+
+	c->data.type = TV_MAP;
+	c->data.count = V_COUNT;
+	c->data.keys = value_names;
+	c->data.items = c->values;
+}
+
+int
+composer_build(struct composer *c, const struct delivery_row *row,
+    struct buf *message, struct buf *sender, struct buf *err)
+{
+	const struct tmplset *set = composer_set(c, row->variant_id);
+	struct message_fields f;
+	char mailing_id[24];
+	size_t name_length;
+
+	if (!address_is_safe_for_smtp(row->fields[FIELD_EMAIL])) {
+		buf_printf(err, "the address \"%s\" cannot be used in SMTP",
+		    row->fields[FIELD_EMAIL]);
+		return -1;
+	}
+	snprintf(mailing_id, sizeof(mailing_id), "%" PRIu64, c->mailing_id);
+	set_string(&c->mailing_values[0], mailing_id, strlen(mailing_id));
+	set_string(&c->mailing_values[1], c->mailing_name,
+	    strlen(c->mailing_name));
+	set_string(&c->mailing_values[2], c->subject, strlen(c->subject));
+	composer_values(c, row);
+
+	buf_reset(&c->subject_text);
+	template_render(set->subject, &c->data, ESCAPE_HEADER,
+	    &c->subject_text);
+	buf_reset(&c->text);
+	if (set->text)
+		template_render(set->text, &c->data, ESCAPE_TEXT, &c->text);
+	buf_reset(&c->html);
+	if (set->html)
+		template_render(set->html, &c->data, ESCAPE_HTML, &c->html);
+	buf_reset(&c->headers);
+	if (set->headers)
+		template_render(set->headers, &c->data, ESCAPE_HEADER,
+		    &c->headers);
+
+	buf_reset(&c->to_name);
+	buf_printf(&c->to_name, "%s %s", row->fields[FIELD_FIRST_NAME],
+	    row->fields[FIELD_LAST_NAME]);
+	name_length = c->to_name.len;
+	while (name_length && c->to_name.data[name_length - 1] == ' ')
+		c->to_name.data[--name_length] = '\0';
+	c->to_name.len = name_length;
+	buf_reset(&c->message_id);
+	buf_printf(&c->message_id, "herald.%" PRIu64 ".%" PRIu64 "@%s",
+	    c->mailing_id, row->recipient_id, c->message_domain);
+	buf_reset(&c->feedback_id);
+	buf_printf(&c->feedback_id, "%" PRIu64 ":%" PRIu32 ":herald:%s",
+	    c->mailing_id, row->variant_id, c->cfg->feedback_id_sender);
+
+	memset(&f, 0, sizeof(f));
+	f.from_name = c->from_name;
+	f.from_address = c->from_address;
+	f.to_name = buf_str(&c->to_name) + (c->to_name.data &&
+	    c->to_name.data[0] == ' ' ? 1 : 0);
+	f.to_address = row->fields[FIELD_EMAIL];
+	f.reply_to = c->reply_to;
+	f.subject = buf_str(&c->subject_text);
+	f.subject_length = c->subject_text.len;
+	f.date = time(NULL);
+	f.message_id = buf_str(&c->message_id);
+	f.unsubscribe_url = buf_str(&c->unsubscribe_url);
+	f.unsubscribe_mailto = buf_str(&c->unsubscribe_mailto_uri);
+	f.feedback_id = buf_str(&c->feedback_id);
+	f.extra_headers = buf_str(&c->headers);
+	f.extra_headers_length = c->headers.len;
+	f.text = set->text ? buf_str(&c->text) : NULL;
+	f.text_length = c->text.len;
+	f.html = set->html ? buf_str(&c->html) : NULL;
+	c->html_present = set->html != NULL;
+	f.html_length = c->html.len;
+	buf_reset(message);
+	message_build(&f, message, &c->scratch);
+
+	buf_reset(sender);
+	buf_printf(sender, "bounces+%" PRIu64 "-%" PRIu64 "@%s",
+	    c->mailing_id, row->recipient_id, c->bounce_domain);
+	return 0;
+}
+
+int
+composer_files_changed(struct composer *c)
+{
+	time_t now = time(NULL);
+
+	if (c->changed || now - c->checked_at < CHANGE_CHECK_INTERVAL)
+		return c->changed;
+	c->checked_at = now;
+	for (unsigned i = 0; i < c->variant_count && !c->changed; i++)
+		c->changed = tmplset_changed(c->variants[i].set);
+	return c->changed;
+}
+
+const char *
+composer_last_html(const struct composer *c, size_t *length)
+{
+	*length = c->html.len;
+	return c->html_present ? buf_str(&c->html) : NULL;
+}
+
+uint64_t
+composer_mailing_id(const struct composer *c)
+{
+	return c->mailing_id;
+}
+
+double
+composer_rate_limit(const struct composer *c)
+{
+	return c->rate_limit;
+}

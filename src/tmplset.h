@@ -1,0 +1,46 @@
+/*
+ * tmplset.h - a mailing's template directory, compiled.
+ *
+ * A template directory holds:
+ *	text.mustache		the text/plain part   } at least one
+ *	html.mustache		the text/html part    } of the two
+ *	subject.mustache	the subject (optional: the mailing's own
+ *				subject text is used otherwise)
+ *	headers.mustache	extra header lines (optional)
+ *	NAME.mustache		partials, {{> NAME}}
+ *
+ * tmplset_open() compiles every part once, checking syntax (errors are
+ * FILE:LINE:COLUMN: what was expected) and the extra headers' names, and
+ * records every file it read (size, mtime, inode) so tmplset_changed()
+ * can tell when any of them was edited, replaced or removed.
+ */
+#ifndef HERALD_TMPLSET_H
+#define HERALD_TMPLSET_H
+
+#include "buf.h"
+#include "template.h"
+
+struct tmplset {
+	struct template *subject;
+	struct template *text;		/* NULL when absent */
+	struct template *html;		/* NULL when absent */
+	struct template *headers;	/* NULL when absent */
+	char *directory;
+	struct tmplset_file *files;	/* every file read, for changes */
+	unsigned file_count;
+};
+
+/*
+ * Compiles directory's templates; subject is the mailing's subject text,
+ * used when the directory has no subject.mustache (NULL: the file is
+ * then required). NULL with the reason in err.
+ */
+struct tmplset *tmplset_open(const char *directory, const char *subject,
+    struct buf *err);
+
+void tmplset_free(struct tmplset *set);
+
+/* 1 when any file read by tmplset_open() has changed or gone. */
+int tmplset_changed(const struct tmplset *set);
+
+#endif
