@@ -422,7 +422,7 @@ attributes_set(struct composer *c, const char *text, struct tvalue *v)
 	}
 	if (text[0] == '\0')
 		return;
-	root = json_loads(text, JSON_DECODE_ANY, NULL);
+	root = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (root == NULL || !json_is_object(root)) {
 		json_decref(root);
 		return;	/* the importer stores only objects */
