@@ -45,6 +45,7 @@ int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_preview(struct cli *cli, int argc, char **argv);
 int cmd_mailing(struct cli *cli, int argc, char **argv);
 int cmd_stage(struct cli *cli, int argc, char **argv);
+int cmd_history(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */
 
 #endif

@@ -17,6 +17,7 @@ relay_host = 127.0.0.1
 relay_port = $T_SINK_PORT
 worker_count = 2
 relay_session_size = 50
+batch_size = 100
 pid_file = $T_DIR/heraldd.pid
 message_domain = news.example.org
 CONF
@@ -45,19 +46,18 @@ X-Campaign: {{mailing.name}}
 TPL
 t_check "template check accepts the directory" "$HERALD_BIN" template check "$tpl" --subject "Hello {{first_name}}"
 
-# --- recipients, a mailing, staged by hand into batches of 100 -------------
+# --- recipients, a mailing, staged in batches of 100 ---------------------
 t_sql "INSERT INTO recipients (email, first_name, last_name, donated_total, attributes)
        SELECT CONCAT('r', seq, '@example.net'), IF(seq % 10 = 0, NULL, CONCAT('Name', seq)),
               'Doe', seq, JSON_OBJECT('tags', JSON_ARRAY('a', 'b'), 'note', '<b>&')
        FROM seq_1_to_$N"
-t_sql "INSERT INTO mailings (id, name, template_dir, subject, from_address, segment_expression, send_at, state, stage_table)
-       VALUES (1, 'Spring appeal', '$tpl', 'Hello {{first_name}} – spring', 'Herald News <news@example.org>', 'all', UTC_TIMESTAMP(), 'ready', 'stage_1')"
-t_sql "CREATE TABLE stage_1 LIKE stage_template;
-       INSERT INTO stage_1 (mailing_id, row_id, recipient_id, email, first_name, last_name, donated_total, attributes)
-       SELECT 1, id, id, email, first_name, last_name, donated_total, attributes FROM recipients;
-       INSERT INTO batches (mailing_id, stage_table, first_row, last_row)
-       SELECT 1, 'stage_1', MIN(row_id), MAX(row_id) FROM stage_1 GROUP BY (row_id - 1) DIV 100;
-       UPDATE mailings SET staged_count = $N WHERE id = 1"
+t_check "mailing create" "$HERALD_BIN" mailing create --name "Spring appeal" \
+	--template "$tpl" --segment all --from "Herald News <news@example.org>" \
+	--subject "Hello {{first_name}} – spring"
+t_check "herald stage" "$HERALD_BIN" stage
+[ "$(t_sql "SELECT CONCAT(state, ' ', staged_count, ' ', (SELECT COUNT(*) FROM batches)) FROM mailings WHERE id = 1")" = "ready $N 6" ] &&
+	t_ok "the mailing is staged in 6 batches" ||
+	t_fail "the mailing is staged in 6 batches" "$(t_sql "SELECT state, staged_count FROM mailings")"
 
 t_check "preview builds the first recipient's message" "$HERALD_BIN" preview 1
 grep -q "^Subject: =?UTF-8?B?" "$T_DIR/out" && grep -q "^List-Unsubscribe-Post: List-Unsubscribe=One-Click" "$T_DIR/out" &&

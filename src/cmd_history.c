@@ -1,0 +1,84 @@
+/*
+ * cmd_history.c - "herald history EMAIL|ID": the mailings a person was
+ * staged for and what became of each message, read through the history
+ * MERGE table (one index lookup per stage table).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+#include "log.h"
+
+static void
+cmd_history_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald history EMAIL|RECIPIENT-ID\n"
+	    "\n"
+	    "Lists every mailing the recipient was staged for, newest first:\n"
+	    "mailing id and name, delivery state, attempts, when it was\n"
+	    "delivered and the relay's reply. Exit status 1 when there is\n"
+	    "none.\n");
+}
+
+static int
+history_row(void *arg, unsigned ncolumns, char **col)
+{
+	unsigned *rows = arg;
+
+	(void)ncolumns;
+	if ((*rows)++ == 0)
+		printf("%8s  %-10s %8s  %-19s  %-30s  %s\n", "MAILING", "STATE",
+		    "ATTEMPTS", "DELIVERED (UTC)", "NAME", "RELAY REPLY");
+	printf("%8s  %-10s %8s  %-19s  %-30.30s  %s\n", col[0], col[1],
+	    col[2], col[3] ? col[3] : "-", col[4] ? col[4] : "-",
+	    col[5] ? col[5] : "");
+	return 0;
+}
+
+int
+cmd_history(struct cli *cli, int argc, char **argv)
+{
+	struct herald_config *cfg;
+	struct buf err = BUF_INIT;
+	unsigned rows = 0;
+	MYSQL *db;
+	int status = CLI_OK;
+
+	if (cli_wants_help(argc, argv)) {
+		cmd_history_usage(stdout);
+		return CLI_OK;
+	}
+	if (argc != 2) {
+		cmd_history_usage(stderr);
+		return CLI_USAGE;
+	}
+	cfg = cli_config(cli);
+	if (cfg == NULL)
+		return CLI_FAILED;
+	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	if (db == NULL) {
+		msg_error("history: %s", buf_str(&err));
+		buf_free(&err);
+		return CLI_FAILED;
+	}
+	/* An id matches recipient_id, an address the email column: both
+	 * are indexed in every stage table. */
+	if (db_query_strings(db, "SELECT h.mailing_id, h.delivery_state, "
+	    "h.attempts, h.delivered_at, m.name, h.relay_reply FROM history h "
+	    "LEFT JOIN mailings m ON m.id = h.mailing_id WHERE "
+	    "h.recipient_id = IF(? REGEXP '^[0-9]+$', ?, NULL) OR h.email = ? "
+	    "ORDER BY h.mailing_id DESC", 3, (const char *[]){ argv[1],
+	    argv[1], argv[1] }, history_row, &rows, &err) != 0) {
+		msg_error("history: %s", buf_str(&err));
+		status = CLI_FAILED;
+	} else if (rows == 0) {
+		msg_error("history: no mailing was staged for \"%s\"",
+		    argv[1]);
+		status = CLI_FAILED;
+	}
+	mysql_close(db);
+	buf_free(&err);
+	return status;
+}

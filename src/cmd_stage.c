@@ -1,0 +1,70 @@
+/*
+ * cmd_stage.c - "herald stage": the cron job staging due mailings.
+ *
+ * Quiet when there is nothing to do (cron mails any output); one line
+ * per mailing staged; exit status 1 when staging failed (the mailing is
+ * left for the next run, which completes or undoes it).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+#include "log.h"
+#include "stage.h"
+
+static void
+cmd_stage_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald stage [--verbose]\n"
+	    "\n"
+	    "Stages every queued mailing whose send time has come: a fresh\n"
+	    "stage table with one row per recipient the segment selects\n"
+	    "(suppressed and inactive recipients excluded), cut into batches\n"
+	    "of batch_size rows, added to the history MERGE table, and the\n"
+	    "mailing marked ready for heraldd. Meant to run from cron every\n"
+	    "minute: runs started together stage each mailing once, and a\n"
+	    "run with nothing to do prints nothing.\n");
+}
+
+int
+cmd_stage(struct cli *cli, int argc, char **argv)
+{
+	struct herald_config *cfg;
+	struct stage_report report;
+	struct buf err = BUF_INIT;
+	MYSQL *db;
+	int status;
+
+	if (cli_wants_help(argc, argv)) {
+		cmd_stage_usage(stdout);
+		return CLI_OK;
+	}
+	if (argc > 1) {
+		msg_error("stage: unexpected argument \"%s\"", argv[1]);
+		cmd_stage_usage(stderr);
+		return CLI_USAGE;
+	}
+	cfg = cli_config(cli);
+	if (cfg == NULL)
+		return CLI_FAILED;
+	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	if (db == NULL) {
+		msg_error("stage: %s", buf_str(&err));
+		buf_free(&err);
+		return CLI_FAILED;
+	}
+	status = stage_run(cfg, db, &report, &err);
+	if (status != 0)
+		msg_error("stage: %s", buf_str(&err));
+	else if (report.busy)
+		msg_debug("stage: another run holds the lock; nothing done");
+	else if (report.mailings)
+		printf("staged %u mailing%s, %llu recipients\n",
+		    report.mailings, report.mailings == 1 ? "" : "s",
+		    report.rows);
+	mysql_close(db);
+	buf_free(&err);
+	return status ? CLI_FAILED : CLI_OK;
+}

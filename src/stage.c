@@ -1,0 +1,501 @@
+/*
+ * stage.c - the stager (see stage.h for the steps and the guarantees).
+ */
+#include "stage.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "db.h"
+#include "delivery.h"
+#include "log.h"
+#include "segment.h"
+
+#define STAGE_BATCH_ROWS_PER_INSERT 1000
+
+/*
+ * The crash tests kill the stager between its steps: with
+ * HERALD_TEST_KILL_AT=STEP in the environment the process SIGKILLs
+ * itself there, as a crash would, at a point the test chooses.
+ */
+static void
+stage_crash_point(const char *step)
+{
+	const char *at = getenv("HERALD_TEST_KILL_AT");
+
+	if (at && strcmp(at, step) == 0)
+		raise(SIGKILL);
+}
+
+/* --- small query helpers ------------------------------------------------ */
+
+static int
+first_column(void *arg, unsigned ncolumns, char **col)
+{
+	struct buf *out = arg;
+
+	(void)ncolumns;
+	buf_reset(out);
+	buf_append_str(out, col[0] ? col[0] : "");
+	return 1;
+}
+
+static int
+second_column(void *arg, unsigned ncolumns, char **col)
+{
+	struct buf *out = arg;
+
+	buf_reset(out);
+	if (ncolumns > 1 && col[1])
+		buf_append_str(out, col[1]);
+	return 1;
+}
+
+/* Runs sql (no parameters) and keeps its first row's first column. */
+static int
+query_value(MYSQL *db, const char *sql, unsigned nparams,
+    const char *const *params, struct buf *value, struct buf *err)
+{
+	buf_reset(value);
+	return db_query_strings(db, sql, nparams, params, first_column, value,
+	    err);
+}
+
+/* --- the history MERGE table's UNION ---------------------------------- */
+
+int
+stage_history_union(MYSQL *db, struct buf *names, struct buf *err)
+{
+	struct buf create = BUF_INIT;
+	const char *u, *end;
+
+	buf_reset(names);
+	if (db_query_strings(db, "SHOW CREATE TABLE history", 0, NULL,
+	    second_column, &create, err) != 0) {
+		buf_free(&create);
+		return -1;
+	}
+	u = strstr(buf_str(&create), "UNION=(");
+	if (u) {
+		u += 7;
+		end = strchr(u, ')');
+		if (end)
+			buf_append(names, u, (size_t)(end - u));
+	}
+	buf_free(&create);
+	return 0;
+}
+
+/* Sets history's UNION to names without (remove) or with (add) table. */
+static int
+history_union_change(MYSQL *db, const char *table, int add,
+    struct buf *err)
+{
+	struct buf names = BUF_INIT, sql = BUF_INIT, quoted = BUF_INIT;
+	const char *p;
+	int present, status = 0;
+
+	if (stage_history_union(db, &names, err) != 0) {
+		buf_free(&names);
+		return -1;
+	}
+	buf_printf(&quoted, "`%s`", table);
+	present = strstr(buf_str(&names), buf_str(&quoted)) != NULL;
+	if (present != add) {
+		buf_append_str(&sql, "ALTER TABLE history UNION=(");
+		if (add) {
+			buf_printf(&sql, "%s%s%s", buf_str(&names),
+			    names.len ? "," : "", buf_str(&quoted));
+		} else {
+			int first = 1;
+
+			/* Keep every other name, in order. */
+			for (p = buf_str(&names); *p; ) {
+				const char *comma = strchr(p, ',');
+				size_t length = comma ? (size_t)(comma - p) :
+				    strlen(p);
+
+				if (length != quoted.len || memcmp(p,
+				    quoted.data, length) != 0) {
+					buf_printf(&sql, "%s%.*s", first ? "" :
+					    ",", (int)length, p);
+					first = 0;
+				}
+				p += length + (comma ? 1 : 0);
+			}
+		}
+		buf_append_char(&sql, ')');
+		status = db_exec(db, buf_str(&sql), err);
+	}
+	buf_free(&names);
+	buf_free(&sql);
+	buf_free(&quoted);
+	return status;
+}
+
+/* --- one mailing ---------------------------------------------------------- */
+
+struct stage_mailing {
+	char id[24];
+	char table[40];
+	char new_table[48];
+	char *segment;
+	unsigned long long rows;
+};
+
+/* Undoes steps 2-4 of a run that died: leaves no trace of M's staging. */
+static int
+stage_undo(MYSQL *db, struct stage_mailing *m, struct buf *err)
+{
+	struct buf sql = BUF_INIT;
+	const char *params[1] = { m->id };
+	int status;
+
+	status = history_union_change(db, m->table, 0, err);
+	if (!status) {
+		buf_printf(&sql, "DROP TABLE IF EXISTS `%s`, `%s`", m->table,
+		    m->new_table);
+		status = db_exec(db, buf_str(&sql), err);
+	}
+	if (!status)
+		status = db_execute(db, "DELETE FROM batches WHERE mailing_id "
+		    "= ?", 1, params, NULL, err);
+	buf_free(&sql);
+	return status;
+}
+
+struct variant_list {
+	unsigned long *ids, *weights;
+	unsigned count;
+};
+
+static int
+variant_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct variant_list *v = arg;
+
+	(void)ncolumns;
+	v->ids = xrealloc(v->ids, (v->count + 1) * sizeof(*v->ids));
+	v->weights = xrealloc(v->weights, (v->count + 1) *
+	    sizeof(*v->weights));
+	v->ids[v->count] = strtoul(col[0], NULL, 10);
+	v->weights[v->count++] = strtoul(col[1], NULL, 10);
+	return 0;
+}
+
+/*
+ * The SQL choosing each row's variant: by weight, stable per recipient
+ * and mailing (a hash of both). Only numbers read back from our own
+ * integer columns go into the text; the mailing id is bound.
+ */
+static int
+variant_expression(MYSQL *db, struct stage_mailing *m, struct buf *out,
+    unsigned *nparams, struct buf *err)
+{
+	struct variant_list v = { NULL, NULL, 0 };
+	const char *params[1] = { m->id };
+	unsigned long total = 0, upto = 0;
+
+	*nparams = 0;
+	if (db_query_strings(db, "SELECT id, weight FROM variants WHERE "
+	    "mailing_id = ? AND weight > 0 ORDER BY id", 1, params,
+	    variant_row, &v, err) != 0) {
+		free(v.ids);
+		free(v.weights);
+		return -1;
+	}
+	for (unsigned i = 0; i < v.count; i++)
+		total += v.weights[i];
+	if (v.count == 0) {
+		buf_append_str(out, "0");
+	} else {
+		buf_append_str(out, "CASE");
+		for (unsigned i = 0; i < v.count; i++) {
+			upto += v.weights[i];
+			buf_printf(out, " WHEN MOD(CRC32(CONCAT(r.id, ':', ?)), "
+			    "%lu) < %lu THEN %lu", total, upto, v.ids[i]);
+		}
+		buf_append_str(out, " END");
+		*nparams = v.count;
+	}
+	free(v.ids);
+	free(v.weights);
+	return 0;
+}
+
+/* Step 2: the fresh table, filled in one statement. */
+static int
+stage_fill(MYSQL *db, struct stage_mailing *m, const char *today,
+    struct buf *err)
+{
+	struct segment_sql seg;
+	struct buf sql = BUF_INIT, variant = BUF_INIT;
+	const char **params = NULL;
+	unsigned nvariant = 0, n = 0;
+	int status = -1;
+
+	segment_sql_init(&seg);
+	if (segment_compile(m->segment, today, &seg, err) != 0) {
+		char *why = buf_steal(err);
+
+		buf_printf(err, "mailing %s: segment: %s", m->id, why);
+		free(why);
+		goto out;
+	}
+	if (variant_expression(db, m, &variant, &nvariant, err) != 0)
+		goto out;
+	buf_printf(&sql, "CREATE TABLE `%s` LIKE stage_template",
+	    m->new_table);
+	if (db_exec(db, buf_str(&sql), err) != 0)
+		goto out;
+	buf_reset(&sql);
+	buf_printf(&sql, "INSERT INTO `%s` (mailing_id, row_id, recipient_id, "
+	    "variant_id", m->new_table);
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(&sql, ", %s", delivery_field_names[i]);
+	buf_printf(&sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY r.id), "
+	    "r.id, %s", buf_str(&variant));
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(&sql, ", r.%s", delivery_field_names[i]);
+	buf_printf(&sql, " FROM recipients r WHERE r.status = 'active' AND "
+	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
+	    "r.email) AND (%s)", buf_str(&seg.where));
+	params = xcalloc(1 + nvariant + seg.count, sizeof(*params));
+	params[n++] = m->id;
+	for (unsigned i = 0; i < nvariant; i++)
+		params[n++] = m->id;
+	for (unsigned i = 0; i < seg.count; i++)
+		params[n++] = seg.params[i];
+	status = db_execute(db, buf_str(&sql), n, params, &m->rows, err);
+out:
+	free(params);
+	segment_sql_free(&seg);
+	buf_free(&sql);
+	buf_free(&variant);
+	return status;
+}
+
+/* Step 5: the batches and the ready state, all or nothing. */
+static int
+stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
+    int *published, struct buf *err)
+{
+	struct buf sql = BUF_INIT;
+	const char *params[3] = { m->id };
+	char rows[24];
+	unsigned long long affected = 0, first;
+	unsigned in_statement = 0;
+	int status;
+
+	*published = 0;
+	status = db_exec(db, "START TRANSACTION", err);
+	for (first = 1; !status && first <= m->rows; first += batch_size) {
+		unsigned long long last = first + batch_size - 1;
+
+		if (last > m->rows)
+			last = m->rows;
+		if (in_statement == 0)
+			buf_printf(&sql, "INSERT INTO batches (mailing_id, "
+			    "stage_table, first_row, last_row) VALUES ");
+		buf_printf(&sql, "%s(%s, '%s', %llu, %llu)", in_statement ?
+		    "," : "", m->id, m->table, first, last);
+		if (++in_statement == STAGE_BATCH_ROWS_PER_INSERT ||
+		    last == m->rows) {
+			status = db_exec(db, buf_str(&sql), err);
+			buf_reset(&sql);
+			in_statement = 0;
+		}
+	}
+	stage_crash_point("batches-inserted");
+	snprintf(rows, sizeof(rows), "%llu", m->rows);
+	params[0] = rows;
+	params[1] = m->table;
+	params[2] = m->id;
+	if (!status)
+		status = db_execute(db, "UPDATE mailings SET state = 'ready', "
+		    "staged_count = ?, stage_table = ?, staged_at = "
+		    "UTC_TIMESTAMP() WHERE id = ? AND state = 'staging'", 3,
+		    params, &affected, err);
+	if (!status && affected == 1) {
+		status = db_exec(db, "COMMIT", err);
+		*published = status == 0;
+	} else {
+		struct buf ignored = BUF_INIT;
+
+		db_exec(db, "ROLLBACK", &ignored);
+		buf_free(&ignored);
+	}
+	buf_free(&sql);
+	return status;
+}
+
+static int
+stage_mailing(const struct herald_config *cfg, MYSQL *db,
+    struct stage_mailing *m, const char *today, struct buf *err)
+{
+	const char *params[1] = { m->id };
+	unsigned long long affected = 0;
+	struct buf sql = BUF_INIT;
+	int published = 0, status;
+
+	if (db_execute(db, "UPDATE mailings SET state = 'staging' WHERE id = "
+	    "? AND state = 'queued'", 1, params, &affected, err) != 0)
+		return -1;
+	if (affected != 1)
+		return 0;	/* paused or cancelled meanwhile */
+	stage_crash_point("staging");
+	status = stage_undo(db, m, err);
+	if (!status)
+		status = stage_fill(db, m, today, err);
+	stage_crash_point("filled");
+	if (!status && m->rows == 0) {
+		buf_printf(&sql, "DROP TABLE `%s`", m->new_table);
+		status = db_exec(db, buf_str(&sql), err);
+		if (!status)
+			status = db_execute(db, "UPDATE mailings SET state = "
+			    "'done', staged_count = 0, staged_at = "
+			    "UTC_TIMESTAMP(), finished_at = UTC_TIMESTAMP() "
+			    "WHERE id = ? AND state = 'staging'", 1, params,
+			    NULL, err);
+		if (!status)
+			msg_info("mailing %s: the segment selects nobody; "
+			    "done with 0 recipients", m->id);
+		buf_free(&sql);
+		return status;
+	}
+	if (!status) {
+		buf_printf(&sql, "RENAME TABLE `%s` TO `%s`", m->new_table,
+		    m->table);
+		status = db_exec(db, buf_str(&sql), err);
+	}
+	stage_crash_point("renamed");
+	if (!status)
+		status = history_union_change(db, m->table, 1, err);
+	stage_crash_point("in-union");
+	if (!status)
+		status = stage_publish(db, m, (unsigned long)cfg->batch_size,
+		    &published, err);
+	if (!status && !published) {
+		/* Paused or cancelled while it was being staged. */
+		status = stage_undo(db, m, err);
+		msg_info("mailing %s changed state while being staged; "
+		    "staging undone", m->id);
+	} else if (!status) {
+		msg_info("mailing %s: staged %llu recipients in %s", m->id,
+		    m->rows, m->table);
+	}
+	buf_free(&sql);
+	return status;
+}
+
+/* --- the run ----------------------------------------------------------- */
+
+struct id_list {
+	char (*ids)[24];
+	char **segments;
+	unsigned count;
+};
+
+static int
+collect_mailing(void *arg, unsigned ncolumns, char **col)
+{
+	struct id_list *l = arg;
+
+	(void)ncolumns;
+	l->ids = xrealloc(l->ids, (l->count + 1) * sizeof(*l->ids));
+	l->segments = xrealloc(l->segments, (l->count + 1) *
+	    sizeof(*l->segments));
+	snprintf(l->ids[l->count], sizeof(l->ids[0]), "%s", col[0]);
+	l->segments[l->count++] = xstrdup(col[1] ? col[1] : "");
+	return 0;
+}
+
+static void
+id_list_free(struct id_list *l)
+{
+	for (unsigned i = 0; i < l->count; i++)
+		free(l->segments[i]);
+	free(l->segments);
+	free(l->ids);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+stage_names(struct stage_mailing *m, const char *id, char *segment)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	snprintf(m->table, sizeof(m->table), "stage_%s", id);
+	snprintf(m->new_table, sizeof(m->new_table), "stage_%s_new", id);
+	m->segment = segment;
+}
+
+int
+stage_run(const struct herald_config *cfg, MYSQL *db,
+    struct stage_report *report, struct buf *err)
+{
+	struct buf value = BUF_INIT, ignored = BUF_INIT;
+	struct id_list list = { 0 };
+	char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	int status = -1;
+
+	memset(report, 0, sizeof(*report));
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	if (query_value(db, "SELECT GET_LOCK(CONCAT('herald.stage.', "
+	    "DATABASE()), 0)", 0, NULL, &value, err) != 0)
+		goto out;
+	if (strcmp(buf_str(&value), "1") != 0) {
+		report->busy = 1;
+		status = 0;
+		goto out;
+	}
+	/* With the lock held, a mailing in staging is a dead run's. */
+	if (db_query_strings(db, "SELECT id, segment_expression FROM mailings "
+	    "WHERE state = 'staging'", 0, NULL, collect_mailing, &list,
+	    err) != 0)
+		goto unlock;
+	for (unsigned i = 0; i < list.count; i++) {
+		struct stage_mailing m;
+		const char *params[1] = { list.ids[i] };
+
+		stage_names(&m, list.ids[i], list.segments[i]);
+		msg_info("mailing %s: finishing a staging that was "
+		    "interrupted", m.id);
+		if (stage_undo(db, &m, err) != 0 || db_execute(db,
+		    "UPDATE mailings SET state = 'queued' WHERE id = ? AND "
+		    "state = 'staging'", 1, params, NULL, err) != 0)
+			goto unlock;
+	}
+	id_list_free(&list);
+	if (db_query_strings(db, "SELECT id, segment_expression FROM mailings "
+	    "WHERE state = 'queued' AND send_at <= UTC_TIMESTAMP() ORDER BY "
+	    "priority DESC, send_at, id", 0, NULL, collect_mailing, &list,
+	    err) != 0)
+		goto unlock;
+	for (unsigned i = 0; i < list.count; i++) {
+		struct stage_mailing m;
+
+		stage_names(&m, list.ids[i], list.segments[i]);
+		if (stage_mailing(cfg, db, &m, today, err) != 0)
+			goto unlock;
+		report->mailings++;
+		report->rows += m.rows;
+	}
+	status = 0;
+unlock:
+	query_value(db, "SELECT RELEASE_LOCK(CONCAT('herald.stage.', "
+	    "DATABASE()))", 0, NULL, &value, &ignored);
+out:
+	id_list_free(&list);
+	buf_free(&value);
+	buf_free(&ignored);
+	return status;
+}

@@ -1,0 +1,46 @@
+/*
+ * stage.h - staging due mailings into fresh MyISAM tables and batches.
+ *
+ * stage_run() stages every mailing that is queued and due, one at a
+ * time, under a server-side lock (GET_LOCK), so runs started together or
+ * from several hosts never stage a mailing twice; a run that cannot take
+ * the lock does nothing.
+ *
+ * Staging mailing M never inserts into a table that already holds rows:
+ *	1. M goes from queued to staging;
+ *	2. CREATE TABLE stage_M_new LIKE stage_template, filled with one
+ *	   INSERT ... SELECT of the recipients the segment selects (active,
+ *	   not suppressed), a snapshot of their fields and their variant;
+ *	3. RENAME TABLE stage_M_new TO stage_M (atomic);
+ *	4. ALTER TABLE history UNION=(..., stage_M);
+ *	5. one transaction inserts M's batches and marks M ready.
+ * A run killed anywhere before 5 leaves M in staging with no batch; the
+ * next run undoes steps 2-4 (drops the tables, takes stage_M out of the
+ * union) and stages M again, so each mailing is staged exactly once. A
+ * mailing whose segment selects nobody ends done with zero rows.
+ */
+#ifndef HERALD_STAGE_H
+#define HERALD_STAGE_H
+
+#include <mysql.h>
+
+#include "buf.h"
+#include "config.h"
+
+struct stage_report {
+	unsigned mailings;		/* staged (including empty ones) */
+	unsigned long long rows;	/* rows staged in all */
+	int busy;			/* another run holds the lock */
+};
+
+/* Stages every due mailing. -1 with the reason in err; mailings staged
+ * before the error stay staged. Messages about each mailing go to the
+ * log (msg_info). */
+int stage_run(const struct herald_config *cfg, MYSQL *db,
+    struct stage_report *report, struct buf *err);
+
+/* Table names in history's UNION, in order, as one comma-separated
+ * string of backquoted names ("" when empty). */
+int stage_history_union(MYSQL *db, struct buf *names, struct buf *err);
+
+#endif
