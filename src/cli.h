@@ -46,6 +46,8 @@ int cmd_preview(struct cli *cli, int argc, char **argv);
 int cmd_mailing(struct cli *cli, int argc, char **argv);
 int cmd_stage(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_segment(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */
 
 #endif

@@ -35,6 +35,9 @@ static const struct cli_command cli_commands[] = {
 	    cmd_mailing },
 	{ "stage", "stage due mailings (cron, every minute)", cmd_stage },
 	{ "history", "the mailings one recipient received", cmd_history },
+	{ "import", "load recipients from a file or URL", cmd_import },
+	{ "segment", "count, save, list, show, delete segments",
+	    cmd_segment },
 	/* (further subcommands) */
 };
 

@@ -1,0 +1,57 @@
+/*
+ * import.h - recipients in, streamed from a file or any URL libcurl
+ * reads, into MariaDB with LOAD DATA LOCAL.
+ *
+ * The source is read in chunks, parsed (csv.h), each row checked and
+ * written as a line of LOAD DATA's escaped text straight into the
+ * server's LOCAL INFILE stream: no download first, no temporary file,
+ * memory bounded by the longest row. Rows go into a fresh scratch table,
+ * from which
+ *	merge	upserts into recipients in one transaction (columns the
+ *		file has are updated, attributes merged), and
+ *	replace	builds a complete new recipients table (keeping the ids
+ *		and the status of known addresses) and swaps it in with one
+ *		RENAME TABLE,
+ * so an import killed at any moment leaves recipients as they were.
+ * Duplicate addresses in one file: the last row wins. A recipient's
+ * status is never set by an import: an unsubscribed, bounced or
+ * complained address stays so.
+ *
+ * Bad rows go to the reject file as "LINE,REASON,ORIGINAL TEXT" (CSV);
+ * good rows still load. A file without an email column, an empty file
+ * or an unreadable source fails before anything changes.
+ */
+#ifndef HERALD_IMPORT_H
+#define HERALD_IMPORT_H
+
+#include <mysql.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "config.h"
+
+struct import_options {
+	const char *source;		/* path or URL */
+	const char *list;		/* add every row to this list, or NULL */
+	int replace;			/* --mode replace */
+	int tsv;			/* --format tsv */
+	FILE *rejects;			/* where bad rows go */
+	int progress;			/* draw a progress bar on stderr */
+};
+
+struct import_report {
+	unsigned long long rows;	/* data rows read */
+	unsigned long long loaded;	/* distinct addresses loaded */
+	unsigned long long added;	/* of which new recipients */
+	unsigned long long updated;	/* of which known ones */
+	unsigned long long duplicates;	/* rows superseded by a later one */
+	unsigned long long rejected;
+	unsigned long long bytes;
+	double seconds;
+};
+
+/* Imports; -1 with the reason in err (nothing changed then). */
+int import_run(MYSQL *db, const struct import_options *o,
+    struct import_report *report, struct buf *err);
+
+#endif
