@@ -128,6 +128,7 @@ compile_part(struct loader *l, const char *file, const char *fallback,
 {
 	const char *source = load_file(l, file);
 	struct buf name = BUF_INIT;
+	char *stripped = NULL;
 
 	if (source == NULL && l->err->len)
 		return -1;
@@ -135,10 +136,22 @@ compile_part(struct loader *l, const char *file, const char *fallback,
 		source = fallback;
 	if (source == NULL)
 		return 0;
+	/* A one-line file (the subject) ends with its line break, which is
+	 * not part of the value. */
+	if (strcmp(file, "subject.mustache") == 0) {
+		size_t length = strlen(source);
+
+		while (length && (source[length - 1] == '\n' ||
+		    source[length - 1] == '\r'))
+			length--;
+		stripped = xstrndup(source, length);
+		source = stripped;
+	}
 	buf_printf(&name, "%s/%s", l->set->directory, file);
 	*out = template_compile_strict(buf_str(&name), source, partial_lookup, l,
 	    l->err);
 	buf_free(&name);
+	free(stripped);
 	return *out ? 0 : -1;
 }
 
