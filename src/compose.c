@@ -526,18 +526,20 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	composer_values(c, row);
 
 	buf_reset(&c->subject_text);
-	template_render(set->subject, &c->data, ESCAPE_HEADER,
-	    &c->subject_text);
 	buf_reset(&c->text);
-	if (set->text)
-		template_render(set->text, &c->data, ESCAPE_TEXT, &c->text);
 	buf_reset(&c->html);
-	if (set->html)
-		template_render(set->html, &c->data, ESCAPE_HTML, &c->html);
 	buf_reset(&c->headers);
-	if (set->headers)
-		template_render(set->headers, &c->data, ESCAPE_HEADER,
-		    &c->headers);
+	if (template_render(set->subject, &c->data, ESCAPE_HEADER,
+	    &c->subject_text) != 0 || (set->text && template_render(set->text,
+	    &c->data, ESCAPE_TEXT, &c->text) != 0) || (set->html &&
+	    template_render(set->html, &c->data, ESCAPE_HTML, &c->html) != 0) ||
+	    (set->headers && template_render(set->headers, &c->data,
+	    ESCAPE_HEADER, &c->headers) != 0)) {
+		buf_printf(err, "the templates of %s need more than 4 million "
+		    "steps or 32 MB for this recipient (sections nested over "
+		    "long lists?)", set->directory);
+		return -1;
+	}
 
 	buf_reset(&c->to_name);
 	buf_printf(&c->to_name, "%s %s", row->fields[FIELD_FIRST_NAME],

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #define TEMPLATE_MAX_DEPTH 64	/* nested contexts while rendering */
+#define TEMPLATE_RENDER_STEPS (1UL << 22)	/* nodes and lookups per render */
+#define TEMPLATE_RENDER_OUTPUT (32UL << 20)	/* bytes per render */
 #define TEMPLATE_MAX_DELIMITER 16
 
 enum node_type {
@@ -275,6 +277,7 @@ parser_tag(struct parser *p, size_t tag_start)
 {
 	size_t open_length = strlen(p->open);
 	size_t content = tag_start + open_length, content_end, tag_end, after;
+	size_t search;
 	const char *found, *close = p->close;
 	char kind = p->src[content], triple_close[TEMPLATE_MAX_DELIMITER + 2];
 	size_t name_start, name_end, indent_length = 0;
@@ -288,8 +291,11 @@ parser_tag(struct parser *p, size_t tag_start)
 		snprintf(triple_close, sizeof(triple_close), "=%s", p->close);
 		close = triple_close;
 	}
-	found = memmem(p->src + content, p->length - content, close,
-	    strlen(close));
+	/* "{{{" and "{{=" tags close with "}}}" and "=}}" after the opening
+	 * character, never overlapping it ("{{=}}" is not a closed tag). */
+	search = content + (kind == '{' || kind == '=' ? 1 : 0);
+	found = search <= p->length ? memmem(p->src + search, p->length -
+	    search, close, strlen(close)) : NULL;
 	if (found == NULL) {
 		parser_error(p, tag_start, "unclosed tag: expected \"%s\"",
 		    close);
@@ -525,6 +531,8 @@ template_free(struct template *t)
 struct render {
 	const struct tvalue *stack[TEMPLATE_MAX_DEPTH];
 	unsigned depth;
+	unsigned long budget;	/* node visits left */
+	size_t output_limit;
 	enum template_escape escape;
 	struct buf *out;
 };
@@ -541,13 +549,16 @@ map_get(const struct tvalue *map, const char *key)
 }
 
 static const struct tvalue *
-render_lookup(const struct render *r, const struct node *n)
+render_lookup(struct render *r, const struct node *n)
 {
 	const struct tvalue *v = NULL;
 
 	if (n->part_count == 0)
 		return r->depth ? r->stack[r->depth - 1] : NULL;
 	for (unsigned d = r->depth; d-- > 0; ) {
+		/* Each context searched counts against the budget. */
+		if (r->budget)
+			r->budget--;
 		v = map_get(r->stack[d], n->parts[0]);
 		if (v)
 			break;
@@ -636,6 +647,14 @@ render_nodes(struct render *r, const struct template *t, unsigned from,
 		const struct node *n = &t->nodes[i];
 		const struct tvalue *v;
 
+		/* Nested sections over lists multiply: a bound on the work
+		 * (and the output) keeps any template finite. */
+		if (r->budget == 0 || r->out->len > r->output_limit) {
+			r->budget = 0;
+			return;
+		}
+		r->budget--;
+
 		switch (n->type) {
 		case NODE_TEXT:
 			buf_append(r->out, n->text, n->length);
@@ -684,7 +703,7 @@ render_nodes(struct render *r, const struct template *t, unsigned from,
 	}
 }
 
-void
+int
 template_render(const struct template *t, const struct tvalue *data,
     enum template_escape escape, struct buf *out)
 {
@@ -693,6 +712,9 @@ template_render(const struct template *t, const struct tvalue *data,
 	r.depth = 0;
 	r.escape = escape;
 	r.out = out;
+	r.budget = TEMPLATE_RENDER_STEPS;
+	r.output_limit = out->len + TEMPLATE_RENDER_OUTPUT;
 	r.stack[r.depth++] = data;
 	render_nodes(&r, t, 0, t->count);
+	return r.budget ? 0 : -1;
 }

@@ -70,8 +70,13 @@ struct template *template_compile_strict(const char *name,
 
 void template_free(struct template *t);
 
-/* Appends the rendering of t with data to out. */
-void template_render(const struct template *t, const struct tvalue *data,
+/*
+ * Appends the rendering of t with data to out. Returns 0, or -1 when
+ * the rendering was cut short: sections nested over lists multiply, so
+ * a render may visit at most 4 million nodes and write 32 MB (a real
+ * message needs a few hundred nodes).
+ */
+int template_render(const struct template *t, const struct tvalue *data,
     enum template_escape escape, struct buf *out);
 
 #endif

@@ -6,6 +6,9 @@
 # its workers do not outlive a killed master.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
+# A process that still runs (an exited one waiting to be reaped by its
+# new parent is a zombie: it sends nothing).
+alive() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
 t_use_database
 cat >>"$T_CONFIG" <<CONF
 pid_file = $T_DIR/heraldd.pid
@@ -66,7 +69,7 @@ children=$(pgrep -P "$pid" | tr '\n' ' ')
 kill -KILL "$pid"
 sleep 2
 left=0
-for c in $children; do kill -0 "$c" 2>/dev/null && left=$((left + 1)); done
+for c in $children; do alive "$c" && left=$((left + 1)); done
 [ -n "$children" ] && [ $left = 0 ] && t_ok "workers exit when the master is killed" ||
 	t_fail "workers exit when the master is killed" "children '$children', $left left"
 t_check "a new master starts over the stale pid file" "$HERALDD_BIN"

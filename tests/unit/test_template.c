@@ -274,6 +274,34 @@ START_TEST(errors_name_line_and_column)
 }
 END_TEST
 
+START_TEST(render_work_is_bounded)
+{
+	static const char *const keys[] = { "a" };
+	struct tvalue items[8], list = { .type = TV_LIST, .count = 8,
+	    .items = items };
+	struct tvalue data = { .type = TV_MAP, .count = 1, .items = &list,
+	    .keys = keys };
+	struct buf src = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+	struct template *t;
+
+	/* 8^20 visits if nothing stopped it. */
+	for (int i = 0; i < 8; i++)
+		items[i] = data;
+	for (int i = 0; i < 20; i++)
+		buf_append_str(&src, "{{#a}}x");
+	for (int i = 0; i < 20; i++)
+		buf_append_str(&src, "{{/a}}");
+	t = template_compile("t", buf_str(&src), NULL, NULL, &err);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(template_render(t, &data, ESCAPE_TEXT, &out), -1);
+	ck_assert_uint_le(out.len, (size_t)1 << 22);
+	template_free(t);
+	buf_free(&src);
+	buf_free(&err);
+	buf_free(&out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -286,6 +314,7 @@ main(void)
 	tcase_add_test(tc, escaping_modes);
 	tcase_add_test(tc, data_is_never_template_text);
 	tcase_add_test(tc, errors_name_line_and_column);
+	tcase_add_test(tc, render_work_is_bounded);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_set_fork_status(runner, CK_NOFORK);
