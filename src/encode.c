@@ -100,7 +100,14 @@ encode_utf8_clean(const char *in, size_t length, struct buf *out)
 
 	buf_reserve(out, length);
 	while (i < length) {
-		size_t n = s[i] ? utf8_sequence(s + i, length - i) : 0;
+		size_t n;
+
+		/* Most text is ASCII: skip it without decoding. */
+		while (i < length && s[i] > 0 && s[i] < 0x80)
+			i++;
+		if (i == length)
+			break;
+		n = s[i] ? utf8_sequence(s + i, length - i) : 0;
 
 		if (n) {
 			i += n;
@@ -124,8 +131,15 @@ void
 encode_quoted_printable(const char *in, size_t length, struct buf *out)
 {
 	size_t column = 0;
+	char *o;
 
-	buf_reserve(out, length + length / 8);
+	/*
+	 * Worst case: every byte as "=XX", plus a soft break ("=" CRLF)
+	 * every 25 input bytes; reserved once, then written in place (this
+	 * runs for every part of every message).
+	 */
+	buf_reserve(out, length * 3 + length / 8 + 8);
+	o = out->data + out->len;
 	for (size_t i = 0; i < length; i++) {
 		unsigned char c = (unsigned char)in[i];
 		int literal;
@@ -133,11 +147,12 @@ encode_quoted_printable(const char *in, size_t length, struct buf *out)
 		if (c == '\r' || c == '\n') {
 			if (c == '\r' && i + 1 < length && in[i + 1] == '\n')
 				i++;
-			buf_append(out, "\r\n", 2);
+			*o++ = '\r';
+			*o++ = '\n';
 			column = 0;
 			continue;
 		}
-		for (int pass = 0; pass < 2; pass++) {
+		for (;;) {
 			/*
 			 * Spaces are literal unless they end a line (they
 			 * would be stripped in transit). A '.' or "From "
@@ -152,20 +167,23 @@ encode_quoted_printable(const char *in, size_t length, struct buf *out)
 				literal = 0;
 			if (column + (literal ? 1 : 3) < QP_LINE_MAX)
 				break;
-			buf_append(out, "=\r\n", 3);
+			*o++ = '=';
+			*o++ = '\r';
+			*o++ = '\n';
 			column = 0;
 		}
 		if (literal) {
-			buf_append_char(out, (char)c);
+			*o++ = (char)c;
 			column++;
 		} else {
-			char enc[3] = { '=', hex_digits[c >> 4],
-			    hex_digits[c & 15] };
-
-			buf_append(out, enc, 3);
+			*o++ = '=';
+			*o++ = hex_digits[c >> 4];
+			*o++ = hex_digits[c & 15];
 			column += 3;
 		}
 	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
 }
 
 /* Whether [in, in+length) can go out as folded ASCII words. */

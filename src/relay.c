@@ -92,6 +92,10 @@ struct relay_session {
 	unsigned capacity;
 	int ran;			/* results are final until reset */
 
+	/* Called on every reply from the server (a worker heartbeats). */
+	relay_progress_fn *progress;
+	void *progress_arg;
+
 	/* State of the run in progress. */
 	int fd;				/* libESMTP's socket, or -1 */
 	int connected;
@@ -455,6 +459,9 @@ relay_reply_line(struct relay_session *s)
 {
 	const char *p = s->line;
 	int code;
+
+	if (s->progress)
+		s->progress(s->progress_arg);
 
 	if (s->line_length < 3 || p[0] < '1' || p[0] > '5' ||
 	    p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9')
@@ -1022,4 +1029,12 @@ out:
 	if (summary)
 		*summary = *sum;
 	return sum->status;
+}
+
+void
+relay_session_on_progress(struct relay_session *s, relay_progress_fn *fn,
+    void *arg)
+{
+	s->progress = fn;
+	s->progress_arg = arg;
 }

@@ -167,6 +167,14 @@ int relay_session_add(struct relay_session *s, const char *sender,
     const char *recipient, const char *message, size_t length,
     uint64_t cookie, struct buf *err);
 
+/*
+ * fn(arg) is called on every reply the server sends during a run: a
+ * long session that makes progress is not a stalled one.
+ */
+typedef void relay_progress_fn(void *arg);
+void relay_session_on_progress(struct relay_session *s,
+    relay_progress_fn *fn, void *arg);
+
 /* Number of messages added since the last reset. */
 unsigned relay_session_count(const struct relay_session *s);
 

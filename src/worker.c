@@ -69,6 +69,15 @@ worker_should_stop(const struct worker *w)
 	    getppid() != w->master_pid;
 }
 
+/* Every relay reply is progress: a long session keeps the heartbeat. */
+static void
+worker_relay_progress(void *arg)
+{
+	struct worker *w = arg;
+
+	scoreboard_heartbeat(w->slot, WORKER_SENDING);
+}
+
 /* Sleeps up to ms, heartbeating, waking early when asked to stop. */
 static void
 worker_sleep(struct worker *w, int64_t ms, enum worker_state state)
@@ -559,6 +568,9 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 		status = 1;
 		goto out;
 	}
+	for (unsigned i = 0; i < w.relays.count; i++)
+		relay_session_on_progress(w.relays.entries[i].session,
+		    worker_relay_progress, &w);
 	worker_loop(&w);
 	if (w.reload)
 		status = WORKER_EXIT_RELOAD;

@@ -6,6 +6,8 @@
 #       T_POSTFIX_PORT), relaying everything to 127.0.0.1:NEXT_HOP_PORT;
 #       extra main.cf lines override the defaults below. Stopped at exit.
 #   t_postfix_log       the instance's log file
+# With T_POSTFIX_TMPFS=1 the queue is on a tmpfs when the machine allows
+# mounting one (T_POSTFIX_QUEUE says tmpfs or disk).
 #
 # The settings herald is meant to run with (contrib/postfix/main.cf) are
 # applied first, so the tests exercise them: smtpd_forbid_bare_newline
@@ -49,6 +51,16 @@ CONF
 		/^#/ || /^ / || /^\t/ { print; next }
 		/^[a-z]/ && $2 == "inet" { next }
 		{ print }' /etc/postfix/master.cf >"$dir/conf/master.cf"
+	# T_POSTFIX_TMPFS=1: the whole queue on a RAM disk (every queue
+	# directory must be on one file system: Postfix renames between them).
+	if [ "${T_POSTFIX_TMPFS:-0}" = 1 ] &&
+	    mount -t tmpfs -o size=2g,mode=755 tmpfs "$dir/queue" 2>/dev/null; then
+		# After "postfix stop" its processes take a moment to leave.
+		t_at_exit "for _ in \$(seq 1 100); do umount '$dir/queue' 2>/dev/null && break; sleep 0.1; done"
+		T_POSTFIX_QUEUE=tmpfs
+	else
+		T_POSTFIX_QUEUE=disk
+	fi
 	postfix -c "$dir/conf" check >"$T_DIR/postfix-check.out" 2>&1
 	postfix -c "$dir/conf" start >"$T_DIR/postfix-start.out" 2>&1 ||
 		t_skip "Postfix did not start: $(cat "$T_DIR/postfix-start.out" "$dir/maillog" 2>/dev/null | tail -5)"

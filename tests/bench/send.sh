@@ -1,0 +1,141 @@
+#!/bin/bash
+# send.sh - the dispatch benchmark (DESIGN.md section 11): heraldd sending
+# a staged mailing, against Postfix's smtp-source sending the same number
+# of same-sized messages over as many reused connections, into the same
+# smtp-sink in the same run; then both into the same real Postfix.
+#
+# usage: tests/bench/send.sh [-n RECIPIENTS] [-w WORKERS] [-p POSTFIX_N]
+# or:    make bench-send BENCH_ARGS='-n 200000 -w 8'
+#
+# Uses the herald and heraldd of the build (HERALD_BIN, HERALDD_BIN, set
+# by make), an embedded MariaDB in a temporary state directory, the
+# template in tests/bench/template (about 5 KB with a dozen fields, a
+# list section and a non-ASCII subject). Prints each rate, the ratio
+# herald/smtp-source, messages per hour, peak RSS of the master and the
+# workers, and the command. Timing decides nothing here: not a test.
+# Build without sanitizers (./configure CFLAGS=-O2) for figures to quote.
+set -u
+n=200000
+workers=8
+postfix_n=20000
+while getopts n:w:p: opt; do
+	case $opt in
+	n) n=$OPTARG ;;
+	w) workers=$OPTARG ;;
+	p) postfix_n=$OPTARG ;;
+	*) echo "usage: send.sh [-n RECIPIENTS] [-w WORKERS] [-p POSTFIX_N]" >&2; exit 2 ;;
+	esac
+done
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+: "${HERALD_BIN:=$PWD/src/herald}" "${HERALDD_BIN:=$PWD/src/heraldd}"
+export HERALD_BIN HERALD_SRCDIR="$srcdir"
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/lib/sink.sh"
+. "$srcdir/tests/lib/postfix.sh"
+t_skip() { echo "send.sh: $1" >&2; exit 1; }
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+
+export HERALD_CONFIG="$T_DIR/herald.conf"
+write_config() {	# RELAY_PORT
+	cat >"$HERALD_CONFIG" <<CONF
+state_directory = $T_DIR/state
+sql_directory = $srcdir/sql
+worker_count = $workers
+relay_port = $1
+relay_session_size = 100
+batch_size = 1000
+pid_file = $T_DIR/heraldd.pid
+message_domain = bench.example
+CONF
+}
+write_config 25
+"$HERALD_BIN" db init >/dev/null 2>&1 || t_skip "herald db init failed"
+t_at_exit "'$HERALD_BIN' db stop >/dev/null 2>&1"
+
+echo "== machine"
+uname -srm
+grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'
+echo "cores: $(nproc)"
+awk -v n="$n" 'BEGIN { print "email,first_name,last_name,city,state,zip,country,donated_total,last_donation_amount,last_donation_at,projects"
+	for (i = 1; i <= n; i++)
+		printf "b%d@sink.example,Zoë%d,García,Springfield,OH,%05d,US,%d.%02d,%d.00,2026-03-%02d,\"River, Schools\"\n",
+		    i, i, i % 100000, i % 900, i % 100, i % 300, 1 + i % 28 }' >"$T_DIR/r.csv"
+t0=$(now)
+"$HERALD_BIN" import "$T_DIR/r.csv" >"$T_DIR/import.out" || t_skip "import failed"
+t1=$(now)
+echo "import: $n rows in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s ($(rate "$n" "$t0" "$t1") rows/s)"
+
+# send_mailing NAME: create, stage, run heraldd until done; sets
+# herald_rate, rss_master, rss_workers, size.
+send_mailing() {
+	local id t0 t1 pid
+	"$HERALD_BIN" mailing create --name "$1" --template "$srcdir/tests/bench/template" \
+	    --segment all --from "Bench <bench@bench.example>" --subject x >"$T_DIR/create.out" ||
+		t_skip "mailing create failed"
+	id=$(sed -n 's/^mailing \([0-9]*\) queued.*/\1/p' "$T_DIR/create.out")
+	t0=$(now)
+	"$HERALD_BIN" stage >/dev/null || t_skip "stage failed"
+	t1=$(now)
+	echo "stage: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s for $n recipients"
+	size=$("$HERALD_BIN" preview "$id" | wc -c)
+	t0=$(now)
+	"$HERALDD_BIN" -f >"$T_DIR/heraldd.log" 2>&1 &
+	pid=$!
+	until [ "$(t_sql_state "$id")" = done ]; do
+		kill -0 $pid 2>/dev/null || t_skip "heraldd died: $(tail -5 "$T_DIR/heraldd.log")"
+		sleep 0.2
+	done
+	t1=$(now)
+	herald_rate=$(rate "$n" "$t0" "$t1")
+	"$HERALD_BIN" mailing show "$id" | awk '$1 ~ /^(sent|deferred|failed)$/ { printf "%s %s  ", $1, $2 } END { print "" }'
+	grep -v "info:" "$T_DIR/heraldd.log" | head -5
+	rss_master=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
+	rss_workers=$(for c in $(pgrep -P $pid); do awk '/VmHWM/ { print $2 }' /proc/$c/status; done | sort -n | tail -1)
+	kill -TERM $pid
+	wait $pid
+}
+t_sql_state() { "$HERALD_BIN" mailing show "$1" | awk '$1 == "state" { print $2 }'; }
+
+echo
+echo "== into smtp-sink: $n recipients, $workers workers / connections"
+t_start_sink "$T_DIR/unused-sink-dir"
+kill "$T_SINK_PID"; sleep 0.2
+/usr/sbin/smtp-sink -u nobody 127.0.0.1:"$T_SINK_PORT" 1000 >/dev/null 2>&1 &
+t_at_exit "kill $! 2>/dev/null"
+sleep 0.3
+write_config "$T_SINK_PORT"
+send_mailing sink-run
+echo "message size: $size bytes"
+head -c "$size" /dev/zero | tr '\0' 'x' | fold -w 76 >"$T_DIR/message"
+t0=$(now)
+/usr/sbin/smtp-source -s "$workers" -m "$n" -d -F "$T_DIR/message" -f bounce@bench.example \
+    -t rcpt@sink.example 127.0.0.1:"$T_SINK_PORT"
+t1=$(now)
+source_rate=$(rate "$n" "$t0" "$t1")
+echo "heraldd:                      $herald_rate msg/s ($((herald_rate * 3600)) msg/h)"
+echo "smtp-source -s $workers -d:          $source_rate msg/s"
+echo "ratio herald/smtp-source:     $(awk -v a="$herald_rate" -v b="$source_rate" 'BEGIN { printf "%.2f", a / b }')"
+echo "peak RSS: master ${rss_master} kB, largest worker ${rss_workers} kB"
+
+echo
+echo "== into a real Postfix (relaying to smtp-sink): $postfix_n recipients"
+T_POSTFIX_TMPFS=1 t_start_postfix "$T_SINK_PORT" "default_process_limit = 200"
+echo "Postfix queue on $T_POSTFIX_QUEUE"
+n_saved=$n; n=$postfix_n
+# A fresh list of postfix_n recipients: the first postfix_n of the import.
+awk -v n="$postfix_n" 'NR <= n + 1' "$T_DIR/r.csv" >"$T_DIR/p.csv"
+"$HERALD_BIN" import "$T_DIR/p.csv" --mode replace >/dev/null
+write_config "$T_POSTFIX_PORT"
+send_mailing postfix-run
+t0=$(now)
+/usr/sbin/smtp-source -s "$workers" -m "$postfix_n" -d -F "$T_DIR/message" -f bounce@bench.example \
+    -t rcpt@sink.example 127.0.0.1:"$T_POSTFIX_PORT"
+t1=$(now)
+source_rate=$(rate "$postfix_n" "$t0" "$t1")
+echo "heraldd into Postfix:         $herald_rate msg/s"
+echo "smtp-source into Postfix:     $source_rate msg/s"
+echo "ratio herald/smtp-source:     $(awk -v a="$herald_rate" -v b="$source_rate" 'BEGIN { printf "%.2f", a / b }')"
+n=$n_saved
+echo
+echo "command: make bench-send BENCH_ARGS='-n $n -w $workers -p $postfix_n' (in an -O2 build)"
