@@ -107,9 +107,10 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		goto done;
 	}
 	printf("%s: %llu rows read, %llu loaded (%llu new, %llu updated), "
-	    "%llu duplicates (the last row won), %llu rejected, in %.2f s, "
-	    "%.0f rows/s\n", o.source, r.rows, r.loaded, r.added, r.updated,
-	    r.duplicates, r.rejected, r.seconds, r.seconds > 0 ?
+	    "%llu duplicates (the last row won), %llu rejected, in %.2f s "
+	    "(load %.2f s, merge %.2f s), %.0f rows/s\n", o.source, r.rows,
+	    r.loaded, r.added, r.updated, r.duplicates, r.rejected, r.seconds,
+	    r.load_seconds, r.merge_seconds, r.seconds > 0 ?
 	    (double)r.rows / r.seconds : 0);
 	if (r.rejected)
 		printf("rejected rows are in %s\n", buf_str(&reject_path));

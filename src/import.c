@@ -935,6 +935,7 @@ import_run(MYSQL *db, const struct import_options *o,
 		goto out;
 	}
 	progress_draw(&im, 1);
+	report->load_seconds = seconds_since(&im.started);
 	buf_reset(&sql);
 	buf_printf(&sql, "SELECT COUNT(DISTINCT i.email), COUNT(DISTINCT "
 	    "CASE WHEN r.id IS NULL THEN i.email END) FROM `%s` i LEFT JOIN "
@@ -962,6 +963,8 @@ import_run(MYSQL *db, const struct import_options *o,
 		in_transaction = 0;
 	}
 	status = 0;
+	report->merge_seconds = seconds_since(&im.started) -
+	    report->load_seconds;
 out:
 	if (in_transaction)
 		db_exec(db, "ROLLBACK", &ignored);

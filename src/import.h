@@ -48,6 +48,8 @@ struct import_report {
 	unsigned long long rejected;
 	unsigned long long bytes;
 	double seconds;
+	double load_seconds;		/* reading and LOAD DATA */
+	double merge_seconds;		/* into recipients */
 };
 
 /* Imports; -1 with the reason in err (nothing changed then). */

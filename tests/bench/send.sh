@@ -27,8 +27,8 @@ while getopts n:w:p: opt; do
 	esac
 done
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-: "${HERALD_BIN:=$PWD/src/herald}" "${HERALDD_BIN:=$PWD/src/heraldd}"
-export HERALD_BIN HERALD_SRCDIR="$srcdir"
+: "${HERALD_BIN:=$PWD/src/herald}" "${HERALDD_BIN:=$PWD/src/heraldd}" "${PYTHON3:=python3}"
+export HERALD_BIN PYTHON3 HERALD_SRCDIR="$srcdir"
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/sink.sh"
 . "$srcdir/tests/lib/postfix.sh"

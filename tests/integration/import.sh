@@ -172,5 +172,36 @@ for mode in merge replace; do
 	[ "$(snapshot)" = "$before" ] && t_ok "import --mode $mode killed mid-stream: recipients unchanged" ||
 		t_fail "import --mode $mode killed mid-stream: recipients unchanged" "$(snapshot) vs $before"
 done
+# A server that drops the connection half-way (it promised more bytes).
+"$PYTHON3" - "$T_DIR/drop.port" <<'PY' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(5)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+while True:
+    c, _ = s.accept(); c.recv(4096)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\nemail,first_name\n")
+    c.sendall(b"".join(b"drop%d@example.org,Drop\n" % i for i in range(5000)))
+    c.close()
+PY
+t_at_exit "kill $! 2>/dev/null"
+for _ in $(seq 1 50); do [ -s "$T_DIR/drop.port" ] && break; sleep 0.1; done
+for mode in merge replace; do
+	before=$(snapshot)
+	t_expect_fail "a connection dropped half-way fails the import (--mode $mode)" 1 \
+	    'transfer closed|partial|[Ee]nd of file|closed' \
+	    "$HERALD_BIN" import "http://127.0.0.1:$(cat "$T_DIR/drop.port")/x.csv" --mode $mode
+	[ "$(snapshot)" = "$before" ] && t_ok "and leaves recipients unchanged (--mode $mode)" ||
+		t_fail "and leaves recipients unchanged (--mode $mode)" "$(snapshot) vs $before"
+done
 t_check "an import after a killed one works" "$HERALD_BIN" import replace.csv
+
+# On a terminal: a progress bar with bytes, rows, rate and percent.
+awk 'BEGIN { print "email"; for (i = 0; i < 20000; i++) printf "tty%d@example.org\n", i }' >tty.csv
+script -qec "'$HERALD_BIN' import tty.csv" /dev/null >tty.out 2>&1
+grep -aq "MB, 20000 rows, [0-9]* rows/s, 100%" tty.out && t_ok "a progress bar on a terminal" ||
+	t_fail "a progress bar on a terminal" "$(tail -c 300 tty.out | cat -v)"
+"$HERALD_BIN" import tty.csv >notty.out 2>&1
+! grep -q "%" notty.out && t_ok "no progress bar when not a terminal" ||
+	t_fail "no progress bar when not a terminal" "$(cat notty.out)"
 t_done
