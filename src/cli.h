@@ -48,6 +48,7 @@ int cmd_stage(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_segment(struct cli *cli, int argc, char **argv);
+int cmd_maintain(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */
 
 #endif

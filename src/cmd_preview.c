@@ -58,7 +58,11 @@ stage_table_read(void *arg, unsigned ncolumns, char **col)
 {
 	(void)arg;
 	(void)ncolumns;
-	if (col[0] && batch_valid_stage_table(col[0]))
+	/* A stage table, or the monthly archive "herald maintain" moved
+	 * it to: both hold the mailing's rows. */
+	if (col[0] && (batch_valid_stage_table(col[0]) ||
+	    (strncmp(col[0], "history_", 8) == 0 && strlen(col[0]) == 14 &&
+	    strspn(col[0] + 8, "0123456789") == 6)))
 		snprintf(stage_table, sizeof(stage_table), "%s", col[0]);
 	return 0;
 }

@@ -84,6 +84,9 @@ static const struct config_key config_keys[] = {
 	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400),
 	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
 	NUM(batch_size, CONFIG_INTEGER, "1000", 1, 1000000),
+	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000),
+	NUM(history_union_limit, CONFIG_INTEGER, "1000", 1, 100000),
+	NUM(maintain_pack, CONFIG_INTEGER, "1", 0, 1),
 	STR(node_name, CONFIG_STRING, ""),
 
 	STR(relay_host, CONFIG_STRING, "127.0.0.1"),

@@ -63,6 +63,9 @@ struct herald_config {
 	long batch_time_limit;
 	long batch_lease;
 	long batch_size;		/* staged rows per batch */
+	long compact_after;		/* herald maintain: finished for */
+	long history_union_limit;	/* warn above this many tables */
+	long maintain_pack;		/* myisampack closed months: 0/1 */
 	char *node_name;
 
 	/* Relays (relay.h): the primary, and a backup used while the

@@ -38,6 +38,8 @@ static const struct cli_command cli_commands[] = {
 	{ "import", "load recipients from a file or URL", cmd_import },
 	{ "segment", "count, save, list, show, delete segments",
 	    cmd_segment },
+	{ "maintain", "compact finished mailings, release leases (cron)",
+	    cmd_maintain },
 	/* (further subcommands) */
 };
 

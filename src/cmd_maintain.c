@@ -1,0 +1,64 @@
+/*
+ * cmd_maintain.c - "herald maintain": the daily cron job (maintain.h).
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "db.h"
+#include "log.h"
+#include "maintain.h"
+
+static void
+cmd_maintain_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald maintain\n"
+	    "\n"
+	    "Moves the stage tables of mailings finished for longer than\n"
+	    "compact_after into monthly archives (history_YYYYMM), so the\n"
+	    "history MERGE table keeps few tables; packs archives of closed\n"
+	    "months with myisampack (embedded database only); releases\n"
+	    "expired batch leases. Safe to interrupt and to run concurrently\n"
+	    "(a second run does nothing). Prints one line when it did\n"
+	    "something.\n");
+}
+
+int
+cmd_maintain(struct cli *cli, int argc, char **argv)
+{
+	struct herald_config *cfg;
+	struct maintain_report r;
+	struct buf err = BUF_INIT;
+	MYSQL *db;
+	int status;
+
+	if (cli_wants_help(argc, argv)) {
+		cmd_maintain_usage(stdout);
+		return CLI_OK;
+	}
+	if (argc != 1) {
+		cmd_maintain_usage(stderr);
+		return CLI_USAGE;
+	}
+	cfg = cli_config(cli);
+	if (cfg == NULL)
+		return CLI_FAILED;
+	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	if (db == NULL) {
+		msg_error("maintain: %s", buf_str(&err));
+		buf_free(&err);
+		return CLI_FAILED;
+	}
+	status = maintain_run(cfg, db, &r, &err);
+	if (status != 0)
+		msg_error("maintain: %s", buf_str(&err));
+	else if (r.compacted || r.packed || r.leases_released)
+		printf("compacted %u mailing%s, packed %u archive%s, released "
+		    "%u lease%s; history has %u tables\n", r.compacted,
+		    r.compacted == 1 ? "" : "s", r.packed, r.packed == 1 ?
+		    "" : "s", r.leases_released, r.leases_released == 1 ? "" :
+		    "s", r.union_tables);
+	mysql_close(db);
+	buf_free(&err);
+	return status ? CLI_FAILED : CLI_OK;
+}
