@@ -40,6 +40,7 @@ static const struct cli_command cli_commands[] = {
 	    cmd_segment },
 	{ "maintain", "compact finished mailings, release leases (cron)",
 	    cmd_maintain },
+	{ "status", "mailings in progress, workers and relays", cmd_status },
 	/* (further subcommands) */
 };
 

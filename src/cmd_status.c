@@ -1,0 +1,426 @@
+/*
+ * cmd_status.c - "herald status [--json] [--watch [SECONDS]]".
+ *
+ * What an operator watching a send wants on one screen: every mailing not
+ * finished with a progress bar (sent of staged), the rate over the last
+ * minute and on average, the ETA, deferred and failed counts; heraldd's
+ * workers from the shared-memory scoreboard (pid, state, batch, last
+ * heartbeat); and whether each relay accepts connections. The database
+ * part works with heraldd stopped, the scoreboard part with the database
+ * down: each says so when its source is unavailable.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "db.h"
+#include "log.h"
+#include "scoreboard.h"
+
+#define BAR_WIDTH 24
+
+static void
+cmd_status_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald status [--json] [--watch [SECONDS]]\n"
+	    "\n"
+	    "Mailings not finished (progress, rate over the last minute and\n"
+	    "on average, ETA, deferred, failed), heraldd's workers (pid,\n"
+	    "state, batch, heartbeat) and the relays (up or down). --watch\n"
+	    "redraws every SECONDS (2) until interrupted; --json prints one\n"
+	    "JSON document instead.\n");
+}
+
+struct mailing_status {
+	char id[24], name[201], state[16], table[65], send_at[32];
+	unsigned long long staged, sent, deferred, failed, pending;
+	unsigned long long last_minute;
+	double first_at, last_at;	/* epoch seconds of deliveries */
+};
+
+struct status {
+	struct mailing_status *m;
+	unsigned count;
+	int db_ok;
+	struct buf db_error;
+};
+
+static int
+mailing_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct status *s = arg;
+	struct mailing_status *m;
+
+	(void)ncolumns;
+	s->m = xrealloc(s->m, (s->count + 1) * sizeof(*s->m));
+	m = &s->m[s->count++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", col[0]);
+	snprintf(m->name, sizeof(m->name), "%s", col[1]);
+	snprintf(m->state, sizeof(m->state), "%s", col[2]);
+	snprintf(m->table, sizeof(m->table), "%s", col[3] ? col[3] : "");
+	snprintf(m->send_at, sizeof(m->send_at), "%s", col[4]);
+	m->staged = strtoull(col[5], NULL, 10);
+	return 0;
+}
+
+static int
+counts_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct mailing_status *m = arg;
+
+	(void)ncolumns;
+	m->sent = col[0] ? strtoull(col[0], NULL, 10) : 0;
+	m->deferred = col[1] ? strtoull(col[1], NULL, 10) : 0;
+	m->failed = col[2] ? strtoull(col[2], NULL, 10) : 0;
+	m->pending = col[3] ? strtoull(col[3], NULL, 10) : 0;
+	m->last_minute = col[4] ? strtoull(col[4], NULL, 10) : 0;
+	m->first_at = col[5] ? atof(col[5]) : 0;
+	m->last_at = col[6] ? atof(col[6]) : 0;
+	return 0;
+}
+
+static void
+status_read_db(const struct herald_config *cfg, struct status *s)
+{
+	MYSQL *db = db_connect(cfg, DB_SELECT_DATABASE, &s->db_error);
+
+	if (db == NULL)
+		return;
+	if (db_query_strings(db, "SELECT id, name, state, stage_table, "
+	    "send_at, staged_count FROM mailings WHERE state IN ('draft', "
+	    "'queued', 'staging', 'ready', 'sending', 'paused') ORDER BY id",
+	    0, NULL, mailing_row, s, &s->db_error) != 0) {
+		mysql_close(db);
+		return;
+	}
+	for (unsigned i = 0; i < s->count; i++) {
+		struct mailing_status *m = &s->m[i];
+		struct buf sql = BUF_INIT;
+
+		if (!batch_valid_stage_table(m->table))
+			continue;
+		/* The stage table is the truth per recipient. */
+		buf_printf(&sql, "SELECT SUM(delivery_state = 'sent'), "
+		    "SUM(delivery_state = 'deferred'), SUM(delivery_state = "
+		    "'failed'), SUM(delivery_state = 'pending'), "
+		    "SUM(delivery_state = 'sent' AND delivered_at >= "
+		    "UTC_TIMESTAMP() - INTERVAL 60 SECOND), "
+		    "UNIX_TIMESTAMP(MIN(delivered_at)), "
+		    "UNIX_TIMESTAMP(MAX(delivered_at)) FROM `%s` WHERE "
+		    "mailing_id = ?", m->table);
+		db_query_strings(db, buf_str(&sql), 1, (const char *[]){ m->id },
+		    counts_row, m, &s->db_error);
+		buf_free(&sql);
+	}
+	s->db_ok = s->db_error.len == 0;
+	mysql_close(db);
+}
+
+static double
+average_rate(const struct mailing_status *m)
+{
+	double span = m->last_at - m->first_at;
+
+	return span >= 1 ? (double)m->sent / span : 0;
+}
+
+static double
+current_rate(const struct mailing_status *m)
+{
+	return (double)m->last_minute / 60.0;
+}
+
+/* Seconds to send what is left at the current rate; -1 when unknown. */
+static long
+eta_seconds(const struct mailing_status *m)
+{
+	double rate = current_rate(m);
+	unsigned long long left = m->pending + m->deferred;
+
+	if (left == 0)
+		return 0;
+	return rate > 0 ? (long)((double)left / rate) : -1;
+}
+
+static void
+print_bar(double fraction)
+{
+	int full = (int)(fraction * BAR_WIDTH + 0.5);
+
+	putchar('[');
+	for (int i = 0; i < BAR_WIDTH; i++)
+		putchar(i < full ? '#' : '-');
+	putchar(']');
+}
+
+/* Whether host:port accepts a TCP connection within timeout_ms. */
+static int
+relay_up(const char *host, long port, int timeout_ms, double *ms)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	char service[16];
+	struct timespec t0, t1;
+	int up = 0;
+
+	snprintf(service, sizeof(service), "%ld", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (struct addrinfo *a = res; a && !up; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK,
+		    a->ai_protocol);
+		struct pollfd p;
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			up = 1;
+		} else if (errno == EINPROGRESS) {
+			int error = 0;
+			socklen_t length = sizeof(error);
+
+			p.fd = fd;
+			p.events = POLLOUT;
+			if (poll(&p, 1, timeout_ms) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error,
+			    &length) == 0 && error == 0)
+				up = 1;
+		}
+		close(fd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	freeaddrinfo(res);
+	return up;
+}
+
+static void
+json_text(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+status_print(const struct herald_config *cfg, const struct status *s,
+    const struct scoreboard *board, const char *board_error, int json)
+{
+	int64_t now_ms = scoreboard_now_ms();
+	const char *hosts[2] = { cfg->relay_host, cfg->relay_backup_host };
+	long ports[2] = { cfg->relay_port, cfg->relay_backup_port };
+	int running = board && board->master_pid > 0 &&
+	    kill(board->master_pid, 0) == 0;
+
+	if (json) {
+		printf("{\"database\": {\"reachable\": %s", s->db_ok ? "true" :
+		    "false");
+		if (!s->db_ok) {
+			printf(", \"error\": ");
+			json_text(buf_str(&s->db_error));
+		}
+		printf("}, \"mailings\": [");
+		for (unsigned i = 0; i < s->count; i++) {
+			const struct mailing_status *m = &s->m[i];
+
+			printf("%s{\"id\": %s, \"name\": ", i ? ", " : "", m->id);
+			json_text(m->name);
+			printf(", \"state\": \"%s\", \"send_at\": \"%s\", "
+			    "\"staged\": %llu, \"sent\": %llu, \"pending\": %llu, "
+			    "\"deferred\": %llu, \"failed\": %llu, "
+			    "\"rate_per_second\": %.1f, \"average_per_second\": "
+			    "%.1f, \"eta_seconds\": %ld}", m->state, m->send_at,
+			    m->staged, m->sent, m->pending, m->deferred,
+			    m->failed, current_rate(m), average_rate(m),
+			    eta_seconds(m));
+		}
+		printf("], \"daemon\": {\"running\": %s", running ? "true" :
+		    "false");
+		if (running) {
+			printf(", \"pid\": %d, \"workers\": [",
+			    (int)board->master_pid);
+			for (unsigned i = 0, n = 0; i < board->slot_count; i++) {
+				const struct worker_slot *w = &board->slots[i];
+
+				if (w->state == WORKER_EMPTY)
+					continue;
+				printf("%s{\"slot\": %u, \"pid\": %d, \"state\": "
+				    "\"%s\", \"mailing\": %llu, \"batch\": %llu, "
+				    "\"heartbeat_age_ms\": %lld, \"sent\": %llu, "
+				    "\"deferred\": %llu, \"failed\": %llu}",
+				    n++ ? ", " : "", i, (int)w->pid,
+				    worker_state_name((enum worker_state)
+				    w->state), (unsigned long long)w->mailing_id,
+				    (unsigned long long)w->batch_id,
+				    (long long)(now_ms - w->heartbeat_ms),
+				    (unsigned long long)w->sent,
+				    (unsigned long long)w->deferred,
+				    (unsigned long long)w->failed);
+			}
+			printf("]");
+		}
+		printf("}, \"relays\": [");
+		for (int r = 0; r < 2; r++) {
+			double ms = 0;
+			int up;
+
+			if (!hosts[r][0])
+				continue;
+			up = relay_up(hosts[r], ports[r], 1000, &ms);
+			printf("%s{\"host\": ", r ? ", " : "");
+			json_text(hosts[r]);
+			printf(", \"port\": %ld, \"up\": %s}", ports[r],
+			    up ? "true" : "false");
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("MAILINGS\n");
+	if (!s->db_ok)
+		printf("  database unreachable: %s\n", buf_str(&s->db_error));
+	else if (s->count == 0)
+		printf("  none in progress\n");
+	for (unsigned i = 0; i < s->count; i++) {
+		const struct mailing_status *m = &s->m[i];
+		double done = m->staged ? (double)m->sent / (double)m->staged :
+		    0;
+		long eta = eta_seconds(m);
+
+		printf("  %-5s %-24.24s %-9s ", m->id, m->name, m->state);
+		if (m->table[0] == '\0') {
+			printf("send at %s UTC\n", m->send_at);
+			continue;
+		}
+		print_bar(done);
+		printf(" %5.1f%%  %llu/%llu  %.0f/s now, %.0f/s avg", done * 100,
+		    m->sent, m->staged, current_rate(m), average_rate(m));
+		if (eta >= 0)
+			printf("  ETA %ld:%02ld:%02ld", eta / 3600, eta / 60 % 60,
+			    eta % 60);
+		else
+			printf("  ETA -");
+		printf("  deferred %llu  failed %llu\n", m->deferred, m->failed);
+	}
+	if (running) {
+		printf("WORKERS (heraldd pid %d, up %llds)\n",
+		    (int)board->master_pid, (long long)(now_ms -
+		    board->master_started_ms) / 1000);
+		printf("  %-4s %-8s %-9s %-8s %-8s %-10s %8s %8s %8s\n", "SLOT",
+		    "PID", "STATE", "MAILING", "BATCH", "HEARTBEAT", "SENT",
+		    "DEFERRED", "FAILED");
+		for (unsigned i = 0; i < board->slot_count; i++) {
+			const struct worker_slot *w = &board->slots[i];
+
+			if (w->state == WORKER_EMPTY)
+				continue;
+			printf("  %-4u %-8d %-9s %-8llu %-8llu %7.1fs ago %8llu "
+			    "%8llu %8llu\n", i, (int)w->pid, worker_state_name(
+			    (enum worker_state)w->state),
+			    (unsigned long long)w->mailing_id,
+			    (unsigned long long)w->batch_id,
+			    (double)(now_ms - w->heartbeat_ms) / 1000,
+			    (unsigned long long)w->sent,
+			    (unsigned long long)w->deferred,
+			    (unsigned long long)w->failed);
+		}
+	} else {
+		printf("WORKERS\n  heraldd is not running%s%s\n", board_error ?
+		    ": " : "", board_error ? board_error : "");
+	}
+	printf("RELAYS\n");
+	for (int r = 0; r < 2; r++) {
+		double ms = 0;
+
+		if (!hosts[r][0])
+			continue;
+		if (relay_up(hosts[r], ports[r], 1000, &ms))
+			printf("  %s:%ld  up (connect %.1f ms)%s\n", hosts[r],
+			    ports[r], ms, r ? "  backup" : "");
+		else
+			printf("  %s:%ld  DOWN (no connection within 1 s)%s\n",
+			    hosts[r], ports[r], r ? "  backup" : "");
+	}
+}
+
+static volatile sig_atomic_t status_interrupted;
+
+static void
+status_on_signal(int sig)
+{
+	(void)sig;
+	status_interrupted = 1;
+}
+
+int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	struct herald_config *cfg;
+	int json = 0, watch = 0;
+	long interval = 2;
+
+	if (cli_wants_help(argc, argv)) {
+		cmd_status_usage(stdout);
+		return CLI_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--watch")) {
+			watch = 1;
+			if (i + 1 < argc && atol(argv[i + 1]) > 0)
+				interval = atol(argv[++i]);
+		} else {
+			msg_error("status: unexpected argument \"%s\"", argv[i]);
+			cmd_status_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	cfg = cli_config(cli);
+	if (cfg == NULL)
+		return CLI_FAILED;
+	signal(SIGINT, status_on_signal);
+	signal(SIGTERM, status_on_signal);
+	do {
+		struct status s = { .db_error = BUF_INIT };
+		struct buf board_error = BUF_INIT;
+		char *path = scoreboard_path(cfg->state_directory);
+		const struct scoreboard *board = scoreboard_open_readonly(path,
+		    &board_error);
+
+		status_read_db(cfg, &s);
+		if (watch && !json)
+			printf("\033[H\033[2J");	/* like top: redraw */
+		status_print(cfg, &s, board, board ? NULL :
+		    buf_str(&board_error), json);
+		fflush(stdout);
+		if (board)
+			scoreboard_unmap(board);
+		free(path);
+		free(s.m);
+		buf_free(&s.db_error);
+		buf_free(&board_error);
+		for (long t = 0; watch && t < interval * 10 &&
+		    !status_interrupted; t++)
+			usleep(100000);
+	} while (watch && !status_interrupted);
+	return CLI_OK;
+}
