@@ -92,6 +92,27 @@ utf8_invalid_span(const unsigned char *s, size_t left)
 	return i;
 }
 
+int
+encode_utf8_valid(const char *in, size_t length)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0;
+
+	while (i < length) {
+		size_t n;
+
+		while (i < length && s[i] > 0 && s[i] < 0x80)
+			i++;
+		if (i == length)
+			break;
+		n = s[i] ? utf8_sequence(s + i, length - i) : 0;
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 void
 encode_utf8_clean(const char *in, size_t length, struct buf *out)
 {

@@ -28,6 +28,9 @@
 
 void encode_utf8_clean(const char *in, size_t length, struct buf *out);
 
+/* 1 when in is valid UTF-8 with no NUL (what encode_utf8_clean keeps). */
+int encode_utf8_valid(const char *in, size_t length);
+
 void encode_quoted_printable(const char *in, size_t length, struct buf *out);
 
 /*

@@ -86,6 +86,9 @@ struct importer {
 	size_t out_pos;
 	struct buf field;	/* scratch for one value */
 	struct buf attrs;
+	/* Reused from row to row: no allocation per row once grown. */
+	struct buf line, reason, normalized, why;
+	struct buf kept[KNOWN_COUNT];
 	struct timespec started, drawn;
 	unsigned long long lines_loaded;
 };
@@ -314,19 +317,6 @@ json_string(struct buf *out, const char *s, size_t length)
 	buf_append_char(out, '"');
 }
 
-static int
-valid_utf8(const char *s, size_t length)
-{
-	struct buf clean = BUF_INIT;
-	int same;
-
-	/* Cleaning changes nothing exactly when the text is valid. */
-	encode_utf8_clean(s, length, &clean);
-	same = clean.len == length && memcmp(buf_str(&clean), s, length) == 0;
-	buf_free(&clean);
-	return same;
-}
-
 static size_t
 utf8_characters(const char *s, size_t length)
 {
@@ -433,18 +423,18 @@ trimmed(const char *field, size_t length, size_t *out_length, struct buf *b)
 static int
 row_check(struct importer *im, const struct csv_record *rec)
 {
-	struct buf line = BUF_INIT, reason = BUF_INIT, normalized = BUF_INIT;
+	struct buf *line = &im->line, *reason = &im->reason,
+	    *normalized = &im->normalized, *kept = im->kept;
 	const char *values[KNOWN_COUNT] = { 0 };
-	struct buf kept[KNOWN_COUNT];
 	unsigned attributes = 0;
 	int ok = 0;
 
-	for (unsigned k = 0; k < KNOWN_COUNT; k++)
-		buf_init(&kept[k]);
+	buf_reset(line);
+	buf_reset(reason);
 	buf_reset(&im->attrs);
 	buf_append_char(&im->attrs, '{');
 	if (rec->count != im->columns) {
-		buf_printf(&reason, "%u fields, but the header has %u",
+		buf_printf(reason, "%u fields, but the header has %u",
 		    rec->count, im->columns);
 		goto out;
 	}
@@ -455,16 +445,16 @@ row_check(struct importer *im, const struct csv_record *rec)
 		char *v;
 
 		if (memchr(rec->fields[c], '\0', rec->lengths[c])) {
-			buf_printf(&reason, "a NUL byte in %s", name);
+			buf_printf(reason, "a NUL byte in %s", name);
 			goto out;
 		}
-		if (!valid_utf8(rec->fields[c], rec->lengths[c])) {
-			buf_printf(&reason, "invalid UTF-8 in %s", name);
+		if (!encode_utf8_valid(rec->fields[c], rec->lengths[c])) {
+			buf_printf(reason, "invalid UTF-8 in %s", name);
 			goto out;
 		}
 		if (im->map[c] < 0) {
 			if (rec->lengths[c] > ATTRIBUTE_MAX) {
-				buf_printf(&reason, "%s is longer than %d "
+				buf_printf(reason, "%s is longer than %d "
 				    "bytes", name, ATTRIBUTE_MAX);
 				goto out;
 			}
@@ -483,54 +473,47 @@ row_check(struct importer *im, const struct csv_record *rec)
 		if (length == 0)
 			continue;	/* NULL */
 		if (im->map[c] == 0) {
-			struct buf why = BUF_INIT;
-
-			if (address_check(v, length, &normalized, &why) != 0) {
-				buf_printf(&reason, "email \"%s\": %s", v,
-				    buf_str(&why));
-				buf_free(&why);
+			buf_reset(&im->why);
+			if (address_check(v, length, normalized, &im->why) !=
+			    0) {
+				buf_printf(reason, "email \"%s\": %s", v,
+				    buf_str(&im->why));
 				goto out;
 			}
-			buf_free(&why);
 			buf_reset(&kept[0]);
-			buf_append(&kept[0], normalized.data, normalized.len);
+			buf_append(&kept[0], normalized->data, normalized->len);
 			v = kept[0].data;
 		} else if (*check_value(&known[im->map[c]], v, length,
-		    &reason)) {
+		    reason)) {
 			goto out;
 		}
 		values[im->map[c]] = v;
 	}
 	if (values[0] == NULL) {
-		buf_printf(&reason, "no email");
+		buf_printf(reason, "no email");
 		goto out;
 	}
 	buf_append_char(&im->attrs, '}');
-	buf_printf(&line, "%llu", rec->line);
+	buf_printf(line, "%llu", rec->line);
 	for (unsigned k = 0; k < KNOWN_COUNT; k++) {
-		buf_append_char(&line, '\t');
+		buf_append_char(line, '\t');
 		if (values[k])
-			load_escape(&line, values[k], strlen(values[k]));
+			load_escape(line, values[k], strlen(values[k]));
 		else
-			buf_append(&line, "\\N", 2);
+			buf_append(line, "\\N", 2);
 	}
-	buf_append_char(&line, '\t');
+	buf_append_char(line, '\t');
 	if (attributes)
-		load_escape(&line, im->attrs.data, im->attrs.len);
+		load_escape(line, im->attrs.data, im->attrs.len);
 	else
-		buf_append(&line, "\\N", 2);
-	buf_append_char(&line, '\n');
-	buf_append(&im->out, line.data, line.len);
+		buf_append(line, "\\N", 2);
+	buf_append_char(line, '\n');
+	buf_append(&im->out, line->data, line->len);
 	im->lines_loaded++;
 	ok = 1;
 out:
 	if (!ok)
-		reject(im, rec, buf_str(&reason));
-	for (unsigned k = 0; k < KNOWN_COUNT; k++)
-		buf_free(&kept[k]);
-	buf_free(&line);
-	buf_free(&reason);
-	buf_free(&normalized);
+		reject(im, rec, buf_str(reason));
 	return 0;
 }
 
@@ -568,7 +551,7 @@ header_read(struct importer *im, const struct csv_record *rec)
 	im->map = xcalloc(rec->count, sizeof(int));
 	im->attribute_names = xcalloc(rec->count, sizeof(char *));
 	for (unsigned c = 0; c < rec->count; c++) {
-		if (!valid_utf8(rec->fields[c], rec->lengths[c]) ||
+		if (!encode_utf8_valid(rec->fields[c], rec->lengths[c]) ||
 		    memchr(rec->fields[c], '\0', rec->lengths[c])) {
 			buf_printf(im->err, "%s: line 1, column %u: the header "
 			    "is not valid UTF-8 text", im->o->source, c + 1);
@@ -981,6 +964,12 @@ out:
 	free(im.map);
 	buf_free(&im.out);
 	buf_free(&im.field);
+	buf_free(&im.line);
+	buf_free(&im.reason);
+	buf_free(&im.normalized);
+	buf_free(&im.why);
+	for (unsigned k = 0; k < KNOWN_COUNT; k++)
+		buf_free(&im.kept[k]);
 	buf_free(&im.attrs);
 	buf_free(&sql);
 	buf_free(&drop);
