@@ -42,6 +42,7 @@ enum config_type {
 	CONFIG_SECRET_LIST,	/* a list whose values are secrets */
 	CONFIG_RATE,		/* N/h, N/m, N/s: stored per hour */
 	CONFIG_RATE_LIST,	/* a list whose values are rates */
+	CONFIG_SCHEDULE,	/* durations separated by spaces */
 };
 
 struct config_key {
@@ -84,6 +85,7 @@ static const struct config_key config_keys[] = {
 	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400),
 	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
 	NUM(batch_size, CONFIG_INTEGER, "1000", 1, 1000000),
+	STR(retry_schedule, CONFIG_SCHEDULE, "5m 10m 30m 1h 2h 4h"),
 	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000),
 	NUM(history_union_limit, CONFIG_INTEGER, "1000", 1, 100000),
 	NUM(maintain_pack, CONFIG_INTEGER, "1", 0, 1),
@@ -246,6 +248,26 @@ config_parse_rate(const char *text)
 		return count * 3600;
 	}
 	return -1;
+}
+
+int
+config_parse_schedule(const char *text, long *delays, unsigned max)
+{
+	char word[32];
+	unsigned count = 0;
+	int used;
+
+	while (sscanf(text, " %31s%n", word, &used) == 1) {
+		long d = config_parse_duration(word);
+
+		if (d <= 0 || count == max)
+			return -1;
+		delays[count++] = d;
+		text += used;
+	}
+	while (*text == ' ' || *text == '\t')
+		text++;
+	return *text ? -1 : (int)count;
 }
 
 /* Converts text for key into *number; returns an error text or NULL. */
@@ -472,6 +494,17 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 			return -1;
 		}
 		return 0;
+	}
+	if (key->type == CONFIG_SCHEDULE) {
+		long delays[CONFIG_SCHEDULE_MAX];
+
+		if (config_parse_schedule(value, delays, CONFIG_SCHEDULE_MAX) <
+		    1) {
+			buf_printf(err, "key \"%s\": bad value \"%s\": expected "
+			    "1 to %d durations separated by spaces, such as "
+			    "\"5m 30m 2h 6h\"", name, value, CONFIG_SCHEDULE_MAX);
+			return -1;
+		}
 	}
 	if (key->type == CONFIG_SECRET && *value)
 		*has_secret = 1;

@@ -63,6 +63,7 @@ struct herald_config {
 	long batch_time_limit;
 	long batch_lease;
 	long batch_size;		/* staged rows per batch */
+	char *retry_schedule;		/* waits after each deferral */
 	long compact_after;		/* herald maintain: finished for */
 	long history_union_limit;	/* warn above this many tables */
 	long maintain_pack;		/* myisampack closed months: 0/1 */
@@ -142,6 +143,13 @@ const char *config_list_lookup(const struct config_entry *list,
  * messages per hour. -1 when invalid.
  */
 long config_parse_rate(const char *text);
+
+/*
+ * Parses a retry schedule, durations separated by spaces ("5m 30m 2h"),
+ * into delays (seconds, at most max). The count, or -1 when invalid.
+ */
+#define CONFIG_SCHEDULE_MAX 32
+int config_parse_schedule(const char *text, long *delays, unsigned max);
 
 /* Parses "30", "30s", "5m", "2h", "1d" into seconds. -1 when invalid. */
 long config_parse_duration(const char *text);

@@ -6,6 +6,7 @@
  * is bound.
  */
 #include "delivery.h"
+#include "config.h"
 #include "db.h"
 #include "log.h"
 
@@ -22,9 +23,25 @@ const char *const delivery_field_names[DELIVERY_FIELD_COUNT] = {
 /* Results written per UPDATE: 9 bound values each. */
 #define DELIVERY_RECORD_CHUNK 200
 
-/* Seconds before the first retry of a deferred row; doubles each time. */
-#define DELIVERY_FIRST_RETRY 300
-#define DELIVERY_LONGEST_RETRY (12 * 3600)
+/* Waits before each retry of a deferred row (retry_schedule). */
+static long retry_delays[CONFIG_SCHEDULE_MAX] = { 300, 600, 1800, 3600, 7200,
+    14400 };
+static unsigned retry_count = 6;
+
+void
+delivery_set_retry_schedule(const long *delays, unsigned count)
+{
+	if (count == 0 || count > CONFIG_SCHEDULE_MAX)
+		return;
+	memcpy(retry_delays, delays, count * sizeof(*delays));
+	retry_count = count;
+}
+
+unsigned
+delivery_retry_count(void)
+{
+	return retry_count;
+}
 
 void
 delivery_rows_init(struct delivery_rows *set)
@@ -147,8 +164,8 @@ delivery_state_of(const struct delivery_result *r)
 	case DELIVERY_POSSIBLY_SENT:
 		return "sent";
 	case DELIVERY_DEFERRED:
-		return r->attempts + 1 >= DELIVERY_MAX_ATTEMPTS ? "failed" :
-		    "deferred";
+		/* attempts counts the tries before this one. */
+		return r->attempts >= retry_count ? "failed" : "deferred";
 	case DELIVERY_FAILED:
 		return "failed";
 	case DELIVERY_NOT_ATTEMPTED:
@@ -157,14 +174,21 @@ delivery_state_of(const struct delivery_result *r)
 	return NULL;
 }
 
+/*
+ * The wait before the next try, after attempts earlier tries: the
+ * schedule's entry, moved by up to 10% either way so that the rows of a
+ * mailing deferred together do not all come back in the same second.
+ */
 static long
 delivery_retry_delay(unsigned attempts)
 {
-	long delay = DELIVERY_FIRST_RETRY;
+	long delay = retry_delays[attempts < retry_count ? attempts :
+	    retry_count - 1];
+	long spread = delay / 10;
 
-	while (attempts-- > 0 && delay < DELIVERY_LONGEST_RETRY)
-		delay *= 2;
-	return delay < DELIVERY_LONGEST_RETRY ? delay : DELIVERY_LONGEST_RETRY;
+	if (spread > 0)
+		delay += (long)(random() % (2 * spread + 1)) - spread;
+	return delay > 1 ? delay : 1;
 }
 
 /* The columns one bulk UPDATE sets, each with a CASE over row_id. */

@@ -90,8 +90,12 @@ struct delivery_result {
 	const char *reply;		/* the relay's reply, may be NULL */
 };
 
-/* Attempts after which a deferred row is failed. */
-#define DELIVERY_MAX_ATTEMPTS 6
+/*
+ * The waits before each retry of a deferred row (retry_schedule); after
+ * the last retry a deferred row is failed. Default: 5m 10m 30m 1h 2h 4h.
+ */
+void delivery_set_retry_schedule(const long *delays, unsigned count);
+unsigned delivery_retry_count(void);
 
 /*
  * Records results (any number; written in chunks) in the batch's stage

@@ -571,6 +571,16 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	for (unsigned i = 0; i < w.relays.count; i++)
 		relay_session_on_progress(w.relays.entries[i].session,
 		    worker_relay_progress, &w);
+	{
+		long delays[CONFIG_SCHEDULE_MAX];
+		int n = config_parse_schedule(cfg->retry_schedule, delays,
+		    CONFIG_SCHEDULE_MAX);
+
+		/* The configuration was checked when loaded. */
+		if (n > 0)
+			delivery_set_retry_schedule(delays, (unsigned)n);
+		srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	}
 	worker_loop(&w);
 	if (w.reload)
 		status = WORKER_EXIT_RELOAD;

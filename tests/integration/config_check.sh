@@ -20,6 +20,10 @@ grep -q "^database_name = mail$" "$T_DIR/out" && t_ok "HERALD_CONFIG value used"
 printf 'database_nam = x\n' >"$T_DIR/bad.conf"
 HERALD_CONFIG="$good" t_expect_fail "--config wins over HERALD_CONFIG" 1 'bad.conf:1: unknown key "database_nam"' \
 	"$HERALD_BIN" config check --config "$T_DIR/bad.conf"
+printf 'retry_schedule = 5m 30m soon\n' >"$T_DIR/schedule.conf"
+t_expect_fail "a bad retry schedule names the line and the key" 1 \
+	'schedule.conf:1: key "retry_schedule": bad value "5m 30m soon": expected 1 to 32 durations' \
+	"$HERALD_BIN" config check --config "$T_DIR/schedule.conf"
 printf '# ok\n\nworker_count = 0\n' >"$T_DIR/range.conf"
 t_expect_fail "out of range with line and key" 1 'range.conf:3: key "worker_count": bad value "0": out of range \(1 to 256\)' \
 	"$HERALD_BIN" config check --config "$T_DIR/range.conf"

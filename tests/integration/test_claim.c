@@ -281,11 +281,40 @@ START_TEST(record_maps_outcomes_to_states_in_bulk)
 }
 END_TEST
 
-START_TEST(deferred_row_fails_after_the_last_attempt)
+START_TEST(retry_schedule_with_jitter)
 {
 	struct buf err = BUF_INIT;
 	struct batch b = claim(db_a, &owner_a, 1);
-	struct delivery_result r = { 1, DELIVERY_MAX_ATTEMPTS - 1,
+	static const long delays[] = { 1000, 2000 };
+	struct delivery_result r[2] = {
+		{ 1, 0, DELIVERY_DEFERRED, NULL, "451 4.7.1 later" },
+		{ 2, 2, DELIVERY_DEFERRED, NULL, "451 4.7.1 later" },
+	};
+	unsigned sent, deferred, failed;
+
+	delivery_set_retry_schedule(delays, 2);
+	ck_assert_int_eq(delivery_record(db_a, &b, r, 2, &sent, &deferred,
+	    &failed, &err), 0);
+	/* First deferral: 1000 s +/- 10%; a third try deferred: failed. */
+	expect(db_a, "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "
+	    "next_attempt_at) BETWEEN 895 AND 1100 FROM stage_1 WHERE "
+	    "row_id = 1", "1");
+	expect(db_a, "SELECT delivery_state FROM stage_1 WHERE row_id = 2",
+	    "failed");
+	ck_assert_uint_eq(deferred, 1);
+	ck_assert_uint_eq(failed, 1);
+	delivery_set_retry_schedule((const long[]){ 300, 600, 1800, 3600,
+	    7200, 14400 }, 6);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(deferred_row_fails_after_the_last_attempt)
+{
+	struct buf err = BUF_INIT;
+	/* The default schedule has 6 retries: a 7th try deferred fails. */
+	struct batch b = claim(db_a, &owner_a, 1);
+	struct delivery_result r = { 1, 6,
 	    DELIVERY_DEFERRED, NULL, "452 4.3.1 full" };
 	unsigned sent, deferred, failed;
 
@@ -385,6 +414,7 @@ main(void)
 	tcase_add_test(tc, read_pending_resumes_after_checkpoint);
 	tcase_add_test(tc, record_maps_outcomes_to_states_in_bulk);
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
+	tcase_add_test(tc, retry_schedule_with_jitter);
 	tcase_add_test(tc, finishing_every_batch_makes_the_mailing_done);
 	tcase_add_test(tc, release_gives_the_batch_back);
 	tcase_add_test(tc, stage_table_names_are_checked);
