@@ -185,18 +185,24 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
     struct buf *err)
 {
 	char id[24], pid[24], mailing[24];
-	const char *params[5] = { rows_left ? "ready" : "done", retry_at, id,
-	    owner->node, pid };
+	const char *params[6] = { rows_left ? "ready" : "done", retry_at,
+	    rows_left ? "again" : NULL, id, owner->node, pid };
 	const char *mailing_params[2] = { mailing, mailing };
 
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
 	snprintf(pid, sizeof(pid), "%ld", owner->pid);
 	snprintf(mailing, sizeof(mailing), "%llu",
 	    (unsigned long long)batch->mailing_id);
+	/*
+	 * A batch handed back for its deferred rows starts again from its
+	 * first row: the checkpoint passed them, and only rows still
+	 * pending or deferred are read again.
+	 */
 	if (db_execute(db, "UPDATE batches SET state = ?, owner_node = NULL, "
-	    "owner_pid = NULL, lease_expires_at = NULL, next_attempt_at = ? "
-	    "WHERE id = ? AND state = 'claimed' AND owner_node = ? AND "
-	    "owner_pid = ?", 5, params, NULL, err))
+	    "owner_pid = NULL, lease_expires_at = NULL, next_attempt_at = ?, "
+	    "checkpoint_row = IF(? IS NOT NULL, 0, "
+	    "checkpoint_row) WHERE id = ? AND state = 'claimed' AND "
+	    "owner_node = ? AND owner_pid = ?", 6, params, NULL, err))
 		return -1;
 	if (rows_left)
 		return 0;
