@@ -50,6 +50,7 @@ int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_segment(struct cli *cli, int argc, char **argv);
 int cmd_maintain(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */
 
 #endif

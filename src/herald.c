@@ -41,6 +41,7 @@ static const struct cli_command cli_commands[] = {
 	{ "maintain", "compact finished mailings, release leases (cron)",
 	    cmd_maintain },
 	{ "status", "mailings in progress, workers and relays", cmd_status },
+	{ "report", "what became of a mailing", cmd_report },
 	/* (further subcommands) */
 };
 

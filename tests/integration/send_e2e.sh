@@ -132,6 +132,23 @@ PY
 [ $? = 0 ] && t_ok "every message parses strictly with its personalization" ||
 	t_fail "every message parses strictly with its personalization" "$(tail -c 1500 "$T_DIR/parse.out")"
 
+# --- herald report on the finished mailing -------------------------------
+t_check "herald report" "$HERALD_BIN" report 1
+grep -Eq "^  sent +$N " "$T_DIR/out" && grep -Eq "^  example.net +$N +$N +0 +0" "$T_DIR/out" &&
+	t_ok "report: totals per state and per domain" || t_fail "report totals" "$(cat "$T_DIR/out")"
+"$HERALD_BIN" report 1 --json | "$PYTHON3" -c "
+import json, sys
+d = json.load(sys.stdin)
+assert d['states'] == [{'state': 'sent', 'messages': '$N'}], d['states']
+assert d['variants'][0]['sent'] == '$N'
+assert sum(int(m['sent']) for m in d['per_minute']) == $N
+assert int(d['time'][0]['seconds']) >= 0" 2>"$T_DIR/report.err" &&
+	t_ok "report --json: states, variants, minutes add up" || t_fail "report --json" "$(cat "$T_DIR/report.err")"
+"$HERALD_BIN" report 1 --csv >"$T_DIR/report.csv"
+head -1 "$T_DIR/report.csv" | grep -q "^section,key,measure,value$" && grep -q "^states,sent,messages,$N$" "$T_DIR/report.csv" &&
+	t_ok "report --csv: long format" || t_fail "report --csv" "$(head -5 "$T_DIR/report.csv")"
+t_expect_fail "report of a mailing that does not exist" 1 "mailing 99 does not exist" "$HERALD_BIN" report 99
+
 # --- a template change: messages built after it use the new files ------
 sleep 1.1	# the change check runs at most once a second
 echo "Changed footer" >"$tpl/footer.mustache"

@@ -1,0 +1,279 @@
+/*
+ * cmd_report.c - "herald report MAILING [--json|--csv] [--top N]".
+ *
+ * What became of a mailing, running or finished: totals per delivery
+ * state, per variant, per destination domain (the N largest), the time
+ * from the first to the last delivery and the rate minute by minute.
+ * Everything is read from the mailing's stage table, or from the monthly
+ * archive "herald maintain" moved it to. --csv is long format (section,
+ * key, measure, value) so that every section fits one table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "db.h"
+#include "log.h"
+
+enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
+
+static void
+cmd_report_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: herald report MAILING [--json|--csv] [--top N]\n"
+	    "\n"
+	    "Totals per delivery state, per variant and per destination\n"
+	    "domain (the N largest, 10 by default), the time from the first\n"
+	    "to the last delivery and the messages sent minute by minute.\n"
+	    "--json prints one document, --csv one table with a section\n"
+	    "column.\n");
+}
+
+/* Rows of one section, kept as strings. */
+struct section {
+	const char *name;
+	unsigned columns;
+	char ***rows;
+	unsigned count;
+};
+
+static int
+section_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct section *s = arg;
+	char **row = xcalloc(ncolumns, sizeof(char *));
+
+	for (unsigned i = 0; i < ncolumns; i++)
+		row[i] = xstrdup(col[i] ? col[i] : "");
+	s->rows = xrealloc(s->rows, (s->count + 1) * sizeof(*s->rows));
+	s->rows[s->count++] = row;
+	s->columns = ncolumns;
+	return 0;
+}
+
+static void
+section_free(struct section *s)
+{
+	for (unsigned i = 0; i < s->count; i++) {
+		for (unsigned j = 0; j < s->columns; j++)
+			free(s->rows[i][j]);
+		free(s->rows[i]);
+	}
+	free(s->rows);
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+csv_field(const char *s)
+{
+	if (strpbrk(s, ",\"\n\r") == NULL) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static int
+table_row(void *arg, unsigned ncolumns, char **col)
+{
+	char *out = arg;
+
+	(void)ncolumns;
+	snprintf(out, 65, "%s", col[0] ? col[0] : "");
+	return 1;
+}
+
+/* The mailing's stage table or archive; "" when none. */
+static int
+report_table(MYSQL *db, const char *id, char table[65], struct buf *err)
+{
+	table[0] = '\0';
+	if (db_query_strings(db, "SELECT stage_table FROM mailings WHERE id "
+	    "= ?", 1, (const char *[]){ id }, table_row, table, err) != 0)
+		return -1;
+	if (!batch_valid_stage_table(table) && !(strncmp(table, "history_",
+	    8) == 0 && strlen(table) == 14 && strspn(table + 8,
+	    "0123456789") == 6))
+		table[0] = '\0';
+	return 0;
+}
+
+int
+cmd_report(struct cli *cli, int argc, char **argv)
+{
+	static const char *const headers[][6] = {
+		{ "state", "messages" },
+		{ "variant", "name", "messages", "sent", "deferred", "failed" },
+		{ "domain", "messages", "sent", "deferred", "failed" },
+		{ "first delivery", "last delivery", "seconds" },
+		{ "minute", "sent" },
+	};
+	struct section sections[5] = { { "states", 0, NULL, 0 },
+	    { "variants", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
+	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 } };
+	enum report_format format = FORMAT_TEXT;
+	const char *id = NULL;
+	long top = 10;
+	struct herald_config *cfg;
+	struct buf err = BUF_INIT, sql = BUF_INIT;
+	char table[65];
+	MYSQL *db = NULL;
+	int status = CLI_FAILED;
+
+	if (cli_wants_help(argc, argv)) {
+		cmd_report_usage(stdout);
+		return CLI_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			format = FORMAT_JSON;
+		else if (!strcmp(argv[i], "--csv"))
+			format = FORMAT_CSV;
+		else if (!strcmp(argv[i], "--top") && i + 1 < argc &&
+		    atol(argv[i + 1]) > 0)
+			top = atol(argv[++i]);
+		else if (!id && argv[i][0] && strspn(argv[i], "0123456789") ==
+		    strlen(argv[i]))
+			id = argv[i];
+		else {
+			cmd_report_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (id == NULL) {
+		cmd_report_usage(stderr);
+		return CLI_USAGE;
+	}
+	cfg = cli_config(cli);
+	if (cfg == NULL)
+		return CLI_FAILED;
+	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	if (db == NULL || report_table(db, id, table, &err) != 0)
+		goto done;
+	if (table[0] == '\0') {
+		buf_printf(&err, "mailing %s does not exist or is not staged "
+		    "yet (herald mailing show %s)", id, id);
+		goto done;
+	}
+	/* Only the table name (checked above) is spliced; values bound. */
+	buf_printf(&sql, "SELECT delivery_state, COUNT(*) FROM `%s` WHERE "
+	    "mailing_id = ? GROUP BY delivery_state ORDER BY delivery_state",
+	    table);
+	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
+	    section_row, &sections[0], &err) != 0)
+		goto done;
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT s.variant_id, COALESCE(v.name, 'default'), "
+	    "COUNT(*), SUM(s.delivery_state = 'sent'), SUM(s.delivery_state = "
+	    "'deferred'), SUM(s.delivery_state = 'failed') FROM `%s` s LEFT "
+	    "JOIN variants v ON v.id = s.variant_id WHERE s.mailing_id = ? "
+	    "GROUP BY s.variant_id ORDER BY s.variant_id", table);
+	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
+	    section_row, &sections[1], &err) != 0)
+		goto done;
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT SUBSTRING_INDEX(email, '@', -1) AS domain, "
+	    "COUNT(*) AS n, SUM(delivery_state = 'sent'), SUM(delivery_state "
+	    "= 'deferred'), SUM(delivery_state = 'failed') FROM `%s` WHERE "
+	    "mailing_id = ? GROUP BY domain ORDER BY n DESC, domain LIMIT %ld",
+	    table, top);	/* a number we parsed: LIMIT takes no string */
+	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
+	    section_row, &sections[2], &err) != 0)
+		goto done;
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT MIN(delivered_at), MAX(delivered_at), "
+	    "TIMESTAMPDIFF(SECOND, MIN(delivered_at), MAX(delivered_at)) FROM "
+	    "`%s` WHERE mailing_id = ? AND delivery_state = 'sent'", table);
+	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
+	    section_row, &sections[3], &err) != 0)
+		goto done;
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT DATE_FORMAT(delivered_at, '%%Y-%%m-%%d "
+	    "%%H:%%i') AS minute, COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
+	    "delivery_state = 'sent' GROUP BY minute ORDER BY minute", table);
+	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
+	    section_row, &sections[4], &err) != 0)
+		goto done;
+
+	if (format == FORMAT_JSON) {
+		printf("{\"mailing\": %s", id);
+		for (unsigned s = 0; s < 5; s++) {
+			printf(", \"%s\": [", sections[s].name);
+			for (unsigned r = 0; r < sections[s].count; r++) {
+				printf("%s{", r ? ", " : "");
+				for (unsigned c = 0; c < sections[s].columns;
+				    c++) {
+					printf("%s", c ? ", " : "");
+					json_string(headers[s][c]);
+					printf(": ");
+					json_string(sections[s].rows[r][c]);
+				}
+				printf("}");
+			}
+			printf("]");
+		}
+		printf("}\n");
+	} else if (format == FORMAT_CSV) {
+		/* Long format: one value per line, every section alike. */
+		printf("section,key,measure,value\n");
+		for (unsigned s = 0; s < 5; s++)
+			for (unsigned r = 0; r < sections[s].count; r++)
+				for (unsigned c = 1; c < sections[s].columns;
+				    c++) {
+					printf("%s,", sections[s].name);
+					csv_field(sections[s].rows[r][0]);
+					printf(",%s,", headers[s][c]);
+					csv_field(sections[s].rows[r][c]);
+					putchar('\n');
+				}
+	} else {
+		for (unsigned s = 0; s < 5; s++) {
+			printf("%s\n", sections[s].name);
+			printf(" ");
+			for (unsigned c = 0; c < 6 && headers[s][c]; c++)
+				printf(" %-16s", headers[s][c]);
+			putchar('\n');
+			for (unsigned r = 0; r < sections[s].count; r++) {
+				printf(" ");
+				for (unsigned c = 0; c < sections[s].columns;
+				    c++)
+					printf(" %-16s", sections[s].rows[r][c]);
+				putchar('\n');
+			}
+		}
+	}
+	status = CLI_OK;
+done:
+	if (status != CLI_OK)
+		msg_error("report: %s", buf_str(&err));
+	for (unsigned s = 0; s < 5; s++)
+		section_free(&sections[s]);
+	if (db)
+		mysql_close(db);
+	buf_free(&err);
+	buf_free(&sql);
+	return status;
+}
