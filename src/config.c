@@ -102,6 +102,7 @@ static const struct config_key config_keys[] = {
 
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000),
 	STR(domain_rate_limit, CONFIG_RATE_LIST, NULL),
+	STR(route, CONFIG_LIST, NULL),
 
 	STR(message_domain, CONFIG_STRING, ""),
 	STR(bounce_domain, CONFIG_STRING, ""),
@@ -248,6 +249,19 @@ config_parse_rate(const char *text)
 		return count * 3600;
 	}
 	return -1;
+}
+
+long
+config_parse_port(const char *text)
+{
+	char *end;
+	long port;
+
+	if (!isdigit((unsigned char)*text))
+		return -1;
+	errno = 0;
+	port = strtol(text, &end, 10);
+	return errno || *end || port < 1 || port > 65535 ? -1 : port;
 }
 
 int
@@ -459,6 +473,17 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 			return -1;
 		}
 		entry = xcalloc(1, sizeof(*entry));
+		if (strcmp(name, "route") == 0) {
+			const char *colon = strrchr(value, ':');
+
+			if (!*argument || !*value || colon == value ||
+			    (colon && config_parse_port(colon + 1) < 0)) {
+				buf_printf(err, "key \"route\": expected \"route "
+				    "DOMAIN = HOST\" or HOST:PORT, found "
+				    "\"%s = %s\"", argument, value);
+				return -1;
+			}
+		}
 		entry->argument = xstrdup(argument);
 		entry->value = xstrdup(value);
 		entry->line = number;

@@ -83,6 +83,9 @@ struct herald_config {
 	/* Rates, in messages per hour; 0 = no limit. */
 	long rate_limit;
 	struct config_entry *domain_rate_limit;	/* values: "N/h" text */
+	/* "route DOMAIN = HOST[:PORT]": that domain's relay (relaypool.h);
+	 * while it is down the primary or backup carries the domain. */
+	struct config_entry *route;
 
 	/* Messages (message.h, compose.h): empty domains default to the
 	 * domain of the mailing's From address. */
@@ -150,6 +153,9 @@ long config_parse_rate(const char *text);
  */
 #define CONFIG_SCHEDULE_MAX 32
 int config_parse_schedule(const char *text, long *delays, unsigned max);
+
+/* Parses a TCP port (1-65535); -1 when invalid. */
+long config_parse_port(const char *text);
 
 /* Parses "30", "30s", "5m", "2h", "1d" into seconds. -1 when invalid. */
 long config_parse_duration(const char *text);

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define RELAYPOOL_FIRST_RETRY_MS 5000
 
@@ -22,6 +23,11 @@ relaypool_add(struct relaypool *pool, const char *host, long port,
 		.helo_name = helo_name,
 	};
 
+	if (pool->count == RELAYPOOL_MAX) {
+		buf_printf(err, "more than %d relays (relay_host, "
+		    "relay_backup_host and route targets)", RELAYPOOL_MAX);
+		return -1;
+	}
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s:%ld", host, port);
 	e->session = relay_session_new(&target, err);
@@ -44,6 +50,40 @@ relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
 	    cfg->relay_backup_host, cfg->relay_backup_port, cfg->relay_timeout,
 	    helo_name, err))
 		goto fail;
+	pool->general = pool->count;
+	for (const struct config_entry *r = cfg->route; r; r = r->next) {
+		char host[256];
+		long port = 25;
+		const char *colon = strrchr(r->value, ':');
+		unsigned i;
+		size_t length = colon ? (size_t)(colon - r->value) :
+		    strlen(r->value);
+
+		if (length == 0 || length >= sizeof(host) || (colon &&
+		    ((port = config_parse_port(colon + 1)) < 0)) ||
+		    strlen(r->argument) >= sizeof(pool->routes[0].domain) ||
+		    pool->route_count == RELAYPOOL_ROUTES_MAX) {
+			buf_printf(err, "%s:%u: route %s: expected HOST or "
+			    "HOST:PORT, found \"%s\"", cfg->path ? cfg->path :
+			    "(configuration)", r->line, r->argument, r->value);
+			goto fail;
+		}
+		memcpy(host, r->value, length);
+		host[length] = '\0';
+		for (i = 0; i < pool->count; i++) {
+			char name[300];
+
+			snprintf(name, sizeof(name), "%s:%ld", host, port);
+			if (strcmp(pool->entries[i].name, name) == 0)
+				break;
+		}
+		if (i == pool->count && relaypool_add(pool, host, port,
+		    cfg->relay_timeout, helo_name, err))
+			goto fail;
+		snprintf(pool->routes[pool->route_count].domain,
+		    sizeof(pool->routes[0].domain), "%s", r->argument);
+		pool->routes[pool->route_count++].entry = i;
+	}
 	return 0;
 fail:
 	relaypool_free(pool);
@@ -63,7 +103,7 @@ relaypool_pick(struct relaypool *pool, int64_t now_ms, int64_t *retry_ms)
 {
 	int64_t soonest = -1;
 
-	for (unsigned i = 0; i < pool->count; i++) {
+	for (unsigned i = 0; i < pool->general; i++) {
 		struct relaypool_entry *e = &pool->entries[i];
 
 		if (e->down_until_ms <= now_ms)
@@ -73,6 +113,23 @@ relaypool_pick(struct relaypool *pool, int64_t now_ms, int64_t *retry_ms)
 	}
 	*retry_ms = soonest - now_ms;
 	return NULL;
+}
+
+struct relaypool_entry *
+relaypool_pick_for(struct relaypool *pool, const char *domain,
+    int64_t now_ms, int64_t *retry_ms)
+{
+	for (unsigned i = 0; i < pool->route_count; i++) {
+		struct relaypool_entry *e;
+
+		if (strcasecmp(pool->routes[i].domain, domain) != 0)
+			continue;
+		e = &pool->entries[pool->routes[i].entry];
+		if (e->down_until_ms <= now_ms)
+			return e;
+		break;		/* its relay is down: the general ones */
+	}
+	return relaypool_pick(pool, now_ms, retry_ms);
 }
 
 void
@@ -97,6 +154,6 @@ relaypool_report(struct relaypool *pool, struct relaypool_entry *entry,
 	entry->down_until_ms = now_ms + delay;
 	msg_warn("relay %s is down (%s: %s); %s; trying it again in %.0f s",
 	    entry->name, relay_status_name(result->status), result->text,
-	    pool->count > 1 ? "using the other relay meanwhile" :
+	    pool->general > 1 ? "using the other relay meanwhile" :
 	    "no backup relay (relay_backup_host)", delay / 1000.0);
 }

@@ -19,7 +19,8 @@
 #include "config.h"
 #include "relay.h"
 
-#define RELAYPOOL_MAX 2
+#define RELAYPOOL_MAX 16	/* primary, backup and route targets */
+#define RELAYPOOL_ROUTES_MAX 256
 
 struct relaypool_entry {
 	char name[300];			/* "host:port", for logs */
@@ -31,10 +32,18 @@ struct relaypool_entry {
 struct relaypool {
 	struct relaypool_entry entries[RELAYPOOL_MAX];
 	unsigned count;
+	unsigned general;		/* entries[0..general): primary, backup */
 	long retry_limit_ms;
+	/* "route DOMAIN = HOST[:PORT]": the domain's relay entry. */
+	struct relaypool_route {
+		char domain[256];
+		unsigned entry;
+	} routes[RELAYPOOL_ROUTES_MAX];
+	unsigned route_count;
 };
 
-/* Sets up sessions for relay_host and relay_backup_host. */
+/* Sets up sessions for relay_host, relay_backup_host and every route
+ * target; -1 with "FILE:LINE: route DOMAIN: ..." for a bad route. */
 int relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
     const char *helo_name, struct buf *err);
 void relaypool_free(struct relaypool *pool);
@@ -45,6 +54,14 @@ void relaypool_free(struct relaypool *pool);
  */
 struct relaypool_entry *relaypool_pick(struct relaypool *pool, int64_t now_ms,
     int64_t *retry_ms);
+
+/*
+ * The relay for a recipient domain: its route when it has one and the
+ * route's relay is up, otherwise the primary or backup (the route's
+ * fallback). NULL when none is up, with *retry_ms as in relaypool_pick.
+ */
+struct relaypool_entry *relaypool_pick_for(struct relaypool *pool,
+    const char *domain, int64_t now_ms, int64_t *retry_ms);
 
 /* Records how a session on entry went. */
 void relaypool_report(struct relaypool *pool, struct relaypool_entry *entry,

@@ -303,7 +303,11 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	unsigned n = 0, built = 0;
 	long next = from;
 
-	relay = relaypool_pick(&w->relays, scoreboard_now_ms(), &retry_ms);
+	/* The session goes to the first row's relay (its domain's route,
+	 * or the general one); it carries the rows that share it. */
+	relay = relaypool_pick_for(&w->relays, worker_domain_of(
+	    w->rows.rows[from].fields[FIELD_EMAIL]), scoreboard_now_ms(),
+	    &retry_ms);
 	if (relay == NULL) {
 		msg_warn("worker %ld: every relay is down; waiting %.0f s",
 		    (long)getpid(), retry_ms / 1000.0);
@@ -316,6 +320,10 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 		const struct delivery_row *row = &w->rows.rows[next];
 		struct delivery_result *r = &w->results[n];
 
+		if (n > 0 && relaypool_pick_for(&w->relays, worker_domain_of(
+		    row->fields[FIELD_EMAIL]), scoreboard_now_ms(),
+		    &retry_ms) != relay)
+			break;	/* another route: the next session */
 		if (!worker_pace_row(w, next, built))
 			break;
 		memset(r, 0, sizeof(*r));
