@@ -8,6 +8,8 @@
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 
+#include <mysql.h>
+
 #include "config.h"
 
 enum {
@@ -34,6 +36,12 @@ struct cli_command {
  * system file, or the defaults). Returns NULL after printing the reason.
  */
 struct herald_config *cli_config(struct cli *cli);
+
+/*
+ * Connects to herald's database as the configuration says (flags: more
+ * db.h DB_* options). NULL after printing "COMMAND: reason".
+ */
+MYSQL *cli_database(struct cli *cli, const char *command, int flags);
 
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);

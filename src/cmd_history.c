@@ -40,7 +40,6 @@ history_row(void *arg, unsigned ncolumns, char **col)
 int
 cmd_history(struct cli *cli, int argc, char **argv)
 {
-	struct herald_config *cfg;
 	struct buf err = BUF_INIT;
 	unsigned rows = 0;
 	MYSQL *db;
@@ -54,15 +53,9 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		cmd_history_usage(stderr);
 		return CLI_USAGE;
 	}
-	cfg = cli_config(cli);
-	if (cfg == NULL)
+	db = cli_database(cli, "history", 0);
+	if (db == NULL)
 		return CLI_FAILED;
-	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
-	if (db == NULL) {
-		msg_error("history: %s", buf_str(&err));
-		buf_free(&err);
-		return CLI_FAILED;
-	}
 	/* An id matches recipient_id, an address the email column: both
 	 * are indexed in every stage table. */
 	if (db_query_strings(db, "SELECT h.mailing_id, h.delivery_state, "

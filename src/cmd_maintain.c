@@ -41,14 +41,9 @@ cmd_maintain(struct cli *cli, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	cfg = cli_config(cli);
-	if (cfg == NULL)
+	db = cfg ? cli_database(cli, "maintain", 0) : NULL;
+	if (db == NULL)
 		return CLI_FAILED;
-	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
-	if (db == NULL) {
-		msg_error("maintain: %s", buf_str(&err));
-		buf_free(&err);
-		return CLI_FAILED;
-	}
 	status = maintain_run(cfg, db, &r, &err);
 	if (status != 0)
 		msg_error("maintain: %s", buf_str(&err));

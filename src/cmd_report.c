@@ -15,6 +15,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "db.h"
+#include "encode.h"
 #include "log.h"
 
 enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
@@ -65,19 +66,15 @@ section_free(struct section *s)
 	free(s->rows);
 }
 
+/* Prints s as a JSON string literal. */
 static void
 json_string(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
+	struct buf b = BUF_INIT;
+
+	encode_json_string(&b, s, strlen(s));
+	fputs(buf_str(&b), stdout);
+	buf_free(&b);
 }
 
 static void

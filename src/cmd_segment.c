@@ -119,7 +119,6 @@ out:
 int
 cmd_segment(struct cli *cli, int argc, char **argv)
 {
-	struct herald_config *cfg;
 	struct buf err = BUF_INIT, why = BUF_INIT;
 	const char *verb = argc > 1 ? argv[1] : "";
 	unsigned long long affected = 0;
@@ -138,15 +137,9 @@ cmd_segment(struct cli *cli, int argc, char **argv)
 		cmd_segment_usage(stderr);
 		return CLI_USAGE;
 	}
-	cfg = cli_config(cli);
-	if (cfg == NULL)
+	db = cli_database(cli, "segment", 0);
+	if (db == NULL)
 		return CLI_FAILED;
-	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
-	if (db == NULL) {
-		msg_error("segment %s: %s", verb, buf_str(&err));
-		buf_free(&err);
-		return CLI_FAILED;
-	}
 	if (!strcmp(verb, "count")) {
 		status = segment_count(db, argv[2], &err);
 	} else if (!strcmp(verb, "save")) {

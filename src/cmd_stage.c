@@ -47,14 +47,9 @@ cmd_stage(struct cli *cli, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	cfg = cli_config(cli);
-	if (cfg == NULL)
+	db = cfg ? cli_database(cli, "stage", 0) : NULL;
+	if (db == NULL)
 		return CLI_FAILED;
-	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
-	if (db == NULL) {
-		msg_error("stage: %s", buf_str(&err));
-		buf_free(&err);
-		return CLI_FAILED;
-	}
 	status = stage_run(cfg, db, &report, &err);
 	if (status != 0)
 		msg_error("stage: %s", buf_str(&err));

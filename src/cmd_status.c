@@ -23,6 +23,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "db.h"
+#include "encode.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -206,19 +207,15 @@ relay_up(const char *host, long port, int timeout_ms, double *ms)
 	return up;
 }
 
+/* Prints s as a JSON string literal. */
 static void
 json_text(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
+	struct buf b = BUF_INIT;
+
+	encode_json_string(&b, s, strlen(s));
+	fputs(buf_str(&b), stdout);
+	buf_free(&b);
 }
 
 static void

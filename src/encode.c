@@ -435,3 +435,20 @@ decode_base64url(const char *in, size_t length, struct buf *out)
 	}
 	return 0;
 }
+
+void
+encode_json_string(struct buf *out, const char *s, size_t length)
+{
+	buf_append_char(out, '"');
+	for (size_t i = 0; i < length; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			buf_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(out, "\\u%04x", c);
+		else
+			buf_append_char(out, (char)c);
+	}
+	buf_append_char(out, '"');
+}

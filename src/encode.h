@@ -48,6 +48,9 @@ void encode_phrase(const char *in, size_t length, size_t column,
 void encode_base64(const unsigned char *in, size_t length, int url,
     struct buf *out);
 
+/* A JSON string literal for length bytes of s (quotes included). */
+void encode_json_string(struct buf *out, const char *s, size_t length);
+
 /* Decodes RFC 4648 base64url without padding; -1 on a bad character. */
 int decode_base64url(const char *in, size_t length, struct buf *out);
 

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "db.h"
 #include "log.h"
 
 static const struct cli_command cli_commands[] = {
@@ -88,6 +89,22 @@ cli_config(struct cli *cli)
 	}
 	cli->config_loaded = 1;
 	return &cli->config;
+}
+
+MYSQL *
+cli_database(struct cli *cli, const char *command, int flags)
+{
+	struct herald_config *cfg = cli_config(cli);
+	struct buf err = BUF_INIT;
+	MYSQL *db;
+
+	if (cfg == NULL)
+		return NULL;
+	db = db_connect(cfg, DB_SELECT_DATABASE | flags, &err);
+	if (db == NULL)
+		msg_error("%s: %s", command, buf_str(&err));
+	buf_free(&err);
+	return db;
 }
 
 int

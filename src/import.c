@@ -28,6 +28,7 @@
 
 #include "address.h"
 #include "csv.h"
+#include "date.h"
 #include "db.h"
 #include "encode.h"
 
@@ -300,23 +301,6 @@ load_escape(struct buf *out, const char *s, size_t length)
 	buf_append(out, s + run, length - run);
 }
 
-static void
-json_string(struct buf *out, const char *s, size_t length)
-{
-	buf_append_char(out, '"');
-	for (size_t i = 0; i < length; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			buf_printf(out, "\\%c", c);
-		else if (c < 0x20)
-			buf_printf(out, "\\u%04x", c);
-		else
-			buf_append_char(out, (char)c);
-	}
-	buf_append_char(out, '"');
-}
-
 static size_t
 utf8_characters(const char *s, size_t length)
 {
@@ -343,27 +327,6 @@ valid_number(const char *s, int decimal)
 			return 0;
 	}
 	return digits > 0 && digits <= 12;
-}
-
-static int
-valid_date(const char *s)
-{
-	struct tm tm;
-	int y, m, d;
-	char tail;
-	time_t t;
-
-	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d,
-	    &tail) != 3)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	t = timegm(&tm);
-	gmtime_r(&t, &tm);
-	return tm.tm_year == y - 1900 && tm.tm_mon == m - 1 &&
-	    tm.tm_mday == d;
 }
 
 /* Checks one known column's value; "" when fine, else the reason. */
@@ -395,7 +358,7 @@ check_value(const struct known_column *k, char *value, size_t length,
 			    " whole");
 		break;
 	case COL_DATE:
-		if (!valid_date(value))
+		if (!date_valid(value))
 			buf_printf(reason, "%s \"%s\" is not a date "
 			    "(YYYY-MM-DD)", k->name, value);
 		break;
@@ -462,9 +425,9 @@ row_check(struct importer *im, const struct csv_record *rec)
 				continue;
 			if (attributes++)
 				buf_append_char(&im->attrs, ',');
-			json_string(&im->attrs, name, strlen(name));
+			encode_json_string(&im->attrs, name, strlen(name));
 			buf_append_char(&im->attrs, ':');
-			json_string(&im->attrs, rec->fields[c],
+			encode_json_string(&im->attrs, rec->fields[c],
 			    rec->lengths[c]);
 			continue;
 		}

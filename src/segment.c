@@ -7,6 +7,7 @@
  * on the parameter list.
  */
 #include "segment.h"
+#include "date.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -231,41 +232,6 @@ param(struct parser *p, const char *value, size_t length)
 
 /* --- values ----------------------------------------------------------- */
 
-static int
-valid_date(const char *s)
-{
-	struct tm tm;
-	int y, m, d;
-	time_t t;
-
-	if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	t = timegm(&tm);
-	gmtime_r(&t, &tm);
-	return tm.tm_year == y - 1900 && tm.tm_mon == m - 1 &&
-	    tm.tm_mday == d;
-}
-
-/* today minus days, as YYYY-MM-DD. */
-static void
-days_before(const char *today, long days, char out[16])
-{
-	struct tm tm;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	sscanf(today, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	t = timegm(&tm) - days * 86400;
-	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 /* Parses one value for a field of kind and emits it as a parameter. */
 static int
 value(struct parser *p, enum field_kind kind, const char *field)
@@ -291,7 +257,7 @@ value(struct parser *p, enum field_kind kind, const char *field)
 			    "\"%s\"", found(p));
 			return -1;
 		}
-		days_before(p->today, days, date);
+		date_days_before(p->today, days, date);
 		param(p, date, strlen(date));
 		return next(p);
 	}
@@ -316,7 +282,7 @@ value(struct parser *p, enum field_kind kind, const char *field)
 			    found(p));
 			return -1;
 		}
-		if (!valid_date(buf_str(&t->text))) {
+		if (!date_valid(buf_str(&t->text))) {
 			fail(p, at, "%s is not a date", buf_str(&t->text));
 			return -1;
 		}
