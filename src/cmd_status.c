@@ -218,6 +218,96 @@ json_text(const char *s)
 	buf_free(&b);
 }
 
+
+/* The monitor process and the Postfix queue it last read. */
+static const struct worker_slot *
+status_monitor_slot(const struct scoreboard *board)
+{
+	for (unsigned i = 0; i < board->slot_count; i++)
+		if (board->slots[i].state == WORKER_MONITOR)
+			return &board->slots[i];
+	return NULL;
+}
+
+static void
+status_monitor_text(const struct scoreboard *board, int64_t now_ms)
+{
+	const struct worker_slot *mon = status_monitor_slot(board);
+	int64_t checked = board->postfix_checked_ms;
+
+	if (mon == NULL)
+		return;
+	printf("  monitor pid %d", (int)mon->pid);
+	if (checked > 0)
+		printf("; Postfix queue: %lld waiting, %lld active, %lld "
+		    "deferred (%.0f s ago)", (long long)board->postfix_waiting,
+		    (long long)board->postfix_active,
+		    (long long)board->postfix_deferred,
+		    (double)(now_ms - checked) / 1000);
+	else
+		printf("; Postfix queue not read");
+	printf("\n");
+}
+
+static void
+status_monitor_json(const struct scoreboard *board, int64_t now_ms)
+{
+	const struct worker_slot *mon = status_monitor_slot(board);
+	int64_t checked = board->postfix_checked_ms;
+
+	if (mon == NULL) {
+		printf("null");
+		return;
+	}
+	printf("{\"pid\": %d, \"postfix\": ", (int)mon->pid);
+	if (checked > 0)
+		printf("{\"waiting\": %lld, \"active\": %lld, \"deferred\": "
+		    "%lld, \"age_ms\": %lld}", (long long)board->postfix_waiting,
+		    (long long)board->postfix_active,
+		    (long long)board->postfix_deferred,
+		    (long long)(now_ms - checked));
+	else
+		printf("null");
+	printf("}");
+}
+
+/* What each relay did for heraldd's workers since it started. */
+static void
+status_relay_totals_text(const struct scoreboard *board, int64_t now_ms)
+{
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+		const struct relay_counters *r = &board->relays[i];
+
+		if (r->state != 2)
+			continue;
+		printf("  %-21s workers: %s, sent %llu, deferred %llu, failed "
+		    "%llu\n", r->name, r->down_until_ms > now_ms ? "DOWN" :
+		    "up", (unsigned long long)r->sent,
+		    (unsigned long long)r->deferred,
+		    (unsigned long long)r->failed);
+	}
+}
+
+static void
+status_relay_totals_json(const struct scoreboard *board, int64_t now_ms)
+{
+	printf(", \"relay_totals\": [");
+	for (unsigned i = 0, n = 0; i < SCOREBOARD_RELAYS; i++) {
+		const struct relay_counters *r = &board->relays[i];
+
+		if (r->state != 2)
+			continue;
+		printf("%s{\"name\": ", n++ ? ", " : "");
+		json_text(r->name);
+		printf(", \"up\": %s, \"sent\": %llu, \"deferred\": %llu, "
+		    "\"failed\": %llu}", r->down_until_ms > now_ms ? "false" :
+		    "true", (unsigned long long)r->sent,
+		    (unsigned long long)r->deferred,
+		    (unsigned long long)r->failed);
+	}
+	printf("]");
+}
+
 static void
 status_print(const struct herald_config *cfg, const struct status *s,
     const struct scoreboard *board, const char *board_error, int json)
@@ -258,7 +348,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			for (unsigned i = 0, n = 0; i < board->slot_count; i++) {
 				const struct worker_slot *w = &board->slots[i];
 
-				if (w->state == WORKER_EMPTY)
+				if (w->state == WORKER_EMPTY ||
+				    w->state == WORKER_MONITOR)
 					continue;
 				printf("%s{\"slot\": %u, \"pid\": %d, \"state\": "
 				    "\"%s\", \"mailing\": %llu, \"batch\": %llu, "
@@ -273,7 +364,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 				    (unsigned long long)w->deferred,
 				    (unsigned long long)w->failed);
 			}
-			printf("]");
+			printf("], \"monitor\": ");
+			status_monitor_json(board, now_ms);
 		}
 		printf("}, \"relays\": [");
 		for (int r = 0; r < 2; r++) {
@@ -288,7 +380,10 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			printf(", \"port\": %ld, \"up\": %s}", ports[r],
 			    up ? "true" : "false");
 		}
-		printf("]}\n");
+		printf("]");
+		if (running)
+			status_relay_totals_json(board, now_ms);
+		printf("}\n");
 		return;
 	}
 	printf("MAILINGS\n");
@@ -327,7 +422,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		for (unsigned i = 0; i < board->slot_count; i++) {
 			const struct worker_slot *w = &board->slots[i];
 
-			if (w->state == WORKER_EMPTY)
+			if (w->state == WORKER_EMPTY ||
+			    w->state == WORKER_MONITOR)
 				continue;
 			printf("  %-4u %-8d %-9s %-8llu %-8llu %7.1fs ago %8llu "
 			    "%8llu %8llu\n", i, (int)w->pid, worker_state_name(
@@ -339,6 +435,7 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			    (unsigned long long)w->deferred,
 			    (unsigned long long)w->failed);
 		}
+		status_monitor_text(board, now_ms);
 	} else {
 		printf("WORKERS\n  heraldd is not running%s%s\n", board_error ?
 		    ": " : "", board_error ? board_error : "");
@@ -356,6 +453,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			printf("  %s:%ld  DOWN (no connection within 1 s)%s\n",
 			    hosts[r], ports[r], r ? "  backup" : "");
 	}
+	if (running)
+		status_relay_totals_text(board, now_ms);
 }
 
 static volatile sig_atomic_t status_interrupted;

@@ -104,6 +104,13 @@ static const struct config_key config_keys[] = {
 	STR(domain_rate_limit, CONFIG_RATE_LIST, NULL),
 	STR(route, CONFIG_LIST, NULL),
 
+	NUM(metrics_interval, CONFIG_DURATION, "15", 0, 3600),
+	STR(gmond_host, CONFIG_STRING, "127.0.0.1"),
+	NUM(gmond_port, CONFIG_INTEGER, "8649", 1, 65535),
+	STR(gmond_config, CONFIG_PATH, ""),
+	STR(postfix_config_directory, CONFIG_PATH, "/etc/postfix"),
+	NUM(postfix_queue_limit, CONFIG_INTEGER, "50000", 0, 100000000),
+
 	STR(message_domain, CONFIG_STRING, ""),
 	STR(bounce_domain, CONFIG_STRING, ""),
 	STR(unsubscribe_url, CONFIG_STRING, ""),

@@ -87,6 +87,20 @@ struct herald_config {
 	 * while it is down the primary or backup carries the domain. */
 	struct config_entry *route;
 
+	/* Monitoring (monitor.h): every metrics_interval seconds (0 = never)
+	 * heraldd's monitor publishes to gmond (gmond_config's first
+	 * udp_send_channel when set, else gmond_host:gmond_port; an empty
+	 * gmond_host publishes nothing) and reads Postfix's queue (postqueue
+	 * -c postfix_config_directory; empty = do not). Workers hold new
+	 * sessions while Postfix has more than postfix_queue_limit messages
+	 * waiting to go out (0 = no limit). */
+	long metrics_interval;
+	char *gmond_host;
+	long gmond_port;
+	char *gmond_config;
+	char *postfix_config_directory;
+	long postfix_queue_limit;
+
 	/* Messages (message.h, compose.h): empty domains default to the
 	 * domain of the mailing's From address. */
 	char *message_domain;		/* right side of Message-IDs */

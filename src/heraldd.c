@@ -34,11 +34,12 @@
 #include "log.h"
 #include "master.h"
 #include "scoreboard.h"
+#include "monitor.h"
 #include "worker.h"
 
 /* Slots in the scoreboard: worker_count's maximum, so a reload can grow
  * the pool without re-creating shared memory. */
-#define HERALDD_SLOTS 256
+#define HERALDD_SLOTS 257	/* 256 workers and the monitor */
 #define HERALDD_THROTTLE_BUCKETS 4096
 
 static void
@@ -249,6 +250,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Rate-limit buckets: one per node, mailing and limited domain. */
+	shared.board = board;
 	shared.throttle = throttle_table_create(HERALDD_THROTTLE_BUCKETS);
 	if (shared.throttle == NULL) {
 		msg_error("cannot map the rate-limit table: %s",
@@ -269,7 +271,8 @@ main(int argc, char **argv)
 			msg_warn("could not tell the starting process we run");
 		close(ready);
 	}
-	status = master_run(&cfg, cfg.path, board, worker_main, &shared);
+	status = master_run(&cfg, cfg.path, board, worker_main, monitor_main,
+	    &shared);
 	throttle_table_free(shared.throttle);
 	unlink(board_path);
 	unlink(buf_str(&pid_path));

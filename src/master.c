@@ -10,6 +10,7 @@
 
 #include <ev.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ struct master {
 	const char *config_path;
 	struct scoreboard *board;
 	worker_main_fn *worker_main;
+	worker_main_fn *monitor_main;	/* NULL = no monitor */
+	unsigned monitor_index;		/* its slot: the last one */
 	void *shared;
 	struct worker_process *workers;	/* board->slot_count of them */
 	unsigned wanted;		/* worker_count */
@@ -50,6 +53,15 @@ struct master {
 };
 
 static void master_spawn(struct master *m, struct worker_process *w);
+
+/* Should this slot have a process? */
+static int
+master_slot_wanted(const struct master *m, const struct worker_process *w)
+{
+	if (m->monitor_main && w->index == m->monitor_index)
+		return 1;
+	return w->index < m->wanted && w->index != m->monitor_index;
+}
 
 static void
 master_signal_worker(struct worker_process *w, int sig)
@@ -108,7 +120,10 @@ master_become_worker(struct master *m, struct worker_process *w)
 	atomic_store(&slot->failed, 0);
 	scoreboard_end_batch(slot);
 	scoreboard_heartbeat(slot, WORKER_STARTING);
-	status = m->worker_main(m->cfg, slot, w->index, m->shared);
+	if (m->monitor_main && w->index == m->monitor_index)
+		status = m->monitor_main(m->cfg, slot, w->index, m->shared);
+	else
+		status = m->worker_main(m->cfg, slot, w->index, m->shared);
 	_exit(status);
 }
 
@@ -160,9 +175,9 @@ master_child_exited(struct ev_loop *loop, ev_child *watcher, int revents)
 			ev_break(loop, EVBREAK_ALL);
 		return;
 	}
-	if (w->retire || w->index >= m->wanted) {
+	if (w->retire || !master_slot_wanted(m, w)) {
 		w->retire = 0;
-		if (w->index < m->wanted)
+		if (master_slot_wanted(m, w))
 			master_spawn(m, w);
 		return;
 	}
@@ -330,7 +345,7 @@ master_reload(struct master *m, const char *why)
 		if (w->pid > 0) {
 			w->retire = 1;
 			master_ask_to_stop(w);
-		} else if (i < m->wanted) {
+		} else if (master_slot_wanted(m, w)) {
 			w->fast_failures = 0;
 			master_spawn(m, w);
 		}
@@ -369,7 +384,8 @@ master_on_config_change(struct ev_loop *loop, ev_stat *watcher, int revents)
 
 int
 master_run(struct herald_config *cfg, const char *config_path,
-    struct scoreboard *board, worker_main_fn *worker_main, void *shared)
+    struct scoreboard *board, worker_main_fn *worker_main,
+    worker_main_fn *monitor_main, void *shared)
 {
 	struct master m;
 
@@ -379,6 +395,8 @@ master_run(struct herald_config *cfg, const char *config_path,
 	m.config_path = config_path;
 	m.board = board;
 	m.worker_main = worker_main;
+	m.monitor_main = monitor_main;
+	m.monitor_index = monitor_main ? board->slot_count - 1 : UINT_MAX;
 	m.shared = shared;
 	m.wanted = (unsigned)cfg->worker_count;
 	m.mode = RUNNING;
@@ -413,8 +431,9 @@ master_run(struct herald_config *cfg, const char *config_path,
 		ev_stat_start(m.loop, &m.config_watcher);
 	}
 	msg_info("started: %u worker%s", m.wanted, m.wanted == 1 ? "" : "s");
-	for (unsigned i = 0; i < m.wanted; i++)
-		master_spawn(&m, &m.workers[i]);
+	for (unsigned i = 0; i < board->slot_count; i++)
+		if (master_slot_wanted(&m, &m.workers[i]))
+			master_spawn(&m, &m.workers[i]);
 	ev_run(m.loop, 0);
 	msg_info("stopped");
 	free(m.workers);

@@ -41,9 +41,13 @@ typedef int worker_main_fn(const struct herald_config *cfg,
  * the new one in *cfg). config_path is the file to watch and reload (NULL
  * when running on built-in defaults). shared (memory mapped before the
  * fork, such as the rate-limit table) is handed to every worker. Returns
- * the process exit status.
+ * the process exit status. monitor_main, when not NULL, is the body of
+ * one more child, the monitor, which has the scoreboard's last slot
+ * (never a worker's): it is watched and respawned like a worker, and
+ * restarted on reload.
  */
 int master_run(struct herald_config *cfg, const char *config_path,
-    struct scoreboard *board, worker_main_fn *worker_main, void *shared);
+    struct scoreboard *board, worker_main_fn *worker_main,
+    worker_main_fn *monitor_main, void *shared);
 
 #endif

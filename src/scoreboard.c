@@ -165,6 +165,38 @@ worker_state_name(enum worker_state state)
 		return "sending";
 	case WORKER_STOPPING:
 		return "stopping";
+	case WORKER_WAITING:
+		return "waiting";
+	case WORKER_MONITOR:
+		return "monitor";
 	}
 	return "unknown";
+}
+
+struct relay_counters *
+scoreboard_relay(struct scoreboard *board, const char *name)
+{
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+		struct relay_counters *r = &board->relays[i];
+		uint32_t state = atomic_load(&r->state);
+
+		if (state == 0) {
+			uint32_t expected = 0;
+
+			if (atomic_compare_exchange_strong(&r->state,
+			    &expected, 1)) {
+				snprintf(r->name, sizeof(r->name), "%s", name);
+				atomic_store(&r->state, 2);
+				return r;
+			}
+			state = expected;
+		}
+		/* Another worker is naming it: a few instructions away,
+		 * unless it was killed right there; then skip the entry. */
+		for (unsigned spin = 0; state == 1 && spin < 1000000; spin++)
+			state = atomic_load(&r->state);
+		if (state == 2 && strncmp(r->name, name, sizeof(r->name) - 1) == 0)
+			return r;
+	}
+	return NULL;
 }

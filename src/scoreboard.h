@@ -27,6 +27,8 @@ enum worker_state {
 	WORKER_IDLE,		/* nothing to claim; polling */
 	WORKER_SENDING,		/* working on a batch */
 	WORKER_STOPPING,	/* finishing the message in hand, then exit */
+	WORKER_WAITING,		/* holding: Postfix's queue is too long */
+	WORKER_MONITOR,		/* the monitor process (monitor.h) */
 };
 
 struct worker_slot {
@@ -42,13 +44,43 @@ struct worker_slot {
 	_Atomic uint64_t failed;
 };
 
-#define SCOREBOARD_MAGIC 0x68726c64u	/* "hrld" */
+/*
+ * What a relay did, summed over every worker: one entry per relay name
+ * ("host:port"), taken by the first worker that reports on it. state
+ * goes 0 (free) -> 1 (name being written) -> 2 (ready); readers skip
+ * entries that are not ready.
+ */
+struct relay_counters {
+	_Atomic uint32_t state;
+	char name[92];
+	_Atomic uint64_t sent;			/* 2xx to DATA */
+	_Atomic uint64_t deferred;		/* 4xx */
+	_Atomic uint64_t failed;		/* 5xx */
+	_Atomic int64_t down_until_ms;		/* 0 = up */
+};
+
+#define SCOREBOARD_RELAYS 32
+
+#define SCOREBOARD_MAGIC 0x68726c32u	/* "hrl2" */
 
 struct scoreboard {
 	uint32_t magic;
 	uint32_t slot_count;
 	_Atomic int32_t master_pid;
 	_Atomic int64_t master_started_ms;
+	/* The node's totals since the master started (workers come and
+	 * go; these never go back). */
+	_Atomic uint64_t sent;
+	_Atomic uint64_t deferred;
+	_Atomic uint64_t failed;
+	_Atomic uint64_t claims;		/* batches claimed */
+	_Atomic uint64_t claim_us;		/* time spent claiming */
+	/* Postfix's queue, as the monitor last read it (monitor.h). */
+	_Atomic int64_t postfix_checked_ms;	/* 0 = never read */
+	_Atomic int64_t postfix_waiting;	/* maildrop+incoming+active */
+	_Atomic int64_t postfix_active;
+	_Atomic int64_t postfix_deferred;
+	struct relay_counters relays[SCOREBOARD_RELAYS];
 	struct worker_slot slots[];
 };
 
@@ -78,5 +110,10 @@ void scoreboard_begin_batch(struct worker_slot *slot, uint64_t batch_id,
 void scoreboard_end_batch(struct worker_slot *slot);
 
 const char *worker_state_name(enum worker_state state);
+
+/* The counters of the relay named name ("host:port"), taking a free
+ * entry the first time; NULL when all are taken. */
+struct relay_counters *scoreboard_relay(struct scoreboard *board,
+    const char *name);
 
 #endif

@@ -37,6 +37,7 @@ static volatile sig_atomic_t worker_stop_requested;
 struct worker {
 	const struct herald_config *cfg;
 	struct worker_slot *slot;
+	struct scoreboard *board;
 	struct throttle_table *throttle;
 	pid_t master_pid;
 	MYSQL *db;
@@ -53,6 +54,7 @@ struct worker {
 	long paced_row;			/* row whose slot is reserved, or -1 */
 	int64_t paced_until_us;		/* ... and when it may go */
 	int reload;			/* a template file changed */
+	int holding;			/* Postfix's queue is too long */
 };
 
 static void
@@ -207,6 +209,9 @@ worker_run_session(struct worker *w, struct relaypool_entry *relay)
 	const struct relay_result *results;
 	unsigned n;
 
+	struct relay_counters *counters;
+	uint64_t sent = 0, deferred = 0, failed = 0;
+
 	relay_session_run(relay->session, &summary);
 	relaypool_report(&w->relays, relay, &summary, scoreboard_now_ms());
 	results = relay_session_results(relay->session, &n);
@@ -217,6 +222,18 @@ worker_run_session(struct worker *w, struct relaypool_entry *relay)
 		r->queue_id = results[i].queue_id[0] ? results[i].queue_id :
 		    NULL;
 		r->reply = results[i].reply[0] ? results[i].reply : NULL;
+		sent += results[i].outcome == RELAY_SENT ||
+		    results[i].outcome == RELAY_UNKNOWN;
+		deferred += results[i].outcome == RELAY_DEFERRED;
+		failed += results[i].outcome == RELAY_FAILED;
+	}
+	/* For the monitor: what each relay did, and whether it is up. */
+	counters = scoreboard_relay(w->board, relay->name);
+	if (counters) {
+		atomic_fetch_add(&counters->sent, sent);
+		atomic_fetch_add(&counters->deferred, deferred);
+		atomic_fetch_add(&counters->failed, failed);
+		atomic_store(&counters->down_until_ms, relay->down_until_ms);
 	}
 }
 
@@ -244,6 +261,9 @@ worker_record(struct worker *w, const struct batch *batch, unsigned count)
 			atomic_fetch_add(&w->slot->sent, sent);
 			atomic_fetch_add(&w->slot->deferred, deferred);
 			atomic_fetch_add(&w->slot->failed, failed);
+			atomic_fetch_add(&w->board->sent, sent);
+			atomic_fetch_add(&w->board->deferred, deferred);
+			atomic_fetch_add(&w->board->failed, failed);
 			rc = 0;
 			break;
 		}
@@ -442,6 +462,36 @@ worker_finish(struct worker *w, const struct batch *batch)
 	buf_free(&err);
 }
 
+/*
+ * Is Postfix too far behind? True while the monitor's last reading (if
+ * recent) shows more than postfix_queue_limit messages waiting to go
+ * out: sending more would only pile them up there. Logs when holding
+ * starts and ends.
+ */
+static int
+worker_postfix_backlogged(struct worker *w)
+{
+	int64_t checked = atomic_load(&w->board->postfix_checked_ms);
+	int64_t waiting = atomic_load(&w->board->postfix_waiting);
+	/* A reading older than a few intervals (monitor gone) is ignored:
+	 * better to send than to wait on a number nobody updates. */
+	int64_t fresh_ms = (3 * w->cfg->metrics_interval + 10) * 1000;
+	int backlogged = w->cfg->postfix_queue_limit > 0 && checked > 0 &&
+	    scoreboard_now_ms() - checked < fresh_ms &&
+	    waiting > w->cfg->postfix_queue_limit;
+
+	if (backlogged && !w->holding)
+		msg_warn("worker %ld: Postfix has %lld messages waiting "
+		    "(postfix_queue_limit = %ld); holding new sessions until "
+		    "it catches up", (long)getpid(), (long long)waiting,
+		    w->cfg->postfix_queue_limit);
+	else if (!backlogged && w->holding)
+		msg_info("worker %ld: Postfix's queue is down to %lld; "
+		    "sending again", (long)getpid(), (long long)waiting);
+	w->holding = backlogged;
+	return backlogged;
+}
+
 static void
 worker_process_batch(struct worker *w, struct batch *batch)
 {
@@ -461,7 +511,8 @@ worker_process_batch(struct worker *w, struct batch *batch)
 	}
 	w->paced_row = -1;
 	while (index < (long)w->rows.count) {
-		if (worker_should_stop(w) || !worker_mailing_active(w, batch))
+		if (worker_should_stop(w) || !worker_mailing_active(w, batch) ||
+		    worker_postfix_backlogged(w))
 			break;
 		next = worker_send_session(w, batch, index);
 		if (next < 0)
@@ -503,14 +554,26 @@ worker_loop(struct worker *w)
 {
 	struct buf err = BUF_INIT;
 	struct batch batch;
-	int claimed;
+	int64_t started_us;
+	int claimed, rc;
 
 	while (!worker_should_stop(w)) {
+		if (worker_postfix_backlogged(w)) {
+			/* No batch held while waiting: others may take
+			 * them when it clears, and no lease runs out. */
+			worker_sleep(w, 1000, WORKER_WAITING);
+			continue;
+		}
 		scoreboard_heartbeat(w->slot, WORKER_IDLE);
 		if (worker_connect(w, 0) != 0)
 			break;
 		buf_reset(&err);
-		if (batch_claim(w->db, &w->owner, &batch, &claimed, &err)) {
+		started_us = throttle_now_us();
+		rc = batch_claim(w->db, &w->owner, &batch, &claimed, &err);
+		atomic_fetch_add(&w->board->claims, 1);
+		atomic_fetch_add(&w->board->claim_us,
+		    (uint64_t)(throttle_now_us() - started_us));
+		if (rc) {
 			worker_database_failed(w, "claiming a batch", &err);
 			continue;
 		}
@@ -553,6 +616,7 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.slot = slot;
+	w.board = sh->board;
 	w.throttle = sh->throttle;
 	w.master_pid = getppid();
 	w.paced_row = -1;

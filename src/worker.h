@@ -24,6 +24,7 @@
 
 /* Memory the master maps before forking, shared by all workers. */
 struct worker_shared {
+	struct scoreboard *board;
 	struct throttle_table *throttle;
 };
 

@@ -91,7 +91,7 @@ send_mailing() {
 	"$HERALD_BIN" mailing show "$id" | awk '$1 ~ /^(sent|deferred|failed)$/ { printf "%s %s  ", $1, $2 } END { print "" }'
 	grep -v "info:" "$T_DIR/heraldd.log" | head -5
 	rss_master=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
-	rss_workers=$(for c in $(pgrep -P $pid); do awk '/VmHWM/ { print $2 }' /proc/$c/status; done | sort -n | tail -1)
+	rss_workers=$(for c in $(pgrep -x heraldd -P $pid); do awk '/VmHWM/ { print $2 }' /proc/$c/status; done | sort -n | tail -1)
 	kill -TERM $pid
 	wait $pid
 }

@@ -55,7 +55,9 @@ if [ $syslog_check = 1 ]; then
 		t_fail "warnings name the object at priority warning" "$(tail -c 600 "$T_DIR/syslog")"
 fi
 workers=$(pgrep -P "$pid" | wc -l)
-[ "$workers" = 2 ] && t_ok "two workers run under the master" || t_fail "two workers run" "$workers"
+# worker_count = 2, and the monitor (Postfix's queue, Ganglia).
+[ "$workers" = 3 ] && t_ok "two workers and the monitor run under the master" ||
+	t_fail "two workers and the monitor run" "$workers children"
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pid" 2>/dev/null && [ ! -e "$T_DIR/heraldd.pid" ] &&

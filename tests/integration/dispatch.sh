@@ -58,7 +58,7 @@ wait_done() {
 start_daemon() {
 	"$HERALDD_BIN" -f >>"$T_DIR/heraldd.log" 2>&1 &
 	daemon=$!
-	for _ in $(seq 1 50); do [ "$(pgrep -P $daemon | wc -l)" = $WORKERS ] && return; sleep 0.1; done
+	for _ in $(seq 1 50); do [ "$(pgrep -x heraldd -P $daemon | wc -l)" = $WORKERS ] && return; sleep 0.1; done
 }
 t_at_exit 'kill $daemon 2>/dev/null'
 # sink_report MAILING N: received distinct recipients and duplicates,
@@ -104,18 +104,18 @@ echo "# mailing 1: 10000 recipients, $distinct received, $((10000 - distinct)) l
 mailing rough "state = PA"
 "$HERALD_BIN" stage >/dev/null
 wait_sent 2 3000
-victim=$(pgrep -P $daemon | head -1)
+victim=$(pgrep -x heraldd -P $daemon | head -1)
 kill -KILL "$victim"
 t_ok "SIGKILLed worker $victim at $(sent 2) sent"
 wait_sent 2 7000
-hung=$(pgrep -P $daemon | tail -1)
+hung=$(pgrep -x heraldd -P $daemon | tail -1)
 kill -STOP "$hung"
 for _ in $(seq 1 150); do grep -q "pid $hung) stalled" "$T_DIR/heraldd.log" && break; sleep 0.1; done
 sleep 2
 ! kill -0 "$hung" 2>/dev/null && t_ok "the watchdog killed the hung worker $hung" ||
 	{ t_fail "the watchdog killed the hung worker" "$(tail -c 600 "$T_DIR/heraldd.log")"; kill -KILL "$hung"; }
 wait_sent 2 12000
-children=$(pgrep -P $daemon)
+children=$(pgrep -P $daemon)	# the workers and the monitor
 kill -KILL $daemon; wait $daemon 2>/dev/null
 sleep 2
 left=0; for c in $children; do alive "$c" && left=$((left + 1)); done

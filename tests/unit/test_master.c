@@ -141,7 +141,8 @@ start_master(enum body which, const char *config_text)
 			_exit(2);
 		}
 		atomic_store(&board->master_pid, (int32_t)getpid());
-		_exit(master_run(&cfg, config_path, board, test_body, NULL));
+		_exit(master_run(&cfg, config_path, board, test_body, NULL,
+		    NULL));
 	}
 	buf_free(&err);
 }

@@ -1,0 +1,583 @@
+/*
+ * monitor.c - heraldd's monitor process (see monitor.h).
+ */
+#include "monitor.h"
+#include "db.h"
+#include "gmetric.h"
+#include "log.h"
+#include "worker.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* postqueue gets this long to list the queue before it is killed. */
+#define MONITOR_POSTQUEUE_TIMEOUT_MS 30000
+
+static volatile sig_atomic_t monitor_stop_requested;
+
+struct mailing_sample {
+	unsigned long long id, sent, deferred, failed;
+};
+
+struct monitor {
+	const struct herald_config *cfg;
+	struct worker_slot *slot;
+	struct scoreboard *board;
+	pid_t master_pid;
+	MYSQL *db;
+	struct gmetric_sender gmond;
+	/* Each source's trouble is logged when it starts and when it ends. */
+	int db_failing, gmond_failing, postfix_failing;
+	/* The previous publication, for rates. */
+	int64_t published_ms;
+	uint64_t sent, deferred, failed, claims, claim_us;
+	uint64_t relay[SCOREBOARD_RELAYS][3];
+	struct mailing_sample *mailings, *fresh;
+	unsigned mailing_count, mailing_capacity;
+	unsigned fresh_count, fresh_capacity;
+	/* This round's database readings. */
+	long long backlog;
+	long long stage_latency;	/* -1 = none */
+	int db_ok;
+};
+
+static void
+monitor_on_term(int sig)
+{
+	(void)sig;
+	monitor_stop_requested = 1;
+}
+
+static int
+monitor_should_stop(const struct monitor *m)
+{
+	return monitor_stop_requested || getppid() != m->master_pid;
+}
+
+/* Logs a source's failure once, and its recovery. */
+static void
+monitor_trouble(int *failing, int now_failing, const char *what,
+    const struct buf *err)
+{
+	if (now_failing && !*failing)
+		msg_warn("monitor: %s: %s (retrying every interval; sending "
+		    "is not affected)", what, buf_str(err));
+	else if (!now_failing && *failing)
+		msg_info("monitor: %s works again", what);
+	*failing = now_failing;
+}
+
+void
+monitor_metric_name(char *out, size_t size, const char *prefix,
+    const char *name, const char *suffix)
+{
+	size_t n;
+
+	snprintf(out, size, "%s%s%s", prefix, name, suffix);
+	for (n = strlen(prefix); out[n] && n < strlen(prefix) + strlen(name);
+	    n++)
+		if (!isalnum((unsigned char)out[n]) && out[n] != '_')
+			out[n] = '_';
+}
+
+void
+monitor_count_postqueue_line(const char *line,
+    struct postfix_queue_counts *counts)
+{
+	const char *p = strstr(line, "\"queue_name\"");
+	char queue[16];
+	size_t n = 0;
+
+	if (p == NULL)
+		return;
+	p += strlen("\"queue_name\"");
+	while (*p == ' ' || *p == ':')
+		p++;
+	if (*p++ != '"')
+		return;
+	while (*p && *p != '"' && n + 1 < sizeof(queue))
+		queue[n++] = *p++;
+	queue[n] = '\0';
+	if (strcmp(queue, "maildrop") == 0)
+		counts->maildrop++;
+	else if (strcmp(queue, "incoming") == 0)
+		counts->incoming++;
+	else if (strcmp(queue, "active") == 0)
+		counts->active++;
+	else if (strcmp(queue, "deferred") == 0)
+		counts->deferred++;
+	else if (strcmp(queue, "hold") == 0)
+		counts->hold++;
+}
+
+/* Counts the complete lines in text, keeping an unfinished last one. */
+static void
+monitor_take_lines(struct buf *text, struct postfix_queue_counts *counts,
+    struct buf *complaint)
+{
+	char *start = text->data, *nl;
+	size_t rest;
+
+	while ((nl = memchr(start, '\n', text->len - (size_t)(start -
+	    text->data))) != NULL) {
+		*nl = '\0';
+		if (start[0] == '{')
+			monitor_count_postqueue_line(start, counts);
+		else if (start[0] && complaint->len == 0)
+			buf_append_str(complaint, start);
+		start = nl + 1;
+	}
+	rest = text->len - (size_t)(start - text->data);
+	memmove(text->data, start, rest);
+	text->len = rest;
+	text->data[rest] = '\0';
+}
+
+/* Runs postqueue -j and counts its messages by queue. */
+static int
+monitor_read_postfix(struct monitor *m, struct postfix_queue_counts *counts,
+    struct buf *err)
+{
+	const char *dir = m->cfg->postfix_config_directory;
+	struct buf text = BUF_INIT, complaint = BUF_INIT;
+	int64_t deadline = scoreboard_now_ms() + MONITOR_POSTQUEUE_TIMEOUT_MS;
+	int fds[2], status, rc = -1, timed_out = 0;
+	char chunk[65536];
+	pid_t pid;
+
+	memset(counts, 0, sizeof(*counts));
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		buf_printf(err, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		buf_printf(err, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execl("/usr/sbin/postqueue", "postqueue", "-c", dir, "-j",
+		    (char *)NULL);
+		execlp("postqueue", "postqueue", "-c", dir, "-j", (char *)NULL);
+		printf("cannot run postqueue: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	for (;;) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		ssize_t got;
+
+		scoreboard_heartbeat(m->slot, WORKER_MONITOR);
+		if (scoreboard_now_ms() > deadline || monitor_stop_requested) {
+			timed_out = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		got = read(fds[0], chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		buf_append(&text, chunk, (size_t)got);
+		monitor_take_lines(&text, counts, &complaint);
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (text.len && !timed_out) {
+		buf_append_char(&text, '\n');
+		monitor_take_lines(&text, counts, &complaint);
+	}
+	if (timed_out)
+		buf_printf(err, "postqueue -c %s -j gave no answer within "
+		    "%d s", dir, MONITOR_POSTQUEUE_TIMEOUT_MS / 1000);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		buf_printf(err, "postqueue -c %s -j failed: %s", dir,
+		    complaint.len ? buf_str(&complaint) : "no message");
+	else
+		rc = 0;
+	buf_free(&text);
+	buf_free(&complaint);
+	return rc;
+}
+
+static void
+monitor_poll_postfix(struct monitor *m)
+{
+	struct postfix_queue_counts counts;
+	struct buf err = BUF_INIT;
+	int failed = monitor_read_postfix(m, &counts, &err) != 0;
+
+	monitor_trouble(&m->postfix_failing, failed, "reading Postfix's "
+	    "queue", &err);
+	if (!failed) {
+		msg_debug("monitor: Postfix queue: maildrop %lld, incoming "
+		    "%lld, active %lld, deferred %lld, hold %lld",
+		    counts.maildrop, counts.incoming, counts.active,
+		    counts.deferred, counts.hold);
+		atomic_store(&m->board->postfix_waiting, counts.maildrop +
+		    counts.incoming + counts.active);
+		atomic_store(&m->board->postfix_active, counts.active);
+		atomic_store(&m->board->postfix_deferred, counts.deferred);
+		atomic_store(&m->board->postfix_checked_ms,
+		    scoreboard_now_ms());
+	}
+	buf_free(&err);
+}
+
+static int
+monitor_mailing_row(void *arg, unsigned ncolumns, char **columns)
+{
+	struct monitor *m = arg;
+	struct mailing_sample *s;
+
+	(void)ncolumns;
+	if (m->fresh_count == m->fresh_capacity) {
+		m->fresh_capacity = m->fresh_capacity ? 2 * m->fresh_capacity :
+		    16;
+		m->fresh = xrealloc(m->fresh, m->fresh_capacity *
+		    sizeof(*m->fresh));
+	}
+	s = &m->fresh[m->fresh_count++];
+	s->id = strtoull(columns[0], NULL, 10);
+	s->sent = strtoull(columns[1], NULL, 10);
+	s->deferred = strtoull(columns[2], NULL, 10);
+	s->failed = strtoull(columns[3], NULL, 10);
+	m->backlog += columns[4] ? strtoll(columns[4], NULL, 10) : 0;
+	return 0;
+}
+
+static int
+monitor_latency_row(void *arg, unsigned ncolumns, char **columns)
+{
+	struct monitor *m = arg;
+
+	(void)ncolumns;
+	if (columns[0])
+		m->stage_latency = strtoll(columns[0], NULL, 10);
+	if (m->stage_latency < 0)
+		m->stage_latency = 0;
+	return 1;
+}
+
+/* Reads the mailings in progress, the backlog and the staging delay. */
+static void
+monitor_read_database(struct monitor *m)
+{
+	struct buf err = BUF_INIT;
+
+	m->fresh_count = 0;
+	m->backlog = 0;
+	m->stage_latency = -1;
+	m->db_ok = 0;
+	if (m->db == NULL)
+		m->db = db_connect(m->cfg, DB_SELECT_DATABASE, &err);
+	if (m->db && (db_query_strings(m->db, "SELECT id, sent_count, "
+	    "deferred_count, failed_count, GREATEST(CAST(staged_count AS "
+	    "SIGNED) - CAST(sent_count AS SIGNED) - CAST(failed_count AS "
+	    "SIGNED) - CAST(cancelled_count AS SIGNED), 0) FROM mailings "
+	    "WHERE state IN ('ready', 'sending', 'paused') ORDER BY id", 0,
+	    NULL, monitor_mailing_row, m, &err) != 0 ||
+	    db_query_strings(m->db, "SELECT TIMESTAMPDIFF(SECOND, send_at, "
+	    "staged_at) FROM mailings WHERE staged_at IS NOT NULL ORDER BY "
+	    "staged_at DESC, id DESC LIMIT 1", 0, NULL, monitor_latency_row,
+	    m, &err) != 0)) {
+		/* Reconnect next time: the server may have restarted. */
+		mysql_close(m->db);
+		m->db = NULL;
+	}
+	m->db_ok = m->db != NULL;
+	monitor_trouble(&m->db_failing, !m->db_ok, "reading the database",
+	    &err);
+	buf_free(&err);
+}
+
+static void
+monitor_publish(struct monitor *m, const char *name, const char *units,
+    const char *title, const char *description, unsigned dmax, double value)
+{
+	struct gmetric_definition def = {
+		.name = name, .units = units, .slope = GMETRIC_SLOPE_BOTH,
+		.tmax = (unsigned)m->cfg->metrics_interval, .dmax = dmax,
+		.group = "herald", .title = title, .description = description,
+	};
+	struct buf err = BUF_INIT;
+	int failed;
+
+	if (m->gmond.fd < 0)
+		return;
+	failed = gmetric_send(&m->gmond, &def, value, &err) != 0;
+	/* One datagram lost is no news; note the first of a run. */
+	monitor_trouble(&m->gmond_failing, failed, "publishing to gmond",
+	    &err);
+	buf_free(&err);
+}
+
+static double
+monitor_rate(uint64_t now, uint64_t before, double seconds)
+{
+	return now >= before && seconds > 0 ? (double)(now - before) /
+	    seconds : 0.0;
+}
+
+static void
+monitor_publish_relays(struct monitor *m, double seconds, int first)
+{
+	static const char *const kinds[3] = { "sent", "deferred", "failed" };
+	int64_t now = scoreboard_now_ms();
+	unsigned dmax = (unsigned)(10 * m->cfg->metrics_interval);
+
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+		struct relay_counters *r = &m->board->relays[i];
+		uint64_t values[3];
+		char name[160], title[160], suffix[32];
+		int64_t down_until;
+
+		if (atomic_load(&r->state) != 2)
+			continue;
+		values[0] = atomic_load(&r->sent);
+		values[1] = atomic_load(&r->deferred);
+		values[2] = atomic_load(&r->failed);
+		for (unsigned k = 0; k < 3; k++) {
+			snprintf(suffix, sizeof(suffix), "_%s_rate", kinds[k]);
+			monitor_metric_name(name, sizeof(name),
+			    "herald_relay_", r->name, suffix);
+			snprintf(title, sizeof(title), "Messages %s by %s",
+			    kinds[k], r->name);
+			if (!first)
+				monitor_publish(m, name, "messages/s", title,
+				    "messages per second, this relay", dmax,
+				    monitor_rate(values[k], m->relay[i][k],
+				    seconds));
+			m->relay[i][k] = values[k];
+		}
+		down_until = atomic_load(&r->down_until_ms);
+		monitor_metric_name(name, sizeof(name), "herald_relay_",
+		    r->name, "_up");
+		snprintf(title, sizeof(title), "Relay %s up", r->name);
+		monitor_publish(m, name, "up", title, "1 while the workers "
+		    "use this relay, 0 while they wait for it", dmax,
+		    down_until > now ? 0.0 : 1.0);
+	}
+}
+
+static void
+monitor_publish_mailings(struct monitor *m, double seconds)
+{
+	static const char *const kinds[3] = { "sent", "deferred", "failed" };
+	/* Gone from gmond 10 intervals after the mailing is finished. */
+	unsigned dmax = (unsigned)(10 * m->cfg->metrics_interval);
+	struct mailing_sample *swap;
+	unsigned swap_capacity;
+
+	for (unsigned i = 0; i < m->fresh_count; i++) {
+		const struct mailing_sample *now = &m->fresh[i], *before = NULL;
+		unsigned long long values[3] = { now->sent, now->deferred,
+		    now->failed };
+		unsigned long long old[3];
+
+		for (unsigned j = 0; j < m->mailing_count; j++)
+			if (m->mailings[j].id == now->id)
+				before = &m->mailings[j];
+		if (before == NULL)
+			continue;	/* a rate needs two readings */
+		old[0] = before->sent;
+		old[1] = before->deferred;
+		old[2] = before->failed;
+		for (unsigned k = 0; k < 3; k++) {
+			char name[96], title[96];
+
+			snprintf(name, sizeof(name), "herald_mailing_%llu_%s_"
+			    "rate", now->id, kinds[k]);
+			snprintf(title, sizeof(title), "Mailing %llu: "
+			    "messages %s", now->id, kinds[k]);
+			monitor_publish(m, name, "messages/s", title,
+			    "messages per second, this mailing", dmax,
+			    monitor_rate(values[k], old[k], seconds));
+		}
+	}
+	/* This round's readings become the previous ones. */
+	swap = m->mailings;
+	swap_capacity = m->mailing_capacity;
+	m->mailings = m->fresh;
+	m->mailing_capacity = m->fresh_capacity;
+	m->mailing_count = m->fresh_count;
+	m->fresh = swap;
+	m->fresh_capacity = swap_capacity;
+	m->fresh_count = 0;
+}
+
+static void
+monitor_publish_all(struct monitor *m)
+{
+	int64_t now = scoreboard_now_ms();
+	double seconds = (now - m->published_ms) / 1000.0;
+	int first = m->published_ms == 0;
+	uint64_t sent = atomic_load(&m->board->sent);
+	uint64_t deferred = atomic_load(&m->board->deferred);
+	uint64_t failed = atomic_load(&m->board->failed);
+	uint64_t claims = atomic_load(&m->board->claims);
+	uint64_t claim_us = atomic_load(&m->board->claim_us);
+	unsigned active = 0;
+
+	monitor_read_database(m);
+	if (!first) {
+		monitor_publish(m, "herald_sent_rate", "messages/s",
+		    "Messages sent", "messages per second accepted by the "
+		    "relays", 0, monitor_rate(sent, m->sent, seconds));
+		monitor_publish(m, "herald_deferred_rate", "messages/s",
+		    "Messages deferred", "messages per second deferred (4xx) "
+		    "by the relays", 0, monitor_rate(deferred, m->deferred,
+		    seconds));
+		monitor_publish(m, "herald_failed_rate", "messages/s",
+		    "Messages failed", "messages per second refused (5xx) or "
+		    "that could not be built", 0, monitor_rate(failed,
+		    m->failed, seconds));
+		monitor_publish(m, "herald_claim_latency", "ms",
+		    "Batch claim latency", "milliseconds per batch claim over "
+		    "the interval", 0, claims > m->claims ?
+		    (double)(claim_us - m->claim_us) / (double)(claims -
+		    m->claims) / 1000.0 : 0.0);
+	}
+	m->sent = sent;
+	m->deferred = deferred;
+	m->failed = failed;
+	m->claims = claims;
+	m->claim_us = claim_us;
+	for (unsigned i = 0; i < m->board->slot_count; i++) {
+		struct worker_slot *w = &m->board->slots[i];
+
+		if (atomic_load(&w->pid) > 0 && atomic_load(&w->state) ==
+		    WORKER_SENDING)
+			active++;
+	}
+	monitor_publish(m, "herald_workers_active", "workers",
+	    "Workers sending", "workers working on a batch", 0,
+	    (double)active);
+	if (m->db_ok) {
+		monitor_publish(m, "herald_backlog", "messages",
+		    "Staged backlog", "staged messages not yet sent, failed or "
+		    "cancelled", 0, (double)m->backlog);
+		if (m->stage_latency >= 0)
+			monitor_publish(m, "herald_stage_latency", "s",
+			    "Staging latency", "seconds from the latest "
+			    "staged mailing's send time to ready", 0,
+			    (double)m->stage_latency);
+		monitor_publish_mailings(m, seconds);
+	}
+	if (atomic_load(&m->board->postfix_checked_ms) > now -
+	    2 * MONITOR_POSTFIX_POLL * 1000 - MONITOR_POSTQUEUE_TIMEOUT_MS) {
+		monitor_publish(m, "herald_postfix_active", "messages",
+		    "Postfix active queue", "messages in Postfix's active "
+		    "queue", 0, (double)atomic_load(
+		    &m->board->postfix_active));
+		monitor_publish(m, "herald_postfix_deferred", "messages",
+		    "Postfix deferred queue", "messages in Postfix's deferred "
+		    "queue", 0, (double)atomic_load(
+		    &m->board->postfix_deferred));
+	}
+	monitor_publish_relays(m, seconds, first);
+	m->published_ms = now;
+}
+
+/* Where to publish: gmond_config's channel, or gmond_host:gmond_port. */
+static void
+monitor_open_gmond(struct monitor *m)
+{
+	const struct herald_config *cfg = m->cfg;
+	struct buf err = BUF_INIT;
+	char host[256];
+	long port = cfg->gmond_port;
+
+	m->gmond.fd = -1;
+	if (cfg->metrics_interval <= 0)
+		return;
+	if (cfg->gmond_config[0]) {
+		if (gmetric_read_gmond_conf(cfg->gmond_config, host,
+		    sizeof(host), &port, &err) != 0) {
+			msg_error("monitor: %s; publishing no metrics",
+			    buf_str(&err));
+			buf_free(&err);
+			return;
+		}
+	} else if (cfg->gmond_host[0]) {
+		snprintf(host, sizeof(host), "%s", cfg->gmond_host);
+	} else {
+		return;
+	}
+	if (gmetric_open(&m->gmond, host, port, &err) != 0)
+		msg_error("monitor: %s; publishing no metrics", buf_str(&err));
+	else
+		msg_info("monitor: publishing metrics to gmond %s every %ld s",
+		    m->gmond.where, cfg->metrics_interval);
+	buf_free(&err);
+}
+
+int
+monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
+    unsigned slot_index, void *shared)
+{
+	struct worker_shared *sh = shared;
+	struct monitor m;
+	struct sigaction sa;
+	int64_t postfix_due = 0, publish_due;
+
+	(void)slot_index;
+	/* "ps" and "pgrep -x heraldd" tell it from the workers. */
+	prctl(PR_SET_NAME, "heraldd-monitor");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = monitor_on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.slot = slot;
+	m.board = sh->board;
+	m.master_pid = getppid();
+	monitor_open_gmond(&m);
+	publish_due = scoreboard_now_ms();
+	while (!monitor_should_stop(&m)) {
+		int64_t now = scoreboard_now_ms();
+		struct timespec tick = { 0, 200 * 1000000L };
+
+		scoreboard_heartbeat(slot, WORKER_MONITOR);
+		if (cfg->postfix_config_directory[0] && now >= postfix_due) {
+			monitor_poll_postfix(&m);
+			/* Never less often than the metrics. */
+			postfix_due = now + 1000 * (cfg->metrics_interval > 0 &&
+			    cfg->metrics_interval < MONITOR_POSTFIX_POLL ?
+			    cfg->metrics_interval : MONITOR_POSTFIX_POLL);
+		}
+		if (cfg->metrics_interval > 0 && now >= publish_due) {
+			monitor_publish_all(&m);
+			publish_due = now + cfg->metrics_interval * 1000;
+		}
+		nanosleep(&tick, NULL);
+	}
+	gmetric_close(&m.gmond);
+	if (m.db)
+		mysql_close(m.db);
+	free(m.mailings);
+	free(m.fresh);
+	return 0;
+}
