@@ -825,7 +825,20 @@ relay_classify(const struct relay_message *m, struct relay_result *r)
 	}
 	if (!m->transfer_started) {
 		/* No 354: the DATA command's own reply, if any. */
-		if (data == NULL || data->code == 0 || data->code / 100 == 3)
+		if (data == NULL || data->code == 0) {
+			/* The session ended in this message's transaction,
+			 * after MAIL and RCPT were accepted: nothing was
+			 * delivered, but this attempt counts, so a relay (or
+			 * a message) that always breaks the session here
+			 * ends in failed after retry_schedule instead of
+			 * being tried for ever. */
+			r->stage = RELAY_STAGE_DATA;
+			relay_say(r, RELAY_DEFERRED, "connection lost after "
+			    "the DATA command; the message was not "
+			    "delivered");
+			return 1;
+		}
+		if (data->code / 100 == 3)
 			return 1;
 		relay_set_reply(r, RELAY_STAGE_DATA, data);
 		r->outcome = relay_reply_outcome(data->code);
