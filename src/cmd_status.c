@@ -280,9 +280,10 @@ status_relay_totals_text(const struct scoreboard *board, int64_t now_ms)
 
 		if (r->state != 2)
 			continue;
-		printf("  %-21s workers: %s, sent %llu, deferred %llu, failed "
-		    "%llu\n", r->name, r->down_until_ms > now_ms ? "DOWN" :
-		    "up", (unsigned long long)r->sent,
+		printf("  %-21s workers: %s, %.0f/s, sent %llu, deferred %llu, "
+		    "failed %llu\n", r->name, r->down_until_ms > now_ms ?
+		    "DOWN" : "up", r->sent_per_100s / 100.0,
+		    (unsigned long long)r->sent,
 		    (unsigned long long)r->deferred,
 		    (unsigned long long)r->failed);
 	}
@@ -299,9 +300,10 @@ status_relay_totals_json(const struct scoreboard *board, int64_t now_ms)
 			continue;
 		printf("%s{\"name\": ", n++ ? ", " : "");
 		json_text(r->name);
-		printf(", \"up\": %s, \"sent\": %llu, \"deferred\": %llu, "
-		    "\"failed\": %llu}", r->down_until_ms > now_ms ? "false" :
-		    "true", (unsigned long long)r->sent,
+		printf(", \"up\": %s, \"rate_per_second\": %.2f, \"sent\": "
+		    "%llu, \"deferred\": %llu, \"failed\": %llu}",
+		    r->down_until_ms > now_ms ? "false" : "true",
+		    r->sent_per_100s / 100.0, (unsigned long long)r->sent,
 		    (unsigned long long)r->deferred,
 		    (unsigned long long)r->failed);
 	}

@@ -360,11 +360,18 @@ monitor_publish_relays(struct monitor *m, double seconds, int first)
 			    "herald_relay_", r->name, suffix);
 			snprintf(title, sizeof(title), "Messages %s by %s",
 			    kinds[k], r->name);
-			if (!first)
+			if (!first) {
+				double rate = monitor_rate(values[k],
+				    m->relay[i][k], seconds);
+
 				monitor_publish(m, name, "messages/s", title,
 				    "messages per second, this relay", dmax,
-				    monitor_rate(values[k], m->relay[i][k],
-				    seconds));
+				    rate);
+				/* For herald status. */
+				if (k == 0)
+					atomic_store(&r->sent_per_100s,
+					    (uint64_t)(rate * 100));
+			}
 			m->relay[i][k] = values[k];
 		}
 		down_until = atomic_load(&r->down_until_ms);

@@ -55,6 +55,7 @@ struct worker {
 	int64_t paced_until_us;		/* ... and when it may go */
 	int reload;			/* a template file changed */
 	int holding;			/* Postfix's queue is too long */
+	int64_t relays_down_ms;		/* every relay down: wait this */
 };
 
 static void
@@ -329,9 +330,10 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	    w->rows.rows[from].fields[FIELD_EMAIL]), scoreboard_now_ms(),
 	    &retry_ms);
 	if (relay == NULL) {
-		msg_warn("worker %ld: every relay is down; waiting %.0f s",
-		    (long)getpid(), retry_ms / 1000.0);
-		worker_sleep(w, retry_ms, WORKER_SENDING);
+		/* The caller gives the batch back before waiting: a wait
+		 * longer than the lease would let another worker take it
+		 * while this one still meant to send it. */
+		w->relays_down_ms = retry_ms > 0 ? retry_ms : 1000;
 		return from;
 	}
 	relay_session_reset(relay->session);
@@ -517,6 +519,8 @@ worker_process_batch(struct worker *w, struct batch *batch)
 		next = worker_send_session(w, batch, index);
 		if (next < 0)
 			goto out;
+		if (w->relays_down_ms)
+			break;
 		scoreboard_heartbeat(w->slot, WORKER_SENDING);
 		if (next > index && batch_checkpoint(w->db, &w->owner, batch,
 		    w->rows.rows[next - 1].row_id, &ours, &err) != 0) {
@@ -546,6 +550,13 @@ worker_process_batch(struct worker *w, struct batch *batch)
 		worker_release(w, batch);
 out:
 	scoreboard_end_batch(w->slot);
+	if (w->relays_down_ms) {
+		msg_warn("worker %ld: every relay is down; batch %llu given "
+		    "back, waiting %.0f s", (long)getpid(),
+		    (unsigned long long)batch->id, w->relays_down_ms / 1000.0);
+		worker_sleep(w, w->relays_down_ms, WORKER_WAITING);
+		w->relays_down_ms = 0;
+	}
 	buf_free(&err);
 }
 

@@ -42,6 +42,9 @@ grep -Eq "Watched send +sending +\[#*-+\] +[0-9.]+%  [0-9]+/400  [0-9]+/s now" "
 [ "$(grep -cE "^  [01] +[0-9]+ +(sending|idle)" "$T_DIR/out")" = 2 ] && grep -q "heraldd pid $daemon" "$T_DIR/out" &&
 	t_ok "both workers with pid, state and heartbeat" || t_fail "workers" "$(cat "$T_DIR/out")"
 grep -q "127.0.0.1:$T_SINK_PORT  up" "$T_DIR/out" && t_ok "the relay is up" || t_fail "relay up" "$(cat "$T_DIR/out")"
+grep -Eq "^  127.0.0.1:$T_SINK_PORT +workers: up, [0-9]+/s, sent [1-9][0-9]*, deferred 0, failed 0" "$T_DIR/out" &&
+	grep -Eq "^  monitor pid [0-9]+; Postfix queue" "$T_DIR/out" &&
+	t_ok "what the workers sent through the relay, and the monitor" || t_fail "relay totals and monitor" "$(cat "$T_DIR/out")"
 "$HERALD_BIN" status --json >"$T_DIR/json"
 "$PYTHON3" - "$T_DIR/json" "$daemon" <<'PY' >"$T_DIR/json.out" 2>&1
 import json, sys
@@ -55,6 +58,9 @@ assert m["Later"]["state"] == "queued"
 assert d["daemon"]["running"] and d["daemon"]["pid"] == int(sys.argv[2])
 assert len(d["daemon"]["workers"]) == 2
 assert d["relays"][0]["up"] is True
+t = d["relay_totals"][0]
+assert t["name"].startswith("127.0.0.1:") and t["up"] is True and t["sent"] > 0, t
+assert d["daemon"]["monitor"]["pid"] > 0, d["daemon"]
 print("ok")
 PY
 [ $? = 0 ] && t_ok "--json: one document with the same figures" || t_fail "--json" "$(cat "$T_DIR/json.out" "$T_DIR/json")"
