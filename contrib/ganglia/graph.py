@@ -89,22 +89,22 @@ def main():
                    ["--title", a.title + ": messages per second",
                     "--vertical-label", "messages/s"] + defs +
                    ["LINE2:sent#2a7fbf:sent",
-                    "GPRINT:sent:AVERAGE:avg %.0f/s",
-                    "GPRINT:sent:MAX:max %.0f/s\\n",
+                    "GPRINT:sent:AVERAGE:avg %.0lf/s",
+                    "GPRINT:sent:MAX:max %.0lf/s\\n",
                     "LINE2:deferred#e8a317:deferred",
-                    "GPRINT:deferred:MAX:max %.1f/s\\n",
+                    "GPRINT:deferred:MAX:max %.1lf/s\\n",
                     "LINE2:failed#c0392b:failed",
-                    "GPRINT:failed:MAX:max %.1f/s\\n"],
+                    "GPRINT:failed:MAX:max %.1lf/s\\n"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["rrdtool", "graph", a.prefix + "-queues.png"] + common +
                    ["--title", a.title + ": staged backlog and Postfix's queues",
                     "--vertical-label", "messages"] + defs +
                    ["AREA:backlog#9ecae1:staged backlog",
-                    "GPRINT:backlog:MAX:max %.0f\\n",
+                    "GPRINT:backlog:MAX:max %.0lf\\n",
                     "LINE2:pf_active#31a354:Postfix active",
-                    "GPRINT:pf_active:MAX:max %.0f\\n",
+                    "GPRINT:pf_active:MAX:max %.0lf\\n",
                     "LINE2:pf_deferred#e8a317:Postfix deferred",
-                    "GPRINT:pf_deferred:MAX:max %.0f\\n"],
+                    "GPRINT:pf_deferred:MAX:max %.0lf\\n"],
                    check=True, stdout=subprocess.DEVNULL)
     print("graph.py: %d samples over %d s -> %s-rates.png, %s-queues.png"
           % (samples, end - start, a.prefix, a.prefix))
