@@ -1,0 +1,59 @@
+#!/bin/bash
+# tests/leaks/heraldd.sh - heraldd under valgrind: the master, the workers
+# and the monitor send a mailing, reload on SIGHUP, stop on SIGTERM; every
+# process must end with no memory error and no definitely or indirectly
+# lost block. Needs a build without sanitizers (valgrind and ASan do not
+# mix): contrib/check builds one in _build-valgrind and runs this with
+# HERALD_BIN and HERALDD_BIN pointing there.
+. "$HERALD_SRCDIR/tests/lib/common.sh"
+. "$HERALD_SRCDIR/tests/lib/sink.sh"
+: "${HERALDD_BIN:?HERALDD_BIN is not set}"
+command -v valgrind >/dev/null || t_skip "valgrind is not installed (Debian package valgrind)"
+nm -D "$HERALDD_BIN" 2>/dev/null | grep -q __asan_init &&
+	t_skip "$HERALDD_BIN is built with AddressSanitizer; valgrind needs a plain build"
+t_use_database
+t_start_sink "$T_DIR/sink"
+cat >>"$T_CONFIG" <<CONF
+relay_port = $T_SINK_PORT
+worker_count = 2
+relay_session_size = 20
+batch_size = 50
+metrics_interval = 1
+pid_file = $T_DIR/heraldd.pid
+CONF
+"$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
+mkdir -p "$T_DIR/t"
+echo "Hi {{first_name}}, {{#city}}from {{city}}{{/city}}" >"$T_DIR/t/text.mustache"
+echo "<p>Hi {{first_name}}</p>" >"$T_DIR/t/html.mustache"
+awk 'BEGIN { print "email,first_name,city"; for (i = 1; i <= 300; i++) printf "v%d@example.org,V%d,Town %d\n", i, i, i }' >"$T_DIR/r.csv"
+"$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
+"$HERALD_BIN" mailing create --name leaks --template "$T_DIR/t" --segment all --from a@example.org --subject "Ünïcode s" >/dev/null
+"$HERALD_BIN" stage >/dev/null 2>&1
+mkdir -p "$T_DIR/vg"
+valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --trace-children=yes \
+	--trace-children-skip='*/postqueue' --log-file="$T_DIR/vg/%p" \
+	"$HERALDD_BIN" -f >"$T_DIR/heraldd.log" 2>&1 &
+daemon=$!
+t_at_exit "kill $daemon 2>/dev/null"
+for _ in $(seq 1 600); do
+	[ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && break
+	sleep 0.2
+done
+[ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && t_ok "under valgrind, the mailing is sent" ||
+	t_fail "mailing sent under valgrind" "$(tail -5 "$T_DIR/heraldd.log")"
+kill -HUP $daemon	# a reload: every worker and the monitor restart
+sleep 8
+kill -TERM $daemon
+wait $daemon
+logs=$(ls "$T_DIR/vg" | wc -l)
+# master + 2 workers + monitor, and as many again after the reload.
+[ "$logs" -ge 7 ] && t_ok "$logs processes ran under valgrind" || t_fail "processes under valgrind" "$logs logs"
+bad=""
+for f in "$T_DIR"/vg/*; do
+	[ -s "$f" ] && bad="$bad
+--- $(basename "$f"): $(head -c 3000 "$f")"
+done
+[ -z "$bad" ] && t_ok "no memory error and no lost block in any heraldd process" ||
+	t_fail "valgrind reports" "$bad"
+t_done
