@@ -37,9 +37,10 @@ cmd_status_usage(FILE *out)
 	    "\n"
 	    "Mailings not finished (progress, rate over the last minute and\n"
 	    "on average, ETA, deferred, failed), heraldd's workers (pid,\n"
-	    "state, batch, heartbeat) and the relays (up or down). --watch\n"
-	    "redraws every SECONDS (2) until interrupted; --json prints one\n"
-	    "JSON document instead.\n");
+	    "state, batch, heartbeat), its monitor and Postfix's queue, and\n"
+	    "the relays (up or down; rate and totals while heraldd runs).\n"
+	    "--watch redraws every SECONDS (2) until interrupted; --json\n"
+	    "prints one JSON document instead.\n");
 }
 
 struct mailing_status {

@@ -208,10 +208,9 @@ worker_run_session(struct worker *w, struct relaypool_entry *relay)
 {
 	struct relay_session_result summary;
 	const struct relay_result *results;
-	unsigned n;
-
 	struct relay_counters *counters;
 	uint64_t sent = 0, deferred = 0, failed = 0;
+	unsigned n;
 
 	relay_session_run(relay->session, &summary);
 	relaypool_report(&w->relays, relay, &summary, scoreboard_now_ms());
