@@ -37,7 +37,7 @@ now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 
 export HERALD_CONFIG="$T_DIR/herald.conf"
-write_config() {	# RELAY_PORT
+write_config() {	# RELAY_PORT [POSTFIX_CONFIG_DIRECTORY]
 	cat >"$HERALD_CONFIG" <<CONF
 state_directory = $T_DIR/state
 sql_directory = $srcdir/sql
@@ -47,6 +47,8 @@ relay_session_size = 100
 batch_size = 1000
 pid_file = $T_DIR/heraldd.pid
 message_domain = bench.example
+metrics_interval = 0
+postfix_config_directory = ${2:-}
 CONF
 }
 write_config 25
@@ -126,7 +128,7 @@ n_saved=$n; n=$postfix_n
 # A fresh list of postfix_n recipients: the first postfix_n of the import.
 awk -v n="$postfix_n" 'NR <= n + 1' "$T_DIR/r.csv" >"$T_DIR/p.csv"
 "$HERALD_BIN" import "$T_DIR/p.csv" --mode replace >/dev/null
-write_config "$T_POSTFIX_PORT"
+write_config "$T_POSTFIX_PORT" "$T_DIR/postfix/conf"
 send_mailing postfix-run
 t0=$(now)
 /usr/sbin/smtp-source -s "$workers" -m "$postfix_n" -d -F "$T_DIR/message" -f bounce@bench.example \
