@@ -249,7 +249,13 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	}
 	if (used == 0)
 		goto out;
-	/* Values bind in statement order: the CASE lists, then IN (...). */
+	/*
+	 * Row ids and the mailing id are our own integers, written into the
+	 * statement as numbers: bound as strings, every WHEN would compare
+	 * an integer column with text through DECIMAL conversions (measured:
+	 * the largest cost of the server while sending). Values that come
+	 * from the relay (replies, queue ids) stay bound.
+	 */
 	buf_printf(&sql, "UPDATE `%s` SET", batch->stage_table);
 	for (unsigned c = 0; c < COLUMN_COUNT; c++) {
 		buf_printf(&sql, "%s %s = CASE row_id", c ? " END," : "",
@@ -257,9 +263,8 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 		for (unsigned i = 0; i < count; i++) {
 			if (delivery_state_of(&results[i]) == NULL)
 				continue;
-			buf_printf(&sql, " WHEN ? THEN %s",
+			buf_printf(&sql, " WHEN %s THEN %s", ids[i],
 			    delivery_column_sql[c][1]);
-			params[n++] = ids[i];
 			params[n++] = delivery_column_value(c, &results[i],
 			    delays[i]);
 		}
@@ -267,15 +272,14 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	/* Assignments run left to right: delivery_state is already new. */
 	buf_append_str(&sql, " END, attempts = attempts + 1, delivered_at = "
 	    "IF(delivery_state = 'sent', UTC_TIMESTAMP(), delivered_at) "
-	    "WHERE mailing_id = ? AND row_id IN (");
+	    "WHERE mailing_id = ");
 	snprintf(mailing, sizeof(mailing), "%llu",
 	    (unsigned long long)batch->mailing_id);
-	params[n++] = mailing;
+	buf_printf(&sql, "%s AND row_id IN (", mailing);
 	for (unsigned i = 0, first = 1; i < count; i++) {
 		if (delivery_state_of(&results[i]) == NULL)
 			continue;
-		buf_append_str(&sql, first ? "?" : ", ?");
-		params[n++] = ids[i];
+		buf_printf(&sql, "%s%s", first ? "" : ", ", ids[i]);
 		first = 0;
 	}
 	buf_append_str(&sql, ")");

@@ -111,7 +111,9 @@ wait_sent 2 7000
 hung=$(pgrep -x heraldd -P $daemon | tail -1)
 kill -STOP "$hung"
 for _ in $(seq 1 150); do grep -q "pid $hung) stalled" "$T_DIR/heraldd.log" && break; sleep 0.1; done
-sleep 2
+# SIGTERM cannot wake a stopped process: SIGKILL follows after
+# worker_kill_grace, and the master reaps it.
+for _ in $(seq 1 100); do kill -0 "$hung" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$hung" 2>/dev/null && t_ok "the watchdog killed the hung worker $hung" ||
 	{ t_fail "the watchdog killed the hung worker" "$(tail -c 600 "$T_DIR/heraldd.log")"; kill -KILL "$hung"; }
 wait_sent 2 12000

@@ -151,17 +151,25 @@ sed -i "s/^relay_timeout = .*/relay_timeout = 5/" "$T_CONFIG"
 rm -rf "$T_DIR/sink"
 t_start_sink "$T_DIR/sink"
 t_start_postfix "$T_SINK_PORT"
-pf="postfix -c $T_DIR/postfix/conf"
-pf_stop() {	# returns once the master has gone
-	$pf stop >/dev/null 2>&1
-	for _ in $(seq 1 100); do $pf status >/dev/null 2>&1 || return 0; sleep 0.1; done
+pf=t_postfix
+# The instance's child processes (they carry its configuration directory
+# in MAIL_CONFIG): after "postfix stop" some still finish their work.
+pf_processes() {
+	grep -lsz "^MAIL_CONFIG=$T_DIR/postfix/conf\$" /proc/[0-9]*/environ 2>/dev/null | wc -l
 }
-pf_start() {	# Postfix's integrity check can trip on a process still exiting
+pf_stop() {	# returns once every process of the instance has gone
+	$pf stop >/dev/null 2>&1
+	for _ in $(seq 1 200); do
+		! $pf status >/dev/null 2>&1 && [ "$(pf_processes)" = 0 ] && return 0
+		sleep 0.1
+	done
+}
+pf_start() {	# prints why when Postfix refuses to start
 	for _ in 1 2 3 4 5; do
-		$pf start >/dev/null 2>&1 && return 0
+		$pf start >"$T_DIR/pf-start.try" 2>&1 && return 0
 		sleep 1
 	done
-	postfix -c "$T_DIR/postfix/conf" check 2>&1 | grep -v overriding | tail -3
+	grep -v overriding "$T_DIR/pf-start.try" | tail -5
 	return 1
 }
 awk -v n=3000 'BEGIN { print "email,first_name"; for (i = 1; i <= n; i++) printf "p%d@example.org,P%d\n", i, i }' >"$T_DIR/p.csv"

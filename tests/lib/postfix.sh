@@ -5,6 +5,8 @@
 #       $T_DIR/postfix, listening on a free port of 127.0.0.1 (set in
 #       T_POSTFIX_PORT), relaying everything to 127.0.0.1:NEXT_HOP_PORT;
 #       extra main.cf lines override the defaults below. Stopped at exit.
+#   t_postfix COMMAND   postfix COMMAND (start, stop, ...) on the instance,
+#                       serialised with other tests' instances
 #   t_postfix_log       the instance's log file
 # With T_POSTFIX_TMPFS=1 the queue is on a tmpfs when the machine allows
 # mounting one (T_POSTFIX_QUEUE says tmpfs or disk).
@@ -61,16 +63,24 @@ CONF
 	else
 		T_POSTFIX_QUEUE=disk
 	fi
-	postfix -c "$dir/conf" check >"$T_DIR/postfix-check.out" 2>&1
-	postfix -c "$dir/conf" start >"$T_DIR/postfix-start.out" 2>&1 ||
+	t_postfix check >"$T_DIR/postfix-check.out" 2>&1
+	t_postfix start >"$T_DIR/postfix-start.out" 2>&1 ||
 		t_skip "Postfix did not start: $(cat "$T_DIR/postfix-start.out" "$dir/maillog" 2>/dev/null | tail -5)"
-	t_at_exit "postfix -c '$dir/conf' stop >/dev/null 2>&1"
+	t_at_exit "t_postfix stop >/dev/null 2>&1"
 	for _ in $(seq 1 50); do
 		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \
 		    "$T_POSTFIX_PORT" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	t_skip "Postfix does not listen on $T_POSTFIX_PORT: $(tail -5 "$dir/maillog" 2>/dev/null)"
+}
+
+# t_postfix COMMAND: "postfix COMMAND" on this test's instance. Tests run
+# in parallel (make -j2 check): Postfix's start and check run
+# post-install over the shared /etc/postfix metadata, and two at once can
+# fail its integrity check, so these are serialised across tests.
+t_postfix() {
+	flock -w 120 /tmp/herald-test-postfix.lock postfix -c "$T_DIR/postfix/conf" "$@"
 }
 
 t_postfix_log() {
