@@ -188,6 +188,7 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 	const char *params[6] = { rows_left ? "ready" : "done", retry_at,
 	    rows_left ? "again" : NULL, id, owner->node, pid };
 	const char *mailing_params[2] = { mailing, mailing };
+	unsigned long long done = 0;
 
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
 	snprintf(pid, sizeof(pid), "%ld", owner->pid);
@@ -206,10 +207,15 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 		return -1;
 	if (rows_left)
 		return 0;
-	return db_execute(db, "UPDATE mailings SET state = 'done', "
+	if (db_execute(db, "UPDATE mailings SET state = 'done', "
 	    "finished_at = UTC_TIMESTAMP() WHERE id = ? AND state = 'sending' "
 	    "AND NOT EXISTS (SELECT 1 FROM batches WHERE mailing_id = ? AND "
-	    "state <> 'done')", 2, mailing_params, NULL, err);
+	    "state <> 'done')", 2, mailing_params, &done, err))
+		return -1;
+	if (done)
+		msg_info("mailing %llu done: every row is final",
+		    (unsigned long long)batch->mailing_id);
+	return 0;
 }
 
 int

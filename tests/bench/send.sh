@@ -26,6 +26,7 @@ while getopts n:w:p: opt; do
 	*) echo "usage: send.sh [-n RECIPIENTS] [-w WORKERS] [-p POSTFIX_N]" >&2; exit 2 ;;
 	esac
 done
+[ "$postfix_n" -le "$n" ] || { echo "send.sh: -p $postfix_n is more than -n $n" >&2; exit 2; }
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 : "${HERALD_BIN:=$PWD/src/herald}" "${HERALDD_BIN:=$PWD/src/heraldd}" "${PYTHON3:=python3}"
 export HERALD_BIN PYTHON3 HERALD_SRCDIR="$srcdir"
@@ -35,6 +36,12 @@ export HERALD_BIN PYTHON3 HERALD_SRCDIR="$srcdir"
 t_skip() { echo "send.sh: $1" >&2; exit 1; }
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+# ticks PID...: CPU time (user + system, in clock ticks) the processes used.
+ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done |
+	awk '{ t += $1 } END { print t + 0 }'; }
+# per_message TICKS N: microseconds of CPU per message.
+per_message() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1e6 / hz / n }'; }
+mariadb_pid() { find "$T_DIR/state" -name mysqld.pid -exec cat {} + 2>/dev/null | head -1; }
 
 export HERALD_CONFIG="$T_DIR/herald.conf"
 write_config() {	# RELAY_PORT [POSTFIX_CONFIG_DIRECTORY]
@@ -80,18 +87,28 @@ send_mailing() {
 	"$HERALD_BIN" stage >/dev/null || t_skip "stage failed"
 	t1=$(now)
 	echo "stage: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s for $n recipients"
+	# smtp-source sends this very message (its first recipient's), with
+	# LF line ends: smtp-source appends CRLF to every line itself.
+	"$HERALD_BIN" preview "$id" | tr -d '\r' >"$T_DIR/message"
 	size=$("$HERALD_BIN" preview "$id" | wc -c)
 	t0=$(now)
+	sink_ticks=$(ticks $sink_pid) db_ticks=$(ticks "$(mariadb_pid)")
 	"$HERALDD_BIN" -f >"$T_DIR/heraldd.log" 2>&1 &
 	pid=$!
-	until [ "$(t_sql_state "$id")" = done ]; do
+	# heraldd logs the mailing's end; watched with shell builtins only, so
+	# that the watching takes no CPU from the run it times.
+	exec {tick}<> <(:)
+	until [[ $(<"$T_DIR/heraldd.log") == *"mailing $id done"* ]]; do
 		kill -0 $pid 2>/dev/null || t_skip "heraldd died: $(tail -5 "$T_DIR/heraldd.log")"
-		sleep 0.2
+		read -r -t 0.05 -u $tick _
 	done
+	exec {tick}>&-
 	t1=$(now)
 	herald_rate=$(rate "$n" "$t0" "$t1")
 	"$HERALD_BIN" mailing show "$id" | awk '$1 ~ /^(sent|deferred|failed)$/ { printf "%s %s  ", $1, $2 } END { print "" }'
 	grep -v "info:" "$T_DIR/heraldd.log" | head -5
+	herald_ticks=$(ticks $pid $(pgrep -P $pid))
+	sink_ticks=$(($(ticks $sink_pid) - sink_ticks)) db_ticks=$(($(ticks "$(mariadb_pid)") - db_ticks))
 	rss_master=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
 	rss_workers=$(for c in $(pgrep -x heraldd -P $pid); do awk '/VmHWM/ { print $2 }' /proc/$c/status; done | sort -n | tail -1)
 	kill -TERM $pid
@@ -104,17 +121,22 @@ echo "== into smtp-sink: $n recipients, $workers workers / connections"
 t_start_sink "$T_DIR/unused-sink-dir"
 kill "$T_SINK_PID"; sleep 0.2
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:"$T_SINK_PORT" 1000 >/dev/null 2>&1 &
-t_at_exit "kill $! 2>/dev/null"
+sink_pid=$!
+t_at_exit "kill $sink_pid 2>/dev/null"
 sleep 0.3
 write_config "$T_SINK_PORT"
 send_mailing sink-run
 echo "message size: $size bytes"
-head -c "$size" /dev/zero | tr '\0' 'x' | fold -w 76 >"$T_DIR/message"
+echo "CPU per message: heraldd $(per_message "$herald_ticks" "$n") us, MariaDB $(per_message "$db_ticks" "$n") us, smtp-sink $(per_message "$sink_ticks" "$n") us"
+sink_ticks=$(ticks $sink_pid)
 t0=$(now)
-/usr/sbin/smtp-source -s "$workers" -m "$n" -d -F "$T_DIR/message" -f bounce@bench.example \
-    -t rcpt@sink.example 127.0.0.1:"$T_SINK_PORT"
+# The subshell's "times" prints its children's user and system time last.
+(/usr/sbin/smtp-source -s "$workers" -m "$n" -d -N -F "$T_DIR/message" -f bounce@bench.example \
+    -t rcpt@sink.example 127.0.0.1:"$T_SINK_PORT"; times) | tail -1 >"$T_DIR/source.time"
 t1=$(now)
 source_rate=$(rate "$n" "$t0" "$t1")
+sink_ticks=$(($(ticks $sink_pid) - sink_ticks))
+echo "CPU per message: smtp-source $(awk -v n="$n" '{ gsub(/[ms]/, " "); printf "%.0f", ($1 * 60 + $2 + $3 * 60 + $4) * 1e6 / n }' "$T_DIR/source.time") us, smtp-sink $(per_message "$sink_ticks" "$n") us"
 echo "heraldd:                      $herald_rate msg/s ($((herald_rate * 3600)) msg/h)"
 echo "smtp-source -s $workers -d:          $source_rate msg/s"
 echo "ratio herald/smtp-source:     $(awk -v a="$herald_rate" -v b="$source_rate" 'BEGIN { printf "%.2f", a / b }')"
@@ -130,8 +152,14 @@ awk -v n="$postfix_n" 'NR <= n + 1' "$T_DIR/r.csv" >"$T_DIR/p.csv"
 "$HERALD_BIN" import "$T_DIR/p.csv" --mode replace >/dev/null
 write_config "$T_POSTFIX_PORT" "$T_DIR/postfix/conf"
 send_mailing postfix-run
+# Postfix first delivers herald's messages to the sink, so that both
+# runs start with an empty queue.
+for _ in $(seq 1 600); do
+	[ -z "$(find "$T_DIR/postfix/queue/"{maildrop,incoming,active,deferred} -type f 2>/dev/null | head -1)" ] && break
+	sleep 0.5
+done
 t0=$(now)
-/usr/sbin/smtp-source -s "$workers" -m "$postfix_n" -d -F "$T_DIR/message" -f bounce@bench.example \
+/usr/sbin/smtp-source -s "$workers" -m "$postfix_n" -d -N -F "$T_DIR/message" -f bounce@bench.example \
     -t rcpt@sink.example 127.0.0.1:"$T_POSTFIX_PORT"
 t1=$(now)
 source_rate=$(rate "$postfix_n" "$t0" "$t1")
