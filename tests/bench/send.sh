@@ -93,7 +93,8 @@ send_mailing() {
 	size=$("$HERALD_BIN" preview "$id" | wc -c)
 	t0=$(now)
 	sink_ticks=$(ticks $sink_pid) db_ticks=$(ticks "$(mariadb_pid)")
-	"$HERALDD_BIN" -f >"$T_DIR/heraldd.log" 2>&1 &
+	: >"$T_DIR/heraldd.log"	# before the loop below reads it
+	"$HERALDD_BIN" -f >>"$T_DIR/heraldd.log" 2>&1 &
 	pid=$!
 	# heraldd logs the mailing's end; watched with shell builtins only, so
 	# that the watching takes no CPU from the run it times.
