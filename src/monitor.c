@@ -170,6 +170,12 @@ monitor_read_postfix(struct monitor *m, struct postfix_queue_counts *counts,
 	if (pid == 0) {
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
+		/* postqueue gets none of ours (the database connection, the
+		 * gmond socket): libmysqlclient does not mark its socket
+		 * close-on-exec. */
+		if (close_range(3, ~0U, 0) != 0)
+			for (int fd = 3; fd < 1024; fd++)
+				close(fd);
 		execl("/usr/sbin/postqueue", "postqueue", "-c", dir, "-j",
 		    (char *)NULL);
 		execlp("postqueue", "postqueue", "-c", dir, "-j", (char *)NULL);

@@ -93,6 +93,11 @@ kill -TERM $daemon; wait $daemon
 t_ok "heraldd stopped mid-mailing at $(sent 1) sent"
 start_daemon
 wait_done 1 && t_ok "mailing 1 done after the restart" || t_fail "mailing 1 done" "$(state 1), $(sent 1) sent"
+# The worker that finished the last batch says so, once.
+for _ in $(seq 1 50); do grep -q "mailing 1 done" "$T_DIR/heraldd.log" && break; sleep 0.1; done
+[ "$(grep -c "mailing 1 done: every row is final" "$T_DIR/heraldd.log")" = 1 ] &&
+	t_ok "heraldd logs once that mailing 1 is done" ||
+	t_fail "heraldd logs once that mailing 1 is done" "$(grep -c "mailing 1 done" "$T_DIR/heraldd.log") lines"
 read total distinct < <(sink_report 1)
 echo "# mailing 1: 10000 recipients, $distinct received, $((10000 - distinct)) lost, $((total - distinct)) duplicates"
 [ "$distinct" = 10000 ] && [ "$total" = 10000 ] && t_ok "pause, resume, restart: each of 10,000 exactly once" ||
