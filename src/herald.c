@@ -43,6 +43,7 @@ static const struct cli_command cli_commands[] = {
 	    cmd_maintain },
 	{ "status", "mailings in progress, workers and relays", cmd_status },
 	{ "report", "what became of a mailing", cmd_report },
+	{ "bounce", "record a bounce (Postfix pipe transport)", cmd_bounce },
 	/* (further subcommands) */
 };
 

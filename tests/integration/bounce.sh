@@ -1,0 +1,151 @@
+#!/bin/bash
+# bounce.sh - bounces from a real Postfix, recorded by "herald bounce".
+#
+# A mailing goes through a private Postfix: recipients at ok.test reach a
+# sink, recipients at gone.test reach a relay that answers 5xx to RCPT,
+# so Postfix returns a DSN to each one's VERP return path. Postfix
+# routes bounce.test to a pipe(8) transport running "herald bounce"
+# (as contrib/postfix/main.cf shows). Then: exactly the gone.test rows
+# end bounced with the reply, those recipients are marked bounced and
+# suppressed, the mailing counts them, the next mailing is not staged for
+# them. A bounce read again changes nothing; a delay notice, mail that is
+# no DSN, an unknown mailing or recipient change nothing; a database that
+# cannot be reached exits 75 so Postfix keeps the bounce.
+. "$HERALD_SRCDIR/tests/lib/common.sh"
+. "$HERALD_SRCDIR/tests/lib/sink.sh"
+. "$HERALD_SRCDIR/tests/lib/postfix.sh"
+: "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
+t_use_database
+OK=20
+GONE=10
+
+t_start_sink "$T_DIR/sink"
+gone_port=$(t_free_port)
+/usr/sbin/smtp-sink -u nobody -f rcpt "127.0.0.1:$gone_port" 100 >>"$T_DIR/gone.log" 2>&1 &
+t_at_exit "kill $! 2>/dev/null"
+t_start_postfix "$T_SINK_PORT" \
+	"transport_maps = inline:{gone.test=smtp:[127.0.0.1]:$gone_port, bounce.test=herald-bounce:}" \
+	"herald-bounce_destination_recipient_limit = 1"
+# The pipe runs as nobody (pipe(8) refuses root): it must read the
+# configuration and reach the database socket (contrib/check: mode 711).
+chmod 711 "$T_DIR"
+chmod 644 "$T_CONFIG"
+cat >>"$T_DIR/postfix/conf/master.cf" <<CF
+herald-bounce unix - n n - - pipe
+  flags=Rq user=nobody argv=$HERALD_BIN --config $T_CONFIG bounce --recipient \${recipient}
+CF
+t_postfix reload >/dev/null 2>&1 || t_fail "Postfix reloads with the pipe transport" "$(tail -3 "$(t_postfix_log)")"
+cat >>"$T_CONFIG" <<CONF
+worker_count = 2
+relay_port = $T_POSTFIX_PORT
+bounce_domain = bounce.test
+message_domain = herald.test
+pid_file = $T_DIR/heraldd.pid
+metrics_interval = 0
+CONF
+"$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
+mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
+{
+	echo "email,first_name"
+	for i in $(seq 1 $OK); do echo "r$i@ok.test,Ok$i"; done
+	for i in $(seq 1 $GONE); do echo "g$i@gone.test,Gone$i"; done
+} >"$T_DIR/r.csv"
+"$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
+
+state() { t_sql "SELECT state FROM mailings WHERE id = $1"; }
+rows() { t_sql "SELECT COUNT(*) FROM stage_$1 WHERE delivery_state = '$2'"; }
+"$HERALD_BIN" mailing create --name first --template "$T_DIR/t" --segment all --from a@herald.test --subject s >/dev/null
+"$HERALD_BIN" stage >/dev/null 2>&1
+"$HERALDD_BIN" -f >>"$T_DIR/heraldd.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 300); do [ "$(state 1)" = done ] && break; sleep 0.2; done
+kill -TERM $daemon; wait $daemon
+# (Some may have bounced already.)
+[ $(($(rows 1 sent) + $(rows 1 bounced))) = $((OK + GONE)) ] && t_ok "Postfix took all $((OK + GONE)) messages" ||
+	t_fail "Postfix took all messages" "$(rows 1 sent) sent; $(tail -3 "$T_DIR/heraldd.log")"
+
+# Postfix tries gone.test, gets 5xx, and sends each DSN through the pipe.
+for _ in $(seq 1 300); do [ "$(rows 1 bounced)" -ge $GONE ] && break; sleep 0.2; done
+bounced=$(t_sql "SELECT GROUP_CONCAT(email ORDER BY email) FROM stage_1 WHERE delivery_state = 'bounced'")
+expected=$(for i in $(seq 1 $GONE); do echo "g$i@gone.test"; done | sort | paste -sd,)
+[ "$bounced" = "$expected" ] && t_ok "exactly the $GONE gone.test rows are bounced" ||
+	t_fail "exactly the gone.test rows are bounced" "got '$bounced'; $(grep -E 'herald-bounce|status=' "$(t_postfix_log)" | tail -4)"
+[ "$(rows 1 sent)" = $OK ] && t_ok "the $OK ok.test rows stay sent" || t_fail "ok.test rows stay sent" "$(rows 1 sent)"
+reply=$(t_sql "SELECT relay_reply FROM stage_1 WHERE email = 'g1@gone.test'")
+[[ $reply == 5.* ]] && t_ok "the row keeps the DSN's status and diagnostic ($reply)" || t_fail "the row keeps the DSN" "'$reply'"
+[ "$(t_sql "SELECT bounced_count FROM mailings WHERE id = 1")" = $GONE ] && t_ok "mailing 1 counts $GONE bounces" ||
+	t_fail "mailing 1 counts the bounces" "$(t_sql "SELECT bounced_count FROM mailings WHERE id = 1")"
+[ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'bounced'")" = $GONE ] &&
+[ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'bounced' AND email LIKE '%@gone.test'")" = $GONE ] &&
+	t_ok "those $GONE recipients are marked bounced" || t_fail "recipients marked bounced" "$(t_sql "SELECT email, status FROM recipients WHERE status <> 'active'")"
+[ "$(t_sql "SELECT COUNT(*) FROM suppressions WHERE reason = 'bounced' AND mailing_id = 1 AND email LIKE '%@gone.test'")" = $GONE ] &&
+	t_ok "and their addresses suppressed, naming mailing 1" || t_fail "addresses suppressed" "$(t_sql "SELECT * FROM suppressions")"
+
+# A bounce processed again (Postfix retrying after a crash) counts once.
+cat >"$T_DIR/dsn" <<'DSN'
+From: MAILER-DAEMON@herald-test.localdomain
+To: bounces+1-RECIPIENT@bounce.test
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; herald-test.localdomain
+
+Final-Recipient: rfc822; g1@gone.test
+Action: ACTION
+Status: STATUS
+Diagnostic-Code: smtp; 550 5.1.1 no such user
+
+--b1--
+DSN
+g1=$(t_sql "SELECT id FROM recipients WHERE email = 'g1@gone.test'")
+r1=$(t_sql "SELECT id FROM recipients WHERE email = 'r1@ok.test'")
+dsn() {	# RECIPIENT ACTION STATUS: the DSN above for them
+	sed "s/RECIPIENT/$1/; s/ACTION/$2/; s/STATUS/$3/" "$T_DIR/dsn"
+}
+snapshot() {
+	t_sql "SELECT CONCAT_WS('|', (SELECT GROUP_CONCAT(CONCAT(row_id, delivery_state, IFNULL(relay_reply, '')) ORDER BY row_id) FROM stage_1),
+		(SELECT bounced_count FROM mailings WHERE id = 1),
+		(SELECT GROUP_CONCAT(CONCAT(id, status) ORDER BY id) FROM recipients),
+		(SELECT GROUP_CONCAT(email ORDER BY email) FROM suppressions))" | md5sum
+}
+before=$(snapshot)
+out=$(dsn "$g1" failed 5.1.1 | "$HERALD_BIN" bounce 2>&1)
+[ $? = 0 ] && [[ $out == *"bounced already"*"nothing changed" ]] && [ "$(snapshot)" = "$before" ] &&
+	t_ok "the same bounce again changes nothing ($out)" || t_fail "the same bounce again" "$out"
+
+# A delay notice is reported and changes nothing.
+out=$(dsn "$r1" delayed 4.4.1 | "$HERALD_BIN" bounce 2>&1)
+[ $? = 0 ] && [[ $out == *"delayed 4.4.1, nothing recorded"* ]] && [ "$(snapshot)" = "$before" ] &&
+	t_ok "a delay notice changes nothing" || t_fail "a delay notice changes nothing" "$out"
+
+# Bad input: each refused with the reason, nothing changed.
+printf 'From: a@b.test\nTo: bounces+1-%s@bounce.test\nSubject: out of office\n\nback Monday\n' "$r1" >"$T_DIR/ooo"
+t_expect_fail "mail that is no DSN is refused" 1 "not multipart/report" "$HERALD_BIN" bounce "$T_DIR/ooo"
+dsn "$r1" failed 5.1.1 | sed 's/^To: .*/To: someone@bounce.test/' >"$T_DIR/nowhere"
+t_expect_fail "a DSN naming no return path is refused" 1 "no header names a herald return path" "$HERALD_BIN" bounce "$T_DIR/nowhere"
+dsn "$r1" failed 5.1.1 >"$T_DIR/r1"
+t_expect_fail "an unknown mailing is refused" 1 "mailing 99 does not exist" "$HERALD_BIN" bounce --recipient "bounces+99-$r1@bounce.test" "$T_DIR/r1"
+t_expect_fail "a recipient not in the mailing is refused" 1 "recipient 999999 was not in mailing 1" "$HERALD_BIN" bounce --recipient bounces+1-999999@bounce.test "$T_DIR/r1"
+t_expect_fail "a --recipient that is no return path is refused" 1 "is not a herald return path" "$HERALD_BIN" bounce --recipient postmaster@bounce.test "$T_DIR/r1"
+dsn "$r1" failed 9.1 >"$T_DIR/badstatus"
+t_expect_fail "a malformed Status is refused with its line" 1 "line 12: Status \"9.1\" is no status code" "$HERALD_BIN" bounce "$T_DIR/badstatus"
+t_expect_fail "a missing file is refused" 1 "cannot open" "$HERALD_BIN" bounce "$T_DIR/absent"
+t_expect_fail "usage errors exit 2" 2 "usage: herald bounce" "$HERALD_BIN" bounce --nonsense
+[ "$(snapshot)" = "$before" ] && t_ok "none of these changed anything" || t_fail "bad input changed nothing" "the database changed"
+
+# The database out of reach: exit 75 (EX_TEMPFAIL), Postfix keeps it.
+sed "s|^database_socket = .*|database_socket = $T_DIR/no.sock|" "$T_CONFIG" >"$T_DIR/down.conf"
+t_expect_fail "the database out of reach exits 75: Postfix keeps the bounce" 75 "try again later" \
+	"$HERALD_BIN" --config "$T_DIR/down.conf" bounce "$T_DIR/r1"
+[ "$(snapshot)" = "$before" ] && t_ok "and nothing changed" || t_fail "database down changed nothing" "changed"
+
+# The next mailing is not staged for the bounced addresses.
+"$HERALD_BIN" mailing create --name second --template "$T_DIR/t" --segment all --from a@herald.test --subject s >/dev/null
+"$HERALD_BIN" stage >/dev/null 2>&1
+staged=$(t_sql "SELECT COUNT(*), SUM(email LIKE '%@gone.test') FROM stage_2")
+[ "$staged" = "$OK	0" ] && t_ok "the next mailing is staged for the $OK others only" || t_fail "next mailing skips bounced" "$staged"
+"$HERALD_BIN" report 1 >"$T_DIR/report" 2>&1
+grep -q "bounced" "$T_DIR/report" && t_ok "herald report shows the bounces" || t_fail "herald report shows the bounces" "$(cat "$T_DIR/report")"
+t_done
