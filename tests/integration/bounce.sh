@@ -73,7 +73,8 @@ expected=$(for i in $(seq 1 $GONE); do echo "g$i@gone.test"; done | sort | paste
 [ "$(rows 1 sent)" = $OK ] && t_ok "the $OK ok.test rows stay sent" || t_fail "ok.test rows stay sent" "$(rows 1 sent)"
 reply=$(t_sql "SELECT relay_reply FROM stage_1 WHERE email = 'g1@gone.test'")
 [[ $reply == 5.* ]] && t_ok "the row keeps the DSN's status and diagnostic ($reply)" || t_fail "the row keeps the DSN" "'$reply'"
-[ "$(t_sql "SELECT bounced_count FROM mailings WHERE id = 1")" = $GONE ] && t_ok "mailing 1 counts $GONE bounces" ||
+[ "$(t_sql "SELECT bounced_count FROM mailings WHERE id = 1")" = $GONE ] &&
+[ "$("$HERALD_BIN" mailing show 1 | awk '$1 == "bounced" { print $2 }')" = $GONE ] && t_ok "mailing 1 counts $GONE bounces (herald mailing show)" ||
 	t_fail "mailing 1 counts the bounces" "$(t_sql "SELECT bounced_count FROM mailings WHERE id = 1")"
 [ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'bounced'")" = $GONE ] &&
 [ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'bounced' AND email LIKE '%@gone.test'")" = $GONE ] &&
