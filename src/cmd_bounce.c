@@ -48,7 +48,8 @@ cmd_bounce_usage(FILE *out)
 	    "address. Delays change nothing.\n"
 	    "\n"
 	    "Exit status: 0 recorded or nothing to record, 1 not a bounce\n"
-	    "herald can place, 2 usage, 75 database unavailable (try again).\n");
+	    "herald can place, 2 usage, 75 database unavailable (Postfix\n"
+	    "tries again).\n");
 }
 
 static int

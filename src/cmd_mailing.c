@@ -341,8 +341,7 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	    "template", "subject", "from", "reply-to", "segment", "send at",
 	    "priority", "rate limit/h", "expected value", "stage table",
 	    "staged", "sent", "deferred", "failed", "bounced", "cancelled",
-	    "created",
-	    "staged at", "finished at" };
+	    "created", "staged at", "finished at" };
 	int *found = arg;
 
 	*found = 1;
@@ -512,9 +511,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		    "send_at, priority, rate_limit_per_hour, expected_value, "
 		    "stage_table, staged_count, sent_count, deferred_count, "
 		    "failed_count, bounced_count, cancelled_count, created_at, "
-		    "staged_at, "
-		    "finished_at FROM mailings WHERE id = ?", 1, params,
-		    print_show_row, &found, &err) != 0)
+		    "staged_at, finished_at FROM mailings WHERE id = ?", 1,
+		    params, print_show_row, &found, &err) != 0)
 			status = CLI_FAILED;
 		else if (!found) {
 			buf_printf(&err, "mailing %s does not exist", argv[2]);

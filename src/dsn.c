@@ -285,9 +285,9 @@ dsn_read_status(struct dsn_reader *r, const struct buf *boundary,
 				    strlen(v) : sizeof(code) - 1);
 				code[strcspn(code, " ")] = '\0';
 				if (!dsn_valid_status(code)) {
-					buf_printf(err, "line %u: Status \"%s\" is "
-					    "no status code (like 5.1.1)",
-					    r->number, code);
+					buf_printf(err, "line %u: Status "
+					    "\"%s\" is no status code "
+					    "(like 5.1.1)", r->number, code);
 					goto out;
 				}
 				snprintf(status, sizeof(status), "%s", code);
@@ -382,9 +382,10 @@ dsn_parse(const char *text, size_t length, struct dsn *dsn, struct buf *err)
 
 		dsn_keep(shown, content_type.data ? content_type.data : "",
 		    content_type.len);
-		buf_printf(err, "%s%u: Content-Type is %s, not multipart/report: "
-		    "not a delivery status notification", type_line ? "line " :
-		    "headers end at line ", type_line ? type_line : r.number,
+		buf_printf(err, "%s%u: Content-Type is %s, not "
+		    "multipart/report: not a delivery status notification",
+		    type_line ? "line " : "headers end at line ",
+		    type_line ? type_line : r.number,
 		    type_line ? shown : "missing");
 		goto out;
 	}
