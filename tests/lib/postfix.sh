@@ -24,6 +24,11 @@ t_start_postfix() {
 	mkdir -p "$dir/conf" "$dir/queue" "$dir/data"
 	chmod 755 "$T_DIR" "$dir"
 	chown postfix "$dir/data"
+	# postsuper logs there as the postfix user when it meets a file a
+	# killed cleanup left in the queue (Postfix stopped mid-send): a
+	# log it cannot open fails the start.
+	: >"$dir/maillog"
+	chown postfix "$dir/maillog"
 	{
 		sed -n '/^[a-z_]* *=/p' "$HERALD_SRCDIR/contrib/postfix/main.cf"
 		cat <<CONF
