@@ -326,8 +326,6 @@ dbserver_spawn(const struct herald_config *cfg, struct buf *err)
 		argv[n++] = a_log.data;
 		argv[n++] = a_user.data;
 		argv[n++] = a_cache.data;
-		/* Stage tables through mmap: no pread/pwrite per row. */
-		argv[n++] = "--myisam-use-mmap=1";
 		if (cfg->embedded_port) {
 			snprintf(port, sizeof(port), "--port=%ld",
 			    cfg->embedded_port);
