@@ -3,7 +3,8 @@
  *
  * A byte-at-a-time state machine; the current record's field bytes and
  * its raw text accumulate in two buffers that are reused for the next
- * record.
+ * record. A UTF-8 byte-order mark at the very start of the input is
+ * dropped, even when it arrives split over several chunks.
  */
 #include "csv.h"
 
@@ -34,7 +35,11 @@ struct csv_reader {
 	const char *error;
 	int overflow;			/* record over CSV_RECORD_MAX */
 	int pending;			/* bytes seen since the last record */
+	int bom_matched;		/* BOM bytes held back, -1 once past */
 };
+
+/* Spreadsheets (Excel's "CSV UTF-8") start the file with it. */
+static const char utf8_bom[3] = { '\xef', '\xbb', '\xbf' };
 
 struct csv_reader *
 csv_reader_new(int tsv, csv_record_fn *fn, void *arg)
@@ -46,6 +51,7 @@ csv_reader_new(int tsv, csv_record_fn *fn, void *arg)
 	r->arg = arg;
 	r->line = 1;
 	r->record_line = 1;
+	r->bom_matched = 0;
 	return r;
 }
 
@@ -138,8 +144,53 @@ raw_byte(struct csv_reader *r, char c)
 		buf_append_char(&r->raw, c);
 }
 
+/*
+ * At the start of the input: holds back the bytes that may begin a BOM.
+ * Returns how many bytes of p it consumed; *replay is set when bytes held
+ * back turned out not to be a BOM and must be parsed after all (the
+ * first *replay bytes of utf8_bom).
+ */
+static size_t
+bom_skip(struct csv_reader *r, const char *p, size_t length, int *replay)
+{
+	size_t i = 0;
+
+	*replay = 0;
+	while (i < length && r->bom_matched < 3 &&
+	    p[i] == utf8_bom[r->bom_matched]) {
+		i++;
+		r->bom_matched++;
+	}
+	if (r->bom_matched == 3) {
+		r->bom_matched = -1;
+	} else if (i < length) {
+		*replay = r->bom_matched;
+		r->bom_matched = -1;
+	}
+	return i;
+}
+
+static int csv_parse(struct csv_reader *r, const char *p, size_t length);
+
 int
 csv_feed(struct csv_reader *r, const char *p, size_t length)
+{
+	int replay, status;
+	size_t skipped;
+
+	if (r->bom_matched >= 0) {
+		skipped = bom_skip(r, p, length, &replay);
+		if (replay && (status = csv_parse(r, utf8_bom, replay)))
+			return status;
+		p += skipped;
+		length -= skipped;
+	}
+	return csv_parse(r, p, length);
+}
+
+/* The state machine proper, past any BOM. */
+static int
+csv_parse(struct csv_reader *r, const char *p, size_t length)
 {
 	char sep = r->tsv ? '\t' : ',';
 	int status;
@@ -224,6 +275,13 @@ csv_feed(struct csv_reader *r, const char *p, size_t length)
 int
 csv_finish(struct csv_reader *r)
 {
+	int status;
+
+	/* Input that is only the start of a BOM: those bytes are data. */
+	if (r->bom_matched > 0 && (status = csv_parse(r, utf8_bom,
+	    (size_t)r->bom_matched)))
+		return status;
+	r->bom_matched = -1;
 	if (!r->pending)
 		return 0;
 	if (r->state == QUOTED)

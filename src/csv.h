@@ -11,7 +11,9 @@
  * quotes a doubled quote is a quote and commas and line breaks are data;
  * a quote inside an unquoted field is data too (37°36'37.8"N).
  * Records end with LF or CRLF. TSV (IANA text/tab-separated-values):
- * fields separated by tabs, no quoting. A record that cannot be read
+ * fields separated by tabs, no quoting. Either way a UTF-8 byte-order
+ * mark (EF BB BF) at the start of the input is not part of the first
+ * field: spreadsheets write one. A record that cannot be read
  * (text after a closing quote, a quote never closed, a record over
  * CSV_RECORD_MAX) comes with an error message instead of
  * fields, and reading goes on with the next record.

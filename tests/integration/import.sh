@@ -131,6 +131,16 @@ t_expect_fail "a refused connection fails at once" 1 '[Cc]onnect|refused' "$HERA
 t_check "file:// URL" "$HERALD_BIN" import "file://$T_DIR/header.csv"
 [ "$(snapshot)" = "$before" ] && t_ok "unreadable URLs changed nothing" || t_fail "unreadable URLs changed nothing" "changed"
 
+# A UTF-8 byte-order mark (Excel's "CSV UTF-8") is not part of the header.
+printf '\xef\xbb\xbfemail,first_name\nbom-csv@example.org,Bom\n' >www/bom.csv
+printf '\xef\xbb\xbfemail\tfirst_name\nbom-tsv@example.org\tBom\n' >bom.tsv
+t_check "a CSV starting with a byte-order mark, over http" "$HERALD_BIN" import "http://127.0.0.1:$port/bom.csv"
+t_check "a TSV starting with a byte-order mark, from a file" "$HERALD_BIN" import bom.tsv
+[ "$(t_sql "SELECT GROUP_CONCAT(first_name ORDER BY email) FROM recipients WHERE email LIKE 'bom-%'")" = "Bom,Bom" ] &&
+	t_ok "the byte-order mark is dropped, the email column found" ||
+	t_fail "the byte-order mark is dropped" "$(cat "$T_DIR/err"; t_sql "SELECT email, first_name FROM recipients WHERE email LIKE 'bom-%'")"
+t_sql "DELETE FROM recipients WHERE email LIKE 'bom-%'"
+
 # --- replace: the whole table, atomically, suppression sticks --------------
 t_sql "UPDATE recipients SET status = 'unsubscribed' WHERE email = 'h@example.org'"
 id_a=$(t_sql "SELECT id FROM recipients WHERE email = 'a@example.org'")

@@ -206,6 +206,59 @@ START_TEST(errors_and_edges)
 }
 END_TEST
 
+/* The first record's fields joined by '|', bytes as read. */
+static int
+join_first(void *arg, const struct csv_record *rec)
+{
+	struct buf *out = arg;
+
+	if (out->len || rec->error)
+		return 0;
+	for (unsigned i = 0; i < rec->count; i++) {
+		if (i)
+			buf_append_char(out, '|');
+		buf_append(out, rec->fields[i], rec->lengths[i]);
+	}
+	if (rec->count == 0)
+		buf_append_str(out, "(none)");
+	return 0;
+}
+
+/* A UTF-8 byte-order mark starts the input, fed whole or byte by byte. */
+static void
+expect_bom(const char *text, int tsv, const char *want)
+{
+	for (size_t step = 1; step <= 4; step++) {
+		struct buf got = BUF_INIT;
+		struct csv_reader *r = csv_reader_new(tsv, join_first, &got);
+		size_t length = strlen(text);
+
+		for (size_t i = 0; i < length; i += step)
+			csv_feed(r, text + i, length - i < step ? length - i :
+			    step);
+		csv_finish(r);
+		csv_reader_free(r);
+		ck_assert_msg(strcmp(buf_str(&got), want) == 0, "chunks of "
+		    "%zu: got \"%s\", want \"%s\"", step, buf_str(&got),
+		    want);
+		buf_free(&got);
+	}
+}
+
+START_TEST(byte_order_mark)
+{
+	expect_bom("\xef\xbb\xbf" "email,name\nx@y,z\n", 0, "email|name");
+	expect_bom("\xef\xbb\xbf" "email\tname\nx@y\tz\n", 1, "email|name");
+	expect_bom("\xef\xbb\xbf\"email\",name\n", 0, "email|name");
+	/* Only at the start, only whole: other bytes stay data. */
+	expect_bom("a,\xef\xbb\xbf\n", 0, "a|\xef\xbb\xbf");
+	expect_bom("\xef\xbb" "a\n", 0, "\xef\xbb" "a");
+	expect_bom("\xef\xbb", 0, "\xef\xbb");
+	expect_bom("\xef\xbb\xbf", 0, "");
+	expect_bom("\xef\xbb\xbf\xef\xbb\xbf" "a\n", 0, "\xef\xbb\xbf" "a");
+}
+END_TEST
+
 static int
 count_lines(void *arg, const struct csv_record *rec)
 {
@@ -242,6 +295,7 @@ main(void)
 
 	tcase_add_test(tc, csv_spectrum);
 	tcase_add_test(tc, errors_and_edges);
+	tcase_add_test(tc, byte_order_mark);
 	tcase_add_test(tc, line_numbers_and_limits);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
