@@ -4,11 +4,16 @@
  * herald.c parses the global options (--config, --verbose, --help),
  * then hands the rest of the command line to one subcommand, which
  * returns an exit status: CLI_OK, CLI_FAILED or CLI_USAGE.
+ *
+ * A command line that cannot be run is reported one way everywhere
+ * (cli_usage_error): what is wrong, naming the argument and what was
+ * expected, then the command's usage text.
  */
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 
 #include <mysql.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -45,6 +50,36 @@ MYSQL *cli_database(struct cli *cli, const char *command, int flags);
 
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
+
+/* A subcommand's usage text, printed to out. */
+typedef void cli_usage_fn(FILE *out);
+
+/*
+ * Reports a command line that cannot be run: the message as an error
+ * ("herald: error: import: --mode must be merge or replace, not
+ * \"sideways\"": start it with the command's name), then usage on
+ * stderr. Returns CLI_USAGE, for the caller to return.
+ */
+int cli_usage_error(cli_usage_fn *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * cli_usage_error for an argument the command does not take: "COMMAND:
+ * unknown option \"--x\"" when it starts with '-', else "COMMAND:
+ * unexpected argument \"x\"". Returns CLI_USAGE.
+ */
+int cli_unexpected(cli_usage_fn *usage, const char *command,
+    const char *arg);
+
+/*
+ * cli_usage_error for an option given last, without its value:
+ * "COMMAND: OPTION needs a value (WHAT)". Returns CLI_USAGE.
+ */
+int cli_missing_value(cli_usage_fn *usage, const char *command,
+    const char *option, const char *what);
+
+/* True when s is an id: a positive decimal number of at most 19 digits. */
+int cli_is_id(const char *s);
 
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_db(struct cli *cli, int argc, char **argv);

@@ -15,6 +15,7 @@
  *	error. Messages go to stderr.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,49 @@ cli_wants_help(int argc, char **argv)
 			return 1;
 	}
 	return 0;
+}
+
+int
+cli_usage_error(cli_usage_fn *usage, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	msg_error("%s", buf_str(&text));
+	buf_free(&text);
+	if (usage)
+		usage(stderr);
+	return CLI_USAGE;
+}
+
+int
+cli_unexpected(cli_usage_fn *usage, const char *command, const char *arg)
+{
+	if (arg[0] == '-' && arg[1] != '\0')
+		return cli_usage_error(usage, "%s: unknown option \"%s\"",
+		    command, arg);
+	return cli_usage_error(usage, "%s: unexpected argument \"%s\"",
+	    command, arg);
+}
+
+int
+cli_missing_value(cli_usage_fn *usage, const char *command,
+    const char *option, const char *what)
+{
+	return cli_usage_error(usage, "%s: %s needs a value (%s)", command,
+	    option, what);
+}
+
+int
+cli_is_id(const char *s)
+{
+	size_t digits = strspn(s, "0123456789");
+
+	return digits > 0 && digits <= 19 && s[digits] == '\0' &&
+	    strspn(s, "0") < digits;
 }
 
 /*

@@ -40,6 +40,12 @@ log_set_verbose(int verbose)
 	log_verbose = verbose;
 }
 
+const char *
+msg_plural(unsigned long long n, const char *singular, const char *plural)
+{
+	return n == 1 ? singular : plural;
+}
+
 unsigned
 log_error_count(void)
 {

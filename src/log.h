@@ -34,6 +34,14 @@ void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * The word for a count: singular when n is 1, plural otherwise, as in
+ * printf("%llu %s", n, msg_plural(n, "recipient", "recipients")).
+ * Returns one of its arguments.
+ */
+const char *msg_plural(unsigned long long n, const char *singular,
+    const char *plural);
+
 /* Counts msg_error() and msg_fatal() calls since start (for tests). */
 unsigned log_error_count(void);
 
