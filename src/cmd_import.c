@@ -1,9 +1,14 @@
 /*
  * cmd_import.c - "herald import SOURCE [--list NAME] [--mode merge|replace]
- * [--format csv|tsv] [--reject FILE]".
+ * [--format csv|tsv] [--reject FILE] [--yes]".
+ *
+ * --mode replace removes every recipient the file does not name: the
+ * summary says how many, and on a terminal the operator confirms first
+ * (unless --yes). Without a terminal (cron, scripts) it goes ahead.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,7 +21,7 @@ cmd_import_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: herald import SOURCE [--list NAME] [--mode merge|replace]\n"
-	    "                     [--format csv|tsv] [--reject FILE]\n"
+	    "                     [--format csv|tsv] [--reject FILE] [--yes]\n"
 	    "\n"
 	    "Loads recipients from SOURCE, a path or any URL libcurl reads\n"
 	    "(http, https, ftp, sftp, file), streamed: memory stays bounded\n"
@@ -27,7 +32,10 @@ cmd_import_usage(FILE *out)
 	    "\n"
 	    "  --mode merge    add new addresses, update known ones (default)\n"
 	    "  --mode replace  the file becomes the whole recipients table,\n"
-	    "                  swapped in atomically\n"
+	    "                  swapped in atomically: every recipient not\n"
+	    "                  in the file is removed. On a terminal herald\n"
+	    "                  first says how many and asks to go on\n"
+	    "  --yes           replace without asking\n"
 	    "  --list NAME     also add every row to list NAME\n"
 	    "  --format        csv (RFC 4180, the default) or tsv; a .tsv\n"
 	    "                  SOURCE is read as tsv\n"
@@ -39,6 +47,44 @@ cmd_import_usage(FILE *out)
 	    "import leaves recipients as they were.\n");
 }
 
+/*
+ * Asks on the terminal before replace removes recipients; 0 to go on.
+ * The counts come from the loaded file: nothing has changed yet.
+ */
+static int
+confirm_replace(void *arg, const struct import_report *r)
+{
+	const char *source = arg;
+	char answer[16];
+
+	fprintf(stderr, "%s: --mode replace makes recipients the file's %llu "
+	    "%s (%llu new, %llu kept) and removes %llu %s not in the file. "
+	    "Go on? [y/N] ", source, r->loaded, msg_plural(r->loaded,
+	    "address", "addresses"), r->added, r->updated, r->removed,
+	    msg_plural(r->removed, "recipient", "recipients"));
+	fflush(stderr);
+	if (fgets(answer, sizeof(answer), stdin) == NULL)
+		return -1;
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return strcasecmp(answer, "y") && strcasecmp(answer, "yes");
+}
+
+static void
+print_summary(const struct import_options *o, const struct import_report *r)
+{
+	printf("%s: %llu %s read, %llu loaded (%llu new, %llu %s), ",
+	    o->source, r->rows, msg_plural(r->rows, "row", "rows"), r->loaded,
+	    r->added, r->updated, o->replace ? "kept" : "updated");
+	if (o->replace)
+		printf("%llu %s removed (not in the file), ", r->removed,
+		    msg_plural(r->removed, "recipient", "recipients"));
+	printf("%llu %s (the last row won), %llu rejected, in %.2f s "
+	    "(load %.2f s, merge %.2f s), %.0f rows/s\n", r->duplicates,
+	    msg_plural(r->duplicates, "duplicate", "duplicates"), r->rejected,
+	    r->seconds, r->load_seconds, r->merge_seconds, r->seconds > 0 ?
+	    (double)r->rows / r->seconds : 0);
+}
+
 int
 cmd_import(struct cli *cli, int argc, char **argv)
 {
@@ -48,40 +94,55 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	struct buf err = BUF_INIT, reject_path = BUF_INIT;
 	const char *format = NULL, *mode = "merge", *reject = NULL;
 	MYSQL *db = NULL;
-	int status = CLI_FAILED;
+	int status = CLI_FAILED, yes = 0;
 
 	if (cli_wants_help(argc, argv)) {
 		cmd_import_usage(stdout);
 		return CLI_OK;
 	}
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--list") && i + 1 < argc)
-			o.list = argv[++i];
-		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
-			mode = argv[++i];
-		else if (!strcmp(argv[i], "--format") && i + 1 < argc)
-			format = argv[++i];
-		else if (!strcmp(argv[i], "--reject") && i + 1 < argc)
-			reject = argv[++i];
+		const char **slot = NULL, *what = NULL;
+
+		if (!strcmp(argv[i], "--yes")) {
+			yes = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--list"))
+			slot = &o.list, what = "a list name";
+		else if (!strcmp(argv[i], "--mode"))
+			slot = &mode, what = "merge or replace";
+		else if (!strcmp(argv[i], "--format"))
+			slot = &format, what = "csv or tsv";
+		else if (!strcmp(argv[i], "--reject"))
+			slot = &reject, what = "a file name";
+		if (slot && i + 1 == argc)
+			return cli_missing_value(cmd_import_usage, "import",
+			    argv[i], what);
+		if (slot)
+			*slot = argv[++i];
 		else if (argv[i][0] != '-' && o.source == NULL)
 			o.source = argv[i];
-		else {
-			msg_error("import: unexpected argument \"%s\"",
+		else
+			return cli_unexpected(cmd_import_usage, "import",
 			    argv[i]);
-			cmd_import_usage(stderr);
-			return CLI_USAGE;
-		}
 	}
-	if (o.source == NULL || (strcmp(mode, "merge") &&
-	    strcmp(mode, "replace")) || (format && strcmp(format, "csv") &&
-	    strcmp(format, "tsv"))) {
-		cmd_import_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (o.source == NULL)
+		return cli_usage_error(cmd_import_usage, "import: no SOURCE: "
+		    "name a file or a URL");
+	if (strcmp(mode, "merge") && strcmp(mode, "replace"))
+		return cli_usage_error(cmd_import_usage, "import: --mode must "
+		    "be merge or replace, not \"%s\"", mode);
+	if (format && strcmp(format, "csv") && strcmp(format, "tsv"))
+		return cli_usage_error(cmd_import_usage, "import: --format "
+		    "must be csv or tsv, not \"%s\"", format);
 	o.replace = !strcmp(mode, "replace");
 	o.tsv = format ? !strcmp(format, "tsv") : strlen(o.source) > 4 &&
 	    !strcmp(o.source + strlen(o.source) - 4, ".tsv");
 	o.progress = isatty(STDERR_FILENO);
+	if (o.replace && !yes && isatty(STDIN_FILENO)) {
+		o.confirm = confirm_replace;
+		o.confirm_arg = (void *)o.source;
+	}
 	if (reject) {
 		buf_append_str(&reject_path, reject);
 	} else {
@@ -106,12 +167,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		msg_error("import: %s", buf_str(&err));
 		goto done;
 	}
-	printf("%s: %llu rows read, %llu loaded (%llu new, %llu updated), "
-	    "%llu duplicates (the last row won), %llu rejected, in %.2f s "
-	    "(load %.2f s, merge %.2f s), %.0f rows/s\n", o.source, r.rows,
-	    r.loaded, r.added, r.updated, r.duplicates, r.rejected, r.seconds,
-	    r.load_seconds, r.merge_seconds, r.seconds > 0 ?
-	    (double)r.rows / r.seconds : 0);
+	print_summary(&o, &r);
 	if (r.rejected)
 		printf("rejected rows are in %s\n", buf_str(&reject_path));
 	status = CLI_OK;

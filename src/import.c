@@ -31,6 +31,7 @@
 #include "date.h"
 #include "db.h"
 #include "encode.h"
+#include "log.h"
 
 #define IMPORT_CHUNK 65536
 #define ATTRIBUTE_MAX 65535	/* one attribute value, bytes */
@@ -237,8 +238,9 @@ progress_draw(struct importer *im, int last)
 	if (!im->o->progress || (!last && seconds_since(&im->drawn) < 0.25))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &im->drawn);
-	fprintf(stderr, "\r  %.1f MB, %llu rows, %.0f rows/s",
-	    (double)im->report->bytes / 1e6, im->report->rows, rate);
+	fprintf(stderr, "\r  %.1f MB, %llu %s, %.0f rows/s",
+	    (double)im->report->bytes / 1e6, im->report->rows,
+	    msg_plural(im->report->rows, "row", "rows"), rate);
 	if (size > 0) {
 		double done = (double)im->report->bytes / (double)size;
 		double eta = done > 0 ? elapsed / done - elapsed : 0;
@@ -791,6 +793,21 @@ import_replace(MYSQL *db, const struct importer *im, const char *scratch,
 	return status;
 }
 
+/* What replace would drop: every recipient whose address is not loaded. */
+static int
+replace_count_removed(MYSQL *db, struct import_report *report,
+    struct buf *err)
+{
+	unsigned long long total = 0;
+
+	if (db_query_strings(db, "SELECT COUNT(*) FROM recipients", 0, NULL,
+	    first_number, &total, err) != 0)
+		return -1;
+	report->removed = total > report->updated ? total - report->updated :
+	    0;
+	return 0;
+}
+
 static int
 import_list(MYSQL *db, const char *list, const char *scratch,
     struct buf *err)
@@ -894,6 +911,13 @@ import_run(MYSQL *db, const struct import_options *o,
 	report->updated = counts[0] - counts[1];
 	report->duplicates = im.lines_loaded - counts[0];
 	if (o->replace) {
+		if (replace_count_removed(db, report, err) != 0)
+			goto out;
+		if (o->confirm && o->confirm(o->confirm_arg, report) != 0) {
+			buf_printf(err, "%s: cancelled: recipients are "
+			    "unchanged", o->source);
+			goto out;
+		}
 		if (import_replace(db, &im, scratch, err) != 0 || (o->list &&
 		    import_list(db, o->list, scratch, err) != 0))
 			goto out;

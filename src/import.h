@@ -11,7 +11,8 @@
  *		file has are updated, attributes merged), and
  *	replace	builds a complete new recipients table (keeping the ids
  *		and the status of known addresses) and swaps it in with one
- *		RENAME TABLE,
+ *		RENAME TABLE; every recipient not in the file is removed,
+ *		so the caller may ask before that happens (confirm),
  * so an import killed at any moment leaves recipients as they were.
  * Duplicate addresses in one file: the last row wins. A recipient's
  * status is never set by an import: an unsubscribed, bounced or
@@ -30,6 +31,8 @@
 #include "buf.h"
 #include "config.h"
 
+struct import_report;
+
 struct import_options {
 	const char *source;		/* path or URL */
 	const char *list;		/* add every row to this list, or NULL */
@@ -37,13 +40,24 @@ struct import_options {
 	int tsv;			/* --format tsv */
 	FILE *rejects;			/* where bad rows go */
 	int progress;			/* draw a progress bar on stderr */
+	/*
+	 * replace only, or NULL: called once the file is loaded and
+	 * counted (report's loaded, added, updated, removed), before
+	 * recipients change. Non-zero cancels: nothing changes and
+	 * import_run fails with "cancelled".
+	 */
+	int (*confirm)(void *arg, const struct import_report *report);
+	void *confirm_arg;
 };
 
 struct import_report {
 	unsigned long long rows;	/* data rows read */
 	unsigned long long loaded;	/* distinct addresses loaded */
 	unsigned long long added;	/* of which new recipients */
-	unsigned long long updated;	/* of which known ones */
+	unsigned long long updated;	/* of which known ones (replace:
+					 * kept, with their id) */
+	unsigned long long removed;	/* replace: recipients not in the
+					 * file, removed */
 	unsigned long long duplicates;	/* rows superseded by a later one */
 	unsigned long long rejected;
 	unsigned long long bytes;

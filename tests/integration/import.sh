@@ -76,7 +76,7 @@ printf 'A@EXAMPLE.ORG,Ann B,20,,platinum\n' >>good.csv
 printf 'h@example.org,"H ""the"" Ho\nmulti-line",3,,\n' >>good.csv
 printf 'i@example.org,%s,1,,\n' "$(head -c 101 /dev/zero | tr '\0' x)" >>good.csv
 t_check "import with bad rows succeeds for the good ones" "$HERALD_BIN" import good.csv --reject rejects.csv
-grep -q "10 rows read, 2 loaded (2 new, 0 updated), 1 duplicates (the last row won), 7 rejected" "$T_DIR/out" &&
+grep -q "10 rows read, 2 loaded (2 new, 0 updated), 1 duplicate (the last row won), 7 rejected" "$T_DIR/out" &&
 	t_ok "the summary counts read, loaded, duplicates, rejected" || t_fail "the summary counts" "$(cat "$T_DIR/out")"
 for want in '^3,"email ""bad-email"": missing' '^4,"invalid UTF-8 in first_name"' \
     '^5,"last_donation_at ""2026-02-30"" is not a date' '^6,"donated_total ""lots"" is not a number"' \
@@ -145,7 +145,21 @@ t_sql "DELETE FROM recipients WHERE email LIKE 'bom-%'"
 t_sql "UPDATE recipients SET status = 'unsubscribed' WHERE email = 'h@example.org'"
 id_a=$(t_sql "SELECT id FROM recipients WHERE email = 'a@example.org'")
 printf 'email,first_name\nh@example.org,H2\na@example.org,A2\nnew@example.org,N\n' >replace.csv
-t_check "import --mode replace" "$HERALD_BIN" import replace.csv --mode replace
+total=$(t_sql "SELECT COUNT(*) FROM recipients")
+removed=$((total - 2))	# a@ and h@ are known, new@ is not
+# On a terminal, replace asks first, with the counts; "n" changes nothing.
+before=$(snapshot)
+printf 'n\n' | script -qec "'$HERALD_BIN' import replace.csv --mode replace" /dev/null >ask.out 2>&1
+grep -aq "makes recipients the file's 3 addresses (1 new, 2 kept) and removes $removed recipients not in the file. Go on? \[y/N\]" ask.out &&
+	t_ok "replace on a terminal says what it removes and asks" || t_fail "replace on a terminal asks" "$(cat -v ask.out)"
+grep -aq "cancelled: recipients are unchanged" ask.out && [ "$(snapshot)" = "$before" ] &&
+	t_ok "answered no: nothing changes" || t_fail "answered no: nothing changes" "$(cat -v ask.out)"
+script -qec "'$HERALD_BIN' import replace.csv --mode replace --yes" /dev/null </dev/null >yes.out 2>&1
+! grep -aq "Go on" yes.out && grep -aq "$removed recipients removed" yes.out &&
+	t_ok "--yes replaces on a terminal without asking" || t_fail "--yes replaces without asking" "$(cat -v yes.out)"
+t_check "import --mode replace again (nothing more to remove)" "$HERALD_BIN" import replace.csv --mode replace
+grep -q "3 rows read, 3 loaded (0 new, 3 kept), 0 recipients removed (not in the file), 0 duplicates" "$T_DIR/out" &&
+	t_ok "the summary counts kept and removed" || t_fail "the summary counts kept and removed" "$(cat "$T_DIR/out")"
 [ "$(t_sql "SELECT GROUP_CONCAT(CONCAT(email, ':', status) ORDER BY email) FROM recipients")" = "a@example.org:active,h@example.org:unsubscribed,new@example.org:active" ] &&
 	t_ok "replace keeps exactly the file's addresses; unsubscribed stays unsubscribed" ||
 	t_fail "replace keeps exactly the file's addresses" "$(t_sql "SELECT email, status FROM recipients")"
