@@ -19,7 +19,8 @@ cmd_history_usage(FILE *out)
 	    "Lists every mailing the recipient was staged for, newest first:\n"
 	    "mailing id and name, delivery state, attempts, when it was\n"
 	    "delivered and the relay's reply. Exit status 1 when there is\n"
-	    "none.\n");
+	    "none, saying whether the recipient is unknown or has received\n"
+	    "no mailing.\n");
 }
 
 static int
@@ -37,6 +38,41 @@ history_row(void *arg, unsigned ncolumns, char **col)
 	return 0;
 }
 
+static int
+copy_recipient(void *arg, unsigned ncolumns, char **col)
+{
+	struct buf *out = arg;
+
+	(void)ncolumns;
+	buf_printf(out, "recipient %s (%s)", col[0], col[1]);
+	return 1;
+}
+
+/*
+ * Nothing in the history: says whether who names no recipient at all or
+ * one that has received no mailing, which an operator handles apart.
+ */
+static void
+history_none(MYSQL *db, const char *who)
+{
+	struct buf recipient = BUF_INIT, err = BUF_INIT;
+
+	if (db_query_strings(db, "SELECT id, email FROM recipients WHERE id = "
+	    "IF(? REGEXP '^[0-9]+$', ?, NULL) OR email = ? LIMIT 1", 3,
+	    (const char *[]){ who, who, who }, copy_recipient, &recipient,
+	    &err) != 0)
+		msg_error("history: %s", buf_str(&err));
+	else if (recipient.len)
+		msg_error("history: %s has received no mailing",
+		    buf_str(&recipient));
+	else if (cli_is_id(who))
+		msg_error("history: no recipient with id %s", who);
+	else
+		msg_error("history: no recipient with address \"%s\"", who);
+	buf_free(&recipient);
+	buf_free(&err);
+}
+
 int
 cmd_history(struct cli *cli, int argc, char **argv)
 {
@@ -49,10 +85,12 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		cmd_history_usage(stdout);
 		return CLI_OK;
 	}
-	if (argc != 2) {
-		cmd_history_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage_error(cmd_history_usage, "history: name the "
+		    "recipient: an email address or a recipient id");
+	if (argc > 2 || argv[1][0] == '-')
+		return cli_unexpected(cmd_history_usage, "history",
+		    argv[argc - 1]);
 	db = cli_database(cli, "history", 0);
 	if (db == NULL)
 		return CLI_FAILED;
@@ -67,8 +105,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		msg_error("history: %s", buf_str(&err));
 		status = CLI_FAILED;
 	} else if (rows == 0) {
-		msg_error("history: no mailing was staged for \"%s\"",
-		    argv[1]);
+		history_none(db, argv[1]);
 		status = CLI_FAILED;
 	}
 	mysql_close(db);

@@ -84,7 +84,7 @@ someone=$(t_sql "SELECT email FROM stage_1 ORDER BY row_id LIMIT 1")
 t_check "herald history EMAIL" "$HERALD_BIN" history "$someone"
 grep -q "ohpa" "$T_DIR/out" && t_ok "history finds a staged recipient through the MERGE table" ||
 	t_fail "history finds a staged recipient through the MERGE table" "$(cat "$T_DIR/out")"
-t_expect_fail "history of an unknown address says so" 1 'no mailing' "$HERALD_BIN" history nobody@example.org
+t_expect_fail "history of an unknown address says so" 1 'no recipient with address "nobody@example.org"' "$HERALD_BIN" history nobody@example.org
 
 # --- pause, resume, cancel ----------------------------------------------------
 t_check "pause the ready mailing" "$HERALD_BIN" mailing pause 1
