@@ -6,7 +6,9 @@
  * from the first to the last delivery and the rate minute by minute.
  * Everything is read from the mailing's stage table, or from the monthly
  * archive "herald maintain" moved it to. --csv is long format (section,
- * key, measure, value) so that every section fits one table.
+ * key, measure, value) so that every section fits one table. Column
+ * names are snake_case keys, the same in JSON and CSV; counts are JSON
+ * numbers; a value that does not exist (no delivery yet) is null.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +31,31 @@ cmd_report_usage(FILE *out)
 	    "Totals per delivery state, per variant and per destination\n"
 	    "domain (the N largest, 10 by default), the time from the first\n"
 	    "to the last delivery and the messages sent minute by minute.\n"
-	    "--json prints one document, --csv one table with a section\n"
-	    "column.\n");
+	    "--json prints one document (counts as numbers, keys such as\n"
+	    "first_delivery), --csv one table with a section column; one of\n"
+	    "the two at most.\n");
 }
 
-/* Rows of one section, kept as strings. */
+/* A section's column: its key (JSON, CSV, text header) and its kind. */
+struct column {
+	const char *key;
+	int number;		/* a count: JSON number, right-aligned */
+};
+
+#define SECTION_COUNT 5
+#define COLUMN_MAX 6
+
+static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
+	{ { "state", 0 }, { "messages", 1 } },
+	{ { "variant", 1 }, { "name", 0 }, { "messages", 1 }, { "sent", 1 },
+	    { "deferred", 1 }, { "failed", 1 } },
+	{ { "domain", 0 }, { "messages", 1 }, { "sent", 1 },
+	    { "deferred", 1 }, { "failed", 1 } },
+	{ { "first_delivery", 0 }, { "last_delivery", 0 }, { "seconds", 1 } },
+	{ { "minute", 0 }, { "sent", 1 } },
+};
+
+/* Rows of one section, kept as strings (NULL for SQL NULL). */
 struct section {
 	const char *name;
 	unsigned columns;
@@ -48,7 +70,7 @@ section_row(void *arg, unsigned ncolumns, char **col)
 	char **row = xcalloc(ncolumns, sizeof(char *));
 
 	for (unsigned i = 0; i < ncolumns; i++)
-		row[i] = xstrdup(col[i] ? col[i] : "");
+		row[i] = col[i] ? xstrdup(col[i]) : NULL;
 	s->rows = xrealloc(s->rows, (s->count + 1) * sizeof(*s->rows));
 	s->rows[s->count++] = row;
 	s->columns = ncolumns;
@@ -77,9 +99,24 @@ json_string(const char *s)
 	buf_free(&b);
 }
 
+/* A count as a JSON number; anything else (or NULL) as a string or null. */
+static void
+json_value(const char *s, int number)
+{
+	if (s == NULL)
+		fputs("null", stdout);
+	else if (number && s[0] && strspn(s + (s[0] == '-'), "0123456789.") ==
+	    strlen(s + (s[0] == '-')))
+		fputs(s, stdout);
+	else
+		json_string(s);
+}
+
 static void
 csv_field(const char *s)
 {
+	if (s == NULL)
+		return;
 	if (strpbrk(s, ",\"\n\r") == NULL) {
 		fputs(s, stdout);
 		return;
@@ -118,17 +155,85 @@ report_table(MYSQL *db, const char *id, char table[65], struct buf *err)
 	return 0;
 }
 
+static void
+print_json(const char *id, const struct section *sections)
+{
+	printf("{\"mailing\": %s", id);
+	for (unsigned s = 0; s < SECTION_COUNT; s++) {
+		printf(", \"%s\": [", sections[s].name);
+		for (unsigned r = 0; r < sections[s].count; r++) {
+			printf("%s{", r ? ", " : "");
+			for (unsigned c = 0; c < sections[s].columns; c++) {
+				printf("%s\"%s\": ", c ? ", " : "",
+				    report_columns[s][c].key);
+				json_value(sections[s].rows[r][c],
+				    report_columns[s][c].number);
+			}
+			printf("}");
+		}
+		printf("]");
+	}
+	printf("}\n");
+}
+
+/* Long format: one value per line, every section alike. */
+static void
+print_csv(const struct section *sections)
+{
+	printf("section,key,measure,value\n");
+	for (unsigned s = 0; s < SECTION_COUNT; s++)
+		for (unsigned r = 0; r < sections[s].count; r++)
+			for (unsigned c = 1; c < sections[s].columns; c++) {
+				printf("%s,", sections[s].name);
+				csv_field(sections[s].rows[r][0]);
+				printf(",%s,", report_columns[s][c].key);
+				csv_field(sections[s].rows[r][c]);
+				putchar('\n');
+			}
+}
+
+/* Each section a table whose columns are as wide as their widest cell. */
+static void
+print_text(const struct section *sections)
+{
+	for (unsigned s = 0; s < SECTION_COUNT; s++) {
+		const struct column *cols = report_columns[s];
+		int width[COLUMN_MAX] = { 0 };
+		unsigned n = 0;
+
+		while (n < COLUMN_MAX && cols[n].key)
+			n++;
+		for (unsigned c = 0; c < n; c++) {
+			width[c] = (int)strlen(cols[c].key);
+			for (unsigned r = 0; r < sections[s].count; r++) {
+				const char *v = sections[s].rows[r][c];
+				int w = (int)strlen(v ? v : "-");
+
+				if (w > width[c])
+					width[c] = w;
+			}
+		}
+		printf("%s\n", sections[s].name);
+		for (unsigned c = 0; c < n; c++)
+			printf("  %*s", cols[c].number ? width[c] :
+			    -width[c], cols[c].key);
+		putchar('\n');
+		for (unsigned r = 0; r < sections[s].count; r++) {
+			for (unsigned c = 0; c < n; c++) {
+				const char *v = sections[s].rows[r][c];
+
+				printf("  %*s", cols[c].number ? width[c] :
+				    -width[c], v ? v : "-");
+			}
+			putchar('\n');
+		}
+	}
+}
+
 int
 cmd_report(struct cli *cli, int argc, char **argv)
 {
-	static const char *const headers[][6] = {
-		{ "state", "messages" },
-		{ "variant", "name", "messages", "sent", "deferred", "failed" },
-		{ "domain", "messages", "sent", "deferred", "failed" },
-		{ "first delivery", "last delivery", "seconds" },
-		{ "minute", "sent" },
-	};
-	struct section sections[5] = { { "states", 0, NULL, 0 },
+	struct section sections[SECTION_COUNT] = { { "states", 0, NULL, 0 },
 	    { "variants", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
 	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 } };
 	enum report_format format = FORMAT_TEXT;
@@ -145,25 +250,38 @@ cmd_report(struct cli *cli, int argc, char **argv)
 		return CLI_OK;
 	}
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			format = FORMAT_JSON;
-		else if (!strcmp(argv[i], "--csv"))
-			format = FORMAT_CSV;
-		else if (!strcmp(argv[i], "--top") && i + 1 < argc &&
-		    atol(argv[i + 1]) > 0)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "--csv")) {
+			enum report_format want = argv[i][2] == 'j' ?
+			    FORMAT_JSON : FORMAT_CSV;
+
+			if (format != FORMAT_TEXT && format != want)
+				return cli_usage_error(cmd_report_usage,
+				    "report: --json and --csv together: "
+				    "choose one");
+			format = want;
+		} else if (!strcmp(argv[i], "--top")) {
+			if (i + 1 == argc)
+				return cli_missing_value(cmd_report_usage,
+				    "report", "--top", "a number of domains");
 			top = atol(argv[++i]);
-		else if (!id && argv[i][0] && strspn(argv[i], "0123456789") ==
-		    strlen(argv[i]))
+			if (!cli_is_id(argv[i]) || top <= 0)
+				return cli_usage_error(cmd_report_usage,
+				    "report: --top must be a positive number, "
+				    "not \"%s\"", argv[i]);
+		} else if (!id && argv[i][0] != '-') {
 			id = argv[i];
-		else {
-			cmd_report_usage(stderr);
-			return CLI_USAGE;
+			if (!cli_is_id(id))
+				return cli_usage_error(cmd_report_usage,
+				    "report: \"%s\" is not a mailing id (a "
+				    "positive number)", id);
+		} else {
+			return cli_unexpected(cmd_report_usage, "report",
+			    argv[i]);
 		}
 	}
-	if (id == NULL) {
-		cmd_report_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (id == NULL)
+		return cli_usage_error(cmd_report_usage, "report: name the "
+		    "MAILING to report on (herald mailing list)");
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;
@@ -215,58 +333,17 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    section_row, &sections[4], &err) != 0)
 		goto done;
 
-	if (format == FORMAT_JSON) {
-		printf("{\"mailing\": %s", id);
-		for (unsigned s = 0; s < 5; s++) {
-			printf(", \"%s\": [", sections[s].name);
-			for (unsigned r = 0; r < sections[s].count; r++) {
-				printf("%s{", r ? ", " : "");
-				for (unsigned c = 0; c < sections[s].columns;
-				    c++) {
-					printf("%s", c ? ", " : "");
-					json_string(headers[s][c]);
-					printf(": ");
-					json_string(sections[s].rows[r][c]);
-				}
-				printf("}");
-			}
-			printf("]");
-		}
-		printf("}\n");
-	} else if (format == FORMAT_CSV) {
-		/* Long format: one value per line, every section alike. */
-		printf("section,key,measure,value\n");
-		for (unsigned s = 0; s < 5; s++)
-			for (unsigned r = 0; r < sections[s].count; r++)
-				for (unsigned c = 1; c < sections[s].columns;
-				    c++) {
-					printf("%s,", sections[s].name);
-					csv_field(sections[s].rows[r][0]);
-					printf(",%s,", headers[s][c]);
-					csv_field(sections[s].rows[r][c]);
-					putchar('\n');
-				}
-	} else {
-		for (unsigned s = 0; s < 5; s++) {
-			printf("%s\n", sections[s].name);
-			printf(" ");
-			for (unsigned c = 0; c < 6 && headers[s][c]; c++)
-				printf(" %-16s", headers[s][c]);
-			putchar('\n');
-			for (unsigned r = 0; r < sections[s].count; r++) {
-				printf(" ");
-				for (unsigned c = 0; c < sections[s].columns;
-				    c++)
-					printf(" %-16s", sections[s].rows[r][c]);
-				putchar('\n');
-			}
-		}
-	}
+	if (format == FORMAT_JSON)
+		print_json(id, sections);
+	else if (format == FORMAT_CSV)
+		print_csv(sections);
+	else
+		print_text(sections);
 	status = CLI_OK;
 done:
 	if (status != CLI_OK)
 		msg_error("report: %s", buf_str(&err));
-	for (unsigned s = 0; s < 5; s++)
+	for (unsigned s = 0; s < SECTION_COUNT; s++)
 		section_free(&sections[s]);
 	if (db)
 		mysql_close(db);

@@ -27,4 +27,50 @@ t_expect_fail "history of a known recipient with no mailing says so (by address)
 t_expect_fail "history of a known recipient with no mailing says so (by id)" 1 \
 	'history: recipient 42 \(idle@example.org\) has received no mailing' "$HERALD_BIN" history 42
 
+# --- report: JSON numbers and keys, --json with --csv, aligned text -------
+create() {
+	"$HERALD_BIN" mailing create --name "$1" --template "$tpl" --segment "$2" \
+	    --from "Herald <news@example.org>" --subject "Hi {{first_name}}"
+}
+t_check "create mailing 1 (three recipients)" create ohio "state = OH"
+t_check "create mailing 2 (one recipient)" create penn "state = PA"
+t_check "stage them" "$HERALD_BIN" stage
+stage1=$(t_sql "SELECT stage_table FROM mailings WHERE id = 1")
+t_sql "UPDATE \`$stage1\` SET delivery_state = 'sent', delivered_at = '2026-11-30 10:00:05' WHERE recipient_id = 1;
+       UPDATE \`$stage1\` SET delivery_state = 'sent', delivered_at = '2026-11-30 10:01:10' WHERE recipient_id = 2;
+       UPDATE \`$stage1\` SET delivery_state = 'deferred' WHERE recipient_id = 3"
+"$HERALD_BIN" report 1 --json >report1.json 2>report.err
+"$HERALD_BIN" report 2 --json >report2.json 2>>report.err
+"$PYTHON3" - report1.json report2.json <<'PY' >report.check 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sorted(d["states"], key=lambda s: s["state"]) == [{"state": "deferred", "messages": 1}, {"state": "sent", "messages": 2}], d["states"]
+v = d["variants"][0]
+assert (v["messages"], v["sent"], v["deferred"], v["failed"]) == (3, 2, 1, 0), v
+assert d["domains"][0] == {"domain": "example.net", "messages": 2, "sent": 1, "deferred": 1, "failed": 0}, d["domains"]
+assert d["time"] == [{"first_delivery": "2026-11-30 10:00:05", "last_delivery": "2026-11-30 10:01:10", "seconds": 65}], d["time"]
+assert d["per_minute"] == [{"minute": "2026-11-30 10:00", "sent": 1}, {"minute": "2026-11-30 10:01", "sent": 1}], d["per_minute"]
+for section in d.values():
+    for row in section if isinstance(section, list) else []:
+        assert all(" " not in k and k == k.lower() for k in row), row
+e = json.load(open(sys.argv[2]))
+assert e["time"] == [{"first_delivery": None, "last_delivery": None, "seconds": None}], e["time"]
+print("ok")
+PY
+[ $? = 0 ] && t_ok "report --json: counts are numbers, keys snake_case, no delivery is null" ||
+	t_fail "report --json: numbers and keys" "$(cat report.check report.err; head -c 600 report1.json)"
+t_expect_fail "report --json --csv is refused, naming both" 2 '--json and --csv' "$HERALD_BIN" report 1 --json --csv
+t_expect_fail "report --csv --json too" 2 '--json and --csv' "$HERALD_BIN" report 1 --csv --json
+"$HERALD_BIN" report 1 --csv >report.csv
+grep -q "^time,2026-11-30 10:00:05,last_delivery,2026-11-30 10:01:10$" report.csv && grep -q "^time,2026-11-30 10:00:05,seconds,65$" report.csv &&
+	t_ok "report --csv: snake_case measures" || t_fail "report --csv: snake_case measures" "$(cat report.csv)"
+t_check "report (text)" "$HERALD_BIN" report 1
+# Aligned: within a section the header and every row are equally wide.
+awk '/^[a-z_]+$/ { section = $0; width = -1; next }
+     { if (width < 0) width = length($0); else if (length($0) != width) { print section ": " $0; bad = 1 } }
+     END { exit bad }' "$T_DIR/out" >align.out &&
+	grep -Eq "^  first_delivery +last_delivery +seconds$" "$T_DIR/out" &&
+	grep -Eq "^  2026-11-30 10:00:05  2026-11-30 10:01:10 +65$" "$T_DIR/out" &&
+	t_ok "report text: columns aligned, times included" || t_fail "report text: columns aligned" "$(cat align.out "$T_DIR/out")"
+
 t_done
