@@ -48,11 +48,13 @@ cmd_maintain(struct cli *cli, int argc, char **argv)
 	if (status != 0)
 		msg_error("maintain: %s", buf_str(&err));
 	else if (r.compacted || r.packed || r.leases_released)
-		printf("compacted %u mailing%s, packed %u archive%s, released "
-		    "%u lease%s; history has %u tables\n", r.compacted,
-		    r.compacted == 1 ? "" : "s", r.packed, r.packed == 1 ?
-		    "" : "s", r.leases_released, r.leases_released == 1 ? "" :
-		    "s", r.union_tables);
+		printf("compacted %u %s, packed %u %s, released %u %s; "
+		    "history has %u %s\n", r.compacted, msg_plural(r.compacted,
+		    "mailing", "mailings"), r.packed, msg_plural(r.packed,
+		    "archive", "archives"), r.leases_released,
+		    msg_plural(r.leases_released, "lease", "leases"),
+		    r.union_tables, msg_plural(r.union_tables, "table",
+		    "tables"));
 	mysql_close(db);
 	buf_free(&err);
 	return status ? CLI_FAILED : CLI_OK;

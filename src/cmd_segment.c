@@ -103,7 +103,8 @@ segment_count(MYSQL *db, const char *text, struct buf *err)
 	    (const char *const *)seg.params, copy_first, &count, err) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%s recipients (query %.3f s)\n", buf_str(&count),
+	printf("%s %s (query %.3f s)\n", buf_str(&count), msg_plural(
+	    strtoull(buf_str(&count), NULL, 10), "recipient", "recipients"),
 	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
 	    t0.tv_nsec) / 1e9);
 	status = 0;

@@ -56,9 +56,10 @@ cmd_stage(struct cli *cli, int argc, char **argv)
 	else if (report.busy)
 		msg_debug("stage: another run holds the lock; nothing done");
 	else if (report.mailings)
-		printf("staged %u mailing%s, %llu recipients\n",
-		    report.mailings, report.mailings == 1 ? "" : "s",
-		    report.rows);
+		printf("staged %u %s, %llu %s\n", report.mailings,
+		    msg_plural(report.mailings, "mailing", "mailings"),
+		    report.rows, msg_plural(report.rows, "recipient",
+		    "recipients"));
 	mysql_close(db);
 	buf_free(&err);
 	return status ? CLI_FAILED : CLI_OK;

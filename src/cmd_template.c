@@ -62,9 +62,10 @@ cmd_template(struct cli *cli, int argc, char **argv)
 		buf_free(&err);
 		return CLI_FAILED;
 	}
-	printf("%s: ok (%s%s%s, %u files)\n", dir,
+	printf("%s: ok (%s%s%s, %u %s)\n", dir,
 	    set->text ? "text" : "", set->text && set->html ? " and " : "",
-	    set->html ? "html" : "", set->file_count);
+	    set->html ? "html" : "", set->file_count,
+	    msg_plural(set->file_count, "file", "files"));
 	tmplset_free(set);
 	return CLI_OK;
 }

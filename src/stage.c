@@ -386,8 +386,8 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 		msg_info("mailing %s changed state while being staged; "
 		    "staging undone", m->id);
 	} else if (!status) {
-		msg_info("mailing %s: staged %llu recipients in %s", m->id,
-		    m->rows, m->table);
+		msg_info("mailing %s: staged %llu %s in %s", m->id, m->rows,
+		    msg_plural(m->rows, "recipient", "recipients"), m->table);
 	}
 	buf_free(&sql);
 	return status;

@@ -124,7 +124,7 @@ grep -q "10 rows read, 2 loaded (0 new, 2 updated)" "$T_DIR/out" && t_ok "http s
 [ "$(t_sql "SELECT COUNT(*) FROM list_members lm JOIN lists l ON l.id = lm.list_id WHERE l.name = 'web'")" = 2 ] &&
 	t_ok "--list adds the rows to the list" || t_fail "--list adds the rows to the list" "wrong count"
 t_check "segment count over the list" "$HERALD_BIN" segment count "list = web and donated_total > 3"
-grep -q "^1 recipients (query" "$T_DIR/out" && t_ok "segment count prints the count and the time" || t_fail "segment count" "$(cat "$T_DIR/out")"
+grep -q "^1 recipient (query" "$T_DIR/out" && t_ok "segment count prints the count and the time" || t_fail "segment count" "$(cat "$T_DIR/out")"
 before=$(snapshot)
 t_expect_fail "a 404 fails at once" 1 '404' "$HERALD_BIN" import "http://127.0.0.1:$port/missing.csv"
 t_expect_fail "a refused connection fails at once" 1 '[Cc]onnect|refused' "$HERALD_BIN" import "http://127.0.0.1:1/x.csv"

@@ -73,4 +73,18 @@ awk '/^[a-z_]+$/ { section = $0; width = -1; next }
 	grep -Eq "^  2026-11-30 10:00:05  2026-11-30 10:01:10 +65$" "$T_DIR/out" &&
 	t_ok "report text: columns aligned, times included" || t_fail "report text: columns aligned" "$(cat align.out "$T_DIR/out")"
 
+# --- counts take the right word: one recipient, two recipients -----------
+t_check "segment count of one" "$HERALD_BIN" segment count "state = PA"
+grep -q "^1 recipient (query" "$T_DIR/out" && t_ok "segment count: 1 recipient" || t_fail "segment count: 1 recipient" "$(cat "$T_DIR/out")"
+t_check "segment count of three" "$HERALD_BIN" segment count "state = OH"
+grep -q "^3 recipients (query" "$T_DIR/out" && t_ok "segment count: 3 recipients" || t_fail "segment count: 3 recipients" "$(cat "$T_DIR/out")"
+t_check "create mailing 3 (one recipient)" create one "state = PA"
+t_check "stage it" "$HERALD_BIN" stage
+grep -q "^staged 1 mailing, 1 recipient$" "$T_DIR/out" && t_ok "stage: 1 mailing, 1 recipient" || t_fail "stage: 1 mailing, 1 recipient" "$(cat "$T_DIR/out")"
+printf 'email\nsolo@example.org\nsolo@example.org\n' >solo.csv
+t_check "import of one address twice" "$HERALD_BIN" import solo.csv
+grep -q "solo.csv: 2 rows read, 1 loaded (1 new, 0 updated), 1 duplicate (the last row won), 0 rejected" "$T_DIR/out" &&
+	t_ok "import: 1 duplicate" || t_fail "import: 1 duplicate" "$(cat "$T_DIR/out")"
+t_sql "DELETE FROM recipients WHERE email = 'solo@example.org'"
+
 t_done
