@@ -73,13 +73,31 @@ int cli_unexpected(cli_usage_fn *usage, const char *command,
 
 /*
  * cli_usage_error for an option given last, without its value:
- * "COMMAND: OPTION needs a value (WHAT)". Returns CLI_USAGE.
+ * "COMMAND: OPTION needs a value (WHAT)", or without the parenthesis
+ * when what is NULL (the usage that follows names it). Returns CLI_USAGE.
  */
 int cli_missing_value(cli_usage_fn *usage, const char *command,
     const char *option, const char *what);
 
+/*
+ * cli_usage_error for a subcommand missing (verb NULL or "") or not one
+ * of expected (a list in words: "create, list or show"): "COMMAND: name a
+ * command: EXPECTED" or "COMMAND: unknown command \"VERB\": expected
+ * EXPECTED". Returns CLI_USAGE.
+ */
+int cli_unknown_verb(cli_usage_fn *usage, const char *command,
+    const char *verb, const char *expected);
+
 /* True when s is an id: a positive decimal number of at most 19 digits. */
 int cli_is_id(const char *s);
+
+/*
+ * cli_usage_error for an argument that should be an id (cli_is_id):
+ * "COMMAND: \"ARG\" is not a WHAT id (a positive number)". Returns
+ * CLI_USAGE.
+ */
+int cli_bad_id(cli_usage_fn *usage, const char *command, const char *what,
+    const char *arg);
 
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_db(struct cli *cli, int argc, char **argv);

@@ -175,15 +175,16 @@ cmd_bounce(struct cli *cli, int argc, char **argv)
 		return CLI_OK;
 	}
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--recipient") == 0 && i + 1 < argc &&
-		    address == NULL)
+		if (strcmp(argv[i], "--recipient") == 0 && i + 1 == argc)
+			return cli_missing_value(cmd_bounce_usage, "bounce",
+			    argv[i], "the VERP address the bounce is for");
+		if (strcmp(argv[i], "--recipient") == 0 && address == NULL)
 			address = argv[++i];
 		else if (argv[i][0] != '-' && path == NULL)
 			path = argv[i];
-		else {
-			cmd_bounce_usage(stderr);
-			return CLI_USAGE;
-		}
+		else
+			return cli_unexpected(cmd_bounce_usage, "bounce",
+			    argv[i]);
 	}
 	if (bounce_read(path, &text) != 0)
 		goto done;

@@ -33,19 +33,15 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		cmd_config_usage(stdout);
 		return CLI_OK;
 	}
-	if (argc < 2 || strcmp(argv[1], "check") != 0) {
-		cmd_config_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (argc < 2 || strcmp(argv[1], "check") != 0)
+		return cli_unknown_verb(cmd_config_usage, "config",
+		    argc < 2 ? NULL : argv[1], "check");
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--show") == 0) {
+		if (strcmp(argv[i], "--show") == 0)
 			show = 1;
-		} else {
-			msg_error("config check: unknown argument \"%s\"",
+		else
+			return cli_unexpected(cmd_config_usage, "config check",
 			    argv[i]);
-			cmd_config_usage(stderr);
-			return CLI_USAGE;
-		}
 	}
 	cfg = cli_config(cli);
 	if (cfg == NULL)

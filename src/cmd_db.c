@@ -240,18 +240,14 @@ cmd_db(struct cli *cli, int argc, char **argv)
 		cmd_db_usage(stdout);
 		return CLI_OK;
 	}
-	if (argc != 2) {
-		cmd_db_usage(stderr);
-		return CLI_USAGE;
-	}
-	what = argv[1];
+	what = argc > 1 ? argv[1] : "";
 	if (strcmp(what, "init") && strcmp(what, "migrate") &&
 	    strcmp(what, "status") && strcmp(what, "start") &&
-	    strcmp(what, "stop")) {
-		msg_error("db: unknown command \"%s\"", what);
-		cmd_db_usage(stderr);
-		return CLI_USAGE;
-	}
+	    strcmp(what, "stop"))
+		return cli_unknown_verb(cmd_db_usage, "db", what, "init, "
+		    "migrate, status, start or stop");
+	if (argc > 2)
+		return cli_unexpected(cmd_db_usage, "db", argv[2]);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;

@@ -198,9 +198,7 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char **slot = NULL;
 
-		if (i + 1 >= argc)
-			slot = NULL;
-		else if (!strcmp(argv[i], "--name"))
+		if (!strcmp(argv[i], "--name"))
 			slot = &a.name;
 		else if (!strcmp(argv[i], "--template"))
 			slot = &a.template_dir;
@@ -220,20 +218,22 @@ mailing_create(struct cli *cli, int argc, char **argv)
 			slot = &a.priority;
 		else if (!strcmp(argv[i], "--expected-value"))
 			slot = &a.expected_value;
-		if (slot == NULL) {
-			msg_error("mailing create: unexpected argument \"%s\"",
-			    argv[i]);
-			cmd_mailing_usage(stderr);
-			return CLI_USAGE;
-		}
+		if (slot == NULL)
+			return cli_unexpected(cmd_mailing_usage,
+			    "mailing create", argv[i]);
+		if (i + 1 == argc)
+			return cli_missing_value(cmd_mailing_usage,
+			    "mailing create", argv[i], NULL);
 		*slot = argv[++i];
 	}
 	if (!a.name || !a.template_dir || !a.segment || !a.from ||
-	    !a.subject) {
-		msg_error("mailing create: --name, --template, --segment, "
-		    "--from and --subject are required");
-		return CLI_USAGE;
-	}
+	    !a.subject)
+		return cli_usage_error(cmd_mailing_usage, "mailing create:"
+		    "%s%s%s%s%s missing (--name, --template, --segment, --from "
+		    "and --subject are required)", a.name ? "" : " --name",
+		    a.template_dir ? "" : " --template", a.segment ? "" :
+		    " --segment", a.from ? "" : " --from", a.subject ? "" :
+		    " --subject");
 	segment_sql_init(&seg);
 	if (parse_send_at(a.send_at, send_at, sizeof(send_at), &err) != 0 ||
 	    check_from(a.from, &err) != 0)
@@ -465,6 +465,36 @@ out:
 	return status;
 }
 
+/*
+ * For list, show, pause, resume and cancel: CLI_USAGE after naming what
+ * is wrong with the command line, else 0.
+ */
+static int
+mailing_arguments(int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : "";
+	char command[32];
+
+	if (strcmp(verb, "list") && strcmp(verb, "show") &&
+	    strcmp(verb, "pause") && strcmp(verb, "resume") &&
+	    strcmp(verb, "cancel"))
+		return cli_unknown_verb(cmd_mailing_usage, "mailing", verb,
+		    "create, list, show, pause, resume or cancel");
+	snprintf(command, sizeof(command), "mailing %s", verb);
+	if (!strcmp(verb, "list"))
+		return argc > 2 ? cli_unexpected(cmd_mailing_usage, command,
+		    argv[2]) : 0;
+	if (argc < 3)
+		return cli_usage_error(cmd_mailing_usage, "%s: name the "
+		    "mailing by its id (herald mailing list)", command);
+	if (!cli_is_id(argv[2]))
+		return cli_bad_id(cmd_mailing_usage, command, "mailing",
+		    argv[2]);
+	if (argc > 3)
+		return cli_unexpected(cmd_mailing_usage, command, argv[3]);
+	return 0;
+}
+
 int
 cmd_mailing(struct cli *cli, int argc, char **argv)
 {
@@ -479,14 +509,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(verb, "create") == 0)
 		return mailing_create(cli, argc, argv);
-	if (!((strcmp(verb, "list") == 0 && argc == 2) ||
-	    ((!strcmp(verb, "show") || !strcmp(verb, "pause") ||
-	    !strcmp(verb, "resume") || !strcmp(verb, "cancel")) &&
-	    argc == 3 && strspn(argv[2], "0123456789") == strlen(argv[2]) &&
-	    argv[2][0]))) {
-		cmd_mailing_usage(stderr);
-		return CLI_USAGE;
-	}
+	if ((status = mailing_arguments(argc, argv)) != 0)
+		return status;
 	db = mailing_db(cli, &err);
 	if (db == NULL) {
 		msg_error("mailing %s: %s", verb, buf_str(&err));

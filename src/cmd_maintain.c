@@ -36,10 +36,8 @@ cmd_maintain(struct cli *cli, int argc, char **argv)
 		cmd_maintain_usage(stdout);
 		return CLI_OK;
 	}
-	if (argc != 1) {
-		cmd_maintain_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (argc != 1)
+		return cli_unexpected(cmd_maintain_usage, "maintain", argv[1]);
 	cfg = cli_config(cli);
 	db = cfg ? cli_database(cli, "maintain", 0) : NULL;
 	if (db == NULL)

@@ -116,25 +116,26 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 		return CLI_OK;
 	}
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--recipient") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--recipient") == 0 && i + 1 == argc) {
+			return cli_missing_value(cmd_preview_usage, "preview",
+			    argv[i], "a recipient's id or address");
+		} else if (strcmp(argv[i], "--recipient") == 0) {
 			who = argv[++i];
 		} else if (strcmp(argv[i], "--html") == 0) {
 			html = 1;
-		} else if (mailing == NULL && argv[i][0] >= '0' &&
-		    argv[i][0] <= '9' && strspn(argv[i], "0123456789") ==
-		    strlen(argv[i])) {
+		} else if (mailing == NULL && argv[i][0] != '-') {
 			mailing = argv[i];
+			if (!cli_is_id(mailing))
+				return cli_bad_id(cmd_preview_usage, "preview",
+				    "mailing", mailing);
 		} else {
-			msg_error("preview: unexpected argument \"%s\"",
+			return cli_unexpected(cmd_preview_usage, "preview",
 			    argv[i]);
-			cmd_preview_usage(stderr);
-			return CLI_USAGE;
 		}
 	}
-	if (mailing == NULL) {
-		cmd_preview_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (mailing == NULL)
+		return cli_usage_error(cmd_preview_usage, "preview: name the "
+		    "MAILING to preview (herald mailing list)");
 	memset(&p, 0, sizeof(p));
 	cfg = cli_config(cli);
 	if (cfg == NULL)

@@ -117,6 +117,40 @@ out:
 	return status;
 }
 
+/* CLI_USAGE after naming what is wrong with the command line, else 0. */
+static int
+segment_arguments(int argc, char **argv)
+{
+	static const struct {
+		const char *verb;
+		int operands;
+		const char *what;
+	} verbs[] = {
+		{ "count", 1, "an EXPR or a segment NAME" },
+		{ "save", 2, "a NAME and an EXPR" },
+		{ "list", 0, NULL },
+		{ "show", 1, "a segment NAME" },
+		{ "delete", 1, "a segment NAME" },
+	};
+	char command[32];
+
+	for (size_t v = 0; argc > 1 && v < sizeof(verbs) / sizeof(verbs[0]);
+	    v++) {
+		if (strcmp(argv[1], verbs[v].verb) != 0)
+			continue;
+		snprintf(command, sizeof(command), "segment %s", argv[1]);
+		if (argc - 2 < verbs[v].operands)
+			return cli_usage_error(cmd_segment_usage, "%s: needs "
+			    "%s", command, verbs[v].what);
+		if (argc - 2 > verbs[v].operands)
+			return cli_unexpected(cmd_segment_usage, command,
+			    argv[2 + verbs[v].operands]);
+		return 0;
+	}
+	return cli_unknown_verb(cmd_segment_usage, "segment", argc > 1 ?
+	    argv[1] : NULL, "count, save, list, show or delete");
+}
+
 int
 cmd_segment(struct cli *cli, int argc, char **argv)
 {
@@ -130,14 +164,8 @@ cmd_segment(struct cli *cli, int argc, char **argv)
 		cmd_segment_usage(stdout);
 		return CLI_OK;
 	}
-	if (!((!strcmp(verb, "count") && argc == 3) ||
-	    (!strcmp(verb, "save") && argc == 4) ||
-	    (!strcmp(verb, "list") && argc == 2) ||
-	    ((!strcmp(verb, "show") || !strcmp(verb, "delete")) &&
-	    argc == 3))) {
-		cmd_segment_usage(stderr);
-		return CLI_USAGE;
-	}
+	if ((status = segment_arguments(argc, argv)) != 0)
+		return status;
 	db = cli_database(cli, "segment", 0);
 	if (db == NULL)
 		return CLI_FAILED;

@@ -41,11 +41,8 @@ cmd_stage(struct cli *cli, int argc, char **argv)
 		cmd_stage_usage(stdout);
 		return CLI_OK;
 	}
-	if (argc > 1) {
-		msg_error("stage: unexpected argument \"%s\"", argv[1]);
-		cmd_stage_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (argc > 1)
+		return cli_unexpected(cmd_stage_usage, "stage", argv[1]);
 	cfg = cli_config(cli);
 	db = cfg ? cli_database(cli, "stage", 0) : NULL;
 	if (db == NULL)

@@ -488,9 +488,8 @@ cmd_status(struct cli *cli, int argc, char **argv)
 			if (i + 1 < argc && atol(argv[i + 1]) > 0)
 				interval = atol(argv[++i]);
 		} else {
-			msg_error("status: unexpected argument \"%s\"", argv[i]);
-			cmd_status_usage(stderr);
-			return CLI_USAGE;
+			return cli_unexpected(cmd_status_usage, "status",
+			    argv[i]);
 		}
 	}
 	cfg = cli_config(cli);

@@ -36,26 +36,24 @@ cmd_template(struct cli *cli, int argc, char **argv)
 		cmd_template_usage(stdout);
 		return CLI_OK;
 	}
-	if (argc < 2 || strcmp(argv[1], "check") != 0) {
-		cmd_template_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (argc < 2 || strcmp(argv[1], "check") != 0)
+		return cli_unknown_verb(cmd_template_usage, "template",
+		    argc < 2 ? NULL : argv[1], "check");
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--subject") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--subject") == 0 && i + 1 == argc)
+			return cli_missing_value(cmd_template_usage,
+			    "template check", argv[i], "the subject template");
+		if (strcmp(argv[i], "--subject") == 0)
 			subject = argv[++i];
-		} else if (argv[i][0] != '-' && dir == NULL) {
+		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
-		} else {
-			msg_error("template check: unexpected argument \"%s\"",
-			    argv[i]);
-			cmd_template_usage(stderr);
-			return CLI_USAGE;
-		}
+		else
+			return cli_unexpected(cmd_template_usage,
+			    "template check", argv[i]);
 	}
-	if (dir == NULL) {
-		cmd_template_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (dir == NULL)
+		return cli_usage_error(cmd_template_usage, "template check: "
+		    "name the template directory");
 	set = tmplset_open(dir, subject, &err);
 	if (set == NULL) {
 		msg_error("%s", buf_str(&err));

@@ -50,16 +50,26 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		cmd_token_usage(stdout);
 		return CLI_OK;
 	}
-	if (!((argc == 3 && strcmp(argv[1], "verify") == 0) ||
-	    (argc == 4 && strcmp(argv[1], "make") == 0))) {
-		cmd_token_usage(stderr);
-		return CLI_USAGE;
-	}
-	if (argc == 4 && (parse_u64(argv[2], &mailing) ||
-	    parse_u64(argv[3], &recipient))) {
-		msg_error("token make: MAILING and RECIPIENT are numeric ids");
-		return CLI_USAGE;
-	}
+	if (argc < 2 || (strcmp(argv[1], "verify") &&
+	    strcmp(argv[1], "make")))
+		return cli_unknown_verb(cmd_token_usage, "token",
+		    argc < 2 ? NULL : argv[1], "verify or make");
+	if (!strcmp(argv[1], "verify") && argc != 3)
+		return argc < 3 ? cli_usage_error(cmd_token_usage, "token "
+		    "verify: name the TOKEN to verify") :
+		    cli_unexpected(cmd_token_usage, "token verify", argv[3]);
+	if (!strcmp(argv[1], "make") && argc != 4)
+		return argc < 4 ? cli_usage_error(cmd_token_usage, "token "
+		    "make: name the MAILING and the RECIPIENT (two ids)") :
+		    cli_unexpected(cmd_token_usage, "token make", argv[4]);
+	if (argc == 4 && (!cli_is_id(argv[2]) || parse_u64(argv[2],
+	    &mailing)))
+		return cli_bad_id(cmd_token_usage, "token make", "mailing",
+		    argv[2]);
+	if (argc == 4 && (!cli_is_id(argv[3]) || parse_u64(argv[3],
+	    &recipient)))
+		return cli_bad_id(cmd_token_usage, "token make", "recipient",
+		    argv[3]);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;

@@ -152,8 +152,22 @@ int
 cli_missing_value(cli_usage_fn *usage, const char *command,
     const char *option, const char *what)
 {
+	if (what == NULL)
+		return cli_usage_error(usage, "%s: %s needs a value", command,
+		    option);
 	return cli_usage_error(usage, "%s: %s needs a value (%s)", command,
 	    option, what);
+}
+
+int
+cli_unknown_verb(cli_usage_fn *usage, const char *command, const char *verb,
+    const char *expected)
+{
+	if (verb == NULL || verb[0] == '\0')
+		return cli_usage_error(usage, "%s: name a command: %s",
+		    command, expected);
+	return cli_usage_error(usage, "%s: unknown command \"%s\": expected "
+	    "%s", command, verb, expected);
 }
 
 int
@@ -163,6 +177,14 @@ cli_is_id(const char *s)
 
 	return digits > 0 && digits <= 19 && s[digits] == '\0' &&
 	    strspn(s, "0") < digits;
+}
+
+int
+cli_bad_id(cli_usage_fn *usage, const char *command, const char *what,
+    const char *arg)
+{
+	return cli_usage_error(usage, "%s: \"%s\" is not a %s id (a positive "
+	    "number)", command, arg, what);
 }
 
 /*
@@ -185,7 +207,8 @@ herald_take_global_options(struct cli *cli, int argc, char **argv)
 		}
 		if (strcmp(arg, "--config") == 0 || strcmp(arg, "-c") == 0) {
 			if (i + 1 >= argc) {
-				msg_error("%s needs a file name", arg);
+				msg_error("%s needs a value (a configuration "
+				    "file)", arg);
 				return -1;
 			}
 			cli->config_path = argv[++i];
@@ -212,10 +235,9 @@ main(int argc, char **argv)
 	argc = herald_take_global_options(&cli, argc, argv);
 	if (argc < 0)
 		return CLI_USAGE;
-	if (argc < 2) {
-		herald_usage(stderr);
-		return CLI_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage_error(herald_usage, "name a command (the "
+		    "list is below)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		herald_usage(stdout);
@@ -233,7 +255,7 @@ main(int argc, char **argv)
 			return status;
 		}
 	}
-	msg_error("unknown command \"%s\": run \"herald --help\" for the "
-	    "list of commands", argv[1]);
+	msg_error("unknown %s \"%s\": run \"herald --help\" for the list "
+	    "of commands", argv[1][0] == '-' ? "option" : "command", argv[1]);
 	return CLI_USAGE;
 }

@@ -37,7 +37,7 @@ grep -q "hunter2" "$T_DIR/out" && t_fail "--show hides the secret" "printed" ||
 	t_ok "--show hides the secret"
 t_expect_fail "a missing file" 1 'nope.conf: cannot open configuration' \
 	"$HERALD_BIN" config check --config "$T_DIR/nope.conf"
-t_expect_fail "usage error exits 2" 2 'unknown argument' "$HERALD_BIN" config check --bogus
+t_expect_fail "usage error exits 2" 2 'config check: unknown option "--bogus"' "$HERALD_BIN" config check --bogus
 t_expect_fail "unknown command exits 2" 2 'unknown command "frobnicate"' "$HERALD_BIN" frobnicate
 t_check "--help" "$HERALD_BIN" config --help
 grep -q "usage: herald config check" "$T_DIR/out" && t_ok "help text" || t_fail "help text" "$(cat "$T_DIR/out")"

@@ -87,4 +87,49 @@ grep -q "solo.csv: 2 rows read, 1 loaded (1 new, 0 updated), 1 duplicate (the la
 	t_ok "import: 1 duplicate" || t_fail "import: 1 duplicate" "$(cat "$T_DIR/out")"
 t_sql "DELETE FROM recipients WHERE email = 'solo@example.org'"
 
+# --- a bad argument is named, with what was expected, then the usage -------
+bad_argument() {	# WHAT PATTERN ARGS...
+	local what=$1 pattern=$2
+	shift 2
+	"$HERALD_BIN" "$@" >"$T_DIR/out" 2>"$T_DIR/err" </dev/null
+	local got=$?
+	if [ $got = 2 ] && grep -Eq -- "^herald: error: $pattern" "$T_DIR/err" &&
+	    grep -q "^usage: herald" "$T_DIR/err"; then
+		t_ok "$what"
+	else
+		t_fail "$what" "exit $got; $(head -c 600 "$T_DIR/err")"
+	fi
+}
+bad_argument "mailing pause abc" 'mailing pause: "abc" is not a mailing id \(a positive number\)' mailing pause abc
+bad_argument "mailing pause without an id" 'mailing pause: name the mailing by its id' mailing pause
+bad_argument "mailing show with two ids" 'mailing show: unexpected argument "2"' mailing show 1 2
+bad_argument "mailing sideways" 'mailing: unknown command "sideways": expected create, list, show, pause, resume or cancel' mailing sideways
+bad_argument "mailing create --frob" 'mailing create: unknown option "--frob"' mailing create --name x --frob y
+bad_argument "mailing create --name (no value)" 'mailing create: --name needs a value' mailing create --name
+bad_argument "mailing create without the required options" 'mailing create: --template --segment --from --subject missing' mailing create --name x
+bad_argument "import --mode sideways" 'import: --mode must be merge or replace, not "sideways"' import x.csv --mode sideways
+bad_argument "import --format xml" 'import: --format must be csv or tsv, not "xml"' import x.csv --format xml
+bad_argument "import --mode (no value)" 'import: --mode needs a value \(merge or replace\)' import x.csv --mode
+bad_argument "import without a source" 'import: no SOURCE' import
+bad_argument "report abc" 'report: "abc" is not a mailing id' report abc
+bad_argument "report --top x" 'report: --top must be a positive number, not "x"' report 1 --top x
+bad_argument "preview abc" 'preview: "abc" is not a mailing id' preview abc
+bad_argument "preview --recipient (no value)" 'preview: --recipient needs a value' preview 1 --recipient
+bad_argument "history with two arguments" 'history: unexpected argument "b"' history a b
+bad_argument "segment frob" 'segment: unknown command "frob": expected count, save, list, show or delete' segment frob
+bad_argument "segment save NAME (no EXPR)" 'segment save: needs a NAME and an EXPR' segment save x
+bad_argument "segment list x" 'segment list: unexpected argument "x"' segment list x
+bad_argument "db frob" 'db: unknown command "frob": expected init, migrate, status, start or stop' db frob
+bad_argument "db init x" 'db: unexpected argument "x"' db init x
+bad_argument "config frob" 'config: unknown command "frob": expected check' config frob
+bad_argument "config check --x" 'config check: unknown option "--x"' config check --x
+bad_argument "template check without a directory" 'template check: name the template directory' template check
+bad_argument "token make 1 x" 'token make: "x" is not a recipient id' token make 1 x
+bad_argument "token" 'token: name a command: verify or make' token
+bad_argument "stage x" 'stage: unexpected argument "x"' stage x
+bad_argument "maintain x" 'maintain: unexpected argument "x"' maintain x
+bad_argument "status --x" 'status: unknown option "--x"' status --x
+bad_argument "bounce --recipient (no value)" 'bounce: --recipient needs a value' bounce --recipient
+bad_argument "herald with no command" 'name a command'
+
 t_done
