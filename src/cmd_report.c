@@ -271,9 +271,8 @@ cmd_report(struct cli *cli, int argc, char **argv)
 		} else if (!id && argv[i][0] != '-') {
 			id = argv[i];
 			if (!cli_is_id(id))
-				return cli_usage_error(cmd_report_usage,
-				    "report: \"%s\" is not a mailing id (a "
-				    "positive number)", id);
+				return cli_bad_id(cmd_report_usage, "report",
+				    "mailing", id);
 		} else {
 			return cli_unexpected(cmd_report_usage, "report",
 			    argv[i]);
