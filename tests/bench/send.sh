@@ -153,7 +153,7 @@ echo "Postfix queue on $T_POSTFIX_QUEUE"
 n_saved=$n; n=$postfix_n
 # A fresh list of postfix_n recipients: the first postfix_n of the import.
 awk -v n="$postfix_n" 'NR <= n + 1' "$T_DIR/r.csv" >"$T_DIR/p.csv"
-"$HERALD_BIN" import "$T_DIR/p.csv" --mode replace >/dev/null
+"$HERALD_BIN" import "$T_DIR/p.csv" --mode replace --yes >/dev/null
 write_config "$T_POSTFIX_PORT" "$T_DIR/postfix/conf"
 send_mailing postfix-run
 # postfix_source [-N]: smtp-source into the Postfix, its queue empty
