@@ -21,7 +21,8 @@ cmd_template_usage(FILE *out)
 	    "subject.mustache, headers.mustache and the partials they use)\n"
 	    "and reports the first error as FILE:LINE:COLUMN: what was\n"
 	    "expected. --subject gives the mailing's subject when DIR has no\n"
-	    "subject.mustache. Exit status 0 when the templates are valid.\n");
+	    "subject.mustache (giving both is refused, as mailing create\n"
+	    "does). Exit status 0 when the templates are valid.\n");
 }
 
 int
@@ -30,6 +31,7 @@ cmd_template(struct cli *cli, int argc, char **argv)
 	const char *dir = NULL, *subject = NULL;
 	struct buf err = BUF_INIT;
 	struct tmplset *set;
+	unsigned files;
 
 	(void)cli;
 	if (cli_wants_help(argc, argv)) {
@@ -62,9 +64,17 @@ cmd_template(struct cli *cli, int argc, char **argv)
 		buf_free(&err);
 		return CLI_FAILED;
 	}
-	printf("%s: ok (%s%s%s, %u files)\n", dir,
+	if (subject && set->subject_source) {
+		msg_error("template check: --subject \"%s\": %s/subject.mustache "
+		    "gives the subject; leave --subject out, or remove the "
+		    "file to use --subject", subject, dir);
+		tmplset_free(set);
+		return CLI_FAILED;
+	}
+	files = tmplset_files_read(set);
+	printf("%s: ok (%s%s%s, %u file%s)\n", dir,
 	    set->text ? "text" : "", set->text && set->html ? " and " : "",
-	    set->html ? "html" : "", set->file_count);
+	    set->html ? "html" : "", files, files == 1 ? "" : "s");
 	tmplset_free(set);
 	return CLI_OK;
 }

@@ -276,14 +276,18 @@ value(struct parser *p, enum field_kind kind, const char *field)
 		return -1;
 	}
 	if (kind == KIND_DATE) {
+		struct buf why = BUF_INIT;
+
 		if (t->type != T_DATE) {
 			fail(p, at, "%s is a date: expected YYYY-MM-DD, today "
 			    "or \"N days ago\", found \"%s\"", field,
 			    found(p));
 			return -1;
 		}
-		if (!date_valid(buf_str(&t->text))) {
-			fail(p, at, "%s is not a date", buf_str(&t->text));
+		if (date_check(buf_str(&t->text), &why) != 0) {
+			fail(p, at, "%s is not a date: %s", buf_str(&t->text),
+			    buf_str(&why));
+			buf_free(&why);
 			return -1;
 		}
 	}

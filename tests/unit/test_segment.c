@@ -125,7 +125,7 @@ START_TEST(errors_point_at_the_column)
 	expect_error("donated_total >= lots", "column 18: donated_total is a "
 	    "number");
 	expect_error("last_donation_at > 2026-02-30", "column 20: 2026-02-30 "
-	    "is not a date");
+	    "is not a date: day 30 does not exist in February 2026");
 	expect_error("last_donation_at > yesterday", "column 20: "
 	    "last_donation_at is a date");
 	expect_error("last_donation_at > 3 weeks ago", "column 22: expected "
