@@ -207,11 +207,14 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	if (db == NULL)
 		goto done;
 	/* A segment name is resolved now: the mailing keeps the expression
-	 * it was created with, whatever later happens to the name. */
+	 * it was created with, whatever later happens to the name. Text
+	 * that cannot be a name ("all") is always an expression. */
 	params[0] = a.segment;
-	if (db_query_strings(db, "SELECT expression FROM segments WHERE name "
+	if (segment_name_check(a.segment, &why) == 0 &&
+	    db_query_strings(db, "SELECT expression FROM segments WHERE name "
 	    "= ?", 1, params, segment_named, &expression, &err) != 0)
 		goto done;
+	buf_reset(&why);
 	if (expression.len == 0)
 		buf_append_str(&expression, a.segment);
 	gmtime_r(&now, &tm);

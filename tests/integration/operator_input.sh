@@ -88,4 +88,56 @@ t_check "template check passes (one file)" "$HERALD_BIN" template check "$tpl" -
 grep -q "(text, 1 file)" "$T_DIR/out" && t_ok "template check counts 1 file" ||
 	t_fail "template check counts 1 file" "$(cat "$T_DIR/out")"
 
+# --- segments: text attributes against numbers ------------------------------
+t_sql "INSERT INTO recipients (email, first_name, attributes) VALUES
+	('g@example.net', 'Gold', '{\"member_level\": \"gold\"}'),
+	('s@example.net', 'Silver', '{\"member_level\": \"silver\"}'),
+	('a@example.net', 'Three', '{\"member_level\": \"3\"}'),
+	('b@example.net', 'Seven', '{\"member_level\": \"7\"}'),
+	('c@example.net', 'Twelve', '{\"member_level\": \"12\"}'),
+	('d@example.net', 'Number', '{\"member_level\": 40.5}'),
+	('z@example.net', 'Zoë', NULL)"
+count() {
+	"$HERALD_BIN" segment count "$1" 2>&1 | sed -n 's/^\([0-9]*\) recipient.*/\1/p'
+}
+got=$(count "attributes.member_level >= 5")
+[ "$got" = 3 ] && t_ok "attributes >= 5 compares numbers: 7, 12 and 40.5, not gold or silver" ||
+	t_fail "attributes >= 5 compares numbers: 7, 12 and 40.5, not gold or silver" "$got"
+got=$(count "attributes.member_level >= 10")
+[ "$got" = 2 ] && t_ok "attributes >= 10: 12 and 40.5 (as text: 6, with gold and silver)" ||
+	t_fail "attributes >= 10: 12 and 40.5" "$got"
+got=$(count "attributes.member_level < 10")
+[ "$got" = 2 ] && t_ok "attributes < 10: 3 and 7 (text would add 12, 40.5, and not gold)" ||
+	t_fail "attributes < 10: 3 and 7" "$got"
+got=$(count "attributes.member_level between 3 and 12")
+[ "$got" = 3 ] && t_ok "attributes between 3 and 12 compares numbers" ||
+	t_fail "attributes between 3 and 12 compares numbers" "$got"
+got=$(count "attributes.member_level = gold")
+[ "$got" = 1 ] && t_ok "attributes = gold is still text" || t_fail "attributes = gold is still text" "$got"
+
+# --- segments: words and names ----------------------------------------------
+got=$(count "first_name = Zoë")
+[ "$got" = 1 ] && t_ok "a bare non-ASCII word is a value" || t_fail "a bare non-ASCII word is a value" "$got"
+t_expect_fail "a bad byte is named whole" 1 'column 16: byte 0xeb is not UTF-8' \
+	"$HERALD_BIN" segment count "$(printf 'first_name = Zo\xeb')"
+t_expect_fail "a segment cannot be named all" 1 '"all" cannot name a segment: it is a word of the segment language' \
+	"$HERALD_BIN" segment save all "first_name = Gold"
+t_sql "INSERT INTO segments (name, expression) VALUES ('ALL', 'first_name = Gold')"
+got=$(count "all")
+[ "$got" = 7 ] && t_ok "all stays everyone, even beside an old segment named ALL" ||
+	t_fail "all stays everyone, even beside an old segment named ALL" "$got"
+t_expect_fail "a name with a space and ! is refused, saying what is allowed" 1 \
+	'"bad name!" cannot name a segment: a name is 1 to 64 ASCII letters, digits' \
+	"$HERALD_BIN" segment save "bad name!" "first_name = Gold"
+t_check "save a segment" "$HERALD_BIN" segment save golden "first_name = Gold"
+t_expect_fail "save refuses to overwrite without --replace" 1 \
+	'segment golden exists \(first_name = Gold\); give --replace' \
+	"$HERALD_BIN" segment save golden "first_name = Seven"
+[ "$(t_sql "SELECT expression FROM segments WHERE name = 'golden'")" = "first_name = Gold" ] &&
+	t_ok "the refused save changed nothing" || t_fail "the refused save changed nothing" "$(t_sql "SELECT expression FROM segments WHERE name = 'golden'")"
+t_check "save --replace replaces" "$HERALD_BIN" segment save golden "first_name = Seven" --replace
+grep -q "segment golden replaced (it was: first_name = Gold)" "$T_DIR/out" &&
+	[ "$(t_sql "SELECT expression FROM segments WHERE name = 'golden'")" = "first_name = Seven" ] &&
+	t_ok "--replace says what it replaced" || t_fail "--replace says what it replaced" "$(cat "$T_DIR/out")"
+
 t_done
