@@ -26,6 +26,7 @@
 #include "date.h"
 #include "db.h"
 #include "log.h"
+#include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
 
@@ -100,9 +101,9 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	struct create_args a = { .send_at = "now", .priority = "0" };
 	struct herald_config *cfg;
 	struct buf err = BUF_INIT, expression = BUF_INIT, why = BUF_INIT,
-	    subject = BUF_INIT;
+	    subject = BUF_INIT, expression_prefix = BUF_INIT;
 	struct segment_sql seg;
-	struct tmplset *set;
+	struct tmplset *set = NULL;
 	char send_at[32], rate[24] = "", today[16], id[24];
 	const char *params[11];
 	MYSQL *db = NULL;
@@ -194,12 +195,10 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		buf_printf(&err, "--subject \"%s\": %s/subject.mustache gives "
 		    "this mailing's subject; leave --subject out, or remove "
 		    "the file to use --subject", a.subject, a.template_dir);
-		tmplset_free(set);
 		goto done;
 	}
 	/* The mailing records the subject its messages carry. */
 	buf_append_str(&subject, a.subject ? a.subject : set->subject_source);
-	tmplset_free(set);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		goto done;
@@ -224,6 +223,15 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    buf_str(&why));
 		goto done;
 	}
+	/* Names that refer to nothing are legal, but rarely meant. */
+	namecheck_templates_report(db, NULL, set, "mailing create: ");
+	buf_reset(&why);
+	if (namecheck_segment(db, &seg, &why, &err) < 0)
+		goto done;
+	buf_reset(&expression_prefix);
+	buf_printf(&expression_prefix, "mailing create: --segment \"%s\": ",
+	    buf_str(&expression));
+	namecheck_warn_each(buf_str(&expression_prefix), &why);
 	params[0] = a.name;
 	params[1] = a.template_dir;
 	params[2] = buf_str(&subject);
@@ -257,6 +265,8 @@ done:
 	buf_free(&why);
 	buf_free(&expression);
 	buf_free(&subject);
+	buf_free(&expression_prefix);
+	tmplset_free(set);
 	return status;
 }
 

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "db.h"
 #include "log.h"
+#include "namecheck.h"
 #include "segment.h"
 
 static void
@@ -38,7 +39,9 @@ cmd_segment_usage(FILE *out)
 	    "mailing would target them. save refuses an existing NAME unless\n"
 	    "--replace is given; NAME is 1 to 64 ASCII letters, digits, '_'\n"
 	    "and '-', starting with a letter, and not a word of the language\n"
-	    "(all, and, list, a field name...).\n");
+	    "(all, and, list, a field name...). count, save and mailing\n"
+	    "create warn about received(ID) naming no mailing and list = NAME\n"
+	    "naming no list (with the list meant when it is clear).\n");
 }
 
 static int
@@ -82,6 +85,21 @@ resolve(MYSQL *db, const char *text, struct buf *expression,
 	return 0;
 }
 
+/* Warns about received(ID) and list = NAME naming nothing. */
+static int
+warn_references(MYSQL *db, const char *verb, const char *expression,
+    const struct segment_sql *seg, struct buf *err)
+{
+	struct buf warnings = BUF_INIT, prefix = BUF_INIT;
+	int status = namecheck_segment(db, seg, &warnings, err);
+
+	buf_printf(&prefix, "segment %s: \"%s\": ", verb, expression);
+	namecheck_warn_each(buf_str(&prefix), &warnings);
+	buf_free(&warnings);
+	buf_free(&prefix);
+	return status < 0 ? -1 : 0;
+}
+
 static int
 segment_count(MYSQL *db, const char *text, struct buf *err)
 {
@@ -104,6 +122,8 @@ segment_count(MYSQL *db, const char *text, struct buf *err)
 		    buf_str(&why));
 		goto out;
 	}
+	if (warn_references(db, "count", buf_str(&expression), &seg, err))
+		goto out;
 	buf_printf(&sql, "SELECT COUNT(*) FROM recipients r WHERE r.status = "
 	    "'active' AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE "
 	    "s.email = r.email) AND (%s)", buf_str(&seg.where));
@@ -145,7 +165,8 @@ segment_save(MYSQL *db, const char *name, const char *expression,
 		buf_printf(err, "\"%s\": %s", expression, buf_str(&why));
 		goto out;
 	}
-	if (db_query_strings(db, "SELECT expression FROM segments WHERE name "
+	if (warn_references(db, "save", expression, &seg, err) ||
+	    db_query_strings(db, "SELECT expression FROM segments WHERE name "
 	    "= ?", 1, params, copy_first, &old, err) != 0)
 		goto out;
 	if (old.len && !replace) {

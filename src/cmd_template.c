@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "db.h"
 #include "log.h"
+#include "namecheck.h"
 #include "tmplset.h"
 
 static void
@@ -22,7 +24,38 @@ cmd_template_usage(FILE *out)
 	    "and reports the first error as FILE:LINE:COLUMN: what was\n"
 	    "expected. --subject gives the mailing's subject when DIR has no\n"
 	    "subject.mustache (giving both is refused, as mailing create\n"
-	    "does). Exit status 0 when the templates are valid.\n");
+	    "does). Names that nothing fills are warned about, with the name\n"
+	    "meant when it is clear (FILE:LINE:COLUMN: {{frist_name}} ...; did\n"
+	    "you mean {{first_name}}?): the recipient fields, the imported\n"
+	    "attributes (the keys of the newest 10000 recipients' attributes,\n"
+	    "when the database can be reached), mailing.id, mailing.name,\n"
+	    "mailing.subject, recipient_id, unsubscribe_url, view_online_url\n"
+	    "and token. Exit status 0 when the templates are valid, warnings\n"
+	    "or not.\n");
+}
+
+/*
+ * Warns about names no message fills. The attribute names come from the
+ * database when it can be reached; it is not started for this.
+ */
+static unsigned
+check_names(struct cli *cli, const struct tmplset *set)
+{
+	struct herald_config *cfg = cli_config(cli);
+	struct buf err = BUF_INIT;
+	MYSQL *db = NULL;
+	unsigned count;
+
+	if (cfg)
+		db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	else
+		buf_append_str(&err, "no usable configuration");
+	count = namecheck_templates_report(db, buf_str(&err), set,
+	    "");
+	if (db)
+		mysql_close(db);
+	buf_free(&err);
+	return count;
 }
 
 int
@@ -31,9 +64,8 @@ cmd_template(struct cli *cli, int argc, char **argv)
 	const char *dir = NULL, *subject = NULL;
 	struct buf err = BUF_INIT;
 	struct tmplset *set;
-	unsigned files;
+	unsigned files, warnings;
 
-	(void)cli;
 	if (cli_wants_help(argc, argv)) {
 		cmd_template_usage(stdout);
 		return CLI_OK;
@@ -72,9 +104,13 @@ cmd_template(struct cli *cli, int argc, char **argv)
 		return CLI_FAILED;
 	}
 	files = tmplset_files_read(set);
-	printf("%s: ok (%s%s%s, %u file%s)\n", dir,
+	warnings = check_names(cli, set);
+	printf("%s: ok (%s%s%s, %u file%s", dir,
 	    set->text ? "text" : "", set->text && set->html ? " and " : "",
 	    set->html ? "html" : "", files, files == 1 ? "" : "s");
+	if (warnings)
+		printf(", %u warning%s", warnings, warnings == 1 ? "" : "s");
+	printf(")\n");
 	tmplset_free(set);
 	return CLI_OK;
 }

@@ -74,6 +74,18 @@ struct parser {
 	unsigned depth;
 };
 
+/* The column of byte at, in characters: UTF-8 continuation bytes do
+ * not count. */
+static unsigned
+column_of(const struct parser *p, size_t at)
+{
+	unsigned column = 1;
+
+	for (size_t i = 0; i < at && i < p->length; i++)
+		column += ((unsigned char)p->src[i] & 0xc0) != 0x80;
+	return column;
+}
+
 static void
 fail(struct parser *p, size_t at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -83,14 +95,9 @@ fail(struct parser *p, size_t at, const char *fmt, ...)
 {
 	va_list ap;
 
-	size_t column = 1;
-
 	if (p->err->len)
 		return;		/* the first error is the one reported */
-	/* Columns count characters: UTF-8 continuation bytes are not. */
-	for (size_t i = 0; i < at && i < p->length; i++)
-		column += ((unsigned char)p->src[i] & 0xc0) != 0x80;
-	buf_printf(p->err, "column %zu: ", column);
+	buf_printf(p->err, "column %u: ", column_of(p, at));
 	va_start(ap, fmt);
 	buf_vprintf(p->err, fmt, ap);
 	va_end(ap);
@@ -255,6 +262,21 @@ param(struct parser *p, const char *value, size_t length)
 	o->params = xrealloc(o->params, (o->count + 1) * sizeof(char *));
 	o->params[o->count++] = xstrndup(value, length);
 	buf_append_char(&o->where, '?');
+}
+
+/* Records that the expression names a mailing or list at token t. */
+static void
+reference(struct parser *p, int type, const struct token *t)
+{
+	struct segment_sql *o = p->out;
+	struct segment_reference *r;
+
+	o->references = xrealloc(o->references, (o->reference_count + 1) *
+	    sizeof(*o->references));
+	r = &o->references[o->reference_count++];
+	r->type = type;
+	r->value = xstrndup(t->text.data, t->text.len);
+	r->column = column_of(p, t->start);
 }
 
 /* --- values ----------------------------------------------------------- */
@@ -642,6 +664,7 @@ primary(struct parser *p)
 		}
 		emit(p, "EXISTS (SELECT 1 FROM history h WHERE h.recipient_id "
 		    "= r.id AND h.mailing_id = ");
+		reference(p, SEGMENT_MAILING, &p->tok);
 		param(p, p->tok.text.data, p->tok.text.len);
 		emit(p, " AND h.delivery_state = 'sent')");
 		if (next(p))
@@ -668,7 +691,11 @@ primary(struct parser *p)
 		emit(p, strcmp(op, "=") ? "NOT EXISTS" : "EXISTS");
 		emit(p, " (SELECT 1 FROM list_members lm JOIN lists l ON l.id "
 		    "= lm.list_id WHERE lm.recipient_id = r.id AND l.name = ");
-		if (next(p) || value(p, KIND_TEXT, "list"))
+		if (next(p))
+			return -1;
+		if (p->tok.type != T_END)
+			reference(p, SEGMENT_LIST, &p->tok);
+		if (value(p, KIND_TEXT, "list"))
 			return -1;
 		emit(p, ")");
 		return 0;
@@ -768,6 +795,8 @@ segment_sql_init(struct segment_sql *s)
 	buf_init(&s->where);
 	s->params = NULL;
 	s->count = 0;
+	s->references = NULL;
+	s->reference_count = 0;
 }
 
 void
@@ -776,6 +805,9 @@ segment_sql_free(struct segment_sql *s)
 	for (unsigned i = 0; i < s->count; i++)
 		free(s->params[i]);
 	free(s->params);
+	for (unsigned i = 0; i < s->reference_count; i++)
+		free(s->references[i].value);
+	free(s->references);
 	buf_free(&s->where);
 	segment_sql_init(s);
 }

@@ -23,10 +23,20 @@
 
 #include "buf.h"
 
+/* What an expression names outside recipients: received(MAILING) and
+ * list = NAME, for checks against the database (namecheck.h). */
+struct segment_reference {
+	enum { SEGMENT_MAILING, SEGMENT_LIST } type;
+	char *value;		/* the mailing id or list name */
+	unsigned column;	/* where the value is, in characters */
+};
+
 struct segment_sql {
 	struct buf where;	/* condition over r, with ? placeholders */
 	char **params;		/* bound values, in placeholder order */
 	unsigned count;
+	struct segment_reference *references;
+	unsigned reference_count;
 };
 
 void segment_sql_init(struct segment_sql *s);

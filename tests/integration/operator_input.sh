@@ -140,4 +140,45 @@ grep -q "segment golden replaced (it was: first_name = Gold)" "$T_DIR/out" &&
 	[ "$(t_sql "SELECT expression FROM segments WHERE name = 'golden'")" = "first_name = Seven" ] &&
 	t_ok "--replace says what it replaced" || t_fail "--replace says what it replaced" "$(cat "$T_DIR/out")"
 
+# --- typos in template variables and segment references ----------------------
+typo="$T_DIR/typo"
+mkdir -p "$typo"
+printf 'Hi {{frist_name}}, your {{attributes.no_such}} and {{mailing.nam}}\n{{attributes.membr_level}} {{attributes.member_level}} {{first_name}}\n' >"$typo/text.mustache"
+t_expect_warning "template check warns about a misspelt field, with the name meant" \
+	"$typo/text.mustache:1:4: \\{\\{frist_name\\}\\} names no recipient field.*did you mean \\{\\{first_name\\}\\}\\?" \
+	"$HERALD_BIN" template check "$typo" --subject x
+grep -q "attributes.no_such}} names an attribute no recipient has (among the newest 10000)" "$T_DIR/err" &&
+	t_ok "template check warns about an attribute no recipient has" ||
+	t_fail "template check warns about an attribute no recipient has" "$(cat "$T_DIR/err")"
+grep -q "attributes.membr_level}} .*did you mean {{attributes.member_level}}?" "$T_DIR/err" &&
+	t_ok "the attribute meant is read from the recipients" ||
+	t_fail "the attribute meant is read from the recipients" "$(cat "$T_DIR/err")"
+grep -q "$typo/text.mustache:1:52: {{mailing.nam}} .*did you mean {{mailing.name}}?" "$T_DIR/err" &&
+	t_ok "template check warns about a generated value misspelt" ||
+	t_fail "template check warns about a generated value misspelt" "$(cat "$T_DIR/err")"
+[ "$(grep -c warning "$T_DIR/err")" = 4 ] && grep -q "4 warnings)" "$T_DIR/out" &&
+	t_ok "no warning for names that exist, and the count says 4" ||
+	t_fail "no warning for names that exist, and the count says 4" "$(cat "$T_DIR/out" "$T_DIR/err")"
+t_expect_warning "mailing create warns too, and creates the mailing" \
+	"mailing create: $typo/text.mustache:1:4: \\{\\{frist_name\\}\\}" \
+	"$HERALD_BIN" mailing create --name typo --template "$typo" --segment all \
+	    --from news@example.org --subject x
+
+t_sql "INSERT INTO lists (name) VALUES ('donors')"
+t_expect_warning "segment count warns about received(ID) of no mailing" \
+	'segment count: "not received\(999\)": column 14: received\(999\): there is no mailing 999' \
+	"$HERALD_BIN" segment count "not received(999)"
+t_expect_warning "segment count warns about an unknown list, with the list meant" \
+	'column 8: list = donrs: there is no list "donrs"; did you mean donors\?' \
+	"$HERALD_BIN" segment count "list = donrs"
+t_expect_warning "segment save warns too" 'there is no list "donrs"' \
+	"$HERALD_BIN" segment save typo "list = donrs"
+t_expect_warning "mailing create warns about the segment's references" \
+	'mailing create: --segment "list = donrs or received\(999\)": column 8: list = donrs' \
+	"$HERALD_BIN" mailing create --name typo2 --template "$tpl" --segment "list = donrs or received(999)" \
+	    --from news@example.org --subject x
+t_check "known references pass" "$HERALD_BIN" segment count "list = donors or received(1)"
+grep -q warning "$T_DIR/err" && t_fail "known references give no warning" "$(cat "$T_DIR/err")" ||
+	t_ok "known references give no warning"
+
 t_done
