@@ -4,7 +4,9 @@
  * create checks everything a worker will need before the mailing exists:
  * the template directory compiles, the segment compiles (unknown fields
  * and syntax errors point at their column), the From address is valid,
- * the send time parses. The state changes follow DESIGN.md section 5:
+ * the send time exists (date.h); it warns about names that refer to
+ * nothing (namecheck.h) and about a send time already past. The state
+ * changes follow DESIGN.md section 5:
  *
  *	queued -> staging -> ready -> sending -> done      (stager, workers)
  *	queued | ready | sending  -> paused -> (resume) queued | ready
@@ -47,7 +49,11 @@ cmd_mailing_usage(FILE *out)
 	    "its send time. The subject is DIR/subject.mustache or --subject,\n"
 	    "never both. TIME is \"now\" (the default) or \"YYYY-MM-DD\n"
 	    "HH:MM[:SS]\" followed by an optional zone: UTC, Z, +HH:MM or a\n"
-	    "zone name such as Europe/Paris (default: the local zone).\n"
+	    "zone name such as Europe/Paris (default: the local zone); a\n"
+	    "time that does not exist is refused, naming the field, and a\n"
+	    "past one is staged at once, with a warning. Template names that\n"
+	    "nothing fills, received(ID) of no mailing and list = NAME of no\n"
+	    "list are warned about (see herald template check).\n"
 	    "pause stops new batches (messages in flight finish); resume\n"
 	    "undoes it; cancel marks every message not yet sent cancelled.\n");
 }
