@@ -4,9 +4,7 @@
  * create checks everything a worker will need before the mailing exists:
  * the template directory compiles, the segment compiles (unknown fields
  * and syntax errors point at their column), the From address is valid,
- * the send time exists (date.h); it warns about names that refer to
- * nothing (namecheck.h) and about a send time already past. The state
- * changes follow DESIGN.md section 5:
+ * the send time parses. The state changes follow DESIGN.md section 5:
  *
  *	queued -> staging -> ready -> sending -> done      (stager, workers)
  *	queued | ready | sending  -> paused -> (resume) queued | ready
