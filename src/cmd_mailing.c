@@ -23,8 +23,10 @@
 #include "batch.h"
 #include "cli.h"
 #include "config.h"
+#include "date.h"
 #include "db.h"
 #include "log.h"
+#include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
 
@@ -33,7 +35,7 @@ cmd_mailing_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: herald mailing create --name NAME --template DIR\n"
-	    "           --segment EXPR|NAME --from ADDRESS --subject TEXT\n"
+	    "           --segment EXPR|NAME --from ADDRESS [--subject TEXT]\n"
 	    "           [--reply-to ADDRESS] [--send-at TIME] [--rate N/h]\n"
 	    "           [--priority N] [--expected-value AMOUNT]\n"
 	    "       herald mailing list\n"
@@ -42,99 +44,16 @@ cmd_mailing_usage(FILE *out)
 	    "\n"
 	    "create validates the template directory, the segment and the\n"
 	    "addresses, then queues the mailing; \"herald stage\" stages it at\n"
-	    "its send time. TIME is \"now\" (the default) or \"YYYY-MM-DD\n"
+	    "its send time. The subject is DIR/subject.mustache or --subject,\n"
+	    "never both. TIME is \"now\" (the default) or \"YYYY-MM-DD\n"
 	    "HH:MM[:SS]\" followed by an optional zone: UTC, Z, +HH:MM or a\n"
-	    "zone name such as Europe/Paris (default: the local zone).\n"
+	    "zone name such as Europe/Paris (default: the local zone); a\n"
+	    "time that does not exist is refused, naming the field, and a\n"
+	    "past one is staged at once, with a warning. Template names that\n"
+	    "nothing fills, received(ID) of no mailing and list = NAME of no\n"
+	    "list are warned about (see herald template check).\n"
 	    "pause stops new batches (messages in flight finish); resume\n"
 	    "undoes it; cancel marks every message not yet sent cancelled.\n");
-}
-
-/* --- send time ---------------------------------------------------------- */
-
-/*
- * Parses TIME into "YYYY-MM-DD HH:MM:SS" UTC. Zones: none (local),
- * UTC/Z, +HH:MM/-HHMM offsets, or a tz database name.
- */
-static int
-parse_send_at(const char *text, char *utc, size_t size, struct buf *err)
-{
-	struct tm tm;
-	const char *rest;
-	time_t t;
-
-	if (strcmp(text, "now") == 0) {
-		t = time(NULL);
-	} else {
-		memset(&tm, 0, sizeof(tm));
-		rest = strptime(text, "%Y-%m-%d %H:%M:%S", &tm);
-		if (rest == NULL) {
-			memset(&tm, 0, sizeof(tm));
-			rest = strptime(text, "%Y-%m-%d %H:%M", &tm);
-		}
-		if (rest == NULL) {
-			memset(&tm, 0, sizeof(tm));
-			rest = strptime(text, "%Y-%m-%d", &tm);
-		}
-		if (rest == NULL) {
-			buf_printf(err, "--send-at \"%s\": expected \"now\" or "
-			    "YYYY-MM-DD HH:MM[:SS] [ZONE]", text);
-			return -1;
-		}
-		while (*rest == ' ')
-			rest++;
-		if (*rest == '\0') {
-			tm.tm_isdst = -1;
-			t = mktime(&tm);
-		} else if (strcmp(rest, "UTC") == 0 || strcmp(rest, "Z") == 0) {
-			t = timegm(&tm);
-		} else if ((rest[0] == '+' || rest[0] == '-') &&
-		    strlen(rest) >= 5 && strspn(rest + 1, "0123456789:") ==
-		    strlen(rest + 1)) {
-			int hours = (rest[1] - '0') * 10 + (rest[2] - '0');
-			int minutes = atoi(rest + (rest[3] == ':' ? 4 : 3));
-			long offset = (hours * 60L + minutes) * 60;
-
-			if (hours > 14 || minutes > 59) {
-				buf_printf(err, "--send-at: bad offset "
-				    "\"%s\"", rest);
-				return -1;
-			}
-			t = timegm(&tm) - (rest[0] == '+' ? offset : -offset);
-		} else {
-			/* A zone name: resolve with TZ set for the call. */
-			char *saved = getenv("TZ") ? xstrdup(getenv("TZ")) :
-			    NULL;
-			struct buf path = BUF_INIT;
-			FILE *fp;
-
-			buf_printf(&path, "/usr/share/zoneinfo/%s", rest);
-			fp = strstr(rest, "..") ? NULL : fopen(buf_str(&path),
-			    "r");
-			buf_free(&path);
-			if (fp == NULL) {
-				free(saved);
-				buf_printf(err, "--send-at: unknown time zone "
-				    "\"%s\" (expected UTC, +HH:MM or a name "
-				    "like Europe/Paris)", rest);
-				return -1;
-			}
-			fclose(fp);
-			setenv("TZ", rest, 1);
-			tzset();
-			tm.tm_isdst = -1;
-			t = mktime(&tm);
-			if (saved) {
-				setenv("TZ", saved, 1);
-				free(saved);
-			} else {
-				unsetenv("TZ");
-			}
-			tzset();
-		}
-	}
-	gmtime_r(&t, &tm);
-	strftime(utc, size, "%Y-%m-%d %H:%M:%S", &tm);
-	return 0;
 }
 
 /* --- create ------------------------------------------------------------ */
@@ -185,13 +104,14 @@ mailing_create(struct cli *cli, int argc, char **argv)
 {
 	struct create_args a = { .send_at = "now", .priority = "0" };
 	struct herald_config *cfg;
-	struct buf err = BUF_INIT, expression = BUF_INIT, why = BUF_INIT;
+	struct buf err = BUF_INIT, expression = BUF_INIT, why = BUF_INIT,
+	    subject = BUF_INIT, expression_prefix = BUF_INIT;
 	struct segment_sql seg;
-	struct tmplset *set;
+	struct tmplset *set = NULL;
 	char send_at[32], rate[24] = "", today[16], id[24];
 	const char *params[11];
 	MYSQL *db = NULL;
-	time_t now = time(NULL);
+	time_t now = time(NULL), send_time;
 	struct tm tm;
 	int status = CLI_FAILED;
 
@@ -226,17 +146,20 @@ mailing_create(struct cli *cli, int argc, char **argv)
 			    "mailing create", argv[i], NULL);
 		*slot = argv[++i];
 	}
-	if (!a.name || !a.template_dir || !a.segment || !a.from ||
-	    !a.subject)
+	if (!a.name || !a.template_dir || !a.segment || !a.from)
 		return cli_usage_error(cmd_mailing_usage, "mailing create:"
-		    "%s%s%s%s%s missing (--name, --template, --segment, --from "
-		    "and --subject are required)", a.name ? "" : " --name",
+		    "%s%s%s%s missing (--name, --template, --segment and --from "
+		    "are required, and --subject unless the template directory "
+		    "has subject.mustache)", a.name ? "" : " --name",
 		    a.template_dir ? "" : " --template", a.segment ? "" :
-		    " --segment", a.from ? "" : " --from", a.subject ? "" :
-		    " --subject");
+		    " --segment", a.from ? "" : " --from");
 	segment_sql_init(&seg);
-	if (parse_send_at(a.send_at, send_at, sizeof(send_at), &err) != 0 ||
-	    check_from(a.from, &err) != 0)
+	if (date_parse_time(a.send_at, &send_time, &why) != 0) {
+		buf_printf(&err, "--send-at %s", buf_str(&why));
+		goto done;
+	}
+	date_format_utc(send_time, send_at);
+	if (check_from(a.from, &err) != 0)
 		goto done;
 	if (a.reply_to && address_check(a.reply_to, strlen(a.reply_to), &why,
 	    &why) != 0) {
@@ -269,7 +192,16 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	set = tmplset_open(a.template_dir, a.subject, &err);
 	if (set == NULL)
 		goto done;
-	tmplset_free(set);
+	/* Workers take subject.mustache over the mailing's subject: a
+	 * --subject given with it would be shown but never sent. */
+	if (a.subject && set->subject_source) {
+		buf_printf(&err, "--subject \"%s\": %s/subject.mustache gives "
+		    "this mailing's subject; leave --subject out, or remove "
+		    "the file to use --subject", a.subject, a.template_dir);
+		goto done;
+	}
+	/* The mailing records the subject its messages carry. */
+	buf_append_str(&subject, a.subject ? a.subject : set->subject_source);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		goto done;
@@ -277,11 +209,14 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	if (db == NULL)
 		goto done;
 	/* A segment name is resolved now: the mailing keeps the expression
-	 * it was created with, whatever later happens to the name. */
+	 * it was created with, whatever later happens to the name. Text
+	 * that cannot be a name ("all") is always an expression. */
 	params[0] = a.segment;
-	if (db_query_strings(db, "SELECT expression FROM segments WHERE name "
+	if (segment_name_check(a.segment, &why) == 0 &&
+	    db_query_strings(db, "SELECT expression FROM segments WHERE name "
 	    "= ?", 1, params, segment_named, &expression, &err) != 0)
 		goto done;
+	buf_reset(&why);
 	if (expression.len == 0)
 		buf_append_str(&expression, a.segment);
 	gmtime_r(&now, &tm);
@@ -291,9 +226,18 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    buf_str(&why));
 		goto done;
 	}
+	/* Names that refer to nothing are legal, but rarely meant. */
+	namecheck_templates_report(db, NULL, set, "mailing create: ");
+	buf_reset(&why);
+	if (namecheck_segment(db, &seg, &why, &err) < 0)
+		goto done;
+	buf_reset(&expression_prefix);
+	buf_printf(&expression_prefix, "mailing create: --segment \"%s\": ",
+	    buf_str(&expression));
+	namecheck_warn_each(buf_str(&expression_prefix), &why);
 	params[0] = a.name;
 	params[1] = a.template_dir;
-	params[2] = a.subject;
+	params[2] = buf_str(&subject);
 	params[3] = a.from;
 	params[4] = a.reply_to;
 	params[5] = buf_str(&expression);
@@ -308,6 +252,10 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		goto done;
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)
 	    mysql_insert_id(db));
+	if (send_time < now)
+		msg_warn("mailing create: --send-at \"%s\": %s UTC is in the "
+		    "past: the mailing will be staged at once", a.send_at,
+		    send_at);
 	printf("mailing %s queued, to be staged at %s UTC\n", id, send_at);
 	status = CLI_OK;
 done:
@@ -319,6 +267,9 @@ done:
 	buf_free(&err);
 	buf_free(&why);
 	buf_free(&expression);
+	buf_free(&subject);
+	buf_free(&expression_prefix);
+	tmplset_free(set);
 	return status;
 }
 

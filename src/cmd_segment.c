@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "db.h"
 #include "log.h"
+#include "namecheck.h"
 #include "segment.h"
 
 static void
@@ -20,7 +21,7 @@ cmd_segment_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: herald segment count EXPR|NAME\n"
-	    "       herald segment save NAME EXPR\n"
+	    "       herald segment save NAME EXPR [--replace]\n"
 	    "       herald segment list | show NAME | delete NAME\n"
 	    "\n"
 	    "EXPR selects recipients, for example\n"
@@ -31,8 +32,16 @@ cmd_segment_usage(FILE *out)
 	    "Operators: = != < <= > >=, [not] in (...), between A and B,\n"
 	    "starts with, contains, is [not] empty, list = NAME, received(ID),\n"
 	    "and, or, not, ( ). Dates: 2026-01-01, today, \"30 days ago\".\n"
+	    "Words may be any UTF-8 text (first_name = Zoë). An attribute\n"
+	    "compared with < <= > >= or between and a number is compared as\n"
+	    "a number: recipients whose attribute is not a number never match.\n"
 	    "count counts active recipients that are not suppressed, as a\n"
-	    "mailing would target them.\n");
+	    "mailing would target them. save refuses an existing NAME unless\n"
+	    "--replace is given; NAME is 1 to 64 ASCII letters, digits, '_'\n"
+	    "and '-', starting with a letter, and not a word of the language\n"
+	    "(all, and, list, a field name...). count, save and mailing\n"
+	    "create warn about received(ID) naming no mailing and list = NAME\n"
+	    "naming no list (with the list meant when it is clear).\n");
 }
 
 static int
@@ -57,20 +66,38 @@ print_segment(void *arg, unsigned ncolumns, char **col)
 }
 
 /* A saved segment's expression, or text itself when no segment has
- * that name. */
+ * that name (or text cannot be a name: "all" is always everyone). */
 static int
 resolve(MYSQL *db, const char *text, struct buf *expression,
     struct buf *err)
 {
 	const char *params[1] = { text };
+	struct buf why = BUF_INIT;
+	int is_name = segment_name_check(text, &why) == 0;
 
+	buf_free(&why);
 	buf_reset(expression);
-	if (db_query_strings(db, "SELECT expression FROM segments WHERE name "
-	    "= ?", 1, params, copy_first, expression, err) != 0)
+	if (is_name && db_query_strings(db, "SELECT expression FROM segments "
+	    "WHERE name = ?", 1, params, copy_first, expression, err) != 0)
 		return -1;
 	if (expression->len == 0)
 		buf_append_str(expression, text);
 	return 0;
+}
+
+/* Warns about received(ID) and list = NAME naming nothing. */
+static int
+warn_references(MYSQL *db, const char *verb, const char *expression,
+    const struct segment_sql *seg, struct buf *err)
+{
+	struct buf warnings = BUF_INIT, prefix = BUF_INIT;
+	int status = namecheck_segment(db, seg, &warnings, err);
+
+	buf_printf(&prefix, "segment %s: \"%s\": ", verb, expression);
+	namecheck_warn_each(buf_str(&prefix), &warnings);
+	buf_free(&warnings);
+	buf_free(&prefix);
+	return status < 0 ? -1 : 0;
 }
 
 static int
@@ -95,6 +122,8 @@ segment_count(MYSQL *db, const char *text, struct buf *err)
 		    buf_str(&why));
 		goto out;
 	}
+	if (warn_references(db, "count", buf_str(&expression), &seg, err))
+		goto out;
 	buf_printf(&sql, "SELECT COUNT(*) FROM recipients r WHERE r.status = "
 	    "'active' AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE "
 	    "s.email = r.email) AND (%s)", buf_str(&seg.where));
@@ -151,18 +180,75 @@ segment_arguments(int argc, char **argv)
 	    argv[1] : NULL, "count, save, list, show or delete");
 }
 
+/*
+ * Saves expression as name once it compiles (a stored segment always
+ * runs); an existing name is replaced only when replace is set.
+ */
+static int
+segment_save(MYSQL *db, const char *name, const char *expression,
+    int replace, struct buf *err)
+{
+	struct buf why = BUF_INIT, old = BUF_INIT;
+	struct segment_sql seg;
+	const char *params[1] = { name }, *values[2] = { expression, name };
+	int status = -1;
+
+	segment_sql_init(&seg);
+	if (segment_name_check(name, err) != 0)
+		goto out;
+	if (segment_compile(expression, "2000-01-01", &seg, &why) != 0) {
+		buf_printf(err, "\"%s\": %s", expression, buf_str(&why));
+		goto out;
+	}
+	if (warn_references(db, "save", expression, &seg, err) ||
+	    db_query_strings(db, "SELECT expression FROM segments WHERE name "
+	    "= ?", 1, params, copy_first, &old, err) != 0)
+		goto out;
+	if (old.len && !replace) {
+		buf_printf(err, "segment %s exists (%s); give --replace to "
+		    "replace it", name, buf_str(&old));
+		goto out;
+	}
+	if (db_execute(db, old.len ? "UPDATE segments SET expression = ? "
+	    "WHERE name = ?" : "INSERT INTO segments (expression, name) "
+	    "VALUES (?, ?)", 2, values, NULL, err) != 0)
+		goto out;
+	if (old.len)
+		printf("segment %s replaced (it was: %s)\n", name,
+		    buf_str(&old));
+	else
+		printf("segment %s saved\n", name);
+	status = 0;
+out:
+	segment_sql_free(&seg);
+	buf_free(&why);
+	buf_free(&old);
+	return status;
+}
+
 int
 cmd_segment(struct cli *cli, int argc, char **argv)
 {
-	struct buf err = BUF_INIT, why = BUF_INIT;
+	struct buf err = BUF_INIT;
 	const char *verb = argc > 1 ? argv[1] : "";
 	unsigned long long affected = 0;
+	int replace = 0;
 	MYSQL *db;
 	int status = 0;
 
 	if (cli_wants_help(argc, argv)) {
 		cmd_segment_usage(stdout);
 		return CLI_OK;
+	}
+	/* save's --replace may come anywhere after the verb. */
+	for (int i = 2; !strcmp(verb, "save") && i < argc; i++) {
+		if (strcmp(argv[i], "--replace") == 0) {
+			replace = 1;
+			memmove(argv + i, argv + i + 1, (size_t)(argc - i) *
+			    sizeof(*argv));
+			argc--;
+			break;
+		}
 	}
 	if ((status = segment_arguments(argc, argv)) != 0)
 		return status;
@@ -172,22 +258,7 @@ cmd_segment(struct cli *cli, int argc, char **argv)
 	if (!strcmp(verb, "count")) {
 		status = segment_count(db, argv[2], &err);
 	} else if (!strcmp(verb, "save")) {
-		struct segment_sql seg;
-		const char *params[2] = { argv[2], argv[3] };
-
-		/* Saved only if it compiles: a stored segment always runs. */
-		segment_sql_init(&seg);
-		status = segment_compile(argv[3], "2000-01-01", &seg, &why);
-		segment_sql_free(&seg);
-		if (status)
-			buf_printf(&err, "\"%s\": %s", argv[3], buf_str(&why));
-		else
-			status = db_execute(db, "INSERT INTO segments (name, "
-			    "expression) VALUES (?, ?) ON DUPLICATE KEY UPDATE "
-			    "expression = VALUES(expression)", 2, params, NULL,
-			    &err);
-		if (!status)
-			printf("segment %s saved\n", argv[2]);
+		status = segment_save(db, argv[2], argv[3], replace, &err);
 	} else if (!strcmp(verb, "list")) {
 		status = db_query_strings(db, "SELECT name, expression FROM "
 		    "segments ORDER BY name", 0, NULL, print_segment, NULL,
@@ -220,6 +291,5 @@ cmd_segment(struct cli *cli, int argc, char **argv)
 		msg_error("segment %s: %s", verb, buf_str(&err));
 	mysql_close(db);
 	buf_free(&err);
-	buf_free(&why);
 	return status ? CLI_FAILED : CLI_OK;
 }

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "db.h"
 #include "log.h"
+#include "namecheck.h"
 #include "tmplset.h"
 
 static void
@@ -21,7 +23,39 @@ cmd_template_usage(FILE *out)
 	    "subject.mustache, headers.mustache and the partials they use)\n"
 	    "and reports the first error as FILE:LINE:COLUMN: what was\n"
 	    "expected. --subject gives the mailing's subject when DIR has no\n"
-	    "subject.mustache. Exit status 0 when the templates are valid.\n");
+	    "subject.mustache (giving both is refused, as mailing create\n"
+	    "does). Names that nothing fills are warned about, with the name\n"
+	    "meant when it is clear (FILE:LINE:COLUMN: {{frist_name}} ...; did\n"
+	    "you mean {{first_name}}?): the recipient fields, the imported\n"
+	    "attributes (the keys of the newest 10000 recipients' attributes,\n"
+	    "when the database can be reached), mailing.id, mailing.name,\n"
+	    "mailing.subject, recipient_id, unsubscribe_url, view_online_url\n"
+	    "and token. Exit status 0 when the templates are valid, warnings\n"
+	    "or not.\n");
+}
+
+/*
+ * Warns about names no message fills. The attribute names come from the
+ * database when it can be reached; it is not started for this.
+ */
+static unsigned
+check_names(struct cli *cli, const struct tmplset *set)
+{
+	struct herald_config *cfg = cli_config(cli);
+	struct buf err = BUF_INIT;
+	MYSQL *db = NULL;
+	unsigned count;
+
+	if (cfg)
+		db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	else
+		buf_append_str(&err, "no usable configuration");
+	count = namecheck_templates_report(db, buf_str(&err), set,
+	    "");
+	if (db)
+		mysql_close(db);
+	buf_free(&err);
+	return count;
 }
 
 int
@@ -30,8 +64,8 @@ cmd_template(struct cli *cli, int argc, char **argv)
 	const char *dir = NULL, *subject = NULL;
 	struct buf err = BUF_INIT;
 	struct tmplset *set;
+	unsigned files, warnings;
 
-	(void)cli;
 	if (cli_wants_help(argc, argv)) {
 		cmd_template_usage(stdout);
 		return CLI_OK;
@@ -60,10 +94,22 @@ cmd_template(struct cli *cli, int argc, char **argv)
 		buf_free(&err);
 		return CLI_FAILED;
 	}
-	printf("%s: ok (%s%s%s, %u %s)\n", dir,
+	if (subject && set->subject_source) {
+		msg_error("template check: --subject \"%s\": %s/subject.mustache "
+		    "gives the subject; leave --subject out, or remove the "
+		    "file to use --subject", subject, dir);
+		tmplset_free(set);
+		return CLI_FAILED;
+	}
+	files = tmplset_files_read(set);
+	warnings = check_names(cli, set);
+	printf("%s: ok (%s%s%s, %u %s", dir,
 	    set->text ? "text" : "", set->text && set->html ? " and " : "",
-	    set->html ? "html" : "", set->file_count,
-	    msg_plural(set->file_count, "file", "files"));
+	    set->html ? "html" : "", files, msg_plural(files, "file", "files"));
+	if (warnings)
+		printf(", %u %s", warnings,
+		    msg_plural(warnings, "warning", "warnings"));
+	printf(")\n");
 	tmplset_free(set);
 	return CLI_OK;
 }

@@ -36,7 +36,14 @@ enum value_slot {
 };
 
 static const char *value_names[V_COUNT];
-static const char *const mailing_names[] = { "id", "name", "subject" };
+
+/* In value_slot order from V_RECIPIENT_ID (compose.h). */
+const char *const composer_generated_names[] = {
+	"recipient_id", "mailing", "unsubscribe_url", "view_online_url",
+	"token", NULL
+};
+const char *const composer_mailing_names[] = { "id", "name", "subject",
+	NULL };
 
 /* One template set per variant that has its own files or subject. */
 struct variant_set {
@@ -87,11 +94,8 @@ value_names_init(void)
 {
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		value_names[i] = delivery_field_names[i];
-	value_names[V_RECIPIENT_ID] = "recipient_id";
-	value_names[V_MAILING] = "mailing";
-	value_names[V_UNSUBSCRIBE_URL] = "unsubscribe_url";
-	value_names[V_VIEW_ONLINE_URL] = "view_online_url";
-	value_names[V_TOKEN] = "token";
+	for (unsigned i = V_RECIPIENT_ID; i < V_COUNT; i++)
+		value_names[i] = composer_generated_names[i - V_RECIPIENT_ID];
 }
 
 static void
@@ -494,7 +498,7 @@ composer_values(struct composer *c, const struct delivery_row *row)
 
 	c->mailing.type = TV_MAP;
 	c->mailing.count = 3;
-	c->mailing.keys = mailing_names;
+	c->mailing.keys = composer_mailing_names;
 	c->mailing.items = c->mailing_values;
 	v[V_MAILING] = c->mailing;
 

@@ -27,6 +27,15 @@
 struct composer;
 
 /*
+ * What templates can name besides the recipient's fields (delivery.h's
+ * delivery_field_names, attributes.NAME among them): the generated
+ * values, and the keys of the "mailing" map ({{mailing.name}}); both
+ * NULL-terminated.
+ */
+extern const char *const composer_generated_names[];
+extern const char *const composer_mailing_names[];
+
+/*
  * Reads mailing_id and compiles its templates. NULL with the reason in
  * err (the mailing is gone, a template file is unreadable or has a
  * syntax error: FILE:LINE:COLUMN). Free with composer_free().

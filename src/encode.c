@@ -55,6 +55,12 @@ utf8_sequence(const unsigned char *s, size_t left)
 	return n;
 }
 
+size_t
+encode_utf8_length(const char *s, size_t left)
+{
+	return left ? utf8_sequence((const unsigned char *)s, left) : 0;
+}
+
 /*
  * Length of the "maximal subpart" at s when it is not a valid sequence:
  * the lead byte and the continuation bytes that could still have made

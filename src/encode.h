@@ -31,6 +31,10 @@ void encode_utf8_clean(const char *in, size_t length, struct buf *out);
 /* 1 when in is valid UTF-8 with no NUL (what encode_utf8_clean keeps). */
 int encode_utf8_valid(const char *in, size_t length);
 
+/* Length (1 to 4) of the valid UTF-8 sequence at s, of at most left
+ * bytes; 0 when the bytes there are not one. */
+size_t encode_utf8_length(const char *s, size_t left);
+
 void encode_quoted_printable(const char *in, size_t length, struct buf *out);
 
 /*

@@ -8,6 +8,7 @@
  */
 #include "segment.h"
 #include "date.h"
+#include "encode.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -20,7 +21,11 @@
 #define SEGMENT_MAX_LENGTH (64 * 1024)
 #define SEGMENT_MAX_DEPTH 64
 
-enum field_kind { KIND_TEXT, KIND_NUMBER, KIND_DATE, KIND_STATUS };
+/* KIND_ATTRIBUTE is text, compared as a number with <, <=, >, >= and
+ * between when the value is a number (see comparison()). */
+enum field_kind {
+	KIND_TEXT, KIND_NUMBER, KIND_DATE, KIND_STATUS, KIND_ATTRIBUTE
+};
 
 static const struct field {
 	const char *name;
@@ -69,6 +74,18 @@ struct parser {
 	unsigned depth;
 };
 
+/* The column of byte at, in characters: UTF-8 continuation bytes do
+ * not count. */
+static unsigned
+column_of(const struct parser *p, size_t at)
+{
+	unsigned column = 1;
+
+	for (size_t i = 0; i < at && i < p->length; i++)
+		column += ((unsigned char)p->src[i] & 0xc0) != 0x80;
+	return column;
+}
+
 static void
 fail(struct parser *p, size_t at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -80,7 +97,7 @@ fail(struct parser *p, size_t at, const char *fmt, ...)
 
 	if (p->err->len)
 		return;		/* the first error is the one reported */
-	buf_printf(p->err, "column %zu: ", at + 1);
+	buf_printf(p->err, "column %u: ", column_of(p, at));
 	va_start(ap, fmt);
 	buf_vprintf(p->err, fmt, ap);
 	va_end(ap);
@@ -91,6 +108,16 @@ is_word_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '@' ||
 	    c == '+' || c == '-';
+}
+
+/* Bytes of the word character at s (ASCII, or any non-ASCII character
+ * in valid UTF-8, so Zoë and München are words); 0 when none is there. */
+static size_t
+word_char_length(const char *s, size_t left)
+{
+	if ((unsigned char)s[0] < 0x80)
+		return is_word_char(s[0]) ? 1 : 0;
+	return encode_utf8_length(s, left);
 }
 
 static int
@@ -183,12 +210,19 @@ next(struct parser *p)
 		t->length = p->pos - i;
 		return 0;
 	default:
-		if (!is_word_char(s[i])) {
+		if ((unsigned char)s[i] >= 0x80 &&
+		    encode_utf8_length(s + i, p->length - i) == 0) {
+			fail(p, i, "byte 0x%02x is not UTF-8 text",
+			    (unsigned char)s[i]);
+			return -1;
+		}
+		if (word_char_length(s + i, p->length - i) == 0) {
 			fail(p, i, "unexpected character '%c'", s[i]);
 			return -1;
 		}
-		while (p->pos < p->length && is_word_char(s[p->pos]))
-			p->pos++;
+		for (size_t n; p->pos < p->length && (n = word_char_length(s +
+		    p->pos, p->length - p->pos)) > 0; )
+			p->pos += n;
 		t->type = T_WORD;
 		if (looks_like_date(s + i, p->pos - i))
 			t->type = T_DATE;
@@ -228,6 +262,21 @@ param(struct parser *p, const char *value, size_t length)
 	o->params = xrealloc(o->params, (o->count + 1) * sizeof(char *));
 	o->params[o->count++] = xstrndup(value, length);
 	buf_append_char(&o->where, '?');
+}
+
+/* Records that the expression names a mailing or list at token t. */
+static void
+reference(struct parser *p, int type, const struct token *t)
+{
+	struct segment_sql *o = p->out;
+	struct segment_reference *r;
+
+	o->references = xrealloc(o->references, (o->reference_count + 1) *
+	    sizeof(*o->references));
+	r = &o->references[o->reference_count++];
+	r->type = type;
+	r->value = xstrndup(t->text.data, t->text.len);
+	r->column = column_of(p, t->start);
 }
 
 /* --- values ----------------------------------------------------------- */
@@ -276,14 +325,18 @@ value(struct parser *p, enum field_kind kind, const char *field)
 		return -1;
 	}
 	if (kind == KIND_DATE) {
+		struct buf why = BUF_INIT;
+
 		if (t->type != T_DATE) {
 			fail(p, at, "%s is a date: expected YYYY-MM-DD, today "
 			    "or \"N days ago\", found \"%s\"", field,
 			    found(p));
 			return -1;
 		}
-		if (!date_valid(buf_str(&t->text))) {
-			fail(p, at, "%s is not a date", buf_str(&t->text));
+		if (date_check(buf_str(&t->text), &why) != 0) {
+			fail(p, at, "%s is not a date: %s", buf_str(&t->text),
+			    buf_str(&why));
+			buf_free(&why);
 			return -1;
 		}
 	}
@@ -334,7 +387,7 @@ field(struct parser *p, enum field_kind *kind, struct buf *name)
 		param(p, path.data, path.len);
 		emit(p, "))");
 		buf_free(&path);
-		*kind = KIND_TEXT;
+		*kind = KIND_ATTRIBUTE;
 		return next(p);
 	}
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -377,6 +430,42 @@ like_param(struct parser *p, const char *prefix, const char *text,
 
 static int comparison(struct parser *p);
 static int or_expr(struct parser *p);
+
+/*
+ * Attributes are text (the importer stores every value as a JSON
+ * string): "gold" >= "5" holds as text. Ordered against a number, the
+ * attribute emitted at field_at is rewritten to its value as a number,
+ * NULL (matching nothing) when it is not one, so only numbers compare.
+ */
+#define ATTRIBUTE_NUMBER "'^-?[0-9]+([.][0-9]+)?$'"
+#define SQL_NUMBER_TYPE "DECIMAL(65,30)"
+
+static void
+attribute_as_number(struct parser *p, size_t field_at)
+{
+	char *column = xstrdup(p->out->where.data + field_at);
+
+	p->out->where.len = field_at;
+	buf_printf(&p->out->where, "CAST(NULLIF(REGEXP_SUBSTR(%s, "
+	    ATTRIBUTE_NUMBER "), '') AS " SQL_NUMBER_TYPE ")", column);
+	free(column);
+}
+
+/* A number value compared with an attribute as a number. */
+static int
+number_value(struct parser *p, const char *field)
+{
+	if (p->tok.type != T_NUMBER) {
+		fail(p, p->tok.start, "%s is compared as a number here: "
+		    "expected a number, found \"%s\"", field, found(p));
+		return -1;
+	}
+	emit(p, "CAST(");
+	if (value(p, KIND_ATTRIBUTE, field))
+		return -1;
+	emit(p, " AS " SQL_NUMBER_TYPE ")");
+	return 0;
+}
 
 static int
 in_list(struct parser *p, enum field_kind kind, const char *name, int negate)
@@ -423,12 +512,25 @@ comparison(struct parser *p)
 	if (field(p, &kind, &name))
 		goto out;
 	if (p->tok.type == T_OP) {
-		const char *op = buf_str(&p->tok.text);
+		char op[3];
+		int ordered;
 
-		buf_printf(&p->out->where, " %s ", strcmp(op, "!=") == 0 ?
-		    "<>" : op);
-		if (next(p) || value(p, kind, buf_str(&name)))
+		snprintf(op, sizeof(op), "%s", strcmp(buf_str(&p->tok.text),
+		    "!=") == 0 ? "<>" : buf_str(&p->tok.text));
+		ordered = (op[0] == '<' || op[0] == '>') && strcmp(op, "<>");
+		if (next(p))
 			goto out;
+		if (kind == KIND_ATTRIBUTE && ordered &&
+		    p->tok.type == T_NUMBER) {
+			attribute_as_number(p, field_at);
+			buf_printf(&p->out->where, " %s ", op);
+			if (number_value(p, buf_str(&name)))
+				goto out;
+		} else {
+			buf_printf(&p->out->where, " %s ", op);
+			if (value(p, kind, buf_str(&name)))
+				goto out;
+		}
 	} else if (is_keyword(p, "in")) {
 		if (in_list(p, kind, buf_str(&name), 0))
 			goto out;
@@ -443,8 +545,16 @@ comparison(struct parser *p)
 		if (in_list(p, kind, buf_str(&name), 1))
 			goto out;
 	} else if (is_keyword(p, "between")) {
+		int numeric;
+
+		if (next(p))
+			goto out;
+		numeric = kind == KIND_ATTRIBUTE && p->tok.type == T_NUMBER;
+		if (numeric)
+			attribute_as_number(p, field_at);
 		emit(p, " BETWEEN ");
-		if (next(p) || value(p, kind, buf_str(&name)))
+		if (numeric ? number_value(p, buf_str(&name)) : value(p, kind,
+		    buf_str(&name)))
 			goto out;
 		if (!is_keyword(p, "and")) {
 			fail(p, p->tok.start, "expected \"and\" in between A "
@@ -452,7 +562,8 @@ comparison(struct parser *p)
 			goto out;
 		}
 		emit(p, " AND ");
-		if (next(p) || value(p, kind, buf_str(&name)))
+		if (next(p) || (numeric ? number_value(p, buf_str(&name)) :
+		    value(p, kind, buf_str(&name))))
 			goto out;
 	} else if (is_keyword(p, "starts") || is_keyword(p, "contains")) {
 		int starts = is_keyword(p, "starts");
@@ -553,6 +664,7 @@ primary(struct parser *p)
 		}
 		emit(p, "EXISTS (SELECT 1 FROM history h WHERE h.recipient_id "
 		    "= r.id AND h.mailing_id = ");
+		reference(p, SEGMENT_MAILING, &p->tok);
 		param(p, p->tok.text.data, p->tok.text.len);
 		emit(p, " AND h.delivery_state = 'sent')");
 		if (next(p))
@@ -579,7 +691,11 @@ primary(struct parser *p)
 		emit(p, strcmp(op, "=") ? "NOT EXISTS" : "EXISTS");
 		emit(p, " (SELECT 1 FROM list_members lm JOIN lists l ON l.id "
 		    "= lm.list_id WHERE lm.recipient_id = r.id AND l.name = ");
-		if (next(p) || value(p, KIND_TEXT, "list"))
+		if (next(p))
+			return -1;
+		if (p->tok.type != T_END)
+			reference(p, SEGMENT_LIST, &p->tok);
+		if (value(p, KIND_TEXT, "list"))
 			return -1;
 		emit(p, ")");
 		return 0;
@@ -639,12 +755,48 @@ or_expr(struct parser *p)
 	return 0;
 }
 
+/* Words with a meaning of their own in an expression. */
+static const char *const reserved_words[] = {
+	"all", "and", "or", "not", "in", "between", "starts", "with",
+	"contains", "is", "empty", "list", "received", "today", "day", "days",
+	"ago", "attributes", NULL
+};
+
+int
+segment_name_check(const char *name, struct buf *why)
+{
+	size_t length = strlen(name);
+
+	if (length == 0 || length > SEGMENT_NAME_MAX ||
+	    !isalpha((unsigned char)name[0]) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-") != length) {
+		buf_printf(why, "\"%s\" cannot name a segment: a name is 1 to "
+		    "%d ASCII letters, digits, '_' and '-', starting with a "
+		    "letter", name, SEGMENT_NAME_MAX);
+		return -1;
+	}
+	for (unsigned i = 0; reserved_words[i]; i++)
+		if (strcasecmp(name, reserved_words[i]) == 0)
+			goto reserved;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcasecmp(name, fields[i].name) == 0)
+			goto reserved;
+	return 0;
+reserved:
+	buf_printf(why, "\"%s\" cannot name a segment: it is a word of the "
+	    "segment language", name);
+	return -1;
+}
+
 void
 segment_sql_init(struct segment_sql *s)
 {
 	buf_init(&s->where);
 	s->params = NULL;
 	s->count = 0;
+	s->references = NULL;
+	s->reference_count = 0;
 }
 
 void
@@ -653,6 +805,9 @@ segment_sql_free(struct segment_sql *s)
 	for (unsigned i = 0; i < s->count; i++)
 		free(s->params[i]);
 	free(s->params);
+	for (unsigned i = 0; i < s->reference_count; i++)
+		free(s->references[i].value);
+	free(s->references);
 	buf_free(&s->where);
 	segment_sql_init(s);
 }

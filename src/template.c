@@ -36,6 +36,7 @@ struct node {
 	char **parts;		/* dotted name split; NULL parts for "." */
 	unsigned part_count;
 	unsigned end;		/* sections: index of the node after the body */
+	size_t offset;		/* tags: where the tag starts in the source */
 	struct template *partial;
 };
 
@@ -52,6 +53,9 @@ struct partial_table {
 };
 
 struct template {
+	char *name;		/* as compiled: a file, or a partial's name */
+	size_t indent;		/* partials: spaces added to each line */
+	int is_partial;
 	char *source;		/* our copy; text nodes point into it */
 	struct node *nodes;
 	unsigned count;
@@ -217,6 +221,8 @@ partial_get(struct parser *p, const char *name, const char *indent,
 		return NULL;
 	*slot = *compiled;
 	free(compiled);
+	slot->indent = indent_length;
+	slot->is_partial = 1;
 	return slot;
 }
 
@@ -334,6 +340,7 @@ parser_tag(struct parser *p, size_t tag_start)
 		    name_end - name_start);
 
 		n = template_add_node(p->t, NODE_PARTIAL);
+		n->offset = tag_start;
 		n->partial = partial_get(p, name, indent, indent_length,
 		    tag_start);
 		free(name);
@@ -351,6 +358,7 @@ parser_tag(struct parser *p, size_t tag_start)
 		node_set_name(n, p->src + name_start, name_end - name_start);
 		/* The open tag's position, for "never closed" errors. */
 		n->length = tag_start;
+		n->offset = tag_start;
 		p->stack[p->depth++] = p->t->count - 1;
 		return 0;
 	case '/': {
@@ -390,6 +398,7 @@ parser_tag(struct parser *p, size_t tag_start)
 	default:
 		n = template_add_node(p->t, kind == '{' || kind == '&' ?
 		    NODE_RAW : NODE_VARIABLE);
+		n->offset = tag_start;
 		node_set_name(n, p->src + name_start, name_end - name_start);
 		return 0;
 	}
@@ -441,6 +450,7 @@ template_free_nodes(struct template *t)
 	}
 	free(t->nodes);
 	free(t->source);
+	free(t->name);
 }
 
 static struct template *
@@ -451,6 +461,7 @@ template_compile_with(const char *name, const char *source, size_t length,
 	struct parser p;
 
 	t->source = xstrndup(source, length);
+	t->name = xstrdup(name);
 	t->partials = partials;
 	memset(&p, 0, sizeof(p));
 	p.name = name;
@@ -524,6 +535,130 @@ template_free(struct template *t)
 		template_free_nodes(t);
 		free(t);
 	}
+}
+
+/* --- the names a template uses ------------------------------------------ */
+
+struct name_walk {
+	template_name_fn *fn;
+	void *arg;
+	const struct template **visited;	/* partials walked */
+	unsigned visited_count;
+	char **sections;			/* enclosing, outermost first */
+	unsigned depth;
+};
+
+/* Where the walk is in one template's source: tags come in order. */
+struct name_cursor {
+	size_t offset;
+	unsigned line, column;
+};
+
+static char *
+node_dotted_name(const struct node *n)
+{
+	struct buf name = BUF_INIT;
+
+	if (n->part_count == 0)
+		return xstrdup(".");
+	for (unsigned i = 0; i < n->part_count; i++)
+		buf_printf(&name, "%s%s", i ? "." : "", n->parts[i]);
+	return buf_steal(&name);
+}
+
+static void
+name_report(struct name_walk *w, const struct template *t,
+    struct name_cursor *c, const struct node *n, int is_section)
+{
+	struct template_name use;
+	char *name = node_dotted_name(n);
+
+	for (; c->offset < n->offset; c->offset++) {
+		if (t->source[c->offset] == '\n') {
+			c->line++;
+			c->column = 1;
+		} else {
+			c->column++;
+		}
+	}
+	use.template = t->name;
+	use.is_partial = t->is_partial;
+	use.line = c->line;
+	/* A partial's lines carry the indentation of its tag: not the
+	 * author's columns. */
+	use.column = c->column > t->indent ? c->column - (unsigned)t->indent :
+	    c->column;
+	use.name = name;
+	use.is_section = is_section;
+	use.sections = (const char *const *)w->sections;
+	use.section_count = w->depth;
+	w->fn(w->arg, &use);
+	free(name);
+}
+
+static void name_walk_template(struct name_walk *w, const struct template *t);
+
+static void
+name_walk_nodes(struct name_walk *w, const struct template *t,
+    struct name_cursor *c, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++) {
+		const struct node *n = &t->nodes[i];
+
+		switch (n->type) {
+		case NODE_TEXT:
+			break;
+		case NODE_VARIABLE:
+		case NODE_RAW:
+			name_report(w, t, c, n, 0);
+			break;
+		case NODE_SECTION:
+			name_report(w, t, c, n, 1);
+			/* Only a section pushes a context for its body. */
+			w->sections = xrealloc(w->sections, (w->depth + 1) *
+			    sizeof(*w->sections));
+			w->sections[w->depth++] = node_dotted_name(n);
+			name_walk_nodes(w, t, c, i + 1, n->end);
+			free(w->sections[--w->depth]);
+			i = n->end - 1;
+			break;
+		case NODE_INVERTED:
+			name_report(w, t, c, n, 1);
+			name_walk_nodes(w, t, c, i + 1, n->end);
+			i = n->end - 1;
+			break;
+		case NODE_PARTIAL:
+			if (n->partial)
+				name_walk_template(w, n->partial);
+			break;
+		}
+	}
+}
+
+/* Walks t once (a partial used twice, or recursively, is walked at its
+ * first use). */
+static void
+name_walk_template(struct name_walk *w, const struct template *t)
+{
+	struct name_cursor c = { 0, 1, 1 };
+
+	for (unsigned i = 0; i < w->visited_count; i++)
+		if (w->visited[i] == t)
+			return;
+	w->visited = xrealloc(w->visited, (w->visited_count + 1) *
+	    sizeof(*w->visited));
+	w->visited[w->visited_count++] = t;
+	name_walk_nodes(w, t, &c, 0, t->count);
+}
+
+void
+template_names(const struct template *t, template_name_fn *fn, void *arg)
+{
+	struct name_walk w = { .fn = fn, .arg = arg };
+
+	name_walk_template(&w, t);
+	free(w.visited);
+	free(w.sections);
 }
 
 /* --- rendering ----------------------------------------------------------- */

@@ -70,6 +70,32 @@ struct template *template_compile_strict(const char *name,
 
 void template_free(struct template *t);
 
+/* A variable or section name a template uses (template_names()). */
+struct template_name {
+	const char *template;		/* the name it was compiled under,
+					 * or the partial's name */
+	int is_partial;
+	unsigned line, column;		/* of its tag, from 1 */
+	const char *name;		/* dotted as written; "." alone for
+					 * the implicit iterator */
+	int is_section;			/* {{#name}} or {{^name}} */
+	const char *const *sections;	/* the {{#sections}} around it,
+					 * outermost first: contexts its
+					 * name may resolve in */
+	unsigned section_count;
+};
+
+typedef void template_name_fn(void *arg, const struct template_name *use);
+
+/*
+ * Calls fn for every variable and section name t uses, in source order,
+ * going into partials (each compiled partial once: one used with two
+ * indentations is compiled, and walked, twice). The
+ * pointers in *use are valid during the call only.
+ */
+void template_names(const struct template *t, template_name_fn *fn,
+    void *arg);
+
 /*
  * Appends the rendering of t with data to out. Returns 0, or -1 when
  * the rendering was cut short: sections nested over lists multiply, so

@@ -130,6 +130,8 @@ compile_part(struct loader *l, const char *file, const char *fallback,
 	struct buf name = BUF_INIT;
 	char *stripped = NULL;
 
+	int source_is_file = source != NULL;
+
 	if (source == NULL && l->err->len)
 		return -1;
 	if (source == NULL)
@@ -146,6 +148,8 @@ compile_part(struct loader *l, const char *file, const char *fallback,
 			length--;
 		stripped = xstrndup(source, length);
 		source = stripped;
+		if (source_is_file)
+			l->set->subject_source = xstrdup(stripped);
 	}
 	buf_printf(&name, "%s/%s", l->set->directory, file);
 	*out = template_compile_strict(buf_str(&name), source, partial_lookup, l,
@@ -227,11 +231,33 @@ tmplset_free(struct tmplset *set)
 	template_free(set->text);
 	template_free(set->html);
 	template_free(set->headers);
+	free(set->subject_source);
 	for (unsigned i = 0; i < set->file_count; i++)
 		free(set->files[i].path);
 	free(set->files);
 	free(set->directory);
 	free(set);
+}
+
+unsigned
+tmplset_files_read(const struct tmplset *set)
+{
+	unsigned count = 0;
+
+	/* files also remembers absent files (their creation is a change)
+	 * and a partial once per indentation it is used with. */
+	for (unsigned i = 0; i < set->file_count; i++) {
+		unsigned j;
+
+		if (!set->files[i].exists)
+			continue;
+		for (j = 0; j < i; j++)
+			if (set->files[j].exists &&
+			    strcmp(set->files[j].path, set->files[i].path) == 0)
+				break;
+		count += j == i;
+	}
+	return count;
 }
 
 int

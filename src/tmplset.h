@@ -25,9 +25,12 @@ struct tmplset {
 	struct template *text;		/* NULL when absent */
 	struct template *html;		/* NULL when absent */
 	struct template *headers;	/* NULL when absent */
+	char *subject_source;		/* subject.mustache's text (its line
+					 * break removed); NULL when the
+					 * caller's subject is used */
 	char *directory;
-	struct tmplset_file *files;	/* every file read, for changes */
-	unsigned file_count;
+	struct tmplset_file *files;	/* every file looked for, for changes */
+	unsigned file_count;		/* entries in files, absent ones too */
 };
 
 /*
@@ -39,6 +42,10 @@ struct tmplset *tmplset_open(const char *directory, const char *subject,
     struct buf *err);
 
 void tmplset_free(struct tmplset *set);
+
+/* How many distinct files tmplset_open() read (a partial used twice is
+ * one file; files looked for but absent are not counted). */
+unsigned tmplset_files_read(const struct tmplset *set);
 
 /* 1 when any file read by tmplset_open() has changed or gone. */
 int tmplset_changed(const struct tmplset *set);

@@ -106,7 +106,7 @@ bad_argument "mailing show with two ids" 'mailing show: unexpected argument "2"'
 bad_argument "mailing sideways" 'mailing: unknown command "sideways": expected create, list, show, pause, resume or cancel' mailing sideways
 bad_argument "mailing create --frob" 'mailing create: unknown option "--frob"' mailing create --name x --frob y
 bad_argument "mailing create --name (no value)" 'mailing create: --name needs a value' mailing create --name
-bad_argument "mailing create without the required options" 'mailing create: --template --segment --from --subject missing' mailing create --name x
+bad_argument "mailing create without the required options" 'mailing create: --template --segment --from missing' mailing create --name x
 bad_argument "import --mode sideways" 'import: --mode must be merge or replace, not "sideways"' import x.csv --mode sideways
 bad_argument "import --format xml" 'import: --format must be csv or tsv, not "xml"' import x.csv --format xml
 bad_argument "import --mode (no value)" 'import: --mode needs a value \(merge or replace\)' import x.csv --mode

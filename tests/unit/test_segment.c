@@ -96,6 +96,66 @@ START_TEST(valid_expressions)
 }
 END_TEST
 
+START_TEST(words_are_utf8)
+{
+	expect_sql("first_name = Zoë", "(r.first_name = ?)", "Zoë");
+	expect_sql("city in (München, Zürich)", "(r.city IN (?, ?))",
+	    "München|Zürich");
+	expect_sql("attributes.lang = 日本語", "(JSON_UNQUOTE(JSON_EXTRACT("
+	    "r.attributes, ?)) = ?)", "$.\"lang\"|日本語");
+	/* Columns count characters, not bytes. */
+	expect_error("city = Zoë ; x", "column 12: unexpected character ';'");
+	expect_error("city = Zo\xeb", "column 10: byte 0xeb is not UTF-8 "
+	    "text");
+}
+END_TEST
+
+START_TEST(attributes_ordered_against_numbers_compare_as_numbers)
+{
+	expect_sql("attributes.member_level >= 5", "(CAST(NULLIF("
+	    "REGEXP_SUBSTR(JSON_UNQUOTE(JSON_EXTRACT(r.attributes, ?)), "
+	    "'^-?[0-9]+([.][0-9]+)?$'), '') AS DECIMAL(65,30)) >= CAST(? AS "
+	    "DECIMAL(65,30)))", "$.\"member_level\"|5");
+	expect_sql("attributes.score between -1.5 and 10", "(CAST(NULLIF("
+	    "REGEXP_SUBSTR(JSON_UNQUOTE(JSON_EXTRACT(r.attributes, ?)), "
+	    "'^-?[0-9]+([.][0-9]+)?$'), '') AS DECIMAL(65,30)) BETWEEN "
+	    "CAST(? AS DECIMAL(65,30)) AND CAST(? AS DECIMAL(65,30)))",
+	    "$.\"score\"|-1.5|10");
+	/* Equality and text stay text comparisons. */
+	expect_sql("attributes.member_level = 5", "(JSON_UNQUOTE("
+	    "JSON_EXTRACT(r.attributes, ?)) = ?)", "$.\"member_level\"|5");
+	expect_sql("attributes.member_level >= gold", "(JSON_UNQUOTE("
+	    "JSON_EXTRACT(r.attributes, ?)) >= ?)",
+	    "$.\"member_level\"|gold");
+	expect_error("attributes.score between 1 and lots", "column 32: "
+	    "attributes.score is compared as a number here: expected a "
+	    "number, found \"lots\"");
+}
+END_TEST
+
+START_TEST(segment_names)
+{
+	struct buf why = BUF_INIT;
+
+	ck_assert_int_eq(segment_name_check("ohio-donors_2026", &why), 0);
+	ck_assert_int_eq(segment_name_check("all", &why), -1);
+	ck_assert_msg(strstr(buf_str(&why), "a word of the segment language"),
+	    "%s", buf_str(&why));
+	buf_reset(&why);
+	ck_assert_int_eq(segment_name_check("ALL", &why), -1);
+	ck_assert_int_eq(segment_name_check("state", &why), -1);
+	ck_assert_int_eq(segment_name_check("received", &why), -1);
+	buf_reset(&why);
+	ck_assert_int_eq(segment_name_check("bad name!", &why), -1);
+	ck_assert_msg(strstr(buf_str(&why), "letters, digits, '_' and '-', "
+	    "starting with a letter"), "%s", buf_str(&why));
+	ck_assert_int_eq(segment_name_check("", &why), -1);
+	ck_assert_int_eq(segment_name_check("1st", &why), -1);
+	ck_assert_int_eq(segment_name_check("Zoë", &why), -1);
+	buf_free(&why);
+}
+END_TEST
+
 START_TEST(user_text_is_only_ever_a_value)
 {
 	expect_sql("first_name = \"x' OR 1=1 -- \"", "(r.first_name = ?)",
@@ -125,7 +185,7 @@ START_TEST(errors_point_at_the_column)
 	expect_error("donated_total >= lots", "column 18: donated_total is a "
 	    "number");
 	expect_error("last_donation_at > 2026-02-30", "column 20: 2026-02-30 "
-	    "is not a date");
+	    "is not a date: day 30 does not exist in February 2026");
 	expect_error("last_donation_at > yesterday", "column 20: "
 	    "last_donation_at is a date");
 	expect_error("last_donation_at > 3 weeks ago", "column 22: expected "
@@ -155,6 +215,9 @@ main(void)
 
 	tcase_add_test(tc, valid_expressions);
 	tcase_add_test(tc, user_text_is_only_ever_a_value);
+	tcase_add_test(tc, words_are_utf8);
+	tcase_add_test(tc, attributes_ordered_against_numbers_compare_as_numbers);
+	tcase_add_test(tc, segment_names);
 	tcase_add_test(tc, errors_point_at_the_column);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);

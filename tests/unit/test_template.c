@@ -274,6 +274,49 @@ START_TEST(errors_name_line_and_column)
 }
 END_TEST
 
+static const char *
+names_partial(void *arg, const char *name)
+{
+	(void)arg;
+	if (strcmp(name, "footer") == 0)
+		return "bye {{last_name}}\n{{> footer}}";	/* recursive */
+	return NULL;
+}
+
+static void
+collect_name(void *arg, const struct template_name *u)
+{
+	struct buf *out = arg;
+
+	buf_printf(out, "%s%s:%u:%u:%s%s", out->len ? " " : "", u->template,
+	    u->line, u->column, u->is_section ? "#" : "", u->name);
+	for (unsigned i = 0; i < u->section_count; i++)
+		buf_printf(out, "%s%s", i ? "," : "[", u->sections[i]);
+	if (u->section_count)
+		buf_append_char(out, ']');
+}
+
+START_TEST(names_are_walked_with_positions_and_sections)
+{
+	struct buf err = BUF_INIT, got = BUF_INIT;
+	struct template *t = template_compile("t", "Hi {{first_name}}\n"
+	    "{{#mailing}}{{name}}{{^x}}{{{y.z}}}{{/x}}{{/mailing}}\n"
+	    "  {{> footer}}\n{{> footer}}{{.}}", names_partial, NULL, &err);
+
+	ck_assert_msg(t != NULL, "%s", buf_str(&err));
+	template_names(t, collect_name, &got);
+	/* Inverted sections push no context; a partial is walked once
+	 * per indentation it is compiled with (recursion included), its
+	 * columns without the indentation of its tag. */
+	ck_assert_str_eq(buf_str(&got), "t:1:4:first_name t:2:1:#mailing "
+	    "t:2:13:name[mailing] t:2:21:#x[mailing] t:2:27:y.z[mailing] "
+	    "footer:1:5:last_name footer:1:5:last_name t:4:13:.");
+	template_free(t);
+	buf_free(&err);
+	buf_free(&got);
+}
+END_TEST
+
 START_TEST(render_work_is_bounded)
 {
 	static const char *const keys[] = { "a" };
@@ -315,6 +358,7 @@ main(void)
 	tcase_add_test(tc, data_is_never_template_text);
 	tcase_add_test(tc, errors_name_line_and_column);
 	tcase_add_test(tc, render_work_is_bounded);
+	tcase_add_test(tc, names_are_walked_with_positions_and_sections);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_set_fork_status(runner, CK_NOFORK);

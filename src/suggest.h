@@ -1,0 +1,19 @@
+/*
+ * suggest.h - the known name a misspelt one was meant to be.
+ *
+ * suggest_closest() measures how many edits turn a word into each
+ * candidate (inserting, deleting or replacing a character, or swapping
+ * two neighbours, so "frist_name" is one edit from "first_name"; case
+ * is ignored) and returns the candidate that is clearly meant: within
+ * one edit for words of up to four characters, two for longer ones,
+ * and closer than every other candidate. NULL when none is.
+ */
+#ifndef HERALD_SUGGEST_H
+#define HERALD_SUGGEST_H
+
+#include <stddef.h>
+
+const char *suggest_closest(const char *word, const char *const *candidates,
+    size_t count);
+
+#endif
