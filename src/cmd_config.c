@@ -146,7 +146,11 @@ cmd_config_troff(struct buf *out, const char *text, int all_minus)
 	}
 }
 
-/* Prints troff text filled into lines; none starts with a control character. */
+/*
+ * Prints troff text filled into lines, each sentence starting a line (so
+ * troff spaces sentences as such); no line starts with a control
+ * character.
+ */
 static void
 cmd_config_troff_lines(FILE *out, const char *troff)
 {
@@ -154,6 +158,7 @@ cmd_config_troff_lines(FILE *out, const char *troff)
 
 	while (*troff) {
 		size_t word = strcspn(troff, " ");
+		int sentence_end;
 
 		if (line.len > 0 && line.len + 1 + word > CONFIG_TROFF_WIDTH) {
 			fprintf(out, "%s\n", buf_str(&line));
@@ -164,8 +169,13 @@ cmd_config_troff_lines(FILE *out, const char *troff)
 		else if (line.len > 0)
 			buf_append_char(&line, ' ');
 		buf_append(&line, troff, word);
+		sentence_end = word > 0 && troff[word - 1] == '.';
 		troff += word;
 		troff += strspn(troff, " ");
+		if (sentence_end && *troff) {
+			fprintf(out, "%s\n", buf_str(&line));
+			buf_reset(&line);
+		}
 	}
 	if (line.len > 0)
 		fprintf(out, "%s\n", buf_str(&line));

@@ -799,9 +799,9 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 	}
 	if (!config_key_is_secret(key) && config_value_has_comment(value)) {
 		buf_printf(err, "key \"%s%s%s\": value \"%s\" has a comment "
-		    "after it: herald.conf has no comments after values, put "
-		    "it on a line of its own starting with '#'", name,
-		    *argument ? " " : "", argument, value);
+		    "after it: herald.conf has no comments after values; move "
+		    "the comment to a line of its own, starting with '#'",
+		    name, *argument ? " " : "", argument, value);
 		return -1;
 	}
 	if (config_key_is_list(key)) {
