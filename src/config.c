@@ -1,22 +1,43 @@
 /*
  * config.c - reading herald.conf (see config.h).
  *
- * One table (config_keys) names every key, its type, its default and its
- * bounds; parsing, defaults and "herald config check --show" all walk it,
- * so a key cannot exist in one place and be missing in another.
+ * One table (config_keys) names every key, its type, its default, its
+ * bounds and its description; parsing, defaults, "herald config check
+ * --show" and the key reference of herald.conf(5) ("herald config keys
+ * --man") all walk it, so a key cannot exist in one place and be missing
+ * in another.
+ *
+ * To add a key:
+ *  1. add its field to struct herald_config (config.h);
+ *  2. add a line to config_keys below, in the group it belongs to (STR,
+ *     NUM or LIST; the description is the key's entry in the man page:
+ *     plain text, what the key does and what its values mean);
+ *  3. in the build directory run "make update-conf-man", which rewrites
+ *     the KEYS section of doc/herald.conf.5 from this table;
+ *  4. add the key, commented out with its default, to etc/herald.conf.
+ * tests/integration/config_check.sh fails while the man page's section
+ * differs from the table or a key is missing from etc/herald.conf.
  *
  * We parse the file ourselves rather than with inih: Debian's inih strips
  * " ;..." as an inline comment and joins indented lines to the previous
  * value, either of which would silently change a password, and its
- * handler is not told the line number it is on.
+ * handler is not told the line number it is on. herald has no inline
+ * comments: '#' starts a comment only as a line's first non-blank
+ * character. A value with a '#' at its start or after a blank is refused
+ * (an operator who wrote "relay_host = 127.0.0.1 # local" meant a
+ * comment, and the host must not silently become the whole text), except
+ * in secrets, which are taken verbatim so that any password can be
+ * written as it is.
  */
 #include "config.h"
 #include "log.h"
+#include "suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,80 +66,270 @@ enum config_type {
 	CONFIG_SCHEDULE,	/* durations separated by spaces */
 };
 
+/*
+ * A list key's own check of one "key ARGUMENT = value" line, beyond its
+ * type's: 0, or -1 with what is wrong in why.
+ */
+typedef int config_check_fn(const char *argument, const char *value,
+    struct buf *why);
+
 struct config_key {
 	const char *name;
 	enum config_type type;
 	size_t offset;		/* into struct herald_config */
 	const char *default_value;
 	long min, max;		/* for integers and durations */
+	const char *argument;	/* list keys: what comes before '=' */
+	config_check_fn *check;	/* list keys: NULL, or the line's check */
+	const char *description;	/* its entry in herald.conf(5) */
 };
 
-#define STR(field, type, def) \
-	{ #field, type, offsetof(struct herald_config, field), def, 0, 0 }
-#define NUM(field, type, def, lo, hi) \
-	{ #field, type, offsetof(struct herald_config, field), def, lo, hi }
+#define STR(field, type, def, doc) \
+	{ #field, type, offsetof(struct herald_config, field), def, 0, 0, \
+	    NULL, NULL, doc }
+#define NUM(field, type, def, lo, hi, doc) \
+	{ #field, type, offsetof(struct herald_config, field), def, lo, hi, \
+	    NULL, NULL, doc }
+#define LIST(field, type, argument, check, doc) \
+	{ #field, type, offsetof(struct herald_config, field), NULL, 0, 0, \
+	    argument, check, doc }
+
+static config_check_fn config_check_route;
 
 static const struct config_key config_keys[] = {
-	STR(state_directory, CONFIG_PATH, HERALD_STATEDIR),
-	STR(sql_directory, CONFIG_PATH, HERALD_SQLDIR),
-	STR(pid_file, CONFIG_PATH, ""),
-	STR(user, CONFIG_STRING, ""),
+	STR(state_directory, CONFIG_PATH, HERALD_STATEDIR,
+	    "Where herald keeps its state: the embedded database "
+	    "(STATE/mariadb/), the daemon's pid file, the generated token "
+	    "key (STATE/token-keys) and other run-time files. The default "
+	    "is LOCALSTATEDIR/lib/herald as the build was configured "
+	    "(/var/lib/herald for the system's packages); herald config "
+	    "check --show prints the one in use."),
+	STR(sql_directory, CONFIG_PATH, HERALD_SQLDIR,
+	    "The numbered schema migrations (NNN_name.sql) applied by herald "
+	    "db init and herald db migrate. The default is the installed "
+	    "DATADIR/herald/sql (/usr/share/herald/sql for the system's "
+	    "packages)."),
+	STR(pid_file, CONFIG_PATH, "",
+	    "heraldd's pid file, locked while it runs; empty = "
+	    "STATE/heraldd.pid."),
+	STR(user, CONFIG_STRING, "",
+	    "The user heraldd runs as after start-up when started as root; "
+	    "empty = keep the starting user."),
 
-	STR(database_host, CONFIG_STRING, ""),
-	NUM(database_port, CONFIG_INTEGER, "3306", 1, 65535),
-	STR(database_socket, CONFIG_PATH, ""),
-	STR(database_name, CONFIG_STRING, "herald"),
-	STR(database_user, CONFIG_STRING, "root"),
-	STR(database_password, CONFIG_SECRET, ""),
-	NUM(database_connect_timeout, CONFIG_DURATION, "10", 1, 3600),
+	STR(database_host, CONFIG_STRING, "",
+	    "A MariaDB or MySQL server reached over TCP. With neither "
+	    "database_host nor database_socket set, herald runs its own "
+	    "(embedded) MariaDB under state_directory, started by herald db "
+	    "start or on demand."),
+	NUM(database_port, CONFIG_INTEGER, "3306", 1, 65535,
+	    "The TCP port of database_host."),
+	STR(database_socket, CONFIG_PATH, "",
+	    "The unix socket of a MariaDB or MySQL server, used instead of "
+	    "TCP."),
+	STR(database_name, CONFIG_STRING, "herald",
+	    "The database holding herald's tables."),
+	STR(database_user, CONFIG_STRING, "root",
+	    "The account herald connects as."),
+	STR(database_password, CONFIG_SECRET, "",
+	    "That account's password: everything after '=' up to the end of "
+	    "the line, '#' and ';' included (see SECRETS)."),
+	NUM(database_connect_timeout, CONFIG_DURATION, "10", 1, 3600,
+	    "How long to wait for a connection to the database server."),
 
-	STR(embedded_mariadbd, CONFIG_PATH, "/usr/sbin/mariadbd"),
-	STR(embedded_install_db, CONFIG_PATH, "/usr/bin/mariadb-install-db"),
-	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535),
-	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000),
-	NUM(embedded_start_timeout, CONFIG_DURATION, "60", 1, 3600),
+	STR(embedded_mariadbd, CONFIG_PATH, "/usr/sbin/mariadbd",
+	    "The MariaDB server program run for the embedded database "
+	    "(Debian package mariadb-server)."),
+	STR(embedded_install_db, CONFIG_PATH, "/usr/bin/mariadb-install-db",
+	    "The program that creates the embedded database's data "
+	    "directory on its first start."),
+	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535,
+	    "0: the embedded server listens on its unix socket only, no TCP; "
+	    "otherwise also on 127.0.0.1 at this port."),
+	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000,
+	    "The embedded server's table cache. It must stay above the "
+	    "number of stage tables in the history MERGE table (each is one "
+	    "open table; see herald maintain)."),
+	NUM(embedded_start_timeout, CONFIG_DURATION, "60", 1, 3600,
+	    "How long start-up or shut-down of the embedded server may take "
+	    "before herald gives up."),
 
-	NUM(worker_count, CONFIG_INTEGER, "4", 1, 256),
-	NUM(worker_stall_timeout, CONFIG_DURATION, "60", 2, 86400),
-	NUM(worker_kill_grace, CONFIG_DURATION, "5", 1, 600),
-	NUM(worker_respawn_delay_limit, CONFIG_DURATION, "60", 1, 3600),
-	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400),
-	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400),
-	NUM(batch_size, CONFIG_INTEGER, "1000", 1, 1000000),
-	STR(retry_schedule, CONFIG_SCHEDULE, "5m 10m 30m 1h 2h 4h"),
-	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000),
-	NUM(history_union_limit, CONFIG_INTEGER, "1000", 1, 100000),
-	NUM(maintain_pack, CONFIG_INTEGER, "1", 0, 1),
-	STR(node_name, CONFIG_STRING, ""),
+	NUM(worker_count, CONFIG_INTEGER, "4", 1, 256,
+	    "Worker processes per node; each has its own database connection "
+	    "and SMTP sessions."),
+	NUM(worker_stall_timeout, CONFIG_DURATION, "60", 2, 86400,
+	    "A worker whose heartbeat is older than this is stalled: the "
+	    "watchdog sends it SIGTERM, then SIGKILL worker_kill_grace later, "
+	    "and respawns it."),
+	NUM(worker_kill_grace, CONFIG_DURATION, "5", 1, 600,
+	    "How long a stalled or stopping worker has between SIGTERM and "
+	    "SIGKILL."),
+	NUM(worker_respawn_delay_limit, CONFIG_DURATION, "60", 1, 3600,
+	    "A worker dying within 10 seconds of its start is respawned after "
+	    "a doubling delay of at most this long, so workers that cannot "
+	    "start do not fork in a loop."),
+	NUM(batch_time_limit, CONFIG_DURATION, "10m", 10, 86400,
+	    "A batch running longer than this gets its worker restarted; the "
+	    "batch resumes elsewhere from its checkpoint."),
+	NUM(batch_lease, CONFIG_DURATION, "5m", 10, 86400,
+	    "How long a claimed batch stays its worker's without a "
+	    "checkpoint: a dead worker's batch is taken over by another "
+	    "worker, on this node or another, after this."),
+	NUM(batch_size, CONFIG_INTEGER, "1000", 1, 1000000,
+	    "Recipients per batch when herald stage cuts a mailing. A worker "
+	    "claims one batch at a time, so smaller batches spread a mailing "
+	    "over more workers sooner; larger ones mean fewer claims."),
+	STR(retry_schedule, CONFIG_SCHEDULE, "5m 10m 30m 1h 2h 4h",
+	    "The waits before each retry of a message the relay deferred "
+	    "(4xx), up to 32 durations separated by spaces; after the last "
+	    "retry the message has failed. Each wait varies by up to 10% "
+	    "either way, so the retries of one mailing spread out instead of "
+	    "coming back together."),
+	STR(node_name, CONFIG_STRING, "",
+	    "This node's name in batch leases; empty = the host name."),
 
-	STR(relay_host, CONFIG_STRING, "127.0.0.1"),
-	NUM(relay_port, CONFIG_INTEGER, "25", 1, 65535),
-	STR(relay_backup_host, CONFIG_STRING, ""),
-	NUM(relay_backup_port, CONFIG_INTEGER, "25", 1, 65535),
-	NUM(relay_timeout, CONFIG_DURATION, "30", 1, 3600),
-	NUM(relay_session_size, CONFIG_INTEGER, "100", 1, 10000),
-	NUM(relay_retry_limit, CONFIG_DURATION, "10m", 1, 86400),
-	STR(helo_name, CONFIG_STRING, ""),
+	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000,
+	    "herald maintain (daily cron) moves the stage table of each "
+	    "mailing finished for longer than this into its month's archive "
+	    "(history_YYYYMM), so the history MERGE table opens few tables."),
+	NUM(history_union_limit, CONFIG_INTEGER, "1000", 1, 100000,
+	    "herald maintain warns when the history MERGE table lists more "
+	    "tables than this: each costs table cache entries and two file "
+	    "descriptors per open."),
+	NUM(maintain_pack, CONFIG_INTEGER, "1", 0, 1,
+	    "1: herald maintain packs the archives of closed months with "
+	    "myisampack (read-only, about half the size); 0: it does not. "
+	    "Only with the embedded database, whose files are local."),
 
-	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000),
-	STR(domain_rate_limit, CONFIG_RATE_LIST, NULL),
-	STR(route, CONFIG_LIST, NULL),
+	STR(relay_host, CONFIG_STRING, "127.0.0.1",
+	    "Where workers hand messages over, normally the local Postfix: a "
+	    "host name or IP address."),
+	NUM(relay_port, CONFIG_INTEGER, "25", 1, 65535,
+	    "The SMTP port of relay_host."),
+	STR(relay_backup_host, CONFIG_STRING, "",
+	    "The relay used while relay_host refuses connections, times out "
+	    "or refuses whole sessions; empty = no backup (workers wait, "
+	    "losing nothing)."),
+	NUM(relay_backup_port, CONFIG_INTEGER, "25", 1, 65535,
+	    "The SMTP port of relay_backup_host."),
+	NUM(relay_timeout, CONFIG_DURATION, "30", 1, 3600,
+	    "How long to wait for each SMTP reply. Keep it below "
+	    "worker_stall_timeout: a worker waiting on a reply does not "
+	    "beat."),
+	NUM(relay_session_size, CONFIG_INTEGER, "100", 1, 10000,
+	    "Messages per SMTP session, pipelined."),
+	NUM(relay_retry_limit, CONFIG_DURATION, "10m", 1, 86400,
+	    "A relay marked down is tried again after a doubling delay of at "
+	    "most this long."),
+	STR(helo_name, CONFIG_STRING, "",
+	    "The name herald gives in EHLO; empty = node_name, or the host "
+	    "name."),
+	LIST(route, CONFIG_LIST, "DOMAIN", config_check_route,
+	    "Recipients of DOMAIN go to this relay, HOST or HOST:PORT, "
+	    "instead of relay_host: for example a Postfix with its own IP "
+	    "address and reputation. One line per domain. While the route's "
+	    "relay is down, the domain falls back to relay_host and "
+	    "relay_backup_host."),
 
-	NUM(metrics_interval, CONFIG_DURATION, "15", 0, 3600),
-	STR(gmond_host, CONFIG_STRING, "127.0.0.1"),
-	NUM(gmond_port, CONFIG_INTEGER, "8649", 1, 65535),
-	STR(gmond_config, CONFIG_PATH, ""),
-	STR(postfix_config_directory, CONFIG_PATH, "/etc/postfix"),
-	NUM(postfix_queue_limit, CONFIG_INTEGER, "50000", 0, 100000000),
+	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000,
+	    "The most messages the node sends, shared by all its workers: "
+	    "N/h, N/m or N/s; 0 = no limit. A mailing's own limit is herald "
+	    "mailing create --rate."),
+	LIST(domain_rate_limit, CONFIG_RATE_LIST, "DOMAIN", NULL,
+	    "The most messages the node sends to one destination domain, one "
+	    "line per domain, for example domain_rate_limit gmail.com = "
+	    "20000/h."),
 
-	STR(message_domain, CONFIG_STRING, ""),
-	STR(bounce_domain, CONFIG_STRING, ""),
-	STR(unsubscribe_url, CONFIG_STRING, ""),
-	STR(unsubscribe_mailto, CONFIG_STRING, ""),
-	STR(view_online_url, CONFIG_STRING, ""),
-	STR(feedback_id_sender, CONFIG_STRING, "herald"),
-	STR(token_key, CONFIG_SECRET_LIST, NULL),
+	NUM(metrics_interval, CONFIG_DURATION, "15", 0, 3600,
+	    "heraldd's monitor publishes send, defer and fail rates, active "
+	    "workers, the staged backlog, Postfix's queues and claim and "
+	    "staging latency to Ganglia this often (0 = never; metric names "
+	    "in heraldd(8)). Metrics go out as UDP datagrams nobody waits "
+	    "for, so a gmond that is down or slow never slows sending."),
+	STR(gmond_host, CONFIG_STRING, "127.0.0.1",
+	    "Where metrics go, as UDP datagrams, when gmond_config is empty; "
+	    "empty = publish nothing."),
+	NUM(gmond_port, CONFIG_INTEGER, "8649", 1, 65535,
+	    "The UDP port of gmond_host."),
+	STR(gmond_config, CONFIG_PATH, "",
+	    "A gmond configuration file: metrics go to the host (or "
+	    "mcast_join) and port of its first udp_send_channel section, as "
+	    "gmetric does; a file without one is reported with its name and "
+	    "line. Empty = use gmond_host and gmond_port."),
+	STR(postfix_config_directory, CONFIG_PATH, "/etc/postfix",
+	    "The configuration directory of the Postfix whose queue is "
+	    "watched, with postqueue -c DIR -j, every 5 seconds (or every "
+	    "metrics_interval when shorter); empty = do not watch it."),
+	NUM(postfix_queue_limit, CONFIG_INTEGER, "50000", 0, 100000000,
+	    "While more messages than this wait in that Postfix's maildrop, "
+	    "incoming and active queues, workers start no new SMTP session "
+	    "and claim no batch; they resume when the queue is below it "
+	    "again, so a relay that cannot keep up slows herald down instead "
+	    "of piling mail up. Deferred mail does not count. 0 = no limit."),
+
+	STR(message_domain, CONFIG_STRING, "",
+	    "The right side of Message-IDs, "
+	    "<herald.MAILING.RECIPIENT@message_domain>: stable, so a message "
+	    "sent twice can be recognised. Empty = the domain of the "
+	    "mailing's From address, called DOMAIN in the keys below."),
+	STR(bounce_domain, CONFIG_STRING, "",
+	    "The domain of the VERP envelope sender "
+	    "bounces+MAILING-RECIPIENT@bounce_domain, so every bounce names "
+	    "its recipient; point its MX at Postfix. Empty = DOMAIN."),
+	STR(unsubscribe_url, CONFIG_STRING, "",
+	    "The https base of the one-click unsubscribe link "
+	    "(List-Unsubscribe, RFC 8058); ?t=TOKEN is appended. Empty = "
+	    "https://DOMAIN/unsubscribe."),
+	STR(unsubscribe_mailto, CONFIG_STRING, "",
+	    "The address of the mailto: unsubscribe link, whose subject "
+	    "carries the token. Empty = unsubscribe@DOMAIN."),
+	STR(view_online_url, CONFIG_STRING, "",
+	    "The base of the {{view_online_url}} template value (?t=TOKEN is "
+	    "appended); empty = the value is empty."),
+	STR(feedback_id_sender, CONFIG_STRING, "herald",
+	    "The last field of the Feedback-ID header, "
+	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "
+	    "groups complaints by these fields)."),
+	LIST(token_key, CONFIG_SECRET_LIST, "ID", config_check_token_key,
+	    "Keys signing unsubscribe tokens (HMAC-SHA256), one line each, "
+	    "newest last: new mail uses the last key and every listed key "
+	    "still verifies, so keys rotate by adding a line and removing the "
+	    "oldest months later. An ID is 1 to 16 letters, digits, '-' or "
+	    "'_'; a SECRET at least 32 characters, everything after '=' up to "
+	    "the end of the line (see SECRETS). With no key, herald generates "
+	    "one in STATE/token-keys (mode 600) on first use; nodes sending "
+	    "the same mailings must share their keys."),
 	/* (further keys) */
+};
+
+/*
+ * The man page's subsections: each starts at its first key and runs to
+ * the next one's.
+ */
+static const struct {
+	const char *first_key;
+	const char *heading;
+} config_groups[] = {
+	{ "state_directory", "Files and processes" },
+	{ "database_host", "Database" },
+	{ "embedded_mariadbd", "The embedded database" },
+	{ "worker_count", "The daemon (heraldd)" },
+	{ "compact_after", "Maintenance (herald maintain)" },
+	{ "relay_host", "Relays" },
+	{ "rate_limit", "Rate limits" },
+	{ "metrics_interval", "Monitoring" },
+	{ "message_domain", "Messages" },
+};
+
+/*
+ * Defaults that depend on how the build was configured, as the man page
+ * shows them: the page must not change with the builder's --prefix.
+ */
+static const struct {
+	const char *key;
+	const char *shown;
+} config_built_defaults[] = {
+	{ "state_directory", "/var/lib/herald" },
+	{ "sql_directory", "/usr/share/herald/sql" },
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -153,6 +364,12 @@ config_key_is_list(const struct config_key *key)
 {
 	return key->type == CONFIG_LIST || key->type == CONFIG_SECRET_LIST ||
 	    key->type == CONFIG_RATE_LIST;
+}
+
+static int
+config_key_is_secret(const struct config_key *key)
+{
+	return key->type == CONFIG_SECRET || key->type == CONFIG_SECRET_LIST;
 }
 
 static void
@@ -269,6 +486,43 @@ config_parse_port(const char *text)
 	errno = 0;
 	port = strtol(text, &end, 10);
 	return errno || *end || port < 1 || port > 65535 ? -1 : port;
+}
+
+/* "route DOMAIN = HOST[:PORT]" */
+static int
+config_check_route(const char *argument, const char *value, struct buf *why)
+{
+	const char *colon = strrchr(value, ':');
+
+	(void)argument;
+	if (*value == '\0' || colon == value ||
+	    (colon && config_parse_port(colon + 1) < 0)) {
+		buf_printf(why, "expected \"route DOMAIN = HOST\" or HOST:PORT, "
+		    "found \"%s\"", value);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_check_token_key(const char *id, const char *secret, struct buf *why)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > CONFIG_TOKEN_KEY_ID_MAX ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_") != n) {
+		buf_printf(why, "token key id \"%s\" must be 1-%d letters, "
+		    "digits, '-' or '_'", id, CONFIG_TOKEN_KEY_ID_MAX);
+		return -1;
+	}
+	if (strlen(secret) < CONFIG_TOKEN_SECRET_MIN) {
+		buf_printf(why, "token key \"%s\" is shorter than %d "
+		    "characters: use a long random secret", id,
+		    CONFIG_TOKEN_SECRET_MIN);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -400,13 +654,55 @@ config_trim(char *s)
 	return s;
 }
 
+/*
+ * Says what an unknown key name was probably meant to be: the closest
+ * keys when at most a third of its characters are wrong, else every
+ * key, so the operator sees the choice either way.
+ */
 static void
-config_append_known_keys(struct buf *err)
+config_explain_unknown_key(const char *name, struct buf *err)
 {
-	buf_append_str(err, " (known keys:");
+	size_t distance[CONFIG_KEY_COUNT], best = SIZE_MAX, count = 0;
+
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		distance[i] = suggest_edit_distance(name,
+		    config_keys[i].name, strlen(name) +
+		    strlen(config_keys[i].name));
+		if (distance[i] < best)
+			best = distance[i];
+	}
+	if (best * 3 > strlen(name)) {
+		buf_append_str(err, " (known keys:");
+		for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+			buf_printf(err, " %s", config_keys[i].name);
+		buf_append_str(err, ")");
+		return;
+	}
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
-		buf_printf(err, " %s", config_keys[i].name);
-	buf_append_str(err, ")");
+		count += distance[i] == best;
+	buf_append_str(err, " (did you mean ");
+	for (size_t i = 0, shown = 0; i < CONFIG_KEY_COUNT; i++) {
+		if (distance[i] != best)
+			continue;
+		if (shown > 0)
+			buf_append_str(err, shown + 1 == count ? " or " : ", ");
+		buf_append_str(err, config_keys[i].name);
+		shown++;
+	}
+	buf_append_str(err, "?)");
+}
+
+/*
+ * True when value holds a comment: a '#' at its start or after a blank.
+ * Only secrets may contain one (see the top of this file).
+ */
+static int
+config_value_has_comment(const char *value)
+{
+	for (const char *p = value; *p; p++)
+		if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t'))
+			return 1;
+	return 0;
 }
 
 /*
@@ -449,7 +745,7 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 	key = config_find_key(name);
 	if (key == NULL) {
 		buf_printf(err, "unknown key \"%s\"", name);
-		config_append_known_keys(err);
+		config_explain_unknown_key(name, err);
 		return -1;
 	}
 	for (const char *p = value; *p; p++) {
@@ -458,6 +754,13 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 			    "character", name);
 			return -1;
 		}
+	}
+	if (!config_key_is_secret(key) && config_value_has_comment(value)) {
+		buf_printf(err, "key \"%s%s%s\": value \"%s\" has a comment "
+		    "after it: herald.conf has no comments after values; move "
+		    "the comment to a line of its own, starting with '#'",
+		    name, *argument ? " " : "", argument, value);
+		return -1;
 	}
 	if (config_key_is_list(key)) {
 		struct config_entry *entry, **tail;
@@ -479,18 +782,18 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 			    argument);
 			return -1;
 		}
-		entry = xcalloc(1, sizeof(*entry));
-		if (strcmp(name, "route") == 0) {
-			const char *colon = strrchr(value, ':');
+		if (key->check) {
+			struct buf why = BUF_INIT;
+			int bad = key->check(argument, value, &why);
 
-			if (!*argument || !*value || colon == value ||
-			    (colon && config_parse_port(colon + 1) < 0)) {
-				buf_printf(err, "key \"route\": expected \"route "
-				    "DOMAIN = HOST\" or HOST:PORT, found "
-				    "\"%s = %s\"", argument, value);
+			if (bad)
+				buf_printf(err, "key \"%s %s\": %s", name,
+				    argument, buf_str(&why));
+			buf_free(&why);
+			if (bad)
 				return -1;
-			}
 		}
+		entry = xcalloc(1, sizeof(*entry));
 		entry->argument = xstrdup(argument);
 		entry->value = xstrdup(value);
 		entry->line = number;
@@ -691,6 +994,53 @@ config_print(const struct herald_config *cfg, FILE *out)
 			fprintf(out, "%s = %s\n", key->name,
 			    *config_string_slot(c, key));
 	}
+}
+
+/* What the man page calls each type. */
+static const char *const config_type_names[] = {
+	[CONFIG_STRING] = "text",
+	[CONFIG_PATH] = "path",
+	[CONFIG_SECRET] = "secret",
+	[CONFIG_INTEGER] = "integer",
+	[CONFIG_DURATION] = "duration",
+	[CONFIG_LIST] = "text",
+	[CONFIG_SECRET_LIST] = "secret",
+	[CONFIG_RATE] = "rate",
+	[CONFIG_RATE_LIST] = "rate",
+	[CONFIG_SCHEDULE] = "durations",
+};
+
+int
+config_key_doc(size_t index, struct config_key_doc *doc)
+{
+	const struct config_key *key;
+
+	if (index >= CONFIG_KEY_COUNT)
+		return -1;
+	key = &config_keys[index];
+	memset(doc, 0, sizeof(*doc));
+	doc->name = key->name;
+	doc->argument = key->argument;
+	doc->type = config_type_names[key->type];
+	doc->duration = key->type == CONFIG_DURATION;
+	doc->ranged = key->type == CONFIG_INTEGER || doc->duration;
+	doc->min = key->min;
+	doc->max = key->max;
+	doc->default_value = key->default_value;
+	doc->documented_default = key->default_value;
+	for (size_t i = 0; i < sizeof(config_built_defaults) /
+	    sizeof(config_built_defaults[0]); i++)
+		if (strcmp(config_built_defaults[i].key, key->name) == 0)
+			doc->documented_default = config_built_defaults[i].shown;
+	doc->description = key->description;
+	/* The group is the last one starting at or before this key. */
+	for (size_t i = 0; i <= index; i++)
+		for (size_t g = 0; g < sizeof(config_groups) /
+		    sizeof(config_groups[0]); g++)
+			if (strcmp(config_groups[g].first_key,
+			    config_keys[i].name) == 0)
+				doc->group = config_groups[g].heading;
+	return 0;
 }
 
 int

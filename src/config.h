@@ -2,14 +2,17 @@
  * config.h - herald.conf: every setting herald reads, with its default.
  *
  * The file is lines of "key = value"; '#' starts a comment line; blank
- * lines are ignored. A few keys take an argument before the '=' sign
+ * lines are ignored. There are no comments after values: a value with a
+ * '#' at its start or after a blank is an error, except in secrets, which
+ * are taken verbatim to the end of the line. A few keys take an argument before the '=' sign
  * ("route gmail.com = relay2"); those are collected in order as lists.
  * Every key has a documented default (config_defaults()), so herald runs
  * with no file at all.
  *
  * config_load() rejects, with FILE:LINE and the key, any syntax error,
- * unknown key, bad value, duplicate key, or a secret (database password,
- * token key) in a file that users other than the owner can read.
+ * unknown key (naming the closest keys), bad value, duplicate key, or a
+ * secret (database password, token key) in a file that users other than
+ * the owner can read.
  *
  * Where the file comes from: --config PATH, else $HERALD_CONFIG, else
  * SYSCONFDIR/herald.conf when it exists, else the defaults alone
@@ -173,5 +176,37 @@ long config_parse_port(const char *text);
 
 /* Parses "30", "30s", "5m", "2h", "1d" into seconds. -1 when invalid. */
 long config_parse_duration(const char *text);
+
+/*
+ * The rule for a token key ("token_key ID = SECRET", token.h), wherever
+ * the key comes from: an ID of 1 to CONFIG_TOKEN_KEY_ID_MAX letters,
+ * digits, '-' or '_', a SECRET of at least CONFIG_TOKEN_SECRET_MIN
+ * characters. Returns 0, or -1 with what is wrong in why.
+ */
+#define CONFIG_TOKEN_KEY_ID_MAX 16
+#define CONFIG_TOKEN_SECRET_MIN 32
+int config_check_token_key(const char *id, const char *secret,
+    struct buf *why);
+
+/* One key as herald.conf(5) documents it ("herald config keys"). */
+struct config_key_doc {
+	const char *name;
+	const char *group;		/* the man page's subsection */
+	const char *argument;		/* list keys: what comes before '='
+					 * ("DOMAIN"); NULL for the others */
+	const char *type;		/* "integer", "duration", "path", ... */
+	int ranged;			/* min and max apply */
+	int duration;			/* min and max are seconds */
+	long min, max;
+	const char *default_value;	/* as built; NULL for list keys */
+	const char *documented_default;	/* as the man page shows it */
+	const char *description;	/* plain text, one paragraph */
+};
+
+/*
+ * Fills doc for the key at index (0, 1, ... in the table's order).
+ * Returns 0, or -1 past the last key. The strings are static.
+ */
+int config_key_doc(size_t index, struct config_key_doc *doc);
 
 #endif

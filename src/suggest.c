@@ -24,9 +24,8 @@ same(char a, char b)
 	return tolower((unsigned char)a) == tolower((unsigned char)b);
 }
 
-/* Edits from a to b, counted up to limit + 1 (beyond it: limit + 1). */
-static size_t
-edit_distance(const char *a, const char *b, size_t limit)
+size_t
+suggest_edit_distance(const char *a, const char *b, size_t limit)
 {
 	size_t m = strlen(a), n = strlen(b), result;
 	size_t *before, *previous, *row, *spare;
@@ -71,7 +70,7 @@ suggest_closest(const char *word, const char *const *candidates,
 	int tied = 0;
 
 	for (size_t i = 0; i < count; i++) {
-		size_t d = edit_distance(word, candidates[i], limit);
+		size_t d = suggest_edit_distance(word, candidates[i], limit);
 
 		if (d < best) {
 			best = d;

@@ -13,6 +13,14 @@
 
 #include <stddef.h>
 
+/*
+ * The edits from a to b as above (the optimal string alignment
+ * distance, case ignored), counted up to limit + 1: a distance beyond
+ * limit is returned as limit + 1, so a caller comparing against a bound
+ * pays only for that bound.
+ */
+size_t suggest_edit_distance(const char *a, const char *b, size_t limit);
+
 const char *suggest_closest(const char *word, const char *const *candidates,
     size_t count);
 

@@ -23,7 +23,7 @@
 #define TOKEN_MAX 128
 
 struct token_key {
-	char id[TOKEN_KEY_ID_MAX + 1];
+	char id[CONFIG_TOKEN_KEY_ID_MAX + 1];
 	char *secret;
 };
 
@@ -33,29 +33,14 @@ struct token_keys {
 };
 
 static int
-key_id_valid(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n == 0 || n > TOKEN_KEY_ID_MAX)
-		return 0;
-	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-_") == n;
-}
-
-static int
 keys_add(struct token_keys *k, const char *id, const char *secret,
     const char *where, struct buf *err)
 {
-	if (!key_id_valid(id)) {
-		buf_printf(err, "%s: token key id \"%s\" must be 1-%d letters, "
-		    "digits, '-' or '_'", where, id, TOKEN_KEY_ID_MAX);
-		return -1;
-	}
-	if (strlen(secret) < TOKEN_SECRET_MIN) {
-		buf_printf(err, "%s: token key \"%s\" is shorter than %d "
-		    "characters: use a long random secret", where, id,
-		    TOKEN_SECRET_MIN);
+	struct buf why = BUF_INIT;
+
+	if (config_check_token_key(id, secret, &why) != 0) {
+		buf_printf(err, "%s: %s", where, buf_str(&why));
+		buf_free(&why);
 		return -1;
 	}
 	k->keys = xrealloc(k->keys, (k->count + 1) * sizeof(*k->keys));
@@ -257,7 +242,7 @@ token_verify(const struct token_keys *keys, const char *token,
 	size_t length = strlen(token);
 	struct buf mac = BUF_INIT;
 	const struct token_key *key = NULL;
-	char id[TOKEN_KEY_ID_MAX + 1];
+	char id[CONFIG_TOKEN_KEY_ID_MAX + 1];
 	int good;
 
 	for (int i = 0; i < 3; i++) {
@@ -265,7 +250,7 @@ token_verify(const struct token_keys *keys, const char *token,
 		p = dot[i] ? dot[i] + 1 : NULL;
 	}
 	if (length >= TOKEN_MAX || dot[2] == NULL || strchr(p, '.') ||
-	    (size_t)(dot[0] - token) > TOKEN_KEY_ID_MAX ||
+	    (size_t)(dot[0] - token) > CONFIG_TOKEN_KEY_ID_MAX ||
 	    parse_id(dot[0] + 1, (size_t)(dot[1] - dot[0] - 1), mailing) ||
 	    parse_id(dot[1] + 1, (size_t)(dot[2] - dot[1] - 1), recipient)) {
 		buf_printf(why, "malformed token: expected "

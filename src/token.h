@@ -14,6 +14,8 @@
  *
  * Keys come from "token_key ID = SECRET" lines (newest last): new tokens
  * use the newest, verification accepts any listed key, so keys rotate.
+ * What a valid key is, is config_check_token_key()'s rule (config.h), so
+ * "herald config check" refuses what token_keys_load() would.
  * With none configured, STATE/token-keys holds a generated key (created
  * mode 600 on first use, same "ID SECRET" line format).
  */
@@ -24,9 +26,6 @@
 
 #include "buf.h"
 #include "config.h"
-
-#define TOKEN_KEY_ID_MAX 16
-#define TOKEN_SECRET_MIN 32
 
 struct token_keys;
 

@@ -22,7 +22,7 @@ pid_file = $T_DIR/heraldd.pid
 CONF
 t_check "a route is accepted by config check" "$HERALD_BIN" config check
 printf 'route example.org = host:99999\n' >"$T_DIR/bad.conf"
-t_expect_fail "a route with a bad port is refused with FILE:LINE" 1 'bad.conf:1: key "route": expected' \
+t_expect_fail "a route with a bad port is refused with FILE:LINE" 1 'bad.conf:1: key "route example.org": expected' \
 	"$HERALD_BIN" config check --config "$T_DIR/bad.conf"
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
 mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"

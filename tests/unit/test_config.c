@@ -1,7 +1,9 @@
 /*
  * test_config.c - unit tests of src/config.c: defaults, every error path
  * (each reported with FILE:LINE and the key, and leaving the
- * configuration unchanged), secrets, lists and file lookup.
+ * configuration unchanged), comments after values, suggestions for
+ * unknown keys, secrets, token keys, lists, file lookup and the key
+ * documentation.
  */
 #include <check.h>
 #include <stdio.h>
@@ -148,8 +150,49 @@ END_TEST
 
 START_TEST(unknown_key_lists_known_keys)
 {
+	char long_name[320];
+
 	expect_error("\n\ndatabase_nmae = x\n", ":3:", "database_nmae");
+	/* Nothing close: every key is listed. */
 	expect_error("databse = x\n", "known keys:", "database_name");
+	expect_error("databse = x\n", "known keys:", "token_key");
+	memset(long_name, 'q', 300);
+	strcpy(long_name + 300, " = x\n");
+	expect_error(long_name, "known keys:", "relay_host");
+}
+END_TEST
+
+/* An unknown key that is close to known ones names them, and only them. */
+static void
+expect_suggestion(const char *text, const char *suggestion)
+{
+	struct herald_config cfg;
+	const char *err = load(text, 0600, &cfg);
+
+	ck_assert_msg(err != NULL, "accepted: %s", text);
+	ck_assert_msg(strstr(err, suggestion) != NULL, "\"%s\" not in: %s",
+	    suggestion, err);
+	ck_assert_msg(strstr(err, "known keys") == NULL, "lists every key: %s",
+	    err);
+	config_free(&cfg);
+}
+
+START_TEST(unknown_key_suggests_the_closest)
+{
+	expect_suggestion("relay_hots = 127.0.0.1\n",
+	    ":1: unknown key \"relay_hots\" (did you mean relay_host?)");
+	expect_suggestion("database_nmae = x\n",
+	    "(did you mean database_name?)");
+	expect_suggestion("relay_hst = x\n", "(did you mean relay_host?)");
+	expect_suggestion("worker_counts = 2\n",
+	    "(did you mean worker_count?)");
+	/* A list key's name is the word before its argument. */
+	expect_suggestion("tokne_key k1 = x\n", "(did you mean token_key?)");
+	/* Ties: every key at the smallest distance, in table order. */
+	expect_suggestion("database_hort = x\n",
+	    "(did you mean database_host or database_port?)");
+	expect_suggestion("database_uoet = x\n",
+	    "(did you mean database_host, database_port or database_user?)");
 }
 END_TEST
 
@@ -250,6 +293,128 @@ START_TEST(password_keeps_semicolons_and_hashes)
 	ck_assert_msg(err == NULL, "%s", err);
 	ck_assert_str_eq(cfg.database_password, "a ;b #c");
 	config_free(&cfg);
+}
+END_TEST
+
+/* "key = value # comment" is refused: herald.conf has no inline comments. */
+START_TEST(comment_after_value_is_refused)
+{
+	expect_error("relay_host = 127.0.0.1 # local postfix\n", ":1:",
+	    "key \"relay_host\": value \"127.0.0.1 # local postfix\" has a "
+	    "comment after it");
+	expect_error("\nrelay_host = 127.0.0.1\t# tab before\n", ":2:",
+	    "comment after it");
+	expect_error("relay_host = # nothing\n", ":1:", "comment after it");
+	expect_error("relay_host =#nothing\n", ":1:", "comment after it");
+	expect_error("state_directory = /srv/herald # state\n", ":1:",
+	    "comment after it");
+	/* Numbers, durations, rates and schedules: the comment is named,
+	 * not a bad number. */
+	expect_error("worker_count = 4 # four\n", "comment after it",
+	    "worker_count");
+	expect_error("batch_lease = 5m # five\n", "comment after it", NULL);
+	expect_error("rate_limit = 5/s # five\n", "comment after it", NULL);
+	expect_error("retry_schedule = 5m 1h # two\n", "comment after it",
+	    NULL);
+	/* List keys: named with their argument. */
+	expect_error("route gmail.com = relay2 # gmail\n", ":1:",
+	    "key \"route gmail.com\": value \"relay2 # gmail\" has a comment");
+	expect_error("domain_rate_limit gmail.com = 5/s # x\n", ":1:",
+	    "key \"domain_rate_limit gmail.com\"");
+}
+END_TEST
+
+START_TEST(hash_inside_a_value_and_comment_lines)
+{
+	struct herald_config cfg;
+	const char *err = load(
+	    "# a comment\n"
+	    "   # an indented comment\n"
+	    "\t# after a tab\n"
+	    "view_online_url = https://example.org/view#top\n"
+	    "state_directory = /srv/a#b;c\n"
+	    "database_name = a;b\n", 0644, &cfg);
+
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_str_eq(cfg.view_online_url, "https://example.org/view#top");
+	ck_assert_str_eq(cfg.state_directory, "/srv/a#b;c");
+	ck_assert_str_eq(cfg.database_name, "a;b");
+	config_free(&cfg);
+}
+END_TEST
+
+/* Secrets are verbatim: a password may hold " #" and ";". */
+START_TEST(secrets_keep_hashes_after_blanks)
+{
+	struct herald_config cfg;
+	const char *err = load(
+	    "database_password = # starts with a hash\n"
+	    "token_key k1 = 0123456789abcdef0123456789abcdef # and more\n",
+	    0600, &cfg);
+
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_str_eq(cfg.database_password, "# starts with a hash");
+	ck_assert_str_eq(config_list_lookup(cfg.token_key, "k1"),
+	    "0123456789abcdef0123456789abcdef # and more");
+	config_free(&cfg);
+}
+END_TEST
+
+/* The token module's rule, applied when the file is read. */
+START_TEST(token_keys_are_checked)
+{
+	struct herald_config cfg;
+	const char *err;
+
+	expect_error("token_key k1 = short\n", ":1:",
+	    "key \"token_key k1\": token key \"k1\" is shorter than 32 "
+	    "characters");
+	expect_error("token_key k1 = 0123456789abcdef0123456789abcde\n",
+	    ":1:", "shorter than 32");
+	expect_error("token_key k!1 = 0123456789abcdef0123456789abcdef\n",
+	    ":1:", "must be 1-16 letters, digits, '-' or '_'");
+	expect_error("token_key k1234567890123456 = "
+	    "0123456789abcdef0123456789abcdef\n", ":1:", "must be 1-16");
+	err = load("token_key k-2026_a = 0123456789abcdef0123456789abcdef\n"
+	    "token_key k123456789012345 = 0123456789abcdef0123456789abcdef\n",
+	    0600, &cfg);
+	ck_assert_msg(err == NULL, "%s", err);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(route_values_are_checked)
+{
+	expect_error("route gmail.com = relay2:99999\n", ":1:",
+	    "key \"route gmail.com\": expected \"route DOMAIN = HOST\" or "
+	    "HOST:PORT, found \"relay2:99999\"");
+	expect_error("route gmail.com = :25\n", ":1:", "HOST:PORT");
+}
+END_TEST
+
+/* Every key is documented: herald.conf(5)'s KEYS section is made of this. */
+START_TEST(every_key_has_documentation)
+{
+	struct config_key_doc doc;
+	size_t count = 0;
+
+	for (size_t i = 0; config_key_doc(i, &doc) == 0; i++, count++) {
+		ck_assert_ptr_nonnull(doc.name);
+		ck_assert_msg(doc.group != NULL, "%s: no group", doc.name);
+		ck_assert_msg(doc.description && strlen(doc.description) > 10,
+		    "%s: no description", doc.name);
+		ck_assert_msg(doc.type != NULL, "%s: no type", doc.name);
+		ck_assert_msg((doc.argument == NULL) ==
+		    (doc.default_value != NULL), "%s: a list key has an "
+		    "argument and no default", doc.name);
+		if (doc.ranged)
+			ck_assert_msg(doc.min <= doc.max, "%s", doc.name);
+	}
+	ck_assert_uint_gt(count, 50);
+	ck_assert_int_eq(config_key_doc(count, &doc), -1);
+	ck_assert_int_eq(config_key_doc(0, &doc), 0);
+	ck_assert_str_eq(doc.name, "state_directory");
+	ck_assert_str_eq(doc.documented_default, "/var/lib/herald");
 }
 END_TEST
 
@@ -387,6 +552,7 @@ config_suite(void)
 	tcase_add_test(tc, missing_key_name);
 	tcase_add_test(tc, bad_key_characters);
 	tcase_add_test(tc, unknown_key_lists_known_keys);
+	tcase_add_test(tc, unknown_key_suggests_the_closest);
 	tcase_add_test(tc, key_set_twice);
 	tcase_add_test(tc, not_a_number);
 	tcase_add_test(tc, number_out_of_range);
@@ -396,6 +562,12 @@ config_suite(void)
 	tcase_add_test(tc, argument_on_plain_key);
 	tcase_add_test(tc, readable_secret_is_refused);
 	tcase_add_test(tc, password_keeps_semicolons_and_hashes);
+	tcase_add_test(tc, comment_after_value_is_refused);
+	tcase_add_test(tc, hash_inside_a_value_and_comment_lines);
+	tcase_add_test(tc, secrets_keep_hashes_after_blanks);
+	tcase_add_test(tc, token_keys_are_checked);
+	tcase_add_test(tc, route_values_are_checked);
+	tcase_add_test(tc, every_key_has_documentation);
 	tcase_add_test(tc, print_masks_secrets);
 	tcase_add_test(tc, duration_parser);
 	tcase_add_test(tc, locate_uses_environment);
