@@ -28,6 +28,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "log.h"
+#include "suppression.h"
 
 /* A bounce is a few KB; a larger input is not one of ours. */
 #define BOUNCE_INPUT_MAX (10 * 1024 * 1024)
@@ -124,13 +125,15 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
 	snprintf(reply, sizeof(reply), "%s %s", dsn->status, dsn->diagnostic);
 	if (permanent) {
 		const char *r[1] = { recipient };
-		const char *s[3] = { email, mailing, reply };
+		struct suppression_list one = { 0 };
+		int failed = db_execute(db, "UPDATE recipients SET status = "
+		    "'bounced' WHERE id = ? AND status = 'active'", 1, r, NULL,
+		    err) || suppression_normalize(email, &one, err) ||
+		    suppression_insert(db, &one, SUPPRESSION_BOUNCE, "bounced",
+		    reply, strtoull(mailing, NULL, 10), NULL, err);
 
-		if (db_execute(db, "UPDATE recipients SET status = 'bounced' "
-		    "WHERE id = ? AND status = 'active'", 1, r, NULL, err) ||
-		    db_execute(db, "INSERT IGNORE INTO suppressions (email, "
-		    "reason, mailing_id, detail) VALUES (?, 'bounced', ?, "
-		    "LEFT(?, 512))", 3, s, NULL, err))
+		suppression_list_free(&one);
+		if (failed)
 			goto out;
 	}
 	/* Only the table name (validated) is spliced; values are bound. */

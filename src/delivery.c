@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "suppression.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	const char *params[3] = { mailing, from, to };
 	struct buf sql = BUF_INIT;
 	uint32_t after = batch->checkpoint_row;
+	unsigned suppressed;
 	int rc = -1;
 
 	if (!batch_valid_stage_table(batch->stage_table)) {
@@ -126,6 +128,15 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	/* A checkpoint before the batch's first row means "none yet". */
 	if (after < batch->first_row)
 		after = batch->first_row - 1;
+	/* Addresses suppressed since staging are never sent: their rows
+	 * become final before the others are read. */
+	if (suppression_apply_to_batch(db, batch, after, &suppressed,
+	    err) != 0)
+		goto out;
+	if (suppressed)
+		msg_info("mailing %llu, batch %llu: %u rows suppressed since "
+		    "staging, not sent", (unsigned long long)batch->mailing_id,
+		    (unsigned long long)batch->id, suppressed);
 	delivery_format_ids(batch, mailing, from, to);
 	snprintf(from, sizeof(from), "%lu", (unsigned long)after);
 	buf_printf(&sql, "SELECT row_id, recipient_id, variant_id, attempts");
