@@ -89,6 +89,7 @@ static const struct config_key config_keys[] = {
 	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000),
 	NUM(history_union_limit, CONFIG_INTEGER, "1000", 1, 100000),
 	NUM(maintain_pack, CONFIG_INTEGER, "1", 0, 1),
+	NUM(import_lock_timeout, CONFIG_DURATION, "1m", 0, 86400),
 	STR(node_name, CONFIG_STRING, ""),
 
 	STR(relay_host, CONFIG_STRING, "127.0.0.1"),
