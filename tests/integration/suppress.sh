@@ -19,6 +19,7 @@ relay_session_size = 5
 batch_size = 10
 pid_file = $T_DIR/heraldd.pid
 message_domain = news.example.org
+bounce_domain = bounce.example.org
 CONF
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
 tpl="$T_DIR/template"
@@ -111,4 +112,53 @@ assert states == {"sent": sys.argv[2], "suppressed": sys.argv[2]}, states
 	t_fail "herald report" "$(cat "$T_DIR/err") $(cat "$T_DIR/report.json")"
 grep -q "rows suppressed since staging, not sent" "$T_DIR/heraldd.log" && t_ok "heraldd logs the suppressed rows" ||
 	t_fail "heraldd logs the suppressed rows" "$(tail -c 600 "$T_DIR/heraldd.log")"
+
+# --- a permanent bounce: recorded in one transaction -----------------------
+# A failure injected between its statements (a trigger refusing the
+# stage row, then one refusing the counter) leaves nothing half done:
+# Postfix's retry (herald bounce exits 75) records it whole, counted once,
+# and suppresses the address with source bounce.
+s1=$(t_sql "SELECT id FROM recipients WHERE email = 's1@example.net'")
+cat >"$T_DIR/dsn" <<DSN
+From: MAILER-DAEMON@example.net
+To: bounces+1-$s1@bounce.example.org
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; s1@example.net
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 no such user
+
+--b1--
+DSN
+bounce_state() {
+	t_sql "SELECT CONCAT_WS('|', (SELECT delivery_state FROM stage_1 WHERE email = 's1@example.net'),
+		(SELECT bounced_count FROM mailings WHERE id = 1), (SELECT status FROM recipients WHERE id = $s1),
+		(SELECT COUNT(*) FROM suppressions WHERE email = 's1@example.net'))"
+}
+refuse() {	# NAME TABLE CONDITION: a trigger failing updates where CONDITION
+	printf "DELIMITER //\nCREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW IF %s THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'; END IF //\n" "$1" "$2" "$3" |
+		mariadb --no-defaults --socket="$HERALD_TEST_SOCKET" -uroot "$T_DATABASE"
+}
+refuse refuse_row stage_1 "NEW.delivery_state = 'bounced'"
+t_expect_fail "a bounce whose stage row cannot be written exits 75" 75 "injected.*try again later" "$HERALD_BIN" bounce "$T_DIR/dsn"
+[ "$(bounce_state)" = "sent|0|active|0" ] && t_ok "and changes nothing" || t_fail "a failed bounce changes nothing" "$(bounce_state)"
+t_sql "DROP TRIGGER refuse_row"
+refuse refuse_count mailings "NEW.bounced_count <> OLD.bounced_count"
+t_expect_fail "a bounce whose counter cannot be written exits 75" 75 "injected.*try again later" "$HERALD_BIN" bounce "$T_DIR/dsn"
+[ "$(bounce_state)" = "sent|0|active|0" ] && t_ok "and changes nothing either" || t_fail "a failed bounce changes nothing" "$(bounce_state)"
+t_sql "DROP TRIGGER refuse_count"
+t_check "Postfix's retry records the bounce" "$HERALD_BIN" bounce "$T_DIR/dsn"
+t_check "and a retry of that changes nothing" "$HERALD_BIN" bounce "$T_DIR/dsn"
+grep -q "bounced already" "$T_DIR/out" && t_ok "it says the bounce was recorded already" || t_fail "bounced already" "$(cat "$T_DIR/out")"
+[ "$(bounce_state)" = "bounced|1|bounced|1" ] && t_ok "the bounce is counted once, the recipient bounced and suppressed" ||
+	t_fail "the bounce is counted once" "$(bounce_state)"
+[ "$(t_sql "SELECT CONCAT_WS('|', source, reason, mailing_id, detail) FROM suppressions WHERE email = 's1@example.net'")" = "bounce|bounced|1|5.1.1 550 5.1.1 no such user" ] &&
+	t_ok "the suppression says bounce, its mailing and the DSN" ||
+	t_fail "the bounce's suppression" "$(t_sql "SELECT * FROM suppressions WHERE email = 's1@example.net'")"
 t_done
