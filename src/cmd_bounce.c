@@ -28,6 +28,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "log.h"
+#include "suppression.h"
 
 /* A bounce is a few KB; a larger input is not one of ours. */
 #define BOUNCE_INPUT_MAX (10 * 1024 * 1024)
@@ -109,8 +110,13 @@ bounce_stage_table(MYSQL *db, const char *mailing, struct buf *table,
 }
 
 /*
- * Records a failed delivery. Every step is idempotent or guarded, so a
- * bounce processed again (Postfix retrying after a crash) counts once.
+ * Records a failed delivery in one transaction, so a failure anywhere
+ * leaves nothing half done and Postfix's retry records it whole. The
+ * stage table is MyISAM and cannot roll back: its row is written last,
+ * after the counter (InnoDB, which waits for COMMIT), and when the row
+ * was already bounced the counter is taken back. A bounce processed
+ * again (Postfix retrying after a crash) thus counts once; only a
+ * failure of the COMMIT itself can leave a row bounced and uncounted.
  */
 static int
 bounce_record(MYSQL *db, const char *table, const char *mailing,
@@ -118,21 +124,30 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
     int permanent, unsigned long long *changed, struct buf *err)
 {
 	char reply[DSN_VALUE_MAX + 64];
-	struct buf sql = BUF_INIT;
+	struct buf sql = BUF_INIT, ignored = BUF_INIT;
+	const char *m[1] = { mailing };
 	int rc = -1;
 
 	snprintf(reply, sizeof(reply), "%s %s", dsn->status, dsn->diagnostic);
+	if (db_exec(db, "START TRANSACTION", err))
+		goto out;
 	if (permanent) {
 		const char *r[1] = { recipient };
-		const char *s[3] = { email, mailing, reply };
+		struct suppression_list one = { 0 };
+		int failed = db_execute(db, "UPDATE recipients SET status = "
+		    "'bounced' WHERE id = ? AND status = 'active'", 1, r, NULL,
+		    err) || suppression_normalize(email, &one, err) ||
+		    suppression_insert(db, &one, SUPPRESSION_BOUNCE, "bounced",
+		    reply, strtoull(mailing, NULL, 10), NULL, err);
 
-		if (db_execute(db, "UPDATE recipients SET status = 'bounced' "
-		    "WHERE id = ? AND status = 'active'", 1, r, NULL, err) ||
-		    db_execute(db, "INSERT IGNORE INTO suppressions (email, "
-		    "reason, mailing_id, detail) VALUES (?, 'bounced', ?, "
-		    "LEFT(?, 512))", 3, s, NULL, err))
+		suppression_list_free(&one);
+		if (failed)
 			goto out;
 	}
+	if (db_exec(db, "SAVEPOINT uncounted", err) ||
+	    db_execute(db, "UPDATE mailings SET bounced_count = "
+	    "bounced_count + 1 WHERE id = ?", 1, m, NULL, err))
+		goto out;
 	/* Only the table name (validated) is spliced; values are bound. */
 	buf_printf(&sql, "UPDATE `%s` SET delivery_state = 'bounced', "
 	    "relay_reply = LEFT(?, 512) WHERE mailing_id = ? AND "
@@ -143,16 +158,15 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
 		if (db_execute(db, buf_str(&sql), 3, p, changed, err))
 			goto out;
 	}
-	if (*changed) {
-		const char *m[1] = { mailing };
-
-		if (db_execute(db, "UPDATE mailings SET bounced_count = "
-		    "bounced_count + 1 WHERE id = ?", 1, m, NULL, err))
-			goto out;
-	}
-	rc = 0;
+	if (*changed == 0 && db_exec(db, "ROLLBACK TO SAVEPOINT uncounted",
+	    err))
+		goto out;
+	rc = db_exec(db, "COMMIT", err);
 out:
+	if (rc != 0)
+		db_exec(db, "ROLLBACK", &ignored);
 	buf_free(&sql);
+	buf_free(&ignored);
 	return rc;
 }
 

@@ -44,7 +44,9 @@ cmd_import_usage(FILE *out)
 	    "                  current directory, written only if needed)\n"
 	    "\n"
 	    "Unsubscribed, bounced and complained recipients stay so. A killed\n"
-	    "import leaves recipients as they were.\n");
+	    "import leaves recipients as they were. One import runs at a time:\n"
+	    "another waits up to import_lock_timeout, then fails, changing\n"
+	    "nothing.\n");
 }
 
 /*
@@ -162,6 +164,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		goto done;
+	o.lock_timeout = cfg->import_lock_timeout;
 	db = db_connect(cfg, DB_SELECT_DATABASE | DB_LOCAL_INFILE, &err);
 	if (db == NULL || import_run(db, &o, &r, &err) != 0) {
 		msg_error("import: %s", buf_str(&err));

@@ -291,8 +291,8 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	static const char *const labels[] = { "id", "name", "state",
 	    "template", "subject", "from", "reply-to", "segment", "send at",
 	    "priority", "rate limit/h", "expected value", "stage table",
-	    "staged", "sent", "deferred", "failed", "bounced", "cancelled",
-	    "created", "staged at", "finished at" };
+	    "staged", "sent", "deferred", "failed", "bounced", "suppressed",
+	    "cancelled", "created", "staged at", "finished at" };
 	int *found = arg;
 
 	*found = 1;
@@ -485,7 +485,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		    "subject, from_address, reply_to, segment_expression, "
 		    "send_at, priority, rate_limit_per_hour, expected_value, "
 		    "stage_table, staged_count, sent_count, deferred_count, "
-		    "failed_count, bounced_count, cancelled_count, created_at, "
+		    "failed_count, bounced_count, suppressed_count, "
+		    "cancelled_count, created_at, "
 		    "staged_at, finished_at FROM mailings WHERE id = ?", 1,
 		    params, print_show_row, &found, &err) != 0)
 			status = CLI_FAILED;

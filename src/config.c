@@ -199,6 +199,10 @@ static const struct config_key config_keys[] = {
 	    "1: herald maintain packs the archives of closed months with "
 	    "myisampack (read-only, about half the size); 0: it does not. "
 	    "Only with the embedded database, whose files are local."),
+	NUM(import_lock_timeout, CONFIG_DURATION, "1m", 0, 86400,
+	    "One herald import runs at a time per database: two at once "
+	    "would lose each other's rows. Another waits this long for it, "
+	    "then fails and changes nothing; 0 = do not wait."),
 
 	STR(relay_host, CONFIG_STRING, "127.0.0.1",
 	    "Where workers hand messages over, normally the local Postfix: a "

@@ -70,6 +70,7 @@ struct herald_config {
 	long compact_after;		/* herald maintain: finished for */
 	long history_union_limit;	/* warn above this many tables */
 	long maintain_pack;		/* myisampack closed months: 0/1 */
+	long import_lock_timeout;	/* herald import: wait for another */
 	char *node_name;
 
 	/* Relays (relay.h): the primary, and a backup used while the

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "suppression.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	const char *params[3] = { mailing, from, to };
 	struct buf sql = BUF_INIT;
 	uint32_t after = batch->checkpoint_row;
+	unsigned suppressed;
 	int rc = -1;
 
 	if (!batch_valid_stage_table(batch->stage_table)) {
@@ -126,6 +128,15 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	/* A checkpoint before the batch's first row means "none yet". */
 	if (after < batch->first_row)
 		after = batch->first_row - 1;
+	/* Addresses suppressed since staging are never sent: their rows
+	 * become final before the others are read. */
+	if (suppression_apply_to_batch(db, batch, after, &suppressed,
+	    err) != 0)
+		goto out;
+	if (suppressed)
+		msg_info("mailing %llu, batch %llu: %u rows suppressed since "
+		    "staging, not sent", (unsigned long long)batch->mailing_id,
+		    (unsigned long long)batch->id, suppressed);
 	delivery_format_ids(batch, mailing, from, to);
 	snprintf(from, sizeof(from), "%lu", (unsigned long)after);
 	buf_printf(&sql, "SELECT row_id, recipient_id, variant_id, attempts");
@@ -269,10 +280,16 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 			    delays[i]);
 		}
 	}
+	/* The number of tries is written, not added to: written twice (a
+	 * retry after a later step failed), the row reads the same. */
+	buf_append_str(&sql, " END, attempts = CASE row_id");
+	for (unsigned i = 0; i < count; i++)
+		if (delivery_state_of(&results[i]) != NULL)
+			buf_printf(&sql, " WHEN %s THEN %u", ids[i],
+			    results[i].attempts + 1);
 	/* Assignments run left to right: delivery_state is already new. */
-	buf_append_str(&sql, " END, attempts = attempts + 1, delivered_at = "
-	    "IF(delivery_state = 'sent', UTC_TIMESTAMP(), delivered_at) "
-	    "WHERE mailing_id = ");
+	buf_append_str(&sql, " END, delivered_at = IF(delivery_state = "
+	    "'sent', UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = ");
 	snprintf(mailing, sizeof(mailing), "%llu",
 	    (unsigned long long)batch->mailing_id);
 	buf_printf(&sql, "%s AND row_id IN (", mailing);
@@ -292,12 +309,58 @@ out:
 	return rc;
 }
 
+/*
+ * Adds the counts to the mailing's counters once: in one transaction
+ * with moving the batch's checkpoint past through_row. Recording the
+ * same results again (a retry after a failure anywhere, even after a
+ * COMMIT whose answer was lost) finds the checkpoint moved and adds
+ * nothing. The stage rows, written before, are MyISAM and outside any
+ * transaction; writing them is idempotent instead.
+ */
+static int
+delivery_count_mailing(MYSQL *db, const struct batch *batch,
+    uint32_t through_row, unsigned sent, unsigned deferred, unsigned failed,
+    struct buf *err)
+{
+	char id[24], batch_id[24], row[24], s[24], d[24], f[24];
+	const char *guard[3] = { row, batch_id, row };
+	const char *params[4] = { s, d, f, id };
+	unsigned long long moved = 0;
+	struct buf ignored = BUF_INIT;
+	int rc;
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->mailing_id);
+	snprintf(batch_id, sizeof(batch_id), "%llu",
+	    (unsigned long long)batch->id);
+	snprintf(row, sizeof(row), "%lu", (unsigned long)through_row);
+	snprintf(s, sizeof(s), "%u", sent);
+	snprintf(d, sizeof(d), "%u", deferred);
+	snprintf(f, sizeof(f), "%u", failed);
+	rc = db_exec(db, "START TRANSACTION", err);
+	if (rc == 0)
+		rc = db_execute(db, "UPDATE batches SET checkpoint_row = ? "
+		    "WHERE id = ? AND checkpoint_row < ?", 3, guard, &moved,
+		    err);
+	if (rc == 0 && moved && sent + deferred + failed > 0)
+		rc = db_execute(db, "UPDATE mailings SET sent_count = "
+		    "sent_count + ?, deferred_count = deferred_count + ?, "
+		    "failed_count = failed_count + ? WHERE id = ?", 4, params,
+		    NULL, err);
+	if (rc == 0)
+		rc = db_exec(db, "COMMIT", err);
+	if (rc != 0)
+		db_exec(db, "ROLLBACK", &ignored);
+	buf_free(&ignored);
+	return rc;
+}
+
 int
 delivery_record(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count,
     unsigned *sent, unsigned *deferred, unsigned *failed, struct buf *err)
 {
 	unsigned counts[3] = { 0, 0, 0 };
+	uint32_t through_row = 0;
 
 	if (!batch_valid_stage_table(batch->stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"",
@@ -318,7 +381,12 @@ delivery_record(MYSQL *db, const struct batch *batch,
 		if (state == NULL)
 			continue;
 		counts[state[0] == 's' ? 0 : state[0] == 'd' ? 1 : 2]++;
+		if (results[i].row_id > through_row)
+			through_row = results[i].row_id;
 	}
+	if (through_row > 0 && delivery_count_mailing(db, batch, through_row,
+	    counts[0], counts[1], counts[2], err) != 0)
+		return -1;
 	if (sent)
 		*sent = counts[0];
 	if (deferred)
@@ -367,22 +435,4 @@ delivery_rows_left(MYSQL *db, const struct batch *batch, unsigned *left,
 	    &l, err);
 	buf_free(&sql);
 	return rc;
-}
-
-int
-delivery_count_mailing(MYSQL *db, uint64_t mailing_id, unsigned sent,
-    unsigned deferred, unsigned failed, struct buf *err)
-{
-	char id[24], s[24], d[24], f[24];
-	const char *params[4] = { s, d, f, id };
-
-	if (sent + deferred + failed == 0)
-		return 0;
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)mailing_id);
-	snprintf(s, sizeof(s), "%u", sent);
-	snprintf(d, sizeof(d), "%u", deferred);
-	snprintf(f, sizeof(f), "%u", failed);
-	return db_execute(db, "UPDATE mailings SET sent_count = sent_count + ?, "
-	    "deferred_count = deferred_count + ?, failed_count = failed_count "
-	    "+ ? WHERE id = ?", 4, params, NULL, err);
 }

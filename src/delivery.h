@@ -6,6 +6,8 @@
  * need a message (pending, or deferred and due) with the personalization
  * snapshot the stager took. delivery_record() writes the outcome of many
  * messages with one UPDATE per chunk, never one statement per message.
+ * Before reading, rows whose address was suppressed after staging become
+ * "suppressed" (suppression.h) and are not read.
  *
  * Outcomes map to stage-table states:
  *	SENT            2xx          -> sent (queue id and reply kept)
@@ -99,8 +101,15 @@ unsigned delivery_retry_count(void);
 
 /*
  * Records results (any number; written in chunks) in the batch's stage
- * table. *sent, *deferred and *failed, when not NULL, get the counts of
- * rows that ended in each state. Returns 0 or -1.
+ * table, then adds them to the mailing's counters and moves the batch's
+ * checkpoint past them, in one transaction. A failure anywhere returns
+ * -1 and the caller records the same results again: the stage rows are
+ * written, not incremented (attempts is set to the result's attempts + 1),
+ * and the counters grow only with the checkpoint, so each result counts
+ * once whatever failed. deferred_count counts deferrals: a row deferred
+ * twice counts twice; the stage table has the current state of every
+ * row. *sent, *deferred and *failed, when not NULL, get the counts of
+ * rows that ended in each state.
  */
 int delivery_record(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count,
@@ -112,13 +121,5 @@ int delivery_record(MYSQL *db, const struct batch *batch,
  */
 int delivery_rows_left(MYSQL *db, const struct batch *batch,
     unsigned *left, char *retry_at, size_t size, struct buf *err);
-
-/*
- * Adds the counts to the mailing's counters (one statement per session,
- * not per message). deferred_count counts deferrals: a row deferred twice
- * counts twice; the stage table has the current state of every row.
- */
-int delivery_count_mailing(MYSQL *db, uint64_t mailing_id, unsigned sent,
-    unsigned deferred, unsigned failed, struct buf *err);
 
 #endif

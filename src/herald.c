@@ -45,6 +45,8 @@ static const struct cli_command cli_commands[] = {
 	{ "status", "mailings in progress, workers and relays", cmd_status },
 	{ "report", "what became of a mailing", cmd_report },
 	{ "bounce", "record a bounce (Postfix pipe transport)", cmd_bounce },
+	{ "suppress", "add, remove, list, import suppressed addresses",
+	    cmd_suppress },
 	/* (further subcommands) */
 };
 

@@ -848,6 +848,36 @@ create_scratch(MYSQL *db, const char *scratch, struct buf *err)
 	return status;
 }
 
+/*
+ * Takes the database's import lock, waiting up to o->lock_timeout
+ * seconds. Two imports at once would lose rows: a replace builds
+ * recipients_new and drops whatever another run left there, and a merge
+ * into the recipients table a replace is about to swap out is lost with
+ * it. *locked is 1 once held; the lock ends with the connection too.
+ */
+static int
+import_lock(MYSQL *db, const struct import_options *o, int *locked,
+    struct buf *err)
+{
+	char timeout[24];
+	const char *params[1] = { timeout };
+	unsigned long long got = 0;
+
+	snprintf(timeout, sizeof(timeout), "%ld", o->lock_timeout);
+	if (db_query_strings(db, "SELECT GET_LOCK(CONCAT('herald.import.', "
+	    "DATABASE()), ?)", 1, params, first_number, &got, err) != 0)
+		return -1;
+	if (got != 1) {
+		buf_printf(err, "another herald import into this database has "
+		    "been running for over %ld s (import_lock_timeout); "
+		    "nothing changed: run this one again when it has "
+		    "finished", o->lock_timeout);
+		return -1;
+	}
+	*locked = 1;
+	return 0;
+}
+
 int
 import_run(MYSQL *db, const struct import_options *o,
     struct import_report *report, struct buf *err)
@@ -856,7 +886,7 @@ import_run(MYSQL *db, const struct import_options *o,
 	char scratch[64];
 	struct buf sql = BUF_INIT, drop = BUF_INIT, ignored = BUF_INIT;
 	unsigned long long counts[2] = { 0, 0 };
-	int status = -1, created = 0, in_transaction = 0;
+	int status = -1, created = 0, in_transaction = 0, locked = 0;
 
 	memset(&im, 0, sizeof(im));
 	memset(report, 0, sizeof(*report));
@@ -878,6 +908,8 @@ import_run(MYSQL *db, const struct import_options *o,
 		    "columns (email, first_name, ...)", o->source);
 		goto out;
 	}
+	if (import_lock(db, o, &locked, err) != 0)
+		goto out;
 	snprintf(scratch, sizeof(scratch), "import_%ld_%ld", (long)getpid(),
 	    (long)time(NULL));
 	if (create_scratch(db, scratch, err) != 0)
@@ -942,6 +974,9 @@ out:
 		buf_printf(&drop, "DROP TABLE IF EXISTS `%s`", scratch);
 		db_exec(db, buf_str(&drop), &ignored);
 	}
+	if (locked)
+		db_exec(db, "DO RELEASE_LOCK(CONCAT('herald.import.', "
+		    "DATABASE()))", &ignored);
 	report->seconds = seconds_since(&im.started);
 	source_close(&im.src);
 	csv_reader_free(im.csv);

@@ -18,6 +18,10 @@
  * status is never set by an import: an unsubscribed, bounced or
  * complained address stays so.
  *
+ * One import runs at a time per database (a server lock, GET_LOCK): a
+ * second waits up to lock_timeout seconds, then fails and changes
+ * nothing.
+ *
  * Bad rows go to the reject file as "LINE,REASON,ORIGINAL TEXT" (CSV);
  * good rows still load. A file without an email column, an empty file
  * or an unreadable source fails before anything changes.
@@ -48,6 +52,7 @@ struct import_options {
 	 */
 	int (*confirm)(void *arg, const struct import_report *report);
 	void *confirm_arg;
+	long lock_timeout;		/* seconds to wait for another import */
 };
 
 struct import_report {

@@ -60,9 +60,33 @@ throttle_hash(const char *key)
 	return h ? h : 1;
 }
 
-/* Finds or claims the bucket of key; NULL when the table is full. */
+/*
+ * An idle bucket: its theoretical arrival time is a whole burst behind
+ * now, so a reservation on it starts exactly where one on a fresh
+ * bucket does. It carries nothing worth keeping and may take another
+ * key.
+ */
+static int
+throttle_bucket_idle(struct throttle_bucket *b, int64_t now_us)
+{
+	return atomic_load(&b->arrival_us) <= now_us - THROTTLE_BURST_US;
+}
+
+/*
+ * Finds or claims the bucket of key; NULL when every bucket is busy.
+ *
+ * Linear probing from the key's hash. A bucket never becomes free (0)
+ * again, so a key's probe sequence stays unbroken and the first pass,
+ * which stops at the first free bucket, finds the key if it has one.
+ * Otherwise the second pass takes the first bucket in the sequence that
+ * is free or idle (one compare-and-swap of its key_hash, so two
+ * processes cannot take it for two keys). Reusing idle buckets is what
+ * keeps a long-running daemon limited after thousands of mailings and
+ * domains have come and gone.
+ */
 static struct throttle_bucket *
-throttle_bucket_of(struct throttle_table *table, const char *key)
+throttle_bucket_of(struct throttle_table *table, const char *key,
+    int64_t now_us)
 {
 	uint64_t hash = throttle_hash(key);
 	unsigned n = table->bucket_count;
@@ -74,14 +98,27 @@ throttle_bucket_of(struct throttle_table *table, const char *key)
 
 		if (found == hash)
 			return b;
-		if (found != 0)
+		if (found == 0)
+			break;
+	}
+	for (unsigned probe = 0; probe < n; probe++) {
+		struct throttle_bucket *b =
+		    &table->buckets[(hash + probe) % n];
+		uint64_t found = atomic_load(&b->key_hash);
+
+		if (found == hash)	/* another process claimed it for us */
+			return b;
+		if (found != 0 && !throttle_bucket_idle(b, now_us))
 			continue;
 		if (atomic_compare_exchange_strong(&b->key_hash, &found,
 		    hash)) {
+			/* An idle bucket's arrival time already reads as
+			 * fresh; only what is shown is reset. */
+			atomic_store(&b->reserved, 0);
 			snprintf(b->key, sizeof(b->key), "%s", key);
 			return b;
 		}
-		if (found == hash)	/* another process claimed it for us */
+		if (found == hash)
 			return b;
 	}
 	return NULL;
@@ -97,11 +134,11 @@ throttle_reserve(struct throttle_table *table, const char *key,
 
 	if (per_hour <= 0 || table == NULL)
 		return now_us;
-	b = throttle_bucket_of(table, key);
+	b = throttle_bucket_of(table, key, now_us);
 	if (b == NULL) {
 		if (!warned_full++)
-			msg_warn("rate-limit table full (%u keys): \"%s\" is "
-			    "not limited", table->bucket_count, key);
+			msg_warn("rate-limit table full (%u keys busy at once): "
+			    "\"%s\" is not limited", table->bucket_count, key);
 		return now_us;
 	}
 	interval = (int64_t)(3600e6 / per_hour);

@@ -11,7 +11,10 @@
  *
  * A bucket allows a burst of THROTTLE_BURST_US worth of messages after an
  * idle period; over any minute the count stays within 1/60 (1.7%) plus one
- * message of the limit.
+ * message of the limit. A bucket idle for longer than that burst holds
+ * nothing a fresh one would not, so a new key may take it over: the
+ * table bounds the keys limited at the same time, not the keys seen in
+ * the daemon's lifetime.
  *
  * Times are microseconds of CLOCK_MONOTONIC (shared by every process).
  */
@@ -44,8 +47,9 @@ void throttle_table_free(struct throttle_table *table);
  * Reserves the next message's slot under key at per_hour messages an
  * hour, given the current time now_us. Returns the time at which that
  * message may be sent (now_us when it may go at once). per_hour <= 0
- * means no limit. When the table is full the key is not limited and a
- * warning is logged once.
+ * means no limit. When every bucket is busy (bucket_count other keys,
+ * each with a reservation less than THROTTLE_BURST_US behind now) the
+ * key is not limited and a warning is logged once.
  */
 int64_t throttle_reserve(struct throttle_table *table, const char *key,
     double per_hour, int64_t now_us);

@@ -255,9 +255,7 @@ worker_record(struct worker *w, const struct batch *batch, unsigned count)
 			break;
 		buf_reset(&err);
 		if (delivery_record(w->db, batch, w->results, count, &sent,
-		    &deferred, &failed, &err) == 0 &&
-		    delivery_count_mailing(w->db, batch->mailing_id, sent,
-		    deferred, failed, &err) == 0) {
+		    &deferred, &failed, &err) == 0) {
 			atomic_fetch_add(&w->slot->sent, sent);
 			atomic_fetch_add(&w->slot->deferred, deferred);
 			atomic_fetch_add(&w->slot->failed, failed);

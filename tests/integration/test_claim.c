@@ -15,6 +15,7 @@
 #include "db.h"
 #include "delivery.h"
 #include "migrate.h"
+#include "suppression.h"
 
 static struct herald_config cfg;
 static char database[64];
@@ -244,6 +245,57 @@ START_TEST(read_pending_resumes_after_checkpoint)
 }
 END_TEST
 
+/*
+ * Addresses suppressed after staging: reading the batch turns their
+ * rows into "suppressed" and counts them. The stage table is MyISAM, so
+ * a failure after its UPDATE (injected: a trigger refuses the counter)
+ * cannot be rolled back there; the next read must still count each row
+ * exactly once.
+ */
+START_TEST(read_pending_suppresses_and_counts_each_row_once)
+{
+	struct delivery_rows rows;
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+
+	sql(db_a, "INSERT INTO suppressions (email, source, reason) VALUES "
+	    "('R2@example.org', 'operator', 'asked'), ('r4@example.org', "
+	    "'unsubscribe', ''), ('r7@example.org', 'bounce', 'x')");
+	sql(db_a, "UPDATE stage_1 SET delivery_state = 'deferred', "
+	    "next_attempt_at = UTC_TIMESTAMP() WHERE row_id = 4");
+	sql(db_a, "CREATE TRIGGER refuse_count BEFORE UPDATE ON mailings FOR "
+	    "EACH ROW BEGIN IF NEW.suppressed_count <> OLD.suppressed_count "
+	    "THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'; "
+	    "END IF; END");
+	delivery_rows_init(&rows);
+	ck_assert_int_eq(delivery_read_pending(db_a, &b, &rows, &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "injected"));
+	expect(db_a, "SELECT GROUP_CONCAT(row_id ORDER BY row_id), "
+	    "(SELECT suppressed_count FROM mailings WHERE id = 1) FROM stage_1 "
+	    "WHERE delivery_state = 'suppressed'", "2,4|0");
+	sql(db_a, "DROP TRIGGER refuse_count");
+	buf_reset(&err);
+	ck_assert_msg(delivery_read_pending(db_a, &b, &rows, &err) == 0, "%s",
+	    buf_str(&err));
+	ck_assert_uint_eq(rows.count, 3);
+	ck_assert_uint_eq(rows.rows[0].row_id, 1);
+	ck_assert_uint_eq(rows.rows[1].row_id, 3);
+	ck_assert_uint_eq(rows.rows[2].row_id, 5);
+	expect(db_a, "SELECT suppressed_count FROM mailings WHERE id = 1", "2");
+	expect(db_a, "SELECT relay_reply FROM stage_1 WHERE row_id = 2",
+	    "suppressed (operator: asked)");
+	expect(db_a, "SELECT relay_reply FROM stage_1 WHERE row_id = 4",
+	    "suppressed (unsubscribe)");
+	/* Read again: nothing more to count; row 7 is another batch's. */
+	ck_assert_int_eq(delivery_read_pending(db_a, &b, &rows, &err), 0);
+	expect(db_a, "SELECT suppressed_count, (SELECT delivery_state FROM "
+	    "stage_1 WHERE row_id = 7) FROM mailings WHERE id = 1",
+	    "2|pending");
+	delivery_rows_free(&rows);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(record_maps_outcomes_to_states_in_bulk)
 {
 	struct buf err = BUF_INIT;
@@ -277,6 +329,50 @@ START_TEST(record_maps_outcomes_to_states_in_bulk)
 	    sizeof(retry_at), &err), 0);
 	ck_assert_uint_eq(left, 2);
 	ck_assert(retry_at[0] != '\0');
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * Recording is one transaction: a failure injected between its
+ * statements (a trigger refusing the mailing's counters) leaves nothing
+ * counted, and recording again, as the worker does, counts each result
+ * once and leaves attempts at one try. So does a third recording (a
+ * retry after a COMMIT whose answer was lost).
+ */
+START_TEST(record_counts_once_whatever_fails)
+{
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+	struct delivery_result results[3] = {
+		{ 1, 0, DELIVERY_SENT, "Q1", "250 ok" },
+		{ 2, 0, DELIVERY_DEFERRED, NULL, "451 later" },
+		{ 3, 0, DELIVERY_SENT, "Q3", "250 ok" },
+	};
+	unsigned sent, deferred, failed;
+
+	sql(db_a, "CREATE TRIGGER refuse_count BEFORE UPDATE ON mailings FOR "
+	    "EACH ROW BEGIN IF NEW.sent_count <> OLD.sent_count THEN SIGNAL "
+	    "SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'; END IF; END");
+	ck_assert_int_eq(delivery_record(db_a, &b, results, 3, &sent,
+	    &deferred, &failed, &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "injected"));
+	expect(db_a, "SELECT sent_count, deferred_count, (SELECT checkpoint_row "
+	    "FROM batches WHERE id = 1) FROM mailings WHERE id = 1", "0|0|0");
+	sql(db_a, "DROP TRIGGER refuse_count");
+	for (int retry = 0; retry < 2; retry++) {
+		buf_reset(&err);
+		ck_assert_msg(delivery_record(db_a, &b, results, 3, &sent,
+		    &deferred, &failed, &err) == 0, "%s", buf_str(&err));
+		ck_assert_uint_eq(sent, 2);
+		expect(db_a, "SELECT GROUP_CONCAT(CONCAT(row_id, ':', "
+		    "delivery_state, ':', attempts) ORDER BY row_id) FROM "
+		    "stage_1 WHERE row_id <= 3", "1:sent:1,2:deferred:1,"
+		    "3:sent:1");
+		expect(db_a, "SELECT sent_count, deferred_count, failed_count, "
+		    "(SELECT checkpoint_row FROM batches WHERE id = 1) FROM "
+		    "mailings WHERE id = 1", "2|1|0|3");
+	}
 	buf_free(&err);
 }
 END_TEST
@@ -412,7 +508,9 @@ main(void)
 	tcase_add_test(tc, expired_lease_is_claimed_again_and_old_owner_loses_it);
 	tcase_add_test(tc, paused_mailing_is_not_claimed);
 	tcase_add_test(tc, read_pending_resumes_after_checkpoint);
+	tcase_add_test(tc, read_pending_suppresses_and_counts_each_row_once);
 	tcase_add_test(tc, record_maps_outcomes_to_states_in_bulk);
+	tcase_add_test(tc, record_counts_once_whatever_fails);
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
 	tcase_add_test(tc, retry_schedule_with_jitter);
 	tcase_add_test(tc, finishing_every_batch_makes_the_mailing_done);

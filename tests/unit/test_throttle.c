@@ -3,6 +3,7 @@
  * so the limits are checked exactly, without timing anything.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +93,53 @@ START_TEST(full_table_does_not_block)
 }
 END_TEST
 
+/*
+ * A daemon that runs for months sees far more keys (mailings, domains)
+ * than the table has buckets: 10,000 rate-limited mailings, one after
+ * the other, through the daemon's 4,096 buckets. Each must be limited.
+ */
+START_TEST(idle_buckets_are_reused_past_the_slot_count)
+{
+	struct throttle_table *t = throttle_table_create(4096);
+	int64_t now = MINUTE_US;
+	char key[32];
+
+	for (unsigned i = 0; i < 10000; i++, now += 1000) {
+		snprintf(key, sizeof(key), "mailing:%u", i);
+		/* 1/s with a 1 s burst: the third message waits. */
+		ck_assert_int_eq(throttle_reserve(t, key, 3600, now), now);
+		ck_assert_int_eq(throttle_reserve(t, key, 3600, now), now);
+		ck_assert_msg(throttle_reserve(t, key, 3600, now) > now,
+		    "mailing %u is not limited", i);
+	}
+	throttle_table_free(t);
+}
+END_TEST
+
+/* A bucket still in use is never taken from its key. */
+START_TEST(busy_buckets_are_not_taken)
+{
+	struct throttle_table *t = throttle_table_create(2);
+	int64_t now = MINUTE_US;
+
+	throttle_reserve(t, "a", 3600, now);
+	throttle_reserve(t, "a", 3600, now);	/* a: next slot now + 1 s */
+	throttle_reserve(t, "b", 3600, now);
+	throttle_reserve(t, "b", 3600, now);
+	ck_assert_int_eq(throttle_reserve(t, "c", 3600, now + 500000),
+	    now + 500000);			/* every bucket busy */
+	ck_assert_int_eq(throttle_reserve(t, "a", 3600, now + 500000),
+	    now + 1000000);			/* a kept its place */
+	/* Once b has been idle a whole burst, c takes its bucket. */
+	now += 2 * THROTTLE_BURST_US + 1;
+	throttle_reserve(t, "a", 3600, now);
+	throttle_reserve(t, "c", 3600, now);
+	throttle_reserve(t, "c", 3600, now);
+	ck_assert_int_gt(throttle_reserve(t, "c", 3600, now), now);
+	throttle_table_free(t);
+}
+END_TEST
+
 /* Four processes reserving at once share one bucket: no reservation is
  * lost or given twice. */
 START_TEST(processes_share_buckets)
@@ -132,6 +180,8 @@ main(void)
 	tcase_add_test(tc, keys_are_independent);
 	tcase_add_test(tc, idle_bucket_allows_only_a_short_burst);
 	tcase_add_test(tc, full_table_does_not_block);
+	tcase_add_test(tc, idle_buckets_are_reused_past_the_slot_count);
+	tcase_add_test(tc, busy_buckets_are_not_taken);
 	tcase_add_test(tc, processes_share_buckets);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
