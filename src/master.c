@@ -290,11 +290,15 @@ master_watchdog(struct ev_loop *loop, ev_timer *timer, int revents)
 static void
 master_begin_stop(struct master *m, int fast)
 {
+	/* The monitor has a slot of its own but is not a worker. */
+	int monitor = m->monitor_main && m->workers[m->monitor_index].pid > 0;
+	unsigned workers = master_running_count(m) - (monitor ? 1 : 0);
+
 	m->mode = fast ? STOPPING_FAST : STOPPING_GRACEFUL;
 	m->stop_started_ms = scoreboard_now_ms();
-	msg_info("%s stop: waiting for %u worker%s", fast ? "fast" :
-	    "graceful", master_running_count(m),
-	    master_running_count(m) == 1 ? "" : "s");
+	msg_info("%s stop: waiting for %u worker%s%s", fast ? "fast" :
+	    "graceful", workers, workers == 1 ? "" : "s", monitor ?
+	    " and the monitor" : "");
 	ev_stat_stop(m->loop, &m->config_watcher);
 	for (unsigned i = 0; i < m->board->slot_count; i++) {
 		ev_timer_stop(m->loop, &m->workers[i].respawn_timer);
