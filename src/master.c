@@ -37,7 +37,9 @@ struct worker_process {
 struct master {
 	struct ev_loop *loop;
 	struct herald_config *cfg;
-	const char *config_path;
+	/* Our own copy: a reload frees the configuration (and its path),
+	 * and the stat watcher keeps this pointer for the master's life. */
+	char *config_path;
 	struct scoreboard *board;
 	worker_main_fn *worker_main;
 	worker_main_fn *monitor_main;	/* NULL = no monitor */
@@ -396,7 +398,7 @@ master_run(struct herald_config *cfg, const char *config_path,
 	memset(&m, 0, sizeof(m));
 	m.loop = EV_DEFAULT;
 	m.cfg = cfg;
-	m.config_path = config_path;
+	m.config_path = config_path ? xstrdup(config_path) : NULL;
 	m.board = board;
 	m.worker_main = worker_main;
 	m.monitor_main = monitor_main;
@@ -427,10 +429,10 @@ master_run(struct herald_config *cfg, const char *config_path,
 	ev_timer_init(&m.watchdog, master_watchdog, 1., 1.);
 	m.watchdog.data = &m;
 	ev_timer_start(m.loop, &m.watchdog);
-	if (config_path) {
+	if (m.config_path) {
 		/* inotify when available; otherwise polled every second. */
 		ev_stat_init(&m.config_watcher, master_on_config_change,
-		    config_path, 1.);
+		    m.config_path, 1.);
 		m.config_watcher.data = &m;
 		ev_stat_start(m.loop, &m.config_watcher);
 	}
@@ -440,6 +442,9 @@ master_run(struct herald_config *cfg, const char *config_path,
 			master_spawn(&m, &m.workers[i]);
 	ev_run(m.loop, 0);
 	msg_info("stopped");
+	if (m.config_path)
+		ev_stat_stop(m.loop, &m.config_watcher);
+	free(m.config_path);
 	free(m.workers);
 	return 0;
 }

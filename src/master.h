@@ -39,7 +39,8 @@ typedef int worker_main_fn(const struct herald_config *cfg,
  * Runs the master until it is told to stop. cfg is owned by the caller
  * but may be replaced on reload (the master frees the old one and keeps
  * the new one in *cfg). config_path is the file to watch and reload (NULL
- * when running on built-in defaults). shared (memory mapped before the
+ * when running on built-in defaults); the master keeps its own copy, so
+ * it may be cfg->path. shared (memory mapped before the
  * fork, such as the rate-limit table) is handed to every worker. Returns
  * the process exit status. monitor_main, when not NULL, is the body of
  * one more child, the monitor, which has the scoreboard's last slot
