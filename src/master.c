@@ -52,6 +52,7 @@ struct master {
 	ev_signal sigterm, sigint, sighup, sigusr1;
 	ev_timer watchdog;
 	ev_stat config_watcher;
+	ev_timer config_settle;		/* reload once the file is quiet */
 };
 
 static void master_spawn(struct master *m, struct worker_process *w);
@@ -302,6 +303,7 @@ master_begin_stop(struct master *m, int fast)
 	    "graceful", workers, workers == 1 ? "" : "s", monitor ?
 	    " and the monitor" : "");
 	ev_stat_stop(m->loop, &m->config_watcher);
+	ev_timer_stop(m->loop, &m->config_settle);
 	for (unsigned i = 0; i < m->board->slot_count; i++) {
 		ev_timer_stop(m->loop, &m->workers[i].respawn_timer);
 		master_ask_to_stop(&m->workers[i]);
@@ -376,16 +378,33 @@ master_on_usr1(struct ev_loop *loop, ev_signal *watcher, int revents)
 	msg_info("log reopened");
 }
 
+/*
+ * The file changed: reload once it has been quiet for a little over a
+ * second. stat() times have whole seconds here, so a second edit of the
+ * same size within the second of the first looks like no change at all;
+ * reading the file more than a second after the last change seen takes
+ * such an edit in, and any later edit has a later time, which the
+ * watcher sees.
+ */
 static void
 master_on_config_change(struct ev_loop *loop, ev_stat *watcher, int revents)
 {
-	(void)loop;
+	struct master *m = watcher->data;
+
 	(void)revents;
 	/* Editors save in several steps; a file that vanished for a moment
 	 * will come back, and a later event reloads it. */
 	if (watcher->attr.st_nlink == 0)
 		return;
-	master_reload(watcher->data, "configuration file changed");
+	ev_timer_again(loop, &m->config_settle);
+}
+
+static void
+master_on_config_settled(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+	(void)revents;
+	ev_timer_stop(loop, timer);
+	master_reload(timer->data, "configuration file changed");
 }
 
 int
@@ -435,6 +454,9 @@ master_run(struct herald_config *cfg, const char *config_path,
 		    m.config_path, 1.);
 		m.config_watcher.data = &m;
 		ev_stat_start(m.loop, &m.config_watcher);
+		ev_init(&m.config_settle, master_on_config_settled);
+		m.config_settle.repeat = 1.02;
+		m.config_settle.data = &m;
 	}
 	msg_info("started: %u worker%s", m.wanted, m.wanted == 1 ? "" : "s");
 	for (unsigned i = 0; i < board->slot_count; i++)
@@ -442,8 +464,10 @@ master_run(struct herald_config *cfg, const char *config_path,
 			master_spawn(&m, &m.workers[i]);
 	ev_run(m.loop, 0);
 	msg_info("stopped");
-	if (m.config_path)
+	if (m.config_path) {
 		ev_stat_stop(m.loop, &m.config_watcher);
+		ev_timer_stop(m.loop, &m.config_settle);
+	}
 	free(m.config_path);
 	free(m.workers);
 	return 0;

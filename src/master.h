@@ -12,7 +12,9 @@
  *	- signals: TERM stops gracefully (workers finish the session in hand),
  *	  INT stops fast (workers get worker_kill_grace, then SIGKILL), HUP
  *	  reloads the configuration, USR1 reopens the log;
- *	- a stat watcher on the configuration file: a change is a reload.
+ *	- a stat watcher on the configuration file: a change is a reload,
+ *	  once the file has been quiet for a second (so that a second edit
+ *	  within the same second of file time is not missed).
  * A reload reads the file again; a bad file is reported (FILE:LINE, key)
  * and the running configuration kept. A good one replaces the workers
  * one by one (each finishes its session, exits, and comes back with the

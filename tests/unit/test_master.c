@@ -363,6 +363,37 @@ START_TEST(reloads_in_a_row_then_a_file_change)
 }
 END_TEST
 
+/*
+ * stat() times have whole seconds: an edit of the same size in the same
+ * second as the one just reloaded must not be missed.
+ */
+START_TEST(an_edit_in_the_second_of_the_last_one_is_seen)
+{
+	struct timespec now, times[2];
+	struct stat before;
+
+	start_master(BODY_HEARTBEAT, "worker_count = 1\n");
+	ck_assert(WAIT_FOR(worker_pid(0) > 0, 3000));
+	/* Early in a second, so that what follows shares it if it can. */
+	do {
+		sleep_ms(10);
+		clock_gettime(CLOCK_REALTIME, &now);
+	} while (now.tv_nsec > 100000000L);
+	ck_assert_int_eq(stat(config_path, &before), 0);
+	write_config("worker_count = 2\nbatch_size = 50\n");
+	ck_assert(WAIT_FOR(worker_pid(1) > 0, 5000));
+	/* As on a noatime mount: the reload's read leaves no trace that
+	 * would make the next edit look different. */
+	times[0] = before.st_atim;
+	times[1].tv_sec = 0;
+	times[1].tv_nsec = UTIME_OMIT;
+	ck_assert_int_eq(utimensat(AT_FDCWD, config_path, times, 0), 0);
+	write_config("worker_count = 3\nbatch_size = 50\n");
+	ck_assert_msg(WAIT_FOR(worker_pid(2) > 0, 5000), "the second edit "
+	    "was missed");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -384,6 +415,7 @@ main(void)
 	tcase_add_test(tc, bad_reload_keeps_the_running_configuration);
 	tcase_add_test(tc, good_reload_replaces_workers_and_resizes);
 	tcase_add_test(tc, reloads_in_a_row_then_a_file_change);
+	tcase_add_test(tc, an_edit_in_the_second_of_the_last_one_is_seen);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);
