@@ -4,9 +4,9 @@
  * What an operator watching a send wants on one screen: every mailing not
  * finished with a progress bar (sent of staged), the rate over the last
  * minute (or the seconds since the first delivery in it) and on average,
- * the ETA when something is sending it, deferred and failed counts; heraldd's
- * workers from the shared-memory scoreboard (pid, state, batch, last
- * heartbeat); and whether each relay accepts connections. The database
+ * the ETA when something is sending it, deferred and failed counts;
+ * heraldd's workers from the shared-memory scoreboard (pid, state, batch,
+ * last heartbeat); and whether each relay accepts connections. The database
  * part works with heraldd stopped, the scoreboard part with the database
  * down: each says so when its source is unavailable.
  */

@@ -358,7 +358,8 @@ delivery_record(MYSQL *db, const struct batch *batch,
 			unsigned wanted = 0;
 
 			for (unsigned i = 0; i < size; i++)
-				wanted += delivery_ends_in(&chunk[i], states[k]);
+				wanted += delivery_ends_in(&chunk[i],
+				    states[k]);
 			if (wanted == 0)
 				continue;
 			if (delivery_record_chunk(db, batch, chunk, size,
