@@ -3,8 +3,9 @@
  *
  * init creates the database and applies every migration; migrate applies
  * the pending ones; both are no-ops when the schema is current. start and
- * stop manage the embedded MariaDB (dbserver.c); status tells where the
- * database is, its version, the schema version and the table sizes.
+ * stop manage the embedded MariaDB (dbserver.c); stop refuses while
+ * heraldd runs (pidfile.h) unless forced. status tells where the database
+ * is, its version, the schema version and the table sizes.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -16,12 +17,14 @@
 #include "dbserver.h"
 #include "log.h"
 #include "migrate.h"
+#include "pidfile.h"
 
 static void
 cmd_db_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: herald db COMMAND [--config FILE]\n"
+	    "       herald db stop [--force] [--config FILE]\n"
 	    "\n"
 	    "Commands:\n"
 	    "  init     create the database and apply every migration\n"
@@ -29,7 +32,9 @@ cmd_db_usage(FILE *out)
 	    "  migrate  apply the migrations not applied yet\n"
 	    "  status   server, versions, schema version and table sizes\n"
 	    "  start    start the embedded MariaDB instance\n"
-	    "  stop     stop the embedded MariaDB instance\n"
+	    "  stop     stop the embedded MariaDB instance; refused while\n"
+	    "           heraldd runs (its workers would lose the database)\n"
+	    "           unless --force is given\n"
 	    "\n"
 	    "The embedded server is used when neither database_host nor\n"
 	    "database_socket is set; it lives in STATE/mariadb/.\n");
@@ -197,8 +202,34 @@ out:
 	return status;
 }
 
+/*
+ * Stopping the database under a running heraldd leaves its workers
+ * retrying and the mailings in hand waiting: refused unless forced.
+ */
 static int
-cmd_db_start_stop(struct herald_config *cfg, int start)
+cmd_db_check_daemon(const struct herald_config *cfg, int force)
+{
+	pid_t pid = pidfile_running_pid(cfg);
+	char *path;
+
+	if (pid == 0 || !dbserver_running_pid(cfg))
+		return 0;
+	path = pidfile_path(cfg);
+	if (force)
+		msg_warn("heraldd is running (pid %ld, pid file %s): its "
+		    "workers will wait for the database to come back",
+		    (long)pid, path);
+	else
+		msg_error("heraldd is running (pid %ld, pid file %s) and "
+		    "uses this database: stop heraldd first (kill -TERM %ld), "
+		    "or give --force to stop the database under it", (long)pid,
+		    path, (long)pid);
+	free(path);
+	return force ? 0 : -1;
+}
+
+static int
+cmd_db_start_stop(struct herald_config *cfg, int start, int force)
 {
 	struct buf err = BUF_INIT;
 	enum dbserver_outcome outcome;
@@ -211,6 +242,8 @@ cmd_db_start_stop(struct herald_config *cfg, int start)
 		    cfg->path ? cfg->path : "the configuration");
 		return CLI_FAILED;
 	}
+	if (!start && cmd_db_check_daemon(cfg, force))
+		return CLI_FAILED;
 	outcome = start ? dbserver_start(cfg, &err) : dbserver_stop(cfg, &err);
 	if (outcome == DBSERVER_FAILED) {
 		msg_error("%s", buf_str(&err));
@@ -235,18 +268,21 @@ cmd_db(struct cli *cli, int argc, char **argv)
 {
 	struct herald_config *cfg;
 	const char *what;
+	int force;
 
 	if (cli_wants_help(argc, argv)) {
 		cmd_db_usage(stdout);
 		return CLI_OK;
 	}
 	what = argc > 1 ? argv[1] : "";
+	force = argc == 3 && strcmp(what, "stop") == 0 &&
+	    strcmp(argv[2], "--force") == 0;
 	if (strcmp(what, "init") && strcmp(what, "migrate") &&
 	    strcmp(what, "status") && strcmp(what, "start") &&
 	    strcmp(what, "stop"))
 		return cli_unknown_verb(cmd_db_usage, "db", what, "init, "
 		    "migrate, status, start or stop");
-	if (argc > 2)
+	if (argc > 2 && !force)
 		return cli_unexpected(cmd_db_usage, "db", argv[2]);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
@@ -257,5 +293,5 @@ cmd_db(struct cli *cli, int argc, char **argv)
 		return cmd_db_migrate(cfg, 0);
 	if (strcmp(what, "status") == 0)
 		return cmd_db_status(cfg);
-	return cmd_db_start_stop(cfg, strcmp(what, "start") == 0);
+	return cmd_db_start_stop(cfg, strcmp(what, "start") == 0, force);
 }

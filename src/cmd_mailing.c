@@ -25,6 +25,7 @@
 #include "config.h"
 #include "date.h"
 #include "db.h"
+#include "delivery.h"
 #include "log.h"
 #include "namecheck.h"
 #include "segment.h"
@@ -388,16 +389,11 @@ mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 			    "delivery_state IN ('pending', 'deferred')", table);
 			status = db_execute(db, buf_str(&sql), 1, params,
 			    &affected, err);
-			if (!status) {
-				char count[24];
-				const char *counts[2] = { count, id };
-
-				snprintf(count, sizeof(count), "%llu",
-				    affected);
-				status = db_execute(db, "UPDATE mailings SET "
-				    "cancelled_count = cancelled_count + ? "
-				    "WHERE id = ?", 2, counts, NULL, err);
-			}
+			/* Counted from the rows: a worker may turn some it
+			 * had in flight into sent meanwhile (delivery.h). */
+			if (!status)
+				status = delivery_count_cancelled(db, table,
+				    strtoull(id, NULL, 10), err);
 			if (!status)
 				status = db_execute(db, "UPDATE batches SET "
 				    "state = 'done' WHERE mailing_id = ? AND "

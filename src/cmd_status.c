@@ -3,9 +3,10 @@
  *
  * What an operator watching a send wants on one screen: every mailing not
  * finished with a progress bar (sent of staged), the rate over the last
- * minute and on average, the ETA, deferred and failed counts; heraldd's
- * workers from the shared-memory scoreboard (pid, state, batch, last
- * heartbeat); and whether each relay accepts connections. The database
+ * minute (or the seconds since the first delivery in it) and on average,
+ * the ETA when something is sending it, deferred and failed counts;
+ * heraldd's workers from the shared-memory scoreboard (pid, state, batch,
+ * last heartbeat); and whether each relay accepts connections. The database
  * part works with heraldd stopped, the scoreboard part with the database
  * down: each says so when its source is unavailable.
  */
@@ -39,6 +40,8 @@ cmd_status_usage(FILE *out)
 	    "on average, ETA, deferred, failed), heraldd's workers (pid,\n"
 	    "state, batch, heartbeat), its monitor and Postfix's queue, and\n"
 	    "the relays (up or down; rate and totals while heraldd runs).\n"
+	    "No ETA while a mailing is paused or blocked, or heraldd is not\n"
+	    "running.\n"
 	    "--watch redraws every SECONDS (2) until interrupted; --json\n"
 	    "prints one JSON document instead.\n");
 }
@@ -46,7 +49,10 @@ cmd_status_usage(FILE *out)
 struct mailing_status {
 	char id[24], name[201], state[16], table[65], send_at[32];
 	unsigned long long staged, sent, deferred, failed, pending;
-	unsigned long long last_minute;
+	/* Sent in the last minute, and in its first second that had any
+	 * (epoch seconds of the database's clock, as now). */
+	unsigned long long last_minute, minute_first_count;
+	double minute_first_at, now;
 	double first_at, last_at;	/* epoch seconds of deliveries */
 };
 
@@ -86,9 +92,25 @@ counts_row(void *arg, unsigned ncolumns, char **col)
 	m->deferred = col[1] ? strtoull(col[1], NULL, 10) : 0;
 	m->failed = col[2] ? strtoull(col[2], NULL, 10) : 0;
 	m->pending = col[3] ? strtoull(col[3], NULL, 10) : 0;
-	m->last_minute = col[4] ? strtoull(col[4], NULL, 10) : 0;
-	m->first_at = col[5] ? atof(col[5]) : 0;
-	m->last_at = col[6] ? atof(col[6]) : 0;
+	m->first_at = col[4] ? atof(col[4]) : 0;
+	m->last_at = col[5] ? atof(col[5]) : 0;
+	m->now = col[6] ? atof(col[6]) : 0;
+	return 0;
+}
+
+/* One second of the last minute's deliveries, oldest first. */
+static int
+minute_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct mailing_status *m = arg;
+	unsigned long long count = strtoull(col[1], NULL, 10);
+
+	(void)ncolumns;
+	if (m->last_minute == 0) {
+		m->minute_first_at = atof(col[0]);
+		m->minute_first_count = count;
+	}
+	m->last_minute += count;
 	return 0;
 }
 
@@ -116,13 +138,20 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 		buf_printf(&sql, "SELECT SUM(delivery_state = 'sent'), "
 		    "SUM(delivery_state = 'deferred'), SUM(delivery_state = "
 		    "'failed'), SUM(delivery_state = 'pending'), "
-		    "SUM(delivery_state = 'sent' AND delivered_at >= "
-		    "UTC_TIMESTAMP() - INTERVAL 60 SECOND), "
 		    "UNIX_TIMESTAMP(MIN(delivered_at)), "
-		    "UNIX_TIMESTAMP(MAX(delivered_at)) FROM `%s` WHERE "
+		    "UNIX_TIMESTAMP(MAX(delivered_at)), "
+		    "UNIX_TIMESTAMP(UTC_TIMESTAMP()) FROM `%s` WHERE "
 		    "mailing_id = ?", m->table);
 		db_query_strings(db, buf_str(&sql), 1, (const char *[]){ m->id },
 		    counts_row, m, &s->db_error);
+		buf_reset(&sql);
+		buf_printf(&sql, "SELECT UNIX_TIMESTAMP(delivered_at), COUNT(*) "
+		    "FROM `%s` WHERE mailing_id = ? AND delivery_state = "
+		    "'sent' AND delivered_at >= UTC_TIMESTAMP() - INTERVAL 60 "
+		    "SECOND GROUP BY delivered_at ORDER BY delivered_at",
+		    m->table);
+		db_query_strings(db, buf_str(&sql), 1, (const char *[]){ m->id },
+		    minute_row, m, &s->db_error);
 		buf_free(&sql);
 	}
 	s->db_ok = s->db_error.len == 0;
@@ -137,21 +166,42 @@ average_rate(const struct mailing_status *m)
 	return span >= 1 ? (double)m->sent / span : 0;
 }
 
+/*
+ * The rate over the last minute, or over the seconds since the first
+ * delivery in it when sending started (or resumed) less than a minute
+ * ago: dividing by a whole minute would show a fraction of the real rate
+ * and an ETA many times too long. Workers record a session's results
+ * together, so the messages of the first second with any were sent
+ * before it: they are left out, the rate counting what went out since.
+ */
 static double
 current_rate(const struct mailing_status *m)
 {
-	return (double)m->last_minute / 60.0;
+	double span = m->now - m->minute_first_at;
+
+	if (m->last_minute == 0 || span < 1)
+		return 0;
+	if (span > 60)
+		span = 60;
+	return (double)(m->last_minute - m->minute_first_count) / span;
 }
 
-/* Seconds to send what is left at the current rate; -1 when unknown. */
+/*
+ * Seconds to send what is left at the current rate; -1 when there is no
+ * telling: nothing is sending it (paused, blocked, heraldd not running)
+ * or nothing went out in the last minute.
+ */
 static long
-eta_seconds(const struct mailing_status *m)
+eta_seconds(const struct mailing_status *m, int daemon_running)
 {
 	double rate = current_rate(m);
 	unsigned long long left = m->pending + m->deferred;
 
 	if (left == 0)
 		return 0;
+	if (!daemon_running || strcmp(m->state, "paused") == 0 ||
+	    strcmp(m->state, "blocked") == 0)
+		return -1;
 	return rate > 0 ? (long)((double)left / rate) : -1;
 }
 
@@ -338,10 +388,13 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			    "\"staged\": %llu, \"sent\": %llu, \"pending\": %llu, "
 			    "\"deferred\": %llu, \"failed\": %llu, "
 			    "\"rate_per_second\": %.1f, \"average_per_second\": "
-			    "%.1f, \"eta_seconds\": %ld}", m->state, m->send_at,
+			    "%.1f, \"eta_seconds\": ", m->state, m->send_at,
 			    m->staged, m->sent, m->pending, m->deferred,
-			    m->failed, current_rate(m), average_rate(m),
-			    eta_seconds(m));
+			    m->failed, current_rate(m), average_rate(m));
+			if (eta_seconds(m, running) >= 0)
+				printf("%ld}", eta_seconds(m, running));
+			else
+				printf("null}");
 		}
 		printf("], \"daemon\": {\"running\": %s", running ? "true" :
 		    "false");
@@ -398,7 +451,7 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		const struct mailing_status *m = &s->m[i];
 		double done = m->staged ? (double)m->sent / (double)m->staged :
 		    0;
-		long eta = eta_seconds(m);
+		long eta = eta_seconds(m, running);
 
 		printf("  %-5s %-24.24s %-9s ", m->id, m->name, m->state);
 		if (m->table[0] == '\0') {

@@ -237,10 +237,24 @@ delivery_column_value(enum delivery_column column,
 	return delay;
 }
 
-/* One UPDATE for up to DELIVERY_RECORD_CHUNK results. */
+/* Does result r leave its row in state? */
+static int
+delivery_ends_in(const struct delivery_result *r, const char *state)
+{
+	const char *ends = delivery_state_of(r);
+
+	return ends != NULL && strcmp(ends, state) == 0;
+}
+
+/*
+ * One UPDATE for the results (up to DELIVERY_RECORD_CHUNK) that leave
+ * their row in state, touching only rows now in one of from_states (SQL
+ * list of literals). *changed gets the number of rows it moved.
+ */
 static int
 delivery_record_chunk(MYSQL *db, const struct batch *batch,
-    const struct delivery_result *results, unsigned count, struct buf *err)
+    const struct delivery_result *results, unsigned count, const char *state,
+    const char *from_states, unsigned long long *changed, struct buf *err)
 {
 	const char **params = xcalloc((size_t)count * (2 * COLUMN_COUNT + 1) +
 	    1, sizeof(*params));
@@ -251,12 +265,13 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	unsigned n = 0, used = 0;
 	int rc = 0;
 
+	*changed = 0;
 	for (unsigned i = 0; i < count; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "%lu",
 		    (unsigned long)results[i].row_id);
 		snprintf(delays[i], sizeof(delays[i]), "%ld",
 		    delivery_retry_delay(results[i].attempts));
-		used += delivery_state_of(&results[i]) != NULL;
+		used += delivery_ends_in(&results[i], state);
 	}
 	if (used == 0)
 		goto out;
@@ -272,7 +287,7 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 		buf_printf(&sql, "%s %s = CASE row_id", c ? " END," : "",
 		    delivery_column_sql[c][0]);
 		for (unsigned i = 0; i < count; i++) {
-			if (delivery_state_of(&results[i]) == NULL)
+			if (!delivery_ends_in(&results[i], state))
 				continue;
 			buf_printf(&sql, " WHEN %s THEN %s", ids[i],
 			    delivery_column_sql[c][1]);
@@ -284,7 +299,7 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	 * retry after a later step failed), the row reads the same. */
 	buf_append_str(&sql, " END, attempts = CASE row_id");
 	for (unsigned i = 0; i < count; i++)
-		if (delivery_state_of(&results[i]) != NULL)
+		if (delivery_ends_in(&results[i], state))
 			buf_printf(&sql, " WHEN %s THEN %u", ids[i],
 			    results[i].attempts + 1);
 	/* Assignments run left to right: delivery_state is already new. */
@@ -292,15 +307,16 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	    "'sent', UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = ");
 	snprintf(mailing, sizeof(mailing), "%llu",
 	    (unsigned long long)batch->mailing_id);
-	buf_printf(&sql, "%s AND row_id IN (", mailing);
+	buf_printf(&sql, "%s AND delivery_state IN (%s) AND row_id IN (",
+	    mailing, from_states);
 	for (unsigned i = 0, first = 1; i < count; i++) {
-		if (delivery_state_of(&results[i]) == NULL)
+		if (!delivery_ends_in(&results[i], state))
 			continue;
 		buf_printf(&sql, "%s%s", first ? "" : ", ", ids[i]);
 		first = 0;
 	}
 	buf_append_str(&sql, ")");
-	rc = db_execute(db, buf_str(&sql), n, params, NULL, err);
+	rc = db_execute(db, buf_str(&sql), n, params, changed, err);
 out:
 	buf_free(&sql);
 	free(params);
@@ -355,11 +371,45 @@ delivery_count_mailing(MYSQL *db, const struct batch *batch,
 }
 
 int
+delivery_count_cancelled(MYSQL *db, const char *stage_table,
+    uint64_t mailing_id, struct buf *err)
+{
+	char id[24];
+	struct buf sql = BUF_INIT;
+	int rc;
+
+	if (!batch_valid_stage_table(stage_table)) {
+		buf_printf(err, "bad stage table name \"%s\"", stage_table);
+		return -1;
+	}
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)mailing_id);
+	buf_printf(&sql, "UPDATE mailings SET cancelled_count = (SELECT "
+	    "COUNT(*) FROM `%s` WHERE mailing_id = ? AND delivery_state = "
+	    "'cancelled') WHERE id = ?", stage_table);
+	rc = db_execute(db, buf_str(&sql), 2, (const char *[]){ id, id },
+	    NULL, err);
+	buf_free(&sql);
+	return rc;
+}
+
+int
 delivery_record(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count,
     unsigned *sent, unsigned *deferred, unsigned *failed, struct buf *err)
 {
-	unsigned counts[3] = { 0, 0, 0 };
+	static const char *const states[3] = { "sent", "deferred", "failed" };
+	/*
+	 * The rows each outcome may move: those still to send, and those
+	 * already in that state, so a retry after a later step failed
+	 * matches what the first try moved (the worker's connection counts
+	 * matched rows, CLIENT_FOUND_ROWS) and counts the same.
+	 */
+	static const char *const from_states[3] = {
+		"'pending', 'deferred', 'sent'",
+		"'pending', 'deferred'",
+		"'pending', 'deferred', 'failed'",
+	};
+	unsigned long long counts[3] = { 0, 0, 0 }, changed, uncancelled = 0;
 	uint32_t through_row = 0;
 
 	if (!batch_valid_stage_table(batch->stage_table)) {
@@ -368,31 +418,57 @@ delivery_record(MYSQL *db, const struct batch *batch,
 		return -1;
 	}
 	for (unsigned done = 0; done < count; done += DELIVERY_RECORD_CHUNK) {
-		unsigned chunk = count - done < DELIVERY_RECORD_CHUNK ?
+		const struct delivery_result *chunk = results + done;
+		unsigned size = count - done < DELIVERY_RECORD_CHUNK ?
 		    count - done : DELIVERY_RECORD_CHUNK;
 
-		if (delivery_record_chunk(db, batch, results + done, chunk,
-		    err))
-			return -1;
-	}
-	for (unsigned i = 0; i < count; i++) {
-		const char *state = delivery_state_of(&results[i]);
+		/*
+		 * One statement per outcome (most chunks have one), each
+		 * moving only rows still to send (from_states): its row
+		 * count is what that outcome counts, and a row cancelled
+		 * meanwhile is not counted twice.
+		 */
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned wanted = 0;
 
-		if (state == NULL)
-			continue;
-		counts[state[0] == 's' ? 0 : state[0] == 'd' ? 1 : 2]++;
-		if (results[i].row_id > through_row)
-			through_row = results[i].row_id;
+			for (unsigned i = 0; i < size; i++)
+				wanted += delivery_ends_in(&chunk[i],
+				    states[k]);
+			if (wanted == 0)
+				continue;
+			if (delivery_record_chunk(db, batch, chunk, size,
+			    states[k], from_states[k], &changed, err))
+				return -1;
+			counts[k] += changed;
+			if (k != 0 || changed == wanted)
+				continue;
+			/*
+			 * Cancelled while the relay had them: they went out
+			 * all the same, so they are sent, not cancelled.
+			 */
+			if (delivery_record_chunk(db, batch, chunk, size,
+			    states[k], "'cancelled'", &changed, err))
+				return -1;
+			counts[k] += changed;
+			uncancelled += changed;
+		}
 	}
+	if (uncancelled && delivery_count_cancelled(db, batch->stage_table,
+	    batch->mailing_id, err))
+		return -1;
+	for (unsigned i = 0; i < count; i++)
+		if (delivery_state_of(&results[i]) != NULL &&
+		    results[i].row_id > through_row)
+			through_row = results[i].row_id;
 	if (through_row > 0 && delivery_count_mailing(db, batch, through_row,
-	    counts[0], counts[1], counts[2], err) != 0)
+	    (unsigned)counts[0], (unsigned)counts[1], (unsigned)counts[2], err))
 		return -1;
 	if (sent)
-		*sent = counts[0];
+		*sent = (unsigned)counts[0];
 	if (deferred)
-		*deferred = counts[1];
+		*deferred = (unsigned)counts[1];
 	if (failed)
-		*failed = counts[2];
+		*failed = (unsigned)counts[2];
 	return 0;
 }
 

@@ -21,6 +21,8 @@
  *	                                lets a duplicate be recognised
  *	NOT_ATTEMPTED   the session failed before DATA
  *	                             -> untouched (still pending)
+ * A row cancelled while its message was with the relay ends sent when the
+ * relay took it (it did go out), and stays cancelled otherwise.
  */
 #ifndef HERALD_DELIVERY_H
 #define HERALD_DELIVERY_H
@@ -102,18 +104,31 @@ unsigned delivery_retry_count(void);
 /*
  * Records results (any number; written in chunks) in the batch's stage
  * table, then adds them to the mailing's counters and moves the batch's
- * checkpoint past them, in one transaction. A failure anywhere returns
- * -1 and the caller records the same results again: the stage rows are
- * written, not incremented (attempts is set to the result's attempts + 1),
- * and the counters grow only with the checkpoint, so each result counts
- * once whatever failed. deferred_count counts deferrals: a row deferred
- * twice counts twice; the stage table has the current state of every
- * row. *sent, *deferred and *failed, when not NULL, get the counts of
- * rows that ended in each state.
+ * checkpoint past them, in one transaction. Only rows still to send
+ * (pending, deferred) are moved, so a row finished meanwhile is not
+ * counted again; a row cancelled while the relay had its message becomes
+ * sent when the relay took it (the mailing's cancelled_count is counted
+ * again). A failure anywhere returns -1 and the caller records the same
+ * results again: the stage rows are written, not incremented (attempts
+ * is set to the result's attempts + 1), a retry matches the rows the
+ * first try moved, and the counters grow only with the checkpoint, so
+ * each result counts once whatever failed. deferred_count counts
+ * deferrals: a row deferred twice counts twice; the stage table has the
+ * current state of every row. *sent, *deferred and *failed, when not
+ * NULL, get the counts of rows that ended in each state.
  */
 int delivery_record(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count,
     unsigned *sent, unsigned *deferred, unsigned *failed, struct buf *err);
+
+/*
+ * Sets the mailing's cancelled_count to its cancelled rows in
+ * stage_table. Whoever moves rows into or out of cancelled calls it
+ * afterwards: counted from the rows, never added to, the last call is
+ * right whatever order a cancel and a worker's recording ran in.
+ */
+int delivery_count_cancelled(MYSQL *db, const char *stage_table,
+    uint64_t mailing_id, struct buf *err);
 
 /*
  * Counts the batch's rows not yet in a final state and puts the earliest

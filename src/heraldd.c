@@ -26,13 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "scoreboard.h"
 #include "monitor.h"
 #include "worker.h"
@@ -63,48 +63,6 @@ heraldd_usage(FILE *out)
 	    "Signals: TERM graceful stop, INT fast stop, HUP reload the\n"
 	    "configuration, USR1 reopen the log. See heraldd(8).\n",
 	    HERALD_SYSCONFDIR);
-}
-
-/*
- * Opens and locks the pid file. Returns its descriptor (kept open for the
- * daemon's life) or -1 after an error message.
- */
-static int
-heraldd_lock_pid_file(const char *path)
-{
-	char text[32];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	ssize_t got;
-
-	if (fd < 0) {
-		msg_error("cannot open pid file %s: %s (check "
-		    "state_directory and pid_file)", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		got = read(fd, text, sizeof(text) - 1);
-		text[got > 0 ? got : 0] = '\0';
-		text[strcspn(text, "\n")] = '\0';
-		msg_error("heraldd is already running (pid %s, pid file %s); "
-		    "stop it first with \"kill -TERM %s\"", text, path, text);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
-heraldd_write_pid(int fd, const char *path)
-{
-	char text[32];
-	int len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
-		msg_error("cannot write pid file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* Switches to cfg->user when running as root. */
@@ -185,7 +143,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct herald_config cfg;
-	struct buf err = BUF_INIT, pid_path = BUF_INIT;
+	struct buf err = BUF_INIT;
+	char *pid_path;
 	const char *config_path = NULL;
 	struct scoreboard *board;
 	struct worker_shared shared;
@@ -230,11 +189,8 @@ main(int argc, char **argv)
 		    cfg.state_directory, strerror(errno));
 		return 1;
 	}
-	if (cfg.pid_file[0])
-		buf_append_str(&pid_path, cfg.pid_file);
-	else
-		buf_printf(&pid_path, "%s/heraldd.pid", cfg.state_directory);
-	pid_fd = heraldd_lock_pid_file(buf_str(&pid_path));
+	pid_path = pidfile_path(&cfg);
+	pid_fd = pidfile_lock(pid_path);
 	if (pid_fd < 0)
 		return 1;
 	if (!foreground) {
@@ -243,7 +199,7 @@ main(int argc, char **argv)
 		/* The lock belongs to the open file, which the child shares;
 		 * it now writes its own pid. */
 	}
-	if (heraldd_write_pid(pid_fd, buf_str(&pid_path)))
+	if (pidfile_write(pid_fd, pid_path))
 		return 1;
 	board_path = scoreboard_path(cfg.state_directory);
 	board = scoreboard_create(board_path, HERALDD_SLOTS, &err);
@@ -277,9 +233,9 @@ main(int argc, char **argv)
 	    &shared);
 	throttle_table_free(shared.throttle);
 	unlink(board_path);
-	unlink(buf_str(&pid_path));
+	unlink(pid_path);
 	free(board_path);
-	buf_free(&pid_path);
+	free(pid_path);
 	buf_free(&err);
 	config_free(&cfg);
 	return status;

@@ -37,7 +37,9 @@ struct worker_process {
 struct master {
 	struct ev_loop *loop;
 	struct herald_config *cfg;
-	const char *config_path;
+	/* Our own copy: a reload frees the configuration (and its path),
+	 * and the stat watcher keeps this pointer for the master's life. */
+	char *config_path;
 	struct scoreboard *board;
 	worker_main_fn *worker_main;
 	worker_main_fn *monitor_main;	/* NULL = no monitor */
@@ -50,6 +52,7 @@ struct master {
 	ev_signal sigterm, sigint, sighup, sigusr1;
 	ev_timer watchdog;
 	ev_stat config_watcher;
+	ev_timer config_settle;		/* reload once the file is quiet */
 };
 
 static void master_spawn(struct master *m, struct worker_process *w);
@@ -290,12 +293,17 @@ master_watchdog(struct ev_loop *loop, ev_timer *timer, int revents)
 static void
 master_begin_stop(struct master *m, int fast)
 {
+	/* The monitor has a slot of its own but is not a worker. */
+	int monitor = m->monitor_main && m->workers[m->monitor_index].pid > 0;
+	unsigned workers = master_running_count(m) - (monitor ? 1 : 0);
+
 	m->mode = fast ? STOPPING_FAST : STOPPING_GRACEFUL;
 	m->stop_started_ms = scoreboard_now_ms();
-	msg_info("%s stop: waiting for %u worker%s", fast ? "fast" :
-	    "graceful", master_running_count(m),
-	    master_running_count(m) == 1 ? "" : "s");
+	msg_info("%s stop: waiting for %u worker%s%s", fast ? "fast" :
+	    "graceful", workers, workers == 1 ? "" : "s", monitor ?
+	    " and the monitor" : "");
 	ev_stat_stop(m->loop, &m->config_watcher);
+	ev_timer_stop(m->loop, &m->config_settle);
 	for (unsigned i = 0; i < m->board->slot_count; i++) {
 		ev_timer_stop(m->loop, &m->workers[i].respawn_timer);
 		master_ask_to_stop(&m->workers[i]);
@@ -370,16 +378,33 @@ master_on_usr1(struct ev_loop *loop, ev_signal *watcher, int revents)
 	msg_info("log reopened");
 }
 
+/*
+ * The file changed: reload once it has been quiet for a little over a
+ * second. stat() times have whole seconds here, so a second edit of the
+ * same size within the second of the first looks like no change at all;
+ * reading the file more than a second after the last change seen takes
+ * such an edit in, and any later edit has a later time, which the
+ * watcher sees.
+ */
 static void
 master_on_config_change(struct ev_loop *loop, ev_stat *watcher, int revents)
 {
-	(void)loop;
+	struct master *m = watcher->data;
+
 	(void)revents;
 	/* Editors save in several steps; a file that vanished for a moment
 	 * will come back, and a later event reloads it. */
 	if (watcher->attr.st_nlink == 0)
 		return;
-	master_reload(watcher->data, "configuration file changed");
+	ev_timer_again(loop, &m->config_settle);
+}
+
+static void
+master_on_config_settled(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+	(void)revents;
+	ev_timer_stop(loop, timer);
+	master_reload(timer->data, "configuration file changed");
 }
 
 int
@@ -392,7 +417,7 @@ master_run(struct herald_config *cfg, const char *config_path,
 	memset(&m, 0, sizeof(m));
 	m.loop = EV_DEFAULT;
 	m.cfg = cfg;
-	m.config_path = config_path;
+	m.config_path = config_path ? xstrdup(config_path) : NULL;
 	m.board = board;
 	m.worker_main = worker_main;
 	m.monitor_main = monitor_main;
@@ -423,12 +448,15 @@ master_run(struct herald_config *cfg, const char *config_path,
 	ev_timer_init(&m.watchdog, master_watchdog, 1., 1.);
 	m.watchdog.data = &m;
 	ev_timer_start(m.loop, &m.watchdog);
-	if (config_path) {
+	if (m.config_path) {
 		/* inotify when available; otherwise polled every second. */
 		ev_stat_init(&m.config_watcher, master_on_config_change,
-		    config_path, 1.);
+		    m.config_path, 1.);
 		m.config_watcher.data = &m;
 		ev_stat_start(m.loop, &m.config_watcher);
+		ev_init(&m.config_settle, master_on_config_settled);
+		m.config_settle.repeat = 1.02;
+		m.config_settle.data = &m;
 	}
 	msg_info("started: %u worker%s", m.wanted, m.wanted == 1 ? "" : "s");
 	for (unsigned i = 0; i < board->slot_count; i++)
@@ -436,6 +464,11 @@ master_run(struct herald_config *cfg, const char *config_path,
 			master_spawn(&m, &m.workers[i]);
 	ev_run(m.loop, 0);
 	msg_info("stopped");
+	if (m.config_path) {
+		ev_stat_stop(m.loop, &m.config_watcher);
+		ev_timer_stop(m.loop, &m.config_settle);
+	}
+	free(m.config_path);
 	free(m.workers);
 	return 0;
 }

@@ -12,7 +12,9 @@
  *	- signals: TERM stops gracefully (workers finish the session in hand),
  *	  INT stops fast (workers get worker_kill_grace, then SIGKILL), HUP
  *	  reloads the configuration, USR1 reopens the log;
- *	- a stat watcher on the configuration file: a change is a reload.
+ *	- a stat watcher on the configuration file: a change is a reload,
+ *	  once the file has been quiet for a second (so that a second edit
+ *	  within the same second of file time is not missed).
  * A reload reads the file again; a bad file is reported (FILE:LINE, key)
  * and the running configuration kept. A good one replaces the workers
  * one by one (each finishes its session, exits, and comes back with the
@@ -39,7 +41,8 @@ typedef int worker_main_fn(const struct herald_config *cfg,
  * Runs the master until it is told to stop. cfg is owned by the caller
  * but may be replaced on reload (the master frees the old one and keeps
  * the new one in *cfg). config_path is the file to watch and reload (NULL
- * when running on built-in defaults). shared (memory mapped before the
+ * when running on built-in defaults); the master keeps its own copy, so
+ * it may be cfg->path. shared (memory mapped before the
  * fork, such as the rate-limit table) is handed to every worker. Returns
  * the process exit status. monitor_main, when not NULL, is the body of
  * one more child, the monitor, which has the scoreboard's last slot

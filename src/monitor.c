@@ -23,6 +23,16 @@
 /* postqueue gets this long to list the queue before it is killed. */
 #define MONITOR_POSTQUEUE_TIMEOUT_MS 30000
 
+/* The relays' rates in the scoreboard (herald status) are taken over the
+ * last MONITOR_RATE_SAMPLES - 1 seconds, sampled every second. */
+#define MONITOR_RATE_SAMPLES 11
+
+/* What every relay had sent at one moment. */
+struct rate_sample {
+	int64_t ms;
+	uint64_t sent[SCOREBOARD_RELAYS];
+};
+
 static volatile sig_atomic_t monitor_stop_requested;
 
 struct mailing_sample {
@@ -45,6 +55,10 @@ struct monitor {
 	struct mailing_sample *mailings, *fresh;
 	unsigned mailing_count, mailing_capacity;
 	unsigned fresh_count, fresh_capacity;
+	/* The last seconds' samples for herald status, a ring. */
+	struct rate_sample rate_samples[MONITOR_RATE_SAMPLES];
+	unsigned rate_sample_count, rate_sample_next;
+	int64_t rate_due_ms;
 	/* This round's database readings. */
 	long long backlog;
 	long long stage_latency;	/* -1 = none */
@@ -143,6 +157,8 @@ monitor_take_lines(struct buf *text, struct postfix_queue_counts *counts,
 	text->data[rest] = '\0';
 }
 
+static void monitor_sample_rates(struct monitor *m);
+
 /* Runs postqueue -j and counts its messages by queue. */
 static int
 monitor_read_postfix(struct monitor *m, struct postfix_queue_counts *counts,
@@ -188,6 +204,8 @@ monitor_read_postfix(struct monitor *m, struct postfix_queue_counts *counts,
 		ssize_t got;
 
 		scoreboard_heartbeat(m->slot, WORKER_MONITOR);
+		/* A slow postqueue must not stop the rates. */
+		monitor_sample_rates(m);
 		if (scoreboard_now_ms() > deadline || monitor_stop_requested) {
 			timed_out = 1;
 			kill(pid, SIGKILL);
@@ -373,10 +391,6 @@ monitor_publish_relays(struct monitor *m, double seconds, int first)
 				monitor_publish(m, name, "messages/s", title,
 				    "messages per second, this relay", dmax,
 				    rate);
-				/* For herald status. */
-				if (k == 0)
-					atomic_store(&r->sent_per_100s,
-					    (uint64_t)(rate * 100));
 			}
 			m->relay[i][k] = values[k];
 		}
@@ -509,6 +523,44 @@ monitor_publish_all(struct monitor *m)
 	m->published_ms = now;
 }
 
+/*
+ * Once a second (called more often, it returns at once), samples what
+ * each relay has sent and leaves its rate over the time the samples
+ * cover (up to MONITOR_RATE_SAMPLES - 1 seconds, less just after start)
+ * in the scoreboard for herald status, whether or not metrics go to
+ * gmond.
+ */
+static void
+monitor_sample_rates(struct monitor *m)
+{
+	struct rate_sample *now = &m->rate_samples[m->rate_sample_next];
+	const struct rate_sample *oldest;
+
+	if (scoreboard_now_ms() < m->rate_due_ms)
+		return;
+	now->ms = scoreboard_now_ms();
+	m->rate_due_ms = now->ms + 1000;
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++)
+		now->sent[i] = atomic_load(&m->board->relays[i].sent);
+	m->rate_sample_next = (m->rate_sample_next + 1) % MONITOR_RATE_SAMPLES;
+	if (m->rate_sample_count < MONITOR_RATE_SAMPLES)
+		m->rate_sample_count++;
+	/* The ring's oldest: where the next sample goes once it is full. */
+	oldest = &m->rate_samples[m->rate_sample_count < MONITOR_RATE_SAMPLES ?
+	    0 : m->rate_sample_next];
+	if (oldest == now)
+		return;		/* a rate needs two samples */
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+		struct relay_counters *r = &m->board->relays[i];
+
+		if (atomic_load(&r->state) != 2)
+			continue;
+		atomic_store(&r->sent_per_100s, (uint64_t)(100 *
+		    monitor_rate(now->sent[i], oldest->sent[i],
+		    (now->ms - oldest->ms) / 1000.0)));
+	}
+}
+
 /* Where to publish: gmond_config's channel, or gmond_host:gmond_port. */
 static void
 monitor_open_gmond(struct monitor *m)
@@ -581,6 +633,7 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 			    cfg->metrics_interval < MONITOR_POSTFIX_POLL ?
 			    cfg->metrics_interval : MONITOR_POSTFIX_POLL);
 		}
+		monitor_sample_rates(&m);
 		if (cfg->metrics_interval > 0 && now >= publish_due) {
 			monitor_publish_all(&m);
 			publish_due = now + cfg->metrics_interval * 1000;

@@ -26,6 +26,10 @@
  *	herald_stage_latency	s from a mailing's send time to staged,
  *		for the latest mailing staged
  *
+ * Every second, whether or not metrics go to gmond, it also leaves each
+ * relay's send rate over the last ten seconds in the scoreboard
+ * (relay_counters.sent_per_100s), for herald status.
+ *
  * Whatever is unavailable (gmond, the database, Postfix) is logged once
  * when it goes and once when it comes back, and skipped; nothing here
  * can slow a worker down.

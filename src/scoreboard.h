@@ -57,7 +57,7 @@ struct relay_counters {
 	_Atomic uint64_t deferred;		/* 4xx */
 	_Atomic uint64_t failed;		/* 5xx */
 	_Atomic int64_t down_until_ms;		/* 0 = up */
-	_Atomic uint64_t sent_per_100s;		/* the monitor's last rate */
+	_Atomic uint64_t sent_per_100s;		/* last 10 s (monitor.h) */
 };
 
 #define SCOREBOARD_RELAYS 32

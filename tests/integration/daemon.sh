@@ -2,8 +2,9 @@
 # daemon.sh - heraldd as a daemon: it detaches and its starter exits 0
 # once it runs, logs to syslog with facility mail, holds its pid file (a
 # second heraldd is refused, naming the first), refuses a bad
-# configuration with FILE:LINE, stops on TERM removing the pid file, and
-# its workers do not outlive a killed master.
+# configuration with FILE:LINE, stops on TERM removing the pid file (and
+# says how many workers it waits for), and its workers do not outlive a
+# killed master.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 # A process that still runs (an exited one waiting to be reaped by its
@@ -59,7 +60,7 @@ workers=$(pgrep -P "$pid" | wc -l)
 [ "$workers" = 3 ] && t_ok "two workers and the monitor run under the master" ||
 	t_fail "two workers and the monitor run" "$workers children"
 kill -TERM "$pid"
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pid" 2>/dev/null && [ ! -e "$T_DIR/heraldd.pid" ] &&
 	t_ok "TERM stops it and removes the pid file" || t_fail "TERM stops it" "still there"
 
@@ -75,8 +76,21 @@ for c in $children; do alive "$c" && left=$((left + 1)); done
 [ -n "$children" ] && [ $left = 0 ] && t_ok "workers exit when the master is killed" ||
 	t_fail "workers exit when the master is killed" "children '$children', $left left"
 t_check "a new master starts over the stale pid file" "$HERALDD_BIN"
-kill -TERM "$(cat "$T_DIR/heraldd.pid")"
-sleep 1
+pid=$(cat "$T_DIR/heraldd.pid")
+kill -TERM "$pid"
+for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+
+# In the foreground: a graceful stop names what it waits for, the
+# workers apart from the monitor.
+"$HERALDD_BIN" -f >"$T_DIR/fg.log" 2>&1 &
+fg=$!
+t_at_exit "kill $fg 2>/dev/null"
+for _ in $(seq 1 100); do [ "$(pgrep -P $fg | wc -l)" = 3 ] && break; sleep 0.1; done
+kill -TERM $fg
+wait $fg
+grep -q "graceful stop: waiting for 2 workers and the monitor$" "$T_DIR/fg.log" &&
+	t_ok "a graceful stop counts the workers and the monitor apart" ||
+	t_fail "graceful stop message" "$(grep stop "$T_DIR/fg.log")"
 
 echo "worker_count = lots" >>"$T_CONFIG"
 t_expect_fail "a bad configuration is refused with FILE:LINE" 1 "herald.conf:[0-9]+: .*worker_count" "$HERALDD_BIN"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # db_lifecycle.sh - herald db init/migrate/status/start/stop against real
 # MariaDB servers: the test server started by contrib/check, and an
-# embedded instance this test starts and stops itself.
+# embedded instance this test starts and stops itself (and refuses to
+# stop under a running heraldd without --force).
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 t_use_database
 
@@ -132,6 +133,25 @@ grep -q "started" "$T_DIR/out" && t_ok "stale files are replaced" ||
 t_check "data survives a restart" "$HERALD_BIN" --config "$E" db status
 grep -q "schema version: $latest (current)" "$T_DIR/out" && t_ok "schema still there after restart" ||
 	t_fail "schema still there after restart" "$(cat "$T_DIR/out")"
+# Under a running heraldd, stop is refused unless forced.
+pid=$(cat "$T_DIR/emb/mariadb/mysqld.pid")
+"$HERALDD_BIN" --config "$E" -f >"$T_DIR/heraldd.log" 2>&1 &
+daemon=$!
+t_at_exit "kill $daemon 2>/dev/null"
+for _ in $(seq 1 100); do grep -q "started:" "$T_DIR/heraldd.log" && break; sleep 0.1; done
+t_expect_fail "stop under a running heraldd is refused, naming it" 1 \
+	"heraldd is running \(pid $daemon, pid file $T_DIR/emb/heraldd.pid\).*--force" \
+	"$HERALD_BIN" --config "$E" db stop
+kill -0 "$pid" 2>/dev/null && t_ok "the refused stop leaves mariadbd running" ||
+	t_fail "the refused stop leaves mariadbd running" "pid $pid gone"
+t_expect_fail "db stop takes only --force" 2 '(unexpected argument|unknown option) "--now"' \
+	"$HERALD_BIN" --config "$E" db stop --now
+t_check "stop --force under a running heraldd" "$HERALD_BIN" --config "$E" db stop --force
+grep -q "warning: heraldd is running (pid $daemon" "$T_DIR/err" && ! kill -0 "$pid" 2>/dev/null &&
+	t_ok "--force stops it with a warning" || t_fail "--force stops it with a warning" "$(cat "$T_DIR/err")"
+kill -TERM $daemon
+wait $daemon
+t_check "start again once heraldd stopped" "$HERALD_BIN" --config "$E" db start
 t_check "stop after restart" "$HERALD_BIN" --config "$E" db stop
 
 t_done

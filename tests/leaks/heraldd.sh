@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/leaks/heraldd.sh - heraldd under valgrind: the master, the workers
-# and the monitor send a mailing, reload on SIGHUP, stop on SIGTERM; every
+# and the monitor send a mailing, reload on three SIGHUPs in a row and on
+# an edit of the configuration file after them, stop on SIGTERM; every
 # process must end with no memory error and no definitely or indirectly
 # lost block. Needs a build without sanitizers (valgrind and ASan do not
 # mix): contrib/check builds one in _build-valgrind and runs this with
@@ -42,13 +43,44 @@ for _ in $(seq 1 600); do
 done
 [ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && t_ok "under valgrind, the mailing is sent" ||
 	t_fail "mailing sent under valgrind" "$(tail -5 "$T_DIR/heraldd.log")"
-kill -HUP $daemon	# a reload: every worker and the monitor restart
-sleep 8
+# Waits up to 120 s (valgrind is slow) for a command to succeed.
+wait_for() {
+	for _ in $(seq 1 600); do "$@" && return 0; sleep 0.2; done
+	return 1
+}
+reloads() { [ "$(grep -c "reloading the configuration ($1)" "$T_DIR/heraldd.log")" -ge "$2" ]; }
+children() { pgrep -P $daemon | tr '\n' ' '; }
+# Two workers and the monitor run, none of them one of $1: a reload
+# has replaced them all.
+replaced() {
+	local now
+	now=$(children)
+	[ "$(echo $now | wc -w)" = 3 ] || return 1
+	for c in $now; do
+		case " $1 " in *" $c "*) return 1 ;; esac
+	done
+}
+# Reloads in a row: each one reads the file again and restarts every
+# worker and the monitor.
+wait_for replaced ""
+for n in 1 2 3; do
+	before=$(children)
+	kill -HUP $daemon
+	wait_for reloads SIGHUP $n && wait_for replaced "$before" || break
+done
+reloads SIGHUP 3 && ! grep -q "reload (.*) refused" "$T_DIR/heraldd.log" &&
+	t_ok "three reloads in a row, each one done" ||
+	t_fail "three reloads in a row" "$(grep -E "reload|error" "$T_DIR/heraldd.log" | tail -5)"
+# After them, an edit of the file is still seen.
+before=$(children)
+echo "worker_kill_grace = 5" >>"$T_CONFIG"
+wait_for reloads "configuration file changed" 1 && wait_for replaced "$before" &&
+	t_ok "an edit after the reloads reloads the configuration" ||
+	t_fail "an edit after the reloads is seen" "$(grep -E "reload|error" "$T_DIR/heraldd.log" | tail -5)"
 kill -TERM $daemon
 wait $daemon
 logs=$(ls "$T_DIR/vg" | wc -l)
-# master + 2 workers + monitor, and as many again after the reload.
-[ "$logs" -ge 7 ] && t_ok "$logs processes ran under valgrind" || t_fail "processes under valgrind" "$logs logs"
+[ "$logs" -ge 16 ] && t_ok "$logs processes ran under valgrind" || t_fail "processes under valgrind" "$logs logs"
 bad=""
 for f in "$T_DIR"/vg/*; do
 	[ -s "$f" ] && bad="$bad

@@ -141,7 +141,9 @@ start_master(enum body which, const char *config_text)
 			_exit(2);
 		}
 		atomic_store(&board->master_pid, (int32_t)getpid());
-		_exit(master_run(&cfg, config_path, board, test_body, NULL,
+		/* As heraldd does: the path inside the configuration, which
+		 * a reload frees and replaces. */
+		_exit(master_run(&cfg, cfg.path, board, test_body, NULL,
 		    NULL));
 	}
 	buf_free(&err);
@@ -330,6 +332,68 @@ START_TEST(good_reload_replaces_workers_and_resizes)
 }
 END_TEST
 
+/*
+ * HUP after HUP, then an edit: each reload reads the file again (the
+ * master must not keep the path of a configuration a reload freed), and
+ * the file watcher still sees the edit after them.
+ */
+START_TEST(reloads_in_a_row_then_a_file_change)
+{
+	pid_t old;
+	int status;
+
+	start_master(BODY_HEARTBEAT, "worker_count = 1\n");
+	ck_assert(WAIT_FOR(worker_pid(0) > 0, 3000));
+	for (int reload = 1; reload <= 3; reload++) {
+		old = worker_pid(0);
+		kill(master, SIGHUP);
+		ck_assert_msg(WAIT_FOR(worker_pid(0) > 0 &&
+		    worker_pid(0) != old, 5000), "reload %d: the worker was "
+		    "not replaced", reload);
+		ck_assert_msg(!master_exited(&status), "reload %d: the "
+		    "master died", reload);
+		ck_assert_int_eq(worker_pid(1), 0);
+	}
+	/* A different size, so the watcher sees it even within the second
+	 * of the last write. */
+	write_config("worker_count = 2\nbatch_size = 50\n");
+	ck_assert_msg(WAIT_FOR(worker_pid(1) > 0, 6000), "the edit after "
+	    "three reloads was not picked up");
+	ck_assert(!master_exited(&status));
+}
+END_TEST
+
+/*
+ * stat() times have whole seconds: an edit of the same size in the same
+ * second as the one just reloaded must not be missed.
+ */
+START_TEST(an_edit_in_the_second_of_the_last_one_is_seen)
+{
+	struct timespec now, times[2];
+	struct stat before;
+
+	start_master(BODY_HEARTBEAT, "worker_count = 1\n");
+	ck_assert(WAIT_FOR(worker_pid(0) > 0, 3000));
+	/* Early in a second, so that what follows shares it if it can. */
+	do {
+		sleep_ms(10);
+		clock_gettime(CLOCK_REALTIME, &now);
+	} while (now.tv_nsec > 100000000L);
+	ck_assert_int_eq(stat(config_path, &before), 0);
+	write_config("worker_count = 2\nbatch_size = 50\n");
+	ck_assert(WAIT_FOR(worker_pid(1) > 0, 5000));
+	/* As on a noatime mount: the reload's read leaves no trace that
+	 * would make the next edit look different. */
+	times[0] = before.st_atim;
+	times[1].tv_sec = 0;
+	times[1].tv_nsec = UTIME_OMIT;
+	ck_assert_int_eq(utimensat(AT_FDCWD, config_path, times, 0), 0);
+	write_config("worker_count = 3\nbatch_size = 50\n");
+	ck_assert_msg(WAIT_FOR(worker_pid(2) > 0, 5000), "the second edit "
+	    "was missed");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -350,6 +414,8 @@ main(void)
 	tcase_add_test(tc, workers_exit_when_the_master_dies);
 	tcase_add_test(tc, bad_reload_keeps_the_running_configuration);
 	tcase_add_test(tc, good_reload_replaces_workers_and_resizes);
+	tcase_add_test(tc, reloads_in_a_row_then_a_file_change);
+	tcase_add_test(tc, an_edit_in_the_second_of_the_last_one_is_seen);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);
