@@ -11,6 +11,7 @@
 #include "batch.h"
 #include "db.h"
 #include "log.h"
+#include "mailing.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -90,14 +91,19 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 	struct batch_candidates candidates = { .count = 0 };
 	struct batch_row row = { .batch = batch };
 	char pid[24], lease[24], id[24];
+	/* A blocked mailing is claimed too: the worker that can build its
+	 * messages again is the one that unblocks it. */
+	const char *states[3] = { mailing_state_name(MAILING_READY),
+	    mailing_state_name(MAILING_SENDING),
+	    mailing_state_name(MAILING_BLOCKED) };
 
 	*claimed = 0;
 	if (db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL "
 	    "READ COMMITTED", err))
 		return -1;
 	if (db_query_strings(db, "SELECT id FROM mailings WHERE state IN "
-	    "('ready', 'sending') ORDER BY priority DESC, send_at, id "
-	    "LIMIT 32", 0, NULL, batch_collect_mailing, &candidates, err))
+	    "(?, ?, ?) ORDER BY priority DESC, send_at, id "
+	    "LIMIT 32", 3, states, batch_collect_mailing, &candidates, err))
 		return -1;
 	snprintf(pid, sizeof(pid), "%ld", owner->pid);
 	snprintf(lease, sizeof(lease), "%ld", owner->lease_seconds);
@@ -135,14 +141,11 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 		    "WHERE id = ?", 4, params, NULL, err))
 			goto fail;
 	}
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->mailing_id);
-	{
-		const char *params[1] = { id };
-
-		if (db_execute(db, "UPDATE mailings SET state = 'sending' "
-		    "WHERE id = ? AND state = 'ready'", 1, params, NULL, err))
-			goto fail;
-	}
+	/* The first claim makes the mailing sending; later ones find it
+	 * sending (or blocked) already. */
+	if (mailing_move(db, batch->mailing_id, MAILING_READY, MAILING_SENDING,
+	    NULL, err) < 0)
+		goto fail;
 	if (db_exec(db, "COMMIT", err))
 		goto fail;
 	*claimed = 1;
@@ -179,6 +182,17 @@ batch_checkpoint(MYSQL *db, const struct batch_owner *owner,
 	return 0;
 }
 
+/* Keeps the first column of the first row. */
+static int
+batch_copy_value(void *arg, unsigned ncolumns, char **columns)
+{
+	struct buf *value = arg;
+
+	if (ncolumns == 1 && columns[0])
+		buf_append_str(value, columns[0]);
+	return 1;
+}
+
 int
 batch_finish(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, int rows_left, const char *retry_at,
@@ -187,8 +201,9 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 	char id[24], pid[24], mailing[24];
 	const char *params[6] = { rows_left ? "ready" : "done", retry_at,
 	    rows_left ? "again" : NULL, id, owner->node, pid };
-	const char *mailing_params[2] = { mailing, mailing };
-	unsigned long long done = 0;
+	const char *mailing_params[1] = { mailing };
+	struct buf left = BUF_INIT;
+	int done;
 
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
 	snprintf(pid, sizeof(pid), "%ld", owner->pid);
@@ -207,10 +222,21 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 		return -1;
 	if (rows_left)
 		return 0;
-	if (db_execute(db, "UPDATE mailings SET state = 'done', "
-	    "finished_at = UTC_TIMESTAMP() WHERE id = ? AND state = 'sending' "
-	    "AND NOT EXISTS (SELECT 1 FROM batches WHERE mailing_id = ? AND "
-	    "state <> 'done')", 2, mailing_params, &done, err))
+	/*
+	 * Done once no batch is left. Batches never leave done, and each
+	 * worker commits its own batch before it looks, so the worker that
+	 * finishes the last one sees them all done.
+	 */
+	if (db_query_strings(db, "SELECT COUNT(*) FROM batches WHERE "
+	    "mailing_id = ? AND state <> 'done'", 1, mailing_params,
+	    batch_copy_value, &left, err)) {
+		buf_free(&left);
+		return -1;
+	}
+	done = strcmp(buf_str(&left), "0") == 0 ? mailing_move(db,
+	    batch->mailing_id, MAILING_SENDING, MAILING_DONE, NULL, err) : 0;
+	buf_free(&left);
+	if (done < 0)
 		return -1;
 	if (done)
 		msg_info("mailing %llu done: every row is final",
@@ -231,31 +257,4 @@ batch_release(MYSQL *db, const struct batch_owner *owner,
 	    "owner_node = NULL, owner_pid = NULL, lease_expires_at = NULL "
 	    "WHERE id = ? AND state = 'claimed' AND owner_node = ? AND "
 	    "owner_pid = ?", 3, params, NULL, err);
-}
-
-static int
-batch_copy_state(void *arg, unsigned ncolumns, char **columns)
-{
-	struct buf *state = arg;
-
-	if (ncolumns == 1 && columns[0])
-		buf_append_str(state, columns[0]);
-	return 1;
-}
-
-int
-batch_mailing_state(MYSQL *db, uint64_t mailing_id, char *state,
-    size_t size, struct buf *err)
-{
-	struct buf found = BUF_INIT;
-	char id[24];
-	const char *params[1] = { id };
-	int rc;
-
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)mailing_id);
-	rc = db_query_strings(db, "SELECT state FROM mailings WHERE id = ?", 1,
-	    params, batch_copy_state, &found, err);
-	snprintf(state, size, "%s", found.len ? buf_str(&found) : "missing");
-	buf_free(&found);
-	return rc;
 }

@@ -35,6 +35,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "mailing.h"
 #include "stage.h"
 
 /* As in stage.c: HERALD_TEST_KILL_AT=STEP makes the crash tests' kill. */
@@ -263,7 +264,7 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 	struct names packable = { 0 };
 	struct buf value = BUF_INIT, ignored = BUF_INIT, after = BUF_INIT;
 	unsigned long long released = 0;
-	const char *params[1];
+	const char *params[3];
 	int status = -1;
 
 	memset(report, 0, sizeof(*report));
@@ -282,12 +283,14 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 		goto unlock;
 	report->leases_released = (unsigned)released;
 	buf_printf(&after, "%ld", cfg->compact_after);
-	params[0] = buf_str(&after);
+	params[0] = mailing_state_name(MAILING_DONE);
+	params[1] = mailing_state_name(MAILING_CANCELLED);
+	params[2] = buf_str(&after);
 	if (db_query_strings(db, "SELECT id, stage_table, DATE_FORMAT("
 	    "COALESCE(finished_at, updated_at), '%Y%m') FROM mailings WHERE "
-	    "state IN ('done', 'cancelled') AND stage_table REGEXP "
+	    "state IN (?, ?) AND stage_table REGEXP "
 	    "'^stage_[0-9]+$' AND COALESCE(finished_at, updated_at) < "
-	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY id", 1, params,
+	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY id", 3, params,
 	    finished_row, &f, err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < f.count; i++) {

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "delivery.h"
 #include "log.h"
+#include "mailing.h"
 #include "segment.h"
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
@@ -288,9 +289,9 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 	struct buf sql = BUF_INIT;
 	const char *params[3] = { m->id };
 	char rows[24];
-	unsigned long long affected = 0, first;
+	unsigned long long first;
 	unsigned in_statement = 0;
-	int status;
+	int status, moved = 0;
 
 	*published = 0;
 	status = db_exec(db, "START TRANSACTION", err);
@@ -317,11 +318,15 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 	params[1] = m->table;
 	params[2] = m->id;
 	if (!status)
-		status = db_execute(db, "UPDATE mailings SET state = 'ready', "
-		    "staged_count = ?, stage_table = ?, staged_at = "
-		    "UTC_TIMESTAMP() WHERE id = ? AND state = 'staging'", 3,
-		    params, &affected, err);
-	if (!status && affected == 1) {
+		status = db_execute(db, "UPDATE mailings SET staged_count = ?, "
+		    "stage_table = ?, staged_at = UTC_TIMESTAMP() WHERE id = ?",
+		    3, params, NULL, err);
+	if (!status) {
+		moved = mailing_move(db, strtoull(m->id, NULL, 10),
+		    MAILING_STAGING, MAILING_READY, NULL, err);
+		status = moved < 0 ? -1 : 0;
+	}
+	if (!status && moved == 1) {
 		status = db_exec(db, "COMMIT", err);
 		*published = status == 0;
 	} else {
@@ -339,15 +344,14 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
     struct stage_mailing *m, const char *today, struct buf *err)
 {
 	const char *params[1] = { m->id };
-	unsigned long long affected = 0;
+	uint64_t id = strtoull(m->id, NULL, 10);
 	struct buf sql = BUF_INIT;
 	int published = 0, status;
 
-	if (db_execute(db, "UPDATE mailings SET state = 'staging' WHERE id = "
-	    "? AND state = 'queued'", 1, params, &affected, err) != 0)
-		return -1;
-	if (affected != 1)
-		return 0;	/* paused or cancelled meanwhile */
+	status = mailing_move(db, id, MAILING_QUEUED, MAILING_STAGING, NULL,
+	    err);
+	if (status <= 0)
+		return status;	/* 0: paused or cancelled meanwhile */
 	stage_crash_point("staging");
 	status = stage_undo(db, m, err);
 	if (!status)
@@ -357,11 +361,12 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 		buf_printf(&sql, "DROP TABLE `%s`", m->new_table);
 		status = db_exec(db, buf_str(&sql), err);
 		if (!status)
-			status = db_execute(db, "UPDATE mailings SET state = "
-			    "'done', staged_count = 0, staged_at = "
-			    "UTC_TIMESTAMP(), finished_at = UTC_TIMESTAMP() "
-			    "WHERE id = ? AND state = 'staging'", 1, params,
-			    NULL, err);
+			status = db_execute(db, "UPDATE mailings SET "
+			    "staged_count = 0, staged_at = UTC_TIMESTAMP() "
+			    "WHERE id = ?", 1, params, NULL, err);
+		if (!status)
+			status = mailing_move(db, id, MAILING_STAGING,
+			    MAILING_DONE, NULL, err) < 0 ? -1 : 0;
 		if (!status)
 			msg_info("mailing %s: the segment selects nobody; "
 			    "done with 0 recipients", m->id);
@@ -441,6 +446,7 @@ stage_run(const struct herald_config *cfg, MYSQL *db,
 {
 	struct buf value = BUF_INIT, ignored = BUF_INIT;
 	struct id_list list = { 0 };
+	const char *state[1];
 	char today[16];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -458,26 +464,26 @@ stage_run(const struct herald_config *cfg, MYSQL *db,
 		goto out;
 	}
 	/* With the lock held, a mailing in staging is a dead run's. */
+	state[0] = mailing_state_name(MAILING_STAGING);
 	if (db_query_strings(db, "SELECT id, segment_expression FROM mailings "
-	    "WHERE state = 'staging'", 0, NULL, collect_mailing, &list,
-	    err) != 0)
+	    "WHERE state = ?", 1, state, collect_mailing, &list, err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < list.count; i++) {
 		struct stage_mailing m;
-		const char *params[1] = { list.ids[i] };
 
 		stage_names(&m, list.ids[i], list.segments[i]);
 		msg_info("mailing %s: finishing a staging that was "
 		    "interrupted", m.id);
-		if (stage_undo(db, &m, err) != 0 || db_execute(db,
-		    "UPDATE mailings SET state = 'queued' WHERE id = ? AND "
-		    "state = 'staging'", 1, params, NULL, err) != 0)
+		if (stage_undo(db, &m, err) != 0 || mailing_move(db,
+		    strtoull(m.id, NULL, 10), MAILING_STAGING, MAILING_QUEUED,
+		    NULL, err) < 0)
 			goto unlock;
 	}
 	id_list_free(&list);
+	state[0] = mailing_state_name(MAILING_QUEUED);
 	if (db_query_strings(db, "SELECT id, segment_expression FROM mailings "
-	    "WHERE state = 'queued' AND send_at <= UTC_TIMESTAMP() ORDER BY "
-	    "priority DESC, send_at, id", 0, NULL, collect_mailing, &list,
+	    "WHERE state = ? AND send_at <= UTC_TIMESTAMP() ORDER BY "
+	    "priority DESC, send_at, id", 1, state, collect_mailing, &list,
 	    err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < list.count; i++) {
