@@ -40,6 +40,7 @@ cmd_status_usage(FILE *out)
 	    "on average, ETA, deferred, failed), heraldd's workers (pid,\n"
 	    "state, batch, heartbeat), its monitor and Postfix's queue, and\n"
 	    "the relays (up or down; rate and totals while heraldd runs).\n"
+	    "A blocked mailing (its messages cannot be built) shows why.\n"
 	    "--watch redraws every SECONDS (2) until interrupted; --json\n"
 	    "prints one JSON document instead.\n");
 }
