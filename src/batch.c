@@ -182,17 +182,6 @@ batch_checkpoint(MYSQL *db, const struct batch_owner *owner,
 	return 0;
 }
 
-/* Keeps the first column of the first row. */
-static int
-batch_copy_value(void *arg, unsigned ncolumns, char **columns)
-{
-	struct buf *value = arg;
-
-	if (ncolumns == 1 && columns[0])
-		buf_append_str(value, columns[0]);
-	return 1;
-}
-
 int
 batch_finish(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, int rows_left, const char *retry_at,
@@ -229,7 +218,7 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 	 */
 	if (db_query_strings(db, "SELECT COUNT(*) FROM batches WHERE "
 	    "mailing_id = ? AND state <> 'done'", 1, mailing_params,
-	    batch_copy_value, &left, err)) {
+	    db_first_value, &left, err)) {
 		buf_free(&left);
 		return -1;
 	}

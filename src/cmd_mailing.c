@@ -144,16 +144,6 @@ struct create_args {
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
 };
 
-static int
-segment_named(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *expression = arg;
-
-	(void)ncolumns;
-	buf_append_str(expression, col[0]);
-	return 1;
-}
-
 /* Accepts "Name <address>" or "address"; checks the address. */
 static int
 check_from(const char *text, struct buf *err)
@@ -280,7 +270,7 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	 * it was created with, whatever later happens to the name. */
 	params[0] = a.segment;
 	if (db_query_strings(db, "SELECT expression FROM segments WHERE name "
-	    "= ?", 1, params, segment_named, &expression, &err) != 0)
+	    "= ?", 1, params, db_first_value, &expression, &err) != 0)
 		goto done;
 	if (expression.len == 0)
 		buf_append_str(&expression, a.segment);

@@ -36,16 +36,6 @@ cmd_segment_usage(FILE *out)
 }
 
 static int
-copy_first(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	(void)ncolumns;
-	buf_append_str(out, col[0] ? col[0] : "");
-	return 1;
-}
-
-static int
 print_segment(void *arg, unsigned ncolumns, char **col)
 {
 	(void)arg;
@@ -66,7 +56,7 @@ resolve(MYSQL *db, const char *text, struct buf *expression,
 
 	buf_reset(expression);
 	if (db_query_strings(db, "SELECT expression FROM segments WHERE name "
-	    "= ?", 1, params, copy_first, expression, err) != 0)
+	    "= ?", 1, params, db_first_value, expression, err) != 0)
 		return -1;
 	if (expression->len == 0)
 		buf_append_str(expression, text);
@@ -100,7 +90,7 @@ segment_count(MYSQL *db, const char *text, struct buf *err)
 	    "s.email = r.email) AND (%s)", buf_str(&seg.where));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (db_query_strings(db, buf_str(&sql), seg.count,
-	    (const char *const *)seg.params, copy_first, &count, err) != 0)
+	    (const char *const *)seg.params, db_first_value, &count, err) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%s recipients (query %.3f s)\n", buf_str(&count),
@@ -168,7 +158,8 @@ cmd_segment(struct cli *cli, int argc, char **argv)
 		const char *params[1] = { argv[2] };
 
 		status = db_query_strings(db, "SELECT expression FROM segments "
-		    "WHERE name = ?", 1, params, copy_first, &expression, &err);
+		    "WHERE name = ?", 1, params, db_first_value, &expression,
+		    &err);
 		if (!status && expression.len == 0)
 			status = -1;
 		if (!status)

@@ -74,7 +74,7 @@ mailing_row(void *arg, unsigned ncolumns, char **col)
 	snprintf(m->id, sizeof(m->id), "%s", col[0]);
 	snprintf(m->name, sizeof(m->name), "%s", col[1]);
 	if (mailing_state_parse(col[2], &m->state) != 0)
-		m->state = MAILING_DRAFT;	/* the query selects known ones */
+		m->state = MAILING_DRAFT;	/* the query names them all */
 	snprintf(m->table, sizeof(m->table), "%s", col[3] ? col[3] : "");
 	snprintf(m->send_at, sizeof(m->send_at), "%s", col[4]);
 	m->staged = strtoull(col[5], NULL, 10);

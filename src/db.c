@@ -308,3 +308,14 @@ out:
 	mysql_stmt_close(stmt);
 	return rc;
 }
+
+int
+db_first_value(void *arg, unsigned ncolumns, char **columns)
+{
+	struct buf *value = arg;
+
+	buf_reset(value);
+	if (ncolumns >= 1 && columns[0])
+		buf_append_str(value, columns[0]);
+	return 1;
+}

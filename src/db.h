@@ -58,6 +58,13 @@ typedef int db_row_fn(void *arg, unsigned ncolumns, char **columns);
 int db_query_strings(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, db_row_fn *row, void *arg, struct buf *err);
 
+/*
+ * A db_row_fn for a query that answers one value: keeps the first column
+ * of the first row in arg, a struct buf (reset first; SQL NULL leaves it
+ * empty), and stops.
+ */
+int db_first_value(void *arg, unsigned ncolumns, char **columns);
+
 /* Appends "mysql error text (code N)" for the last error on db. */
 void db_append_error(MYSQL *db, struct buf *err);
 

@@ -11,7 +11,7 @@
  *	staging -> ready | done (nobody selected) | queued (interrupted)
  *	ready   -> sending | paused | cancelled | pulled  (first claim, ...)
  *	sending -> done | blocked | paused | cancelled | pulled
- *	blocked -> sending | paused | cancelled | pulled  (template fixed, ...)
+ *	blocked -> sending | paused | cancelled | pulled  (fixed, ...)
  *	paused  -> queued | ready | cancelled | pulled    (resume, ...)
  *	done, cancelled, pulled: final
  *

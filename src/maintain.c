@@ -48,17 +48,6 @@ maintain_crash_point(const char *step)
 		raise(SIGKILL);
 }
 
-static int
-copy_value(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	(void)ncolumns;
-	buf_reset(out);
-	buf_append_str(out, col[0] ? col[0] : "");
-	return 1;
-}
-
 struct finished {
 	char (*ids)[24];
 	char (*tables)[65];
@@ -269,7 +258,7 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 
 	memset(report, 0, sizeof(*report));
 	if (db_query_strings(db, "SELECT GET_LOCK(CONCAT('herald.maintain.', "
-	    "DATABASE()), 0)", 0, NULL, copy_value, &value, err) != 0)
+	    "DATABASE()), 0)", 0, NULL, db_first_value, &value, err) != 0)
 		goto out;
 	if (strcmp(buf_str(&value), "1") != 0) {
 		report->busy = 1;
@@ -328,7 +317,7 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 	status = 0;
 unlock:
 	db_query_strings(db, "SELECT RELEASE_LOCK(CONCAT('herald.maintain.', "
-	    "DATABASE()))", 0, NULL, copy_value, &ignored, &ignored);
+	    "DATABASE()))", 0, NULL, db_first_value, &ignored, &ignored);
 out:
 	free(f.ids);
 	free(f.tables);

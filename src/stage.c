@@ -36,17 +36,6 @@ stage_crash_point(const char *step)
 /* --- small query helpers ------------------------------------------------ */
 
 static int
-first_column(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	(void)ncolumns;
-	buf_reset(out);
-	buf_append_str(out, col[0] ? col[0] : "");
-	return 1;
-}
-
-static int
 second_column(void *arg, unsigned ncolumns, char **col)
 {
 	struct buf *out = arg;
@@ -63,8 +52,8 @@ query_value(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, struct buf *value, struct buf *err)
 {
 	buf_reset(value);
-	return db_query_strings(db, sql, nparams, params, first_column, value,
-	    err);
+	return db_query_strings(db, sql, nparams, params, db_first_value,
+	    value, err);
 }
 
 /* --- the history MERGE table's UNION ---------------------------------- */
