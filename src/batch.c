@@ -90,7 +90,6 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 {
 	struct batch_candidates candidates = { .count = 0 };
 	struct batch_row row = { .batch = batch };
-	char pid[24], lease[24], id[24];
 	/* A blocked mailing is claimed too: the worker that can build its
 	 * messages again is the one that unblocks it. */
 	const char *states[3] = { mailing_state_name(MAILING_READY),
@@ -105,8 +104,6 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 	    "(?, ?, ?) ORDER BY priority DESC, send_at, id "
 	    "LIMIT 32", 3, states, batch_collect_mailing, &candidates, err))
 		return -1;
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
-	snprintf(lease, sizeof(lease), "%ld", owner->lease_seconds);
 	for (unsigned i = 0; i < candidates.count && !row.found; i++) {
 		const char *params[1] = { candidates.ids[i] };
 
@@ -131,14 +128,16 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 		    (unsigned long long)batch->id, batch->stage_table);
 		goto fail;
 	}
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
 	{
-		const char *params[4] = { owner->node, pid, lease, id };
+		const struct db_value params[4] = { db_bind_text(owner->node),
+		    db_bind_i64(owner->pid), db_bind_i64(owner->lease_seconds),
+		    db_bind_u64(batch->id) };
 
-		if (db_execute(db, "UPDATE batches SET state = 'claimed', "
-		    "owner_node = ?, owner_pid = ?, lease_expires_at = "
-		    "NOW(3) + INTERVAL ? SECOND, claim_count = claim_count + 1 "
-		    "WHERE id = ?", 4, params, NULL, err))
+		if (db_execute_values(db, "UPDATE batches SET state = "
+		    "'claimed', owner_node = ?, owner_pid = ?, "
+		    "lease_expires_at = NOW(3) + INTERVAL ? SECOND, "
+		    "claim_count = claim_count + 1 WHERE id = ?", 4, params,
+		    NULL, err))
 			goto fail;
 	}
 	/* The first claim makes the mailing sending; later ones find it
@@ -160,18 +159,14 @@ batch_checkpoint(MYSQL *db, const struct batch_owner *owner,
     struct batch *batch, uint32_t checkpoint_row, int *still_ours,
     struct buf *err)
 {
-	char checkpoint[24], lease[24], id[24], pid[24];
-	const char *params[5] = { checkpoint, lease, id, owner->node, pid };
+	const struct db_value params[5] = { db_bind_u64(checkpoint_row),
+	    db_bind_i64(owner->lease_seconds), db_bind_u64(batch->id),
+	    db_bind_text(owner->node), db_bind_i64(owner->pid) };
 	unsigned long long affected = 0;
 
-	snprintf(checkpoint, sizeof(checkpoint), "%lu",
-	    (unsigned long)checkpoint_row);
-	snprintf(lease, sizeof(lease), "%ld", owner->lease_seconds);
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
 	/* The connection reports rows matched, not rows changed
 	 * (CLIENT_FOUND_ROWS), so an unchanged lease still counts. */
-	if (db_execute(db, "UPDATE batches SET checkpoint_row = ?, "
+	if (db_execute_values(db, "UPDATE batches SET checkpoint_row = ?, "
 	    "lease_expires_at = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
 	    "state = 'claimed' AND owner_node = ? AND owner_pid = ?", 5,
 	    params, &affected, err))
@@ -187,27 +182,25 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, int rows_left, const char *retry_at,
     struct buf *err)
 {
-	char id[24], pid[24], mailing[24];
-	const char *params[6] = { rows_left ? "ready" : "done", retry_at,
-	    rows_left ? "again" : NULL, id, owner->node, pid };
-	const char *mailing_params[1] = { mailing };
+	const struct db_value params[6] = {
+	    db_bind_text(rows_left ? "ready" : "done"), db_bind_text(retry_at),
+	    db_bind_text(rows_left ? "again" : NULL), db_bind_u64(batch->id),
+	    db_bind_text(owner->node), db_bind_i64(owner->pid) };
+	const struct db_value mailing_params[1] = {
+	    db_bind_u64(batch->mailing_id) };
 	struct buf left = BUF_INIT;
 	int done;
 
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
-	snprintf(mailing, sizeof(mailing), "%llu",
-	    (unsigned long long)batch->mailing_id);
 	/*
 	 * A batch handed back for its deferred rows starts again from its
 	 * first row: the checkpoint passed them, and only rows still
 	 * pending or deferred are read again.
 	 */
-	if (db_execute(db, "UPDATE batches SET state = ?, owner_node = NULL, "
-	    "owner_pid = NULL, lease_expires_at = NULL, next_attempt_at = ?, "
-	    "checkpoint_row = IF(? IS NOT NULL, 0, "
-	    "checkpoint_row) WHERE id = ? AND state = 'claimed' AND "
-	    "owner_node = ? AND owner_pid = ?", 6, params, NULL, err))
+	if (db_execute_values(db, "UPDATE batches SET state = ?, owner_node = "
+	    "NULL, owner_pid = NULL, lease_expires_at = NULL, next_attempt_at "
+	    "= ?, checkpoint_row = IF(? IS NOT NULL, 0, checkpoint_row) WHERE "
+	    "id = ? AND state = 'claimed' AND owner_node = ? AND owner_pid = ?",
+	    6, params, NULL, err))
 		return -1;
 	if (rows_left)
 		return 0;
@@ -216,7 +209,7 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 	 * worker commits its own batch before it looks, so the worker that
 	 * finishes the last one sees them all done.
 	 */
-	if (db_query_strings(db, "SELECT COUNT(*) FROM batches WHERE "
+	if (db_query_values(db, "SELECT COUNT(*) FROM batches WHERE "
 	    "mailing_id = ? AND state <> 'done'", 1, mailing_params,
 	    db_first_value, &left, err)) {
 		buf_free(&left);
@@ -237,12 +230,10 @@ int
 batch_release(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, struct buf *err)
 {
-	char id[24], pid[24];
-	const char *params[3] = { id, owner->node, pid };
+	const struct db_value params[3] = { db_bind_u64(batch->id),
+	    db_bind_text(owner->node), db_bind_i64(owner->pid) };
 
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
-	return db_execute(db, "UPDATE batches SET state = 'ready', "
+	return db_execute_values(db, "UPDATE batches SET state = 'ready', "
 	    "owner_node = NULL, owner_pid = NULL, lease_expires_at = NULL "
 	    "WHERE id = ? AND state = 'claimed' AND owner_node = ? AND "
 	    "owner_pid = ?", 3, params, NULL, err);

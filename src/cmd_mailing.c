@@ -388,12 +388,10 @@ mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 		status = db_execute(db, buf_str(&sql), 1, params,
 		    &affected, err);
 		if (!status) {
-			char count[24];
-			const char *counts[2] = { count, id };
+			const struct db_value counts[2] = {
+			    db_bind_u64(affected), db_bind_text(id) };
 
-			snprintf(count, sizeof(count), "%llu",
-			    affected);
-			status = db_execute(db, "UPDATE mailings SET "
+			status = db_execute_values(db, "UPDATE mailings SET "
 			    "cancelled_count = cancelled_count + ? "
 			    "WHERE id = ?", 2, counts, NULL, err);
 		}

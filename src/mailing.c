@@ -97,9 +97,8 @@ int
 mailing_move(MYSQL *db, uint64_t id, enum mailing_state from,
     enum mailing_state to, const char *reason, struct buf *err)
 {
-	char number[24];
 	struct buf kept = BUF_INIT;
-	const char *params[6];
+	struct db_value params[6];
 	unsigned long long affected = 0;
 	int status;
 
@@ -113,17 +112,17 @@ mailing_move(MYSQL *db, uint64_t id, enum mailing_state from,
 		encode_utf8_clean(reason, strlen(reason), &kept);
 	else if (to == MAILING_BLOCKED)
 		buf_append_str(&kept, "no reason given");
-	snprintf(number, sizeof(number), "%" PRIu64, id);
-	params[0] = mailing_state_name(to);
-	params[1] = to == MAILING_BLOCKED ? buf_str(&kept) : NULL;
+	params[0] = db_bind_text(mailing_state_name(to));
+	params[1] = db_bind_text(to == MAILING_BLOCKED ? buf_str(&kept) :
+	    NULL);
 	params[2] = params[1];
-	params[3] = mailing_state_final(to) ? "final" : NULL;
-	params[4] = number;
-	params[5] = mailing_state_name(from);
+	params[3] = db_bind_text(mailing_state_final(to) ? "final" : NULL);
+	params[4] = db_bind_u64(id);
+	params[5] = db_bind_text(mailing_state_name(from));
 	/* A move from one state to another always changes the row, so the
 	 * affected count is the matched count with or without
 	 * CLIENT_FOUND_ROWS. */
-	status = db_execute(db, "UPDATE mailings SET state = ?, "
+	status = db_execute_values(db, "UPDATE mailings SET state = ?, "
 	    "blocked_reason = LEFT(?, 1000), blocked_at = IF(? IS NULL, NULL, "
 	    "UTC_TIMESTAMP()), finished_at = IF(? IS NULL, finished_at, "
 	    "UTC_TIMESTAMP()) WHERE id = ? AND state = ?", 6, params,
@@ -160,13 +159,11 @@ mailing_read_state(MYSQL *db, uint64_t id, enum mailing_state *state,
     char stage_table[65], int *found, struct buf *err)
 {
 	struct mailing_state_row r = { .stage_table = stage_table };
-	char number[24];
-	const char *params[1] = { number };
+	const struct db_value params[1] = { db_bind_u64(id) };
 
-	snprintf(number, sizeof(number), "%" PRIu64, id);
 	if (stage_table)
 		stage_table[0] = '\0';
-	if (db_query_strings(db, "SELECT state, stage_table FROM mailings "
+	if (db_query_values(db, "SELECT state, stage_table FROM mailings "
 	    "WHERE id = ?", 1, params, mailing_state_row, &r, err) != 0)
 		return -1;
 	if (r.found && r.unknown) {
@@ -184,8 +181,7 @@ int
 mailing_block(MYSQL *db, uint64_t id, const char *reason, struct buf *err)
 {
 	struct buf kept = BUF_INIT;
-	char number[24];
-	const char *params[3] = { NULL, number, NULL };
+	struct db_value params[3];
 	int moved, status;
 
 	moved = mailing_move(db, id, MAILING_SENDING, MAILING_BLOCKED, reason,
@@ -195,10 +191,10 @@ mailing_block(MYSQL *db, uint64_t id, const char *reason, struct buf *err)
 	/* Already blocked (another worker said so first): the latest
 	 * reason is the one the operator must fix. Not a move. */
 	encode_utf8_clean(reason, strlen(reason), &kept);
-	snprintf(number, sizeof(number), "%" PRIu64, id);
-	params[0] = buf_str(&kept);
-	params[2] = mailing_state_name(MAILING_BLOCKED);
-	status = db_execute(db, "UPDATE mailings SET blocked_reason = LEFT(?, "
+	params[0] = db_bind_text(buf_str(&kept));
+	params[1] = db_bind_u64(id);
+	params[2] = db_bind_text(mailing_state_name(MAILING_BLOCKED));
+	status = db_execute_values(db, "UPDATE mailings SET blocked_reason = LEFT(?, "
 	    "1000) WHERE id = ? AND state = ?", 3, params, NULL, err);
 	buf_free(&kept);
 	return status;

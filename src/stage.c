@@ -276,8 +276,8 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
     int *published, struct buf *err)
 {
 	struct buf sql = BUF_INIT;
-	const char *params[3] = { m->id };
-	char rows[24];
+	const struct db_value params[3] = { db_bind_u64(m->rows),
+	    db_bind_text(m->table), db_bind_text(m->id) };
 	unsigned long long first;
 	unsigned in_statement = 0;
 	int status, moved = 0;
@@ -302,14 +302,10 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 		}
 	}
 	stage_crash_point("batches-inserted");
-	snprintf(rows, sizeof(rows), "%llu", m->rows);
-	params[0] = rows;
-	params[1] = m->table;
-	params[2] = m->id;
 	if (!status)
-		status = db_execute(db, "UPDATE mailings SET staged_count = ?, "
-		    "stage_table = ?, staged_at = UTC_TIMESTAMP() WHERE id = ?",
-		    3, params, NULL, err);
+		status = db_execute_values(db, "UPDATE mailings SET "
+		    "staged_count = ?, stage_table = ?, staged_at = "
+		    "UTC_TIMESTAMP() WHERE id = ?", 3, params, NULL, err);
 	if (!status) {
 		moved = mailing_move(db, strtoull(m->id, NULL, 10),
 		    MAILING_STAGING, MAILING_READY, NULL, err);
