@@ -285,14 +285,17 @@ int
 db_query_strings(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, db_row_fn *row, void *arg, struct buf *err)
 {
-	struct db_value values[DB_MAX_PARAMS];
+	struct db_value stack[DB_MAX_PARAMS] = { 0 }, *values = stack;
+	int rc;
 
-	if (nparams > DB_MAX_PARAMS) {
-		buf_printf(err, "internal: %u values in one statement", nparams);
-		return -1;
-	}
+	/* db_query_values() refuses more than DB_MAX_PARAMS values. */
+	if (nparams > DB_MAX_PARAMS)
+		values = xcalloc(nparams, sizeof(*values));
 	db_text_values(nparams, params, values);
-	return db_query_values(db, sql, nparams, values, row, arg, err);
+	rc = db_query_values(db, sql, nparams, values, row, arg, err);
+	if (values != stack)
+		free(values);
+	return rc;
 }
 
 int

@@ -363,11 +363,13 @@ delivery_count_mailing(MYSQL *db, uint64_t mailing_id, unsigned sent,
     unsigned deferred, unsigned failed, struct buf *err)
 {
 	const struct db_value params[4] = { db_bind_u64(sent),
-	    db_bind_u64(deferred), db_bind_u64(failed), db_bind_u64(mailing_id) };
+	    db_bind_u64(deferred), db_bind_u64(failed),
+	    db_bind_u64(mailing_id) };
 
 	if (sent + deferred + failed == 0)
 		return 0;
-	return db_execute_values(db, "UPDATE mailings SET sent_count = sent_count + ?, "
-	    "deferred_count = deferred_count + ?, failed_count = failed_count "
-	    "+ ? WHERE id = ?", 4, params, NULL, err);
+	return db_execute_values(db, "UPDATE mailings SET sent_count = "
+	    "sent_count + ?, deferred_count = deferred_count + ?, "
+	    "failed_count = failed_count + ? WHERE id = ?", 4, params, NULL,
+	    err);
 }

@@ -194,8 +194,8 @@ mailing_block(MYSQL *db, uint64_t id, const char *reason, struct buf *err)
 	params[0] = db_bind_text(buf_str(&kept));
 	params[1] = db_bind_u64(id);
 	params[2] = db_bind_text(mailing_state_name(MAILING_BLOCKED));
-	status = db_execute_values(db, "UPDATE mailings SET blocked_reason = LEFT(?, "
-	    "1000) WHERE id = ? AND state = ?", 3, params, NULL, err);
+	status = db_execute_values(db, "UPDATE mailings SET blocked_reason = "
+	    "LEFT(?, 1000) WHERE id = ? AND state = ?", 3, params, NULL, err);
 	buf_free(&kept);
 	return status;
 }

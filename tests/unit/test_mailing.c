@@ -127,8 +127,8 @@ START_TEST(illegal_move_is_refused_without_the_database)
 			buf_reset(&err);
 			ck_assert_int_eq(mailing_move(NULL, 42, from, to, NULL,
 			    &err), -1);
-			snprintf(want, sizeof(want), "mailing 42 cannot go from "
-			    "%s to %s", mailing_state_name(from),
+			snprintf(want, sizeof(want), "mailing 42 cannot go "
+			    "from %s to %s", mailing_state_name(from),
 			    mailing_state_name(to));
 			ck_assert_str_eq(buf_str(&err), want);
 		}
