@@ -215,8 +215,8 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
 		buf_free(&left);
 		return -1;
 	}
-	done = strcmp(buf_str(&left), "0") == 0 ? mailing_move(db,
-	    batch->mailing_id, MAILING_SENDING, MAILING_DONE, NULL, err) : 0;
+	done = strcmp(buf_str(&left), "0") == 0 ? mailing_finish(db,
+	    batch->mailing_id, err) : 0;
 	buf_free(&left);
 	if (done < 0)
 		return -1;

@@ -35,15 +35,15 @@ static const unsigned mailing_moves[MAILING_STATE_COUNT] = {
 	/* Staged; nobody selected; an interrupted staging undone. */
 	[MAILING_STAGING] = TO(MAILING_READY) | TO(MAILING_DONE) |
 	    TO(MAILING_QUEUED),
-	[MAILING_READY] = TO(MAILING_SENDING) | TO(MAILING_PAUSED) |
-	    TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
+	[MAILING_READY] = TO(MAILING_SENDING) | TO(MAILING_DONE) |
+	    TO(MAILING_PAUSED) | TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
 	[MAILING_SENDING] = TO(MAILING_DONE) | TO(MAILING_BLOCKED) |
 	    TO(MAILING_PAUSED) | TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
 	[MAILING_BLOCKED] = TO(MAILING_SENDING) | TO(MAILING_PAUSED) |
 	    TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
 	/* Resumed: back to the stager when never staged, else ready. */
 	[MAILING_PAUSED] = TO(MAILING_QUEUED) | TO(MAILING_READY) |
-	    TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
+	    TO(MAILING_DONE) | TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
 	[MAILING_DONE] = 0,
 	[MAILING_CANCELLED] = 0,
 	[MAILING_PULLED] = 0,
@@ -198,6 +198,25 @@ mailing_block(MYSQL *db, uint64_t id, const char *reason, struct buf *err)
 	    "LEFT(?, 1000) WHERE id = ? AND state = ?", 3, params, NULL, err);
 	buf_free(&kept);
 	return status;
+}
+
+int
+mailing_finish(MYSQL *db, uint64_t id, struct buf *err)
+{
+	enum mailing_state state;
+	int found, moved = 0;
+
+	/* An operator may move it between the read and the move: read
+	 * again, a few times at most. */
+	for (int attempt = 0; attempt < 3 && moved == 0; attempt++) {
+		if (mailing_read_state(db, id, &state, NULL, &found, err) != 0)
+			return -1;
+		if (!found || (state != MAILING_READY &&
+		    state != MAILING_SENDING && state != MAILING_PAUSED))
+			return 0;
+		moved = mailing_move(db, id, state, MAILING_DONE, NULL, err);
+	}
+	return moved;
 }
 
 /* Appends "a queued, ready or sending" (the states that may go to). */

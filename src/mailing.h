@@ -9,11 +9,14 @@
  *	draft   -> queued | cancelled
  *	queued  -> staging | paused | cancelled           (stager, operator)
  *	staging -> ready | done (nobody selected) | queued (interrupted)
- *	ready   -> sending | paused | cancelled | pulled  (first claim, ...)
+ *	ready   -> sending | done | paused | cancelled | pulled  (claim, ...)
  *	sending -> done | blocked | paused | cancelled | pulled
  *	blocked -> sending | paused | cancelled | pulled  (fixed, ...)
- *	paused  -> queued | ready | cancelled | pulled    (resume, ...)
+ *	paused  -> queued | ready | done | cancelled | pulled  (resume, ...)
  *	done, cancelled, pulled: final
+ *
+ * done from ready or paused: the last batch finished after a pause (or
+ * after its resume) that came while its last session was out.
  *
  * blocked: a worker could not build the mailing's messages (a template
  * that no longer compiles, say); its batches wait, and the reason is
@@ -88,6 +91,13 @@ int mailing_read_state(MYSQL *db, uint64_t id, enum mailing_state *state,
  */
 int mailing_block(MYSQL *db, uint64_t id, const char *reason,
     struct buf *err);
+
+/*
+ * Every row of mailing id is final (its last batch is done): moves it to
+ * done from ready, sending or paused. Returns 1 when moved, 0 when it is
+ * in none of those (cancelled meanwhile, say), -1 on a database error.
+ */
+int mailing_finish(MYSQL *db, uint64_t id, struct buf *err);
 
 /* What an operator asks of a mailing (herald mailing pause ID, ...). */
 enum mailing_request {

@@ -358,6 +358,41 @@ START_TEST(finishing_every_batch_makes_the_mailing_done)
 }
 END_TEST
 
+/*
+ * A pause that comes while the last batch's last session is out: that
+ * batch still finishes, and with every row final the mailing is done;
+ * left paused (or ready after a resume), nothing would ever end it.
+ */
+START_TEST(last_batch_finished_while_paused_makes_the_mailing_done)
+{
+	struct buf err = BUF_INIT;
+	struct batch b1 = claim(db_a, &owner_a, 1);
+	struct batch b2 = claim(db_b, &owner_b, 1);
+
+	ck_assert_int_eq(batch_finish(db_a, &owner_a, &b1, 0, NULL, &err), 0);
+	sql(db_a, "UPDATE mailings SET state = 'paused' WHERE id = 1");
+	ck_assert_int_eq(batch_finish(db_b, &owner_b, &b2, 0, NULL, &err), 0);
+	expect(db_a, "SELECT state, finished_at IS NOT NULL FROM mailings "
+	    "WHERE id = 1", "done|1");
+	buf_free(&err);
+}
+END_TEST
+
+/* Likewise when the pause was already resumed (ready) at the finish. */
+START_TEST(last_batch_finished_after_a_resume_makes_the_mailing_done)
+{
+	struct buf err = BUF_INIT;
+	struct batch b1 = claim(db_a, &owner_a, 1);
+	struct batch b2 = claim(db_b, &owner_b, 1);
+
+	ck_assert_int_eq(batch_finish(db_a, &owner_a, &b1, 0, NULL, &err), 0);
+	sql(db_a, "UPDATE mailings SET state = 'ready' WHERE id = 1");
+	ck_assert_int_eq(batch_finish(db_b, &owner_b, &b2, 0, NULL, &err), 0);
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "done");
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(release_gives_the_batch_back)
 {
 	struct buf err = BUF_INIT;
@@ -501,6 +536,9 @@ main(void)
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
 	tcase_add_test(tc, retry_schedule_with_jitter);
 	tcase_add_test(tc, finishing_every_batch_makes_the_mailing_done);
+	tcase_add_test(tc, last_batch_finished_while_paused_makes_the_mailing_done);
+	tcase_add_test(tc,
+	    last_batch_finished_after_a_resume_makes_the_mailing_done);
 	tcase_add_test(tc, release_gives_the_batch_back);
 	tcase_add_test(tc, stage_table_names_are_checked);
 	tcase_add_test(tc, typed_values_bind_integers_as_integers);

@@ -15,12 +15,14 @@ static const char *const legal[] = {
 	"draft queued", "draft cancelled",
 	"queued staging", "queued paused", "queued cancelled",
 	"staging ready", "staging done", "staging queued",
-	"ready sending", "ready paused", "ready cancelled", "ready pulled",
+	"ready sending", "ready done", "ready paused", "ready cancelled",
+	"ready pulled",
 	"sending done", "sending blocked", "sending paused",
 	"sending cancelled", "sending pulled",
 	"blocked sending", "blocked paused", "blocked cancelled",
 	"blocked pulled",
-	"paused queued", "paused ready", "paused cancelled", "paused pulled",
+	"paused queued", "paused ready", "paused done", "paused cancelled",
+	"paused pulled",
 };
 
 static int
