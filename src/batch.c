@@ -11,6 +11,7 @@
 #include "batch.h"
 #include "db.h"
 #include "log.h"
+#include "mailing.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -89,18 +90,20 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 {
 	struct batch_candidates candidates = { .count = 0 };
 	struct batch_row row = { .batch = batch };
-	char pid[24], lease[24], id[24];
+	/* A blocked mailing is claimed too: the worker that can build its
+	 * messages again is the one that unblocks it. */
+	const char *states[3] = { mailing_state_name(MAILING_READY),
+	    mailing_state_name(MAILING_SENDING),
+	    mailing_state_name(MAILING_BLOCKED) };
 
 	*claimed = 0;
 	if (db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL "
 	    "READ COMMITTED", err))
 		return -1;
 	if (db_query_strings(db, "SELECT id FROM mailings WHERE state IN "
-	    "('ready', 'sending') ORDER BY priority DESC, send_at, id "
-	    "LIMIT 32", 0, NULL, batch_collect_mailing, &candidates, err))
+	    "(?, ?, ?) ORDER BY priority DESC, send_at, id "
+	    "LIMIT 32", 3, states, batch_collect_mailing, &candidates, err))
 		return -1;
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
-	snprintf(lease, sizeof(lease), "%ld", owner->lease_seconds);
 	for (unsigned i = 0; i < candidates.count && !row.found; i++) {
 		const char *params[1] = { candidates.ids[i] };
 
@@ -125,24 +128,23 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 		    (unsigned long long)batch->id, batch->stage_table);
 		goto fail;
 	}
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
 	{
-		const char *params[4] = { owner->node, pid, lease, id };
+		const struct db_value params[4] = { db_bind_text(owner->node),
+		    db_bind_i64(owner->pid), db_bind_i64(owner->lease_seconds),
+		    db_bind_u64(batch->id) };
 
-		if (db_execute(db, "UPDATE batches SET state = 'claimed', "
-		    "owner_node = ?, owner_pid = ?, lease_expires_at = "
-		    "NOW(3) + INTERVAL ? SECOND, claim_count = claim_count + 1 "
-		    "WHERE id = ?", 4, params, NULL, err))
+		if (db_execute_values(db, "UPDATE batches SET state = "
+		    "'claimed', owner_node = ?, owner_pid = ?, "
+		    "lease_expires_at = NOW(3) + INTERVAL ? SECOND, "
+		    "claim_count = claim_count + 1 WHERE id = ?", 4, params,
+		    NULL, err))
 			goto fail;
 	}
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->mailing_id);
-	{
-		const char *params[1] = { id };
-
-		if (db_execute(db, "UPDATE mailings SET state = 'sending' "
-		    "WHERE id = ? AND state = 'ready'", 1, params, NULL, err))
-			goto fail;
-	}
+	/* The first claim makes the mailing sending; later ones find it
+	 * sending (or blocked) already. */
+	if (mailing_move(db, batch->mailing_id, MAILING_READY, MAILING_SENDING,
+	    NULL, err) < 0)
+		goto fail;
 	if (db_exec(db, "COMMIT", err))
 		goto fail;
 	*claimed = 1;
@@ -157,18 +159,14 @@ batch_checkpoint(MYSQL *db, const struct batch_owner *owner,
     struct batch *batch, uint32_t checkpoint_row, int *still_ours,
     struct buf *err)
 {
-	char checkpoint[24], lease[24], id[24], pid[24];
-	const char *params[5] = { checkpoint, lease, id, owner->node, pid };
+	const struct db_value params[5] = { db_bind_u64(checkpoint_row),
+	    db_bind_i64(owner->lease_seconds), db_bind_u64(batch->id),
+	    db_bind_text(owner->node), db_bind_i64(owner->pid) };
 	unsigned long long affected = 0;
 
-	snprintf(checkpoint, sizeof(checkpoint), "%lu",
-	    (unsigned long)checkpoint_row);
-	snprintf(lease, sizeof(lease), "%ld", owner->lease_seconds);
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
 	/* The connection reports rows matched, not rows changed
 	 * (CLIENT_FOUND_ROWS), so an unchanged lease still counts. */
-	if (db_execute(db, "UPDATE batches SET checkpoint_row = ?, "
+	if (db_execute_values(db, "UPDATE batches SET checkpoint_row = ?, "
 	    "lease_expires_at = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
 	    "state = 'claimed' AND owner_node = ? AND owner_pid = ?", 5,
 	    params, &affected, err))
@@ -184,33 +182,43 @@ batch_finish(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, int rows_left, const char *retry_at,
     struct buf *err)
 {
-	char id[24], pid[24], mailing[24];
-	const char *params[6] = { rows_left ? "ready" : "done", retry_at,
-	    rows_left ? "again" : NULL, id, owner->node, pid };
-	const char *mailing_params[2] = { mailing, mailing };
-	unsigned long long done = 0;
+	const struct db_value params[6] = {
+	    db_bind_text(rows_left ? "ready" : "done"), db_bind_text(retry_at),
+	    db_bind_text(rows_left ? "again" : NULL), db_bind_u64(batch->id),
+	    db_bind_text(owner->node), db_bind_i64(owner->pid) };
+	const struct db_value mailing_params[1] = {
+	    db_bind_u64(batch->mailing_id) };
+	struct buf left = BUF_INIT;
+	int done;
 
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
-	snprintf(mailing, sizeof(mailing), "%llu",
-	    (unsigned long long)batch->mailing_id);
 	/*
 	 * A batch handed back for its deferred rows starts again from its
 	 * first row: the checkpoint passed them, and only rows still
 	 * pending or deferred are read again.
 	 */
-	if (db_execute(db, "UPDATE batches SET state = ?, owner_node = NULL, "
-	    "owner_pid = NULL, lease_expires_at = NULL, next_attempt_at = ?, "
-	    "checkpoint_row = IF(? IS NOT NULL, 0, "
-	    "checkpoint_row) WHERE id = ? AND state = 'claimed' AND "
-	    "owner_node = ? AND owner_pid = ?", 6, params, NULL, err))
+	if (db_execute_values(db, "UPDATE batches SET state = ?, owner_node = "
+	    "NULL, owner_pid = NULL, lease_expires_at = NULL, next_attempt_at "
+	    "= ?, checkpoint_row = IF(? IS NOT NULL, 0, checkpoint_row) WHERE "
+	    "id = ? AND state = 'claimed' AND owner_node = ? AND owner_pid = ?",
+	    6, params, NULL, err))
 		return -1;
 	if (rows_left)
 		return 0;
-	if (db_execute(db, "UPDATE mailings SET state = 'done', "
-	    "finished_at = UTC_TIMESTAMP() WHERE id = ? AND state = 'sending' "
-	    "AND NOT EXISTS (SELECT 1 FROM batches WHERE mailing_id = ? AND "
-	    "state <> 'done')", 2, mailing_params, &done, err))
+	/*
+	 * Done once no batch is left. Batches never leave done, and each
+	 * worker commits its own batch before it looks, so the worker that
+	 * finishes the last one sees them all done.
+	 */
+	if (db_query_values(db, "SELECT COUNT(*) FROM batches WHERE "
+	    "mailing_id = ? AND state <> 'done'", 1, mailing_params,
+	    db_first_value, &left, err)) {
+		buf_free(&left);
+		return -1;
+	}
+	done = strcmp(buf_str(&left), "0") == 0 ? mailing_finish(db,
+	    batch->mailing_id, err) : 0;
+	buf_free(&left);
+	if (done < 0)
 		return -1;
 	if (done)
 		msg_info("mailing %llu done: every row is final",
@@ -222,40 +230,11 @@ int
 batch_release(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, struct buf *err)
 {
-	char id[24], pid[24];
-	const char *params[3] = { id, owner->node, pid };
+	const struct db_value params[3] = { db_bind_u64(batch->id),
+	    db_bind_text(owner->node), db_bind_i64(owner->pid) };
 
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->id);
-	snprintf(pid, sizeof(pid), "%ld", owner->pid);
-	return db_execute(db, "UPDATE batches SET state = 'ready', "
+	return db_execute_values(db, "UPDATE batches SET state = 'ready', "
 	    "owner_node = NULL, owner_pid = NULL, lease_expires_at = NULL "
 	    "WHERE id = ? AND state = 'claimed' AND owner_node = ? AND "
 	    "owner_pid = ?", 3, params, NULL, err);
-}
-
-static int
-batch_copy_state(void *arg, unsigned ncolumns, char **columns)
-{
-	struct buf *state = arg;
-
-	if (ncolumns == 1 && columns[0])
-		buf_append_str(state, columns[0]);
-	return 1;
-}
-
-int
-batch_mailing_state(MYSQL *db, uint64_t mailing_id, char *state,
-    size_t size, struct buf *err)
-{
-	struct buf found = BUF_INIT;
-	char id[24];
-	const char *params[1] = { id };
-	int rc;
-
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)mailing_id);
-	rc = db_query_strings(db, "SELECT state FROM mailings WHERE id = ?", 1,
-	    params, batch_copy_state, &found, err);
-	snprintf(state, size, "%s", found.len ? buf_str(&found) : "missing");
-	buf_free(&found);
-	return rc;
 }

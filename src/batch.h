@@ -36,9 +36,9 @@ struct batch_owner {
 };
 
 /*
- * Claims the next batch of a mailing that is ready or sending, highest
- * priority first. *claimed is 1 with *batch filled, or 0 when there is
- * nothing to claim. Marks the mailing sending on its first claim.
+ * Claims the next batch of a mailing that is ready, sending or blocked,
+ * highest priority first. *claimed is 1 with *batch filled, or 0 when
+ * there is nothing to claim. Marks a ready mailing sending (mailing.h).
  */
 int batch_claim(MYSQL *db, const struct batch_owner *owner,
     struct batch *batch, int *claimed, struct buf *err);
@@ -68,10 +68,6 @@ int batch_finish(MYSQL *db, const struct batch_owner *owner,
  */
 int batch_release(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, struct buf *err);
-
-/* Reads the mailing's state ("sending", "paused", ...) into state. */
-int batch_mailing_state(MYSQL *db, uint64_t mailing_id, char *state,
-    size_t size, struct buf *err);
 
 /* True when name is a stage table name herald generates. */
 int batch_valid_stage_table(const char *name);

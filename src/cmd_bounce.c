@@ -87,16 +87,6 @@ bounce_read(const char *path, struct buf *text)
 	return 0;
 }
 
-static int
-bounce_first_column(void *arg, unsigned ncolumns, char **columns)
-{
-	struct buf *out = arg;
-
-	if (ncolumns >= 1 && columns[0])
-		buf_append_str(out, columns[0]);
-	return 1;
-}
-
 /* The stage table of mailing id, "" when there is none. */
 static int
 bounce_stage_table(MYSQL *db, const char *mailing, struct buf *table,
@@ -106,7 +96,7 @@ bounce_stage_table(MYSQL *db, const char *mailing, struct buf *table,
 
 	buf_reset(table);
 	return db_query_strings(db, "SELECT stage_table FROM mailings WHERE "
-	    "id = ?", 1, params, bounce_first_column, table, err);
+	    "id = ?", 1, params, db_first_value, table, err);
 }
 
 /*
@@ -251,7 +241,7 @@ cmd_bounce(struct cli *cli, int argc, char **argv)
 		const char *p[2] = { mailing, recipient };
 
 		if (db_query_strings(db, buf_str(&sql), 2, p,
-		    bounce_first_column, &email, &err) != 0) {
+		    db_first_value, &email, &err) != 0) {
 			msg_error("bounce: %s (try again later)",
 			    buf_str(&err));
 			goto done;

@@ -4,13 +4,9 @@
  * create checks everything a worker will need before the mailing exists:
  * the template directory compiles, the segment compiles (unknown fields
  * and syntax errors point at their column), the From address is valid,
- * the send time parses. The state changes follow DESIGN.md section 5:
- *
- *	queued -> staging -> ready -> sending -> done      (stager, workers)
- *	queued | ready | sending  -> paused -> (resume) queued | ready
- *	draft | queued | ready | sending | paused -> cancelled
- *
- * Any other change is refused, naming the state the mailing is in.
+ * the send time parses. pause, resume and cancel ask mailing.h, which
+ * holds the states and their legal moves: any other change is refused,
+ * naming the state the mailing is in, and changes nothing.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +23,7 @@
 #include "db.h"
 #include "delivery.h"
 #include "log.h"
+#include "mailing.h"
 #include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
@@ -54,7 +51,10 @@ cmd_mailing_usage(FILE *out)
 	    "nothing fills, received(ID) of no mailing and list = NAME of no\n"
 	    "list are warned about (see herald template check).\n"
 	    "pause stops new batches (messages in flight finish); resume\n"
-	    "undoes it; cancel marks every message not yet sent cancelled.\n");
+	    "undoes it; cancel marks every message not yet sent cancelled.\n"
+	    "A mailing whose messages cannot be built (a template broken\n"
+	    "mid-send) is blocked: show gives the reason; once fixed, the\n"
+	    "workers send it again on their own.\n");
 }
 
 /* --- create ------------------------------------------------------------ */
@@ -63,16 +63,6 @@ struct create_args {
 	const char *name, *template_dir, *segment, *from, *subject;
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
 };
-
-static int
-segment_named(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *expression = arg;
-
-	(void)ncolumns;
-	buf_append_str(expression, col[0]);
-	return 1;
-}
 
 /* Accepts "Name <address>" or "address"; checks the address. */
 static int
@@ -215,7 +205,7 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	params[0] = a.segment;
 	if (segment_name_check(a.segment, &why) == 0 &&
 	    db_query_strings(db, "SELECT expression FROM segments WHERE name "
-	    "= ?", 1, params, segment_named, &expression, &err) != 0)
+	    "= ?", 1, params, db_first_value, &expression, &err) != 0)
 		goto done;
 	buf_reset(&why);
 	if (expression.len == 0)
@@ -246,10 +236,11 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	params[7] = a.priority;
 	params[8] = a.rate ? rate : NULL;
 	params[9] = a.expected_value;
+	params[10] = mailing_state_name(MAILING_QUEUED);
 	if (db_execute(db, "INSERT INTO mailings (name, template_dir, subject, "
 	    "from_address, reply_to, segment_expression, send_at, priority, "
 	    "rate_limit_per_hour, expected_value, state) VALUES (?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, 'queued')", 10, params, NULL, &err) != 0)
+	    "?, ?, ?, ?, ?, ?, ?)", 11, params, NULL, &err) != 0)
 		goto done;
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)
 	    mysql_insert_id(db));
@@ -293,13 +284,19 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	    "template", "subject", "from", "reply-to", "segment", "send at",
 	    "priority", "rate limit/h", "expected value", "stage table",
 	    "staged", "sent", "deferred", "failed", "bounced", "suppressed",
-	    "cancelled", "created", "staged at", "finished at" };
+	    "cancelled", "created", "staged at", "finished at",
+	    "blocked since", "blocked by" };
+	/* The blocked lines only while the mailing is blocked. */
+	const unsigned blocked_since = 23;
 	int *found = arg;
 
 	*found = 1;
 	for (unsigned i = 0; i < ncolumns && i < sizeof(labels) /
-	    sizeof(labels[0]); i++)
+	    sizeof(labels[0]); i++) {
+		if (i >= blocked_since && col[i] == NULL)
+			continue;
 		printf("%-15s %s\n", labels[i], col[i] ? col[i] : "-");
+	}
 	return 0;
 }
 
@@ -317,97 +314,41 @@ mailing_db(struct cli *cli, struct buf *err)
 
 /* --- state changes -------------------------------------------------------- */
 
-static int
-read_state(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *state = arg;
-
-	(void)ncolumns;
-	buf_append_str(state, col[0]);
-	buf_append_char(state, '\0');
-	buf_append_str(state, col[1] ? col[1] : "");
-	return 1;
-}
-
-/* Applies verb to mailing id after checking its state allows it. */
+/*
+ * Pauses, resumes or cancels mailing id (mailing.h refuses what its
+ * state does not allow). A cancel also marks every row not yet sent
+ * cancelled and closes the batches no worker holds.
+ */
 static int
 mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 {
-	struct buf row = BUF_INIT, sql = BUF_INIT;
+	struct buf sql = BUF_INIT;
 	const char *params[1] = { id };
-	const char *state, *table;
+	char table[65];
+	enum mailing_request request = !strcmp(verb, "pause") ? MAILING_PAUSE :
+	    !strcmp(verb, "resume") ? MAILING_RESUME : MAILING_CANCEL;
 	unsigned long long affected = 0;
-	int status = -1;
+	int status;
 
-	if (db_query_strings(db, "SELECT state, stage_table FROM mailings "
-	    "WHERE id = ?", 1, params, read_state, &row, err) != 0)
-		goto out;
-	if (row.len == 0) {
-		buf_printf(err, "mailing %s does not exist", id);
-		goto out;
+	status = mailing_request(db, strtoull(id, NULL, 10), request, table,
+	    err);
+	if (!status && request == MAILING_CANCEL && table[0] &&
+	    batch_valid_stage_table(table)) {
+		buf_printf(&sql, "UPDATE `%s` SET delivery_state = "
+		    "'cancelled' WHERE mailing_id = ? AND "
+		    "delivery_state IN ('pending', 'deferred')", table);
+		status = db_execute(db, buf_str(&sql), 1, params,
+		    &affected, err);
+		/* Counted from the rows: a worker may turn some it had in
+		 * flight into sent meanwhile (delivery.h). */
+		if (!status)
+			status = delivery_count_cancelled(db, table,
+			    strtoull(id, NULL, 10), err);
+		if (!status)
+			status = db_execute(db, "UPDATE batches SET "
+			    "state = 'done' WHERE mailing_id = ? AND "
+			    "state = 'ready'", 1, params, NULL, err);
 	}
-	state = row.data;
-	table = row.data + strlen(state) + 1;
-	if (strcmp(verb, "pause") == 0) {
-		if (strcmp(state, "queued") && strcmp(state, "ready") &&
-		    strcmp(state, "sending")) {
-			buf_printf(err, "mailing %s is %s: only a queued, ready "
-			    "or sending mailing can be paused", id, state);
-			goto out;
-		}
-		status = db_execute(db, "UPDATE mailings SET state = 'paused' "
-		    "WHERE id = ? AND state IN ('queued', 'ready', "
-		    "'sending')", 1, params, &affected, err);
-	} else if (strcmp(verb, "resume") == 0) {
-		if (strcmp(state, "paused")) {
-			buf_printf(err, "mailing %s is %s: only a paused "
-			    "mailing can be resumed", id, state);
-			goto out;
-		}
-		/* Staged mailings go back to ready (workers make it sending
-		 * again); others wait for the stager. */
-		status = db_execute(db, "UPDATE mailings SET state = IF("
-		    "stage_table IS NULL, 'queued', 'ready') WHERE id = ? AND "
-		    "state = 'paused'", 1, params, &affected, err);
-	} else {
-		if (!strcmp(state, "done") || !strcmp(state, "cancelled") ||
-		    !strcmp(state, "pulled") || !strcmp(state, "staging")) {
-			buf_printf(err, "mailing %s is %s: it cannot be "
-			    "cancelled%s", id, state, !strcmp(state, "staging") ?
-			    " while it is being staged; pause it, or try again "
-			    "in a moment" : "");
-			goto out;
-		}
-		status = db_execute(db, "UPDATE mailings SET state = "
-		    "'cancelled', finished_at = UTC_TIMESTAMP() WHERE id = ? "
-		    "AND state IN ('draft', 'queued', 'ready', 'sending', "
-		    "'paused')", 1, params, &affected, err);
-		if (!status && affected && table[0] &&
-		    batch_valid_stage_table(table)) {
-			buf_printf(&sql, "UPDATE `%s` SET delivery_state = "
-			    "'cancelled' WHERE mailing_id = ? AND "
-			    "delivery_state IN ('pending', 'deferred')", table);
-			status = db_execute(db, buf_str(&sql), 1, params,
-			    &affected, err);
-			/* Counted from the rows: a worker may turn some it
-			 * had in flight into sent meanwhile (delivery.h). */
-			if (!status)
-				status = delivery_count_cancelled(db, table,
-				    strtoull(id, NULL, 10), err);
-			if (!status)
-				status = db_execute(db, "UPDATE batches SET "
-				    "state = 'done' WHERE mailing_id = ? AND "
-				    "state = 'ready'", 1, params, NULL, err);
-			affected = 1;
-		}
-	}
-	if (status == 0 && affected == 0) {
-		buf_printf(err, "mailing %s changed state meanwhile; look at "
-		    "it again (herald mailing show %s)", id, id);
-		status = -1;
-	}
-out:
-	buf_free(&row);
 	buf_free(&sql);
 	return status;
 }
@@ -482,8 +423,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		    "send_at, priority, rate_limit_per_hour, expected_value, "
 		    "stage_table, staged_count, sent_count, deferred_count, "
 		    "failed_count, bounced_count, suppressed_count, "
-		    "cancelled_count, created_at, "
-		    "staged_at, finished_at FROM mailings WHERE id = ?", 1,
+		    "cancelled_count, created_at, staged_at, finished_at, "
+		    "blocked_at, blocked_reason FROM mailings WHERE id = ?", 1,
 		    params, print_show_row, &found, &err) != 0)
 			status = CLI_FAILED;
 		else if (!found) {

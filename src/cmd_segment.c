@@ -45,16 +45,6 @@ cmd_segment_usage(FILE *out)
 }
 
 static int
-copy_first(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	(void)ncolumns;
-	buf_append_str(out, col[0] ? col[0] : "");
-	return 1;
-}
-
-static int
 print_segment(void *arg, unsigned ncolumns, char **col)
 {
 	(void)arg;
@@ -78,7 +68,7 @@ resolve(MYSQL *db, const char *text, struct buf *expression,
 	buf_free(&why);
 	buf_reset(expression);
 	if (is_name && db_query_strings(db, "SELECT expression FROM segments "
-	    "WHERE name = ?", 1, params, copy_first, expression, err) != 0)
+	    "WHERE name = ?", 1, params, db_first_value, expression, err) != 0)
 		return -1;
 	if (expression->len == 0)
 		buf_append_str(expression, text);
@@ -129,7 +119,7 @@ segment_count(MYSQL *db, const char *text, struct buf *err)
 	    "s.email = r.email) AND (%s)", buf_str(&seg.where));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (db_query_strings(db, buf_str(&sql), seg.count,
-	    (const char *const *)seg.params, copy_first, &count, err) != 0)
+	    (const char *const *)seg.params, db_first_value, &count, err) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%s %s (query %.3f s)\n", buf_str(&count), msg_plural(
@@ -202,7 +192,7 @@ segment_save(MYSQL *db, const char *name, const char *expression,
 	}
 	if (warn_references(db, "save", expression, &seg, err) ||
 	    db_query_strings(db, "SELECT expression FROM segments WHERE name "
-	    "= ?", 1, params, copy_first, &old, err) != 0)
+	    "= ?", 1, params, db_first_value, &old, err) != 0)
 		goto out;
 	if (old.len && !replace) {
 		buf_printf(err, "segment %s exists (%s); give --replace to "
@@ -268,7 +258,8 @@ cmd_segment(struct cli *cli, int argc, char **argv)
 		const char *params[1] = { argv[2] };
 
 		status = db_query_strings(db, "SELECT expression FROM segments "
-		    "WHERE name = ?", 1, params, copy_first, &expression, &err);
+		    "WHERE name = ?", 1, params, db_first_value, &expression,
+		    &err);
 		if (!status && expression.len == 0)
 			status = -1;
 		if (!status)

@@ -26,6 +26,7 @@
 #include "db.h"
 #include "encode.h"
 #include "log.h"
+#include "mailing.h"
 #include "scoreboard.h"
 
 #define BAR_WIDTH 24
@@ -41,13 +42,16 @@ cmd_status_usage(FILE *out)
 	    "state, batch, heartbeat), its monitor and Postfix's queue, and\n"
 	    "the relays (up or down; rate and totals while heraldd runs).\n"
 	    "No ETA while a mailing is paused or blocked, or heraldd is not\n"
-	    "running.\n"
+	    "running. A blocked mailing (its messages cannot be built) shows\n"
+	    "why.\n"
 	    "--watch redraws every SECONDS (2) until interrupted; --json\n"
 	    "prints one JSON document instead.\n");
 }
 
 struct mailing_status {
-	char id[24], name[201], state[16], table[65], send_at[32];
+	char id[24], name[201], table[65], send_at[32];
+	enum mailing_state state;
+	char *blocked_reason;		/* NULL unless blocked */
 	unsigned long long staged, sent, deferred, failed, pending;
 	/* Sent in the last minute, and in its first second that had any
 	 * (epoch seconds of the database's clock, as now). */
@@ -75,10 +79,12 @@ mailing_row(void *arg, unsigned ncolumns, char **col)
 	memset(m, 0, sizeof(*m));
 	snprintf(m->id, sizeof(m->id), "%s", col[0]);
 	snprintf(m->name, sizeof(m->name), "%s", col[1]);
-	snprintf(m->state, sizeof(m->state), "%s", col[2]);
+	if (mailing_state_parse(col[2], &m->state) != 0)
+		m->state = MAILING_DRAFT;	/* the query names them all */
 	snprintf(m->table, sizeof(m->table), "%s", col[3] ? col[3] : "");
 	snprintf(m->send_at, sizeof(m->send_at), "%s", col[4]);
 	m->staged = strtoull(col[5], NULL, 10);
+	m->blocked_reason = col[6] ? xstrdup(col[6]) : NULL;
 	return 0;
 }
 
@@ -118,13 +124,20 @@ static void
 status_read_db(const struct herald_config *cfg, struct status *s)
 {
 	MYSQL *db = db_connect(cfg, DB_SELECT_DATABASE, &s->db_error);
+	const char *unfinished[7] = { mailing_state_name(MAILING_DRAFT),
+	    mailing_state_name(MAILING_QUEUED),
+	    mailing_state_name(MAILING_STAGING),
+	    mailing_state_name(MAILING_READY),
+	    mailing_state_name(MAILING_SENDING),
+	    mailing_state_name(MAILING_BLOCKED),
+	    mailing_state_name(MAILING_PAUSED) };
 
 	if (db == NULL)
 		return;
 	if (db_query_strings(db, "SELECT id, name, state, stage_table, "
-	    "send_at, staged_count FROM mailings WHERE state IN ('draft', "
-	    "'queued', 'staging', 'ready', 'sending', 'paused') ORDER BY id",
-	    0, NULL, mailing_row, s, &s->db_error) != 0) {
+	    "send_at, staged_count, blocked_reason FROM mailings WHERE state "
+	    "IN (?, ?, ?, ?, ?, ?, ?) ORDER BY id", 7, unfinished,
+	    mailing_row, s, &s->db_error) != 0) {
 		mysql_close(db);
 		return;
 	}
@@ -199,8 +212,8 @@ eta_seconds(const struct mailing_status *m, int daemon_running)
 
 	if (left == 0)
 		return 0;
-	if (!daemon_running || strcmp(m->state, "paused") == 0 ||
-	    strcmp(m->state, "blocked") == 0)
+	if (!daemon_running || m->state == MAILING_PAUSED ||
+	    m->state == MAILING_BLOCKED)
 		return -1;
 	return rate > 0 ? (long)((double)left / rate) : -1;
 }
@@ -388,13 +401,20 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			    "\"staged\": %llu, \"sent\": %llu, \"pending\": %llu, "
 			    "\"deferred\": %llu, \"failed\": %llu, "
 			    "\"rate_per_second\": %.1f, \"average_per_second\": "
-			    "%.1f, \"eta_seconds\": ", m->state, m->send_at,
+			    "%.1f, \"eta_seconds\": ",
+			    mailing_state_name(m->state), m->send_at,
 			    m->staged, m->sent, m->pending, m->deferred,
 			    m->failed, current_rate(m), average_rate(m));
 			if (eta_seconds(m, running) >= 0)
-				printf("%ld}", eta_seconds(m, running));
+				printf("%ld", eta_seconds(m, running));
 			else
-				printf("null}");
+				printf("null");
+			printf(", \"blocked_reason\": ");
+			if (m->blocked_reason)
+				json_text(m->blocked_reason);
+			else
+				printf("null");
+			printf("}");
 		}
 		printf("], \"daemon\": {\"running\": %s", running ? "true" :
 		    "false");
@@ -453,7 +473,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		    0;
 		long eta = eta_seconds(m, running);
 
-		printf("  %-5s %-24.24s %-9s ", m->id, m->name, m->state);
+		printf("  %-5s %-24.24s %-9s ", m->id, m->name,
+		    mailing_state_name(m->state));
 		if (m->table[0] == '\0') {
 			printf("send at %s UTC\n", m->send_at);
 			continue;
@@ -467,6 +488,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		else
 			printf("  ETA -");
 		printf("  deferred %llu  failed %llu\n", m->deferred, m->failed);
+		if (m->blocked_reason)
+			printf("        blocked: %s\n", m->blocked_reason);
 	}
 	if (running) {
 		printf("WORKERS (heraldd pid %d, up %llds)\n",
@@ -566,6 +589,8 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		if (board)
 			scoreboard_unmap(board);
 		free(path);
+		for (unsigned i = 0; i < s.count; i++)
+			free(s.m[i].blocked_reason);
 		free(s.m);
 		buf_free(&s.db_error);
 		buf_free(&board_error);

@@ -242,21 +242,20 @@ composer_open(const struct herald_config *cfg, MYSQL *db,
 	struct composer *c = xcalloc(1, sizeof(*c));
 	struct mailing_read m = { .c = c };
 	struct variants_read v = { .c = c, .err = err };
-	char id[24];
-	const char *params[1] = { id };
+	const struct db_value params[1] = { db_bind_u64(mailing_id) };
 	char *from;
 
 	if (value_names[0] == NULL)
 		value_names_init();
 	c->cfg = cfg;
 	c->mailing_id = mailing_id;
-	snprintf(id, sizeof(id), "%" PRIu64, mailing_id);
-	if (db_query_strings(db, "SELECT name, template_dir, subject, "
+	if (db_query_values(db, "SELECT name, template_dir, subject, "
 	    "from_address, reply_to, rate_limit_per_hour FROM mailings "
 	    "WHERE id = ?", 1, params, mailing_row, &m, err) != 0)
 		goto fail;
 	if (!m.found) {
-		buf_printf(err, "mailing %s does not exist", id);
+		buf_printf(err, "mailing %" PRIu64 " does not exist",
+		    mailing_id);
 		goto fail;
 	}
 	from = c->from_address;
@@ -273,7 +272,7 @@ composer_open(const struct herald_config *cfg, MYSQL *db,
 	if (c->variants[0].set == NULL)
 		goto fail;
 	c->variant_count = 1;
-	if (db_query_strings(db, "SELECT id, template_dir, subject FROM "
+	if (db_query_values(db, "SELECT id, template_dir, subject FROM "
 	    "variants WHERE mailing_id = ?", 1, params, variant_row, &v,
 	    err) != 0 || v.failed)
 		goto fail;

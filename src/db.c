@@ -2,8 +2,9 @@
  * db.c - connections and bound-value statements (see db.h).
  *
  * Every statement that carries a value from outside herald goes through
- * a prepared statement with its values bound as strings; the server
- * converts them to the column types. The cost of a prepare per call is
+ * a prepared statement with its values bound: text as strings, which
+ * the server converts to the column types, and herald's own integers
+ * (ids, counts) as integers. The cost of a prepare per call is
  * fine for the control paths that use these helpers; the hot paths
  * (claiming and recording batches) keep their own prepared statements.
  */
@@ -144,10 +145,10 @@ db_exec(MYSQL *db, const char *sql, struct buf *err)
 	return 0;
 }
 
-/* Prepares sql and binds params as strings. NULL with err on failure. */
+/* Prepares sql, binds values and runs it. NULL with err on failure. */
 static MYSQL_STMT *
-db_prepare_bound(MYSQL *db, const char *sql, unsigned nparams,
-    const char *const *params, MYSQL_BIND *binds, unsigned long *lengths,
+db_prepare_bound(MYSQL *db, const char *sql, unsigned nvalues,
+    const struct db_value *values, MYSQL_BIND *binds, unsigned long *lengths,
     struct buf *err)
 {
 	MYSQL_STMT *stmt = mysql_stmt_init(db);
@@ -158,25 +159,32 @@ db_prepare_bound(MYSQL *db, const char *sql, unsigned nparams,
 	}
 	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0)
 		goto fail;
-	if (mysql_stmt_param_count(stmt) != nparams) {
+	if (mysql_stmt_param_count(stmt) != nvalues) {
 		buf_printf(err, "internal: statement expects %lu values, "
-		    "%u given", mysql_stmt_param_count(stmt), nparams);
+		    "%u given", mysql_stmt_param_count(stmt), nvalues);
 		mysql_stmt_close(stmt);
 		return NULL;
 	}
-	memset(binds, 0, sizeof(*binds) * nparams);
-	for (unsigned i = 0; i < nparams; i++) {
-		if (params[i] == NULL) {
+	memset(binds, 0, sizeof(*binds) * nvalues);
+	for (unsigned i = 0; i < nvalues; i++) {
+		const struct db_value *v = &values[i];
+
+		/* The library reads the buffers, never writes them. */
+		if (v->type == DB_VALUE_U64 || v->type == DB_VALUE_I64) {
+			binds[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			binds[i].buffer = (void *)&v->as;
+			binds[i].is_unsigned = v->type == DB_VALUE_U64;
+		} else if (v->as.text == NULL) {
 			binds[i].buffer_type = MYSQL_TYPE_NULL;
-			continue;
+		} else {
+			lengths[i] = strlen(v->as.text);
+			binds[i].buffer_type = MYSQL_TYPE_STRING;
+			binds[i].buffer = (void *)v->as.text;
+			binds[i].buffer_length = lengths[i];
+			binds[i].length = &lengths[i];
 		}
-		lengths[i] = strlen(params[i]);
-		binds[i].buffer_type = MYSQL_TYPE_STRING;
-		binds[i].buffer = (void *)params[i];
-		binds[i].buffer_length = lengths[i];
-		binds[i].length = &lengths[i];
 	}
-	if (nparams && mysql_stmt_bind_param(stmt, binds) != 0)
+	if (nvalues && mysql_stmt_bind_param(stmt, binds) != 0)
 		goto fail;
 	if (mysql_stmt_execute(stmt) != 0)
 		goto fail;
@@ -189,9 +197,34 @@ fail:
 
 #define DB_MAX_PARAMS 64
 
+/* Copies n strings into values as text values. */
+static void
+db_text_values(unsigned n, const char *const *params, struct db_value *values)
+{
+	for (unsigned i = 0; i < n; i++)
+		values[i] = db_bind_text(params[i]);
+}
+
 int
 db_execute(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, unsigned long long *affected,
+    struct buf *err)
+{
+	struct db_value stack[DB_MAX_PARAMS] = { 0 }, *values = stack;
+	int rc;
+
+	if (nparams > DB_MAX_PARAMS)
+		values = xcalloc(nparams, sizeof(*values));
+	db_text_values(nparams, params, values);
+	rc = db_execute_values(db, sql, nparams, values, affected, err);
+	if (values != stack)
+		free(values);
+	return rc;
+}
+
+int
+db_execute_values(MYSQL *db, const char *sql, unsigned nvalues,
+    const struct db_value *values, unsigned long long *affected,
     struct buf *err)
 {
 	MYSQL_BIND stack_binds[DB_MAX_PARAMS], *binds = stack_binds;
@@ -199,11 +232,11 @@ db_execute(MYSQL *db, const char *sql, unsigned nparams,
 	MYSQL_STMT *stmt;
 
 	/* Bulk statements bind hundreds of values: give them the heap. */
-	if (nparams > DB_MAX_PARAMS) {
-		binds = xcalloc(nparams, sizeof(*binds));
-		lengths = xcalloc(nparams, sizeof(*lengths));
+	if (nvalues > DB_MAX_PARAMS) {
+		binds = xcalloc(nvalues, sizeof(*binds));
+		lengths = xcalloc(nvalues, sizeof(*lengths));
 	}
-	stmt = db_prepare_bound(db, sql, nparams, params, binds, lengths, err);
+	stmt = db_prepare_bound(db, sql, nvalues, values, binds, lengths, err);
 	if (stmt && affected)
 		*affected = mysql_stmt_affected_rows(stmt);
 	if (stmt)
@@ -251,6 +284,24 @@ db_fetch_strings(MYSQL_STMT *stmt, unsigned ncolumns, MYSQL_BIND *out,
 int
 db_query_strings(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, db_row_fn *row, void *arg, struct buf *err)
+{
+	struct db_value stack[DB_MAX_PARAMS] = { 0 }, *values = stack;
+	int rc;
+
+	/* db_query_values() refuses more than DB_MAX_PARAMS values. */
+	if (nparams > DB_MAX_PARAMS)
+		values = xcalloc(nparams, sizeof(*values));
+	db_text_values(nparams, params, values);
+	rc = db_query_values(db, sql, nparams, values, row, arg, err);
+	if (values != stack)
+		free(values);
+	return rc;
+}
+
+int
+db_query_values(MYSQL *db, const char *sql, unsigned nparams,
+    const struct db_value *params, db_row_fn *row, void *arg,
+    struct buf *err)
 {
 	MYSQL_BIND binds[DB_MAX_PARAMS], *out = NULL;
 	unsigned long lengths[DB_MAX_PARAMS], *out_lengths = NULL;
@@ -307,4 +358,15 @@ out:
 	free(out);
 	mysql_stmt_close(stmt);
 	return rc;
+}
+
+int
+db_first_value(void *arg, unsigned ncolumns, char **columns)
+{
+	struct buf *value = arg;
+
+	buf_reset(value);
+	if (ncolumns >= 1 && columns[0])
+		buf_append_str(value, columns[0]);
+	return 1;
 }

@@ -15,6 +15,7 @@
 #define HERALD_DB_H
 
 #include <mysql.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "config.h"
@@ -57,6 +58,55 @@ int db_execute(MYSQL *db, const char *sql, unsigned nparams,
 typedef int db_row_fn(void *arg, unsigned ncolumns, char **columns);
 int db_query_strings(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, db_row_fn *row, void *arg, struct buf *err);
+
+/*
+ * A typed value for a '?' marker: text (NULL binds SQL NULL), or an
+ * integer bound as an integer (MYSQL_TYPE_LONGLONG), so ids, counts and
+ * limits reach the server as numbers with no text to format. Make them
+ * with db_bind_text(), db_bind_u64() and db_bind_i64().
+ */
+struct db_value {
+	enum { DB_VALUE_TEXT, DB_VALUE_U64, DB_VALUE_I64 } type;
+	union {
+		const char *text;
+		uint64_t u64;
+		int64_t i64;
+	} as;
+};
+
+static inline struct db_value
+db_bind_text(const char *text)
+{
+	return (struct db_value){ .type = DB_VALUE_TEXT, .as.text = text };
+}
+
+static inline struct db_value
+db_bind_u64(uint64_t value)
+{
+	return (struct db_value){ .type = DB_VALUE_U64, .as.u64 = value };
+}
+
+static inline struct db_value
+db_bind_i64(int64_t value)
+{
+	return (struct db_value){ .type = DB_VALUE_I64, .as.i64 = value };
+}
+
+/* db_execute() and db_query_strings() with typed values. The values
+ * must stay valid until the call returns. */
+int db_execute_values(MYSQL *db, const char *sql, unsigned nvalues,
+    const struct db_value *values, unsigned long long *affected,
+    struct buf *err);
+int db_query_values(MYSQL *db, const char *sql, unsigned nvalues,
+    const struct db_value *values, db_row_fn *row, void *arg,
+    struct buf *err);
+
+/*
+ * A db_row_fn for a query that answers one value: keeps the first column
+ * of the first row in arg, a struct buf (reset first; SQL NULL leaves it
+ * empty), and stops.
+ */
+int db_first_value(void *arg, unsigned ncolumns, char **columns);
 
 /* Appends "mysql error text (code N)" for the last error on db. */
 void db_append_error(MYSQL *db, struct buf *err);

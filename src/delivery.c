@@ -97,21 +97,11 @@ delivery_count_row(void *arg, unsigned ncolumns, char **columns)
 	return 1;
 }
 
-static void
-delivery_format_ids(const struct batch *batch, char *mailing, char *from,
-    char *to)
-{
-	snprintf(mailing, 24, "%llu", (unsigned long long)batch->mailing_id);
-	snprintf(from, 24, "%lu", (unsigned long)batch->checkpoint_row);
-	snprintf(to, 24, "%lu", (unsigned long)batch->last_row);
-}
-
 int
 delivery_read_pending(MYSQL *db, const struct batch *batch,
     struct delivery_rows *set, struct buf *err)
 {
-	char mailing[24], from[24], to[24];
-	const char *params[3] = { mailing, from, to };
+	struct db_value params[3];
 	struct buf sql = BUF_INIT;
 	uint32_t after = batch->checkpoint_row;
 	unsigned suppressed;
@@ -137,8 +127,9 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 		msg_info("mailing %llu, batch %llu: %u rows suppressed since "
 		    "staging, not sent", (unsigned long long)batch->mailing_id,
 		    (unsigned long long)batch->id, suppressed);
-	delivery_format_ids(batch, mailing, from, to);
-	snprintf(from, sizeof(from), "%lu", (unsigned long)after);
+	params[0] = db_bind_u64(batch->mailing_id);
+	params[1] = db_bind_u64(after);
+	params[2] = db_bind_u64(batch->last_row);
 	buf_printf(&sql, "SELECT row_id, recipient_id, variant_id, attempts");
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		buf_printf(&sql, ", %s", delivery_field_names[i]);
@@ -146,7 +137,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	    "row_id <= ? AND (delivery_state = 'pending' OR (delivery_state "
 	    "= 'deferred' AND next_attempt_at <= UTC_TIMESTAMP())) "
 	    "ORDER BY row_id", batch->stage_table);
-	if (db_query_strings(db, buf_str(&sql), 3, params, delivery_add_row,
+	if (db_query_values(db, buf_str(&sql), 3, params, delivery_add_row,
 	    set, err))
 		goto out;
 	for (unsigned r = 0; r < set->count; r++)
@@ -157,7 +148,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	buf_printf(&sql, "SELECT COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
 	    "row_id > ? AND row_id <= ? AND delivery_state = 'deferred' AND "
 	    "next_attempt_at > UTC_TIMESTAMP()", batch->stage_table);
-	if (db_query_strings(db, buf_str(&sql), 3, params, delivery_count_row,
+	if (db_query_values(db, buf_str(&sql), 3, params, delivery_count_row,
 	    &set->rows_not_due, err))
 		goto out;
 	rc = 0;
@@ -494,20 +485,18 @@ int
 delivery_rows_left(MYSQL *db, const struct batch *batch, unsigned *left,
     char *retry_at, size_t size, struct buf *err)
 {
-	char mailing[24], from[24], to[24];
-	const char *params[3] = { mailing, from, to };
+	const struct db_value params[3] = { db_bind_u64(batch->mailing_id),
+	    db_bind_u64(batch->first_row), db_bind_u64(batch->last_row) };
 	struct delivery_left l = { left, retry_at, size };
 	struct buf sql = BUF_INIT;
 	int rc;
 
 	*left = 0;
 	retry_at[0] = '\0';
-	delivery_format_ids(batch, mailing, from, to);
-	snprintf(from, sizeof(from), "%lu", (unsigned long)batch->first_row);
 	buf_printf(&sql, "SELECT COUNT(*), MIN(next_attempt_at) FROM `%s` "
 	    "WHERE mailing_id = ? AND row_id >= ? AND row_id <= ? AND "
 	    "delivery_state IN ('pending', 'deferred')", batch->stage_table);
-	rc = db_query_strings(db, buf_str(&sql), 3, params, delivery_read_left,
+	rc = db_query_values(db, buf_str(&sql), 3, params, delivery_read_left,
 	    &l, err);
 	buf_free(&sql);
 	return rc;

@@ -35,6 +35,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "mailing.h"
 #include "stage.h"
 
 /* As in stage.c: HERALD_TEST_KILL_AT=STEP makes the crash tests' kill. */
@@ -45,17 +46,6 @@ maintain_crash_point(const char *step)
 
 	if (at && strcmp(at, step) == 0)
 		raise(SIGKILL);
-}
-
-static int
-copy_value(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	(void)ncolumns;
-	buf_reset(out);
-	buf_append_str(out, col[0] ? col[0] : "");
-	return 1;
 }
 
 struct finished {
@@ -263,12 +253,12 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 	struct names packable = { 0 };
 	struct buf value = BUF_INIT, ignored = BUF_INIT, after = BUF_INIT;
 	unsigned long long released = 0;
-	const char *params[1];
+	const char *params[3];
 	int status = -1;
 
 	memset(report, 0, sizeof(*report));
 	if (db_query_strings(db, "SELECT GET_LOCK(CONCAT('herald.maintain.', "
-	    "DATABASE()), 0)", 0, NULL, copy_value, &value, err) != 0)
+	    "DATABASE()), 0)", 0, NULL, db_first_value, &value, err) != 0)
 		goto out;
 	if (strcmp(buf_str(&value), "1") != 0) {
 		report->busy = 1;
@@ -282,12 +272,14 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 		goto unlock;
 	report->leases_released = (unsigned)released;
 	buf_printf(&after, "%ld", cfg->compact_after);
-	params[0] = buf_str(&after);
+	params[0] = mailing_state_name(MAILING_DONE);
+	params[1] = mailing_state_name(MAILING_CANCELLED);
+	params[2] = buf_str(&after);
 	if (db_query_strings(db, "SELECT id, stage_table, DATE_FORMAT("
 	    "COALESCE(finished_at, updated_at), '%Y%m') FROM mailings WHERE "
-	    "state IN ('done', 'cancelled') AND stage_table REGEXP "
+	    "state IN (?, ?) AND stage_table REGEXP "
 	    "'^stage_[0-9]+$' AND COALESCE(finished_at, updated_at) < "
-	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY id", 1, params,
+	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY id", 3, params,
 	    finished_row, &f, err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < f.count; i++) {
@@ -325,7 +317,7 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 	status = 0;
 unlock:
 	db_query_strings(db, "SELECT RELEASE_LOCK(CONCAT('herald.maintain.', "
-	    "DATABASE()))", 0, NULL, copy_value, &ignored, &ignored);
+	    "DATABASE()))", 0, NULL, db_first_value, &ignored, &ignored);
 out:
 	free(f.ids);
 	free(f.tables);

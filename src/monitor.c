@@ -5,6 +5,7 @@
 #include "db.h"
 #include "gmetric.h"
 #include "log.h"
+#include "mailing.h"
 #include "worker.h"
 
 #include <ctype.h>
@@ -305,6 +306,10 @@ static void
 monitor_read_database(struct monitor *m)
 {
 	struct buf err = BUF_INIT;
+	const char *in_progress[4] = { mailing_state_name(MAILING_READY),
+	    mailing_state_name(MAILING_SENDING),
+	    mailing_state_name(MAILING_BLOCKED),
+	    mailing_state_name(MAILING_PAUSED) };
 
 	m->fresh_count = 0;
 	m->backlog = 0;
@@ -316,8 +321,8 @@ monitor_read_database(struct monitor *m)
 	    "deferred_count, failed_count, GREATEST(CAST(staged_count AS "
 	    "SIGNED) - CAST(sent_count AS SIGNED) - CAST(failed_count AS "
 	    "SIGNED) - CAST(cancelled_count AS SIGNED), 0) FROM mailings "
-	    "WHERE state IN ('ready', 'sending', 'paused') ORDER BY id", 0,
-	    NULL, monitor_mailing_row, m, &err) != 0 ||
+	    "WHERE state IN (?, ?, ?, ?) ORDER BY id", 4, in_progress,
+	    monitor_mailing_row, m, &err) != 0 ||
 	    db_query_strings(m->db, "SELECT TIMESTAMPDIFF(SECOND, send_at, "
 	    "staged_at) FROM mailings WHERE staged_at IS NOT NULL ORDER BY "
 	    "staged_at DESC, id DESC LIMIT 1", 0, NULL, monitor_latency_row,

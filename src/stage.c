@@ -14,6 +14,7 @@
 #include "db.h"
 #include "delivery.h"
 #include "log.h"
+#include "mailing.h"
 #include "segment.h"
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
@@ -35,17 +36,6 @@ stage_crash_point(const char *step)
 /* --- small query helpers ------------------------------------------------ */
 
 static int
-first_column(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	(void)ncolumns;
-	buf_reset(out);
-	buf_append_str(out, col[0] ? col[0] : "");
-	return 1;
-}
-
-static int
 second_column(void *arg, unsigned ncolumns, char **col)
 {
 	struct buf *out = arg;
@@ -62,8 +52,8 @@ query_value(MYSQL *db, const char *sql, unsigned nparams,
     const char *const *params, struct buf *value, struct buf *err)
 {
 	buf_reset(value);
-	return db_query_strings(db, sql, nparams, params, first_column, value,
-	    err);
+	return db_query_strings(db, sql, nparams, params, db_first_value,
+	    value, err);
 }
 
 /* --- the history MERGE table's UNION ---------------------------------- */
@@ -286,11 +276,11 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
     int *published, struct buf *err)
 {
 	struct buf sql = BUF_INIT;
-	const char *params[3] = { m->id };
-	char rows[24];
-	unsigned long long affected = 0, first;
+	const struct db_value params[3] = { db_bind_u64(m->rows),
+	    db_bind_text(m->table), db_bind_text(m->id) };
+	unsigned long long first;
 	unsigned in_statement = 0;
-	int status;
+	int status, moved = 0;
 
 	*published = 0;
 	status = db_exec(db, "START TRANSACTION", err);
@@ -312,16 +302,16 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 		}
 	}
 	stage_crash_point("batches-inserted");
-	snprintf(rows, sizeof(rows), "%llu", m->rows);
-	params[0] = rows;
-	params[1] = m->table;
-	params[2] = m->id;
 	if (!status)
-		status = db_execute(db, "UPDATE mailings SET state = 'ready', "
+		status = db_execute_values(db, "UPDATE mailings SET "
 		    "staged_count = ?, stage_table = ?, staged_at = "
-		    "UTC_TIMESTAMP() WHERE id = ? AND state = 'staging'", 3,
-		    params, &affected, err);
-	if (!status && affected == 1) {
+		    "UTC_TIMESTAMP() WHERE id = ?", 3, params, NULL, err);
+	if (!status) {
+		moved = mailing_move(db, strtoull(m->id, NULL, 10),
+		    MAILING_STAGING, MAILING_READY, NULL, err);
+		status = moved < 0 ? -1 : 0;
+	}
+	if (!status && moved == 1) {
 		status = db_exec(db, "COMMIT", err);
 		*published = status == 0;
 	} else {
@@ -339,15 +329,14 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
     struct stage_mailing *m, const char *today, struct buf *err)
 {
 	const char *params[1] = { m->id };
-	unsigned long long affected = 0;
+	uint64_t id = strtoull(m->id, NULL, 10);
 	struct buf sql = BUF_INIT;
 	int published = 0, status;
 
-	if (db_execute(db, "UPDATE mailings SET state = 'staging' WHERE id = "
-	    "? AND state = 'queued'", 1, params, &affected, err) != 0)
-		return -1;
-	if (affected != 1)
-		return 0;	/* paused or cancelled meanwhile */
+	status = mailing_move(db, id, MAILING_QUEUED, MAILING_STAGING, NULL,
+	    err);
+	if (status <= 0)
+		return status;	/* 0: paused or cancelled meanwhile */
 	stage_crash_point("staging");
 	status = stage_undo(db, m, err);
 	if (!status)
@@ -357,11 +346,12 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 		buf_printf(&sql, "DROP TABLE `%s`", m->new_table);
 		status = db_exec(db, buf_str(&sql), err);
 		if (!status)
-			status = db_execute(db, "UPDATE mailings SET state = "
-			    "'done', staged_count = 0, staged_at = "
-			    "UTC_TIMESTAMP(), finished_at = UTC_TIMESTAMP() "
-			    "WHERE id = ? AND state = 'staging'", 1, params,
-			    NULL, err);
+			status = db_execute(db, "UPDATE mailings SET "
+			    "staged_count = 0, staged_at = UTC_TIMESTAMP() "
+			    "WHERE id = ?", 1, params, NULL, err);
+		if (!status)
+			status = mailing_move(db, id, MAILING_STAGING,
+			    MAILING_DONE, NULL, err) < 0 ? -1 : 0;
 		if (!status)
 			msg_info("mailing %s: the segment selects nobody; "
 			    "done with 0 recipients", m->id);
@@ -441,6 +431,7 @@ stage_run(const struct herald_config *cfg, MYSQL *db,
 {
 	struct buf value = BUF_INIT, ignored = BUF_INIT;
 	struct id_list list = { 0 };
+	const char *state[1];
 	char today[16];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -458,26 +449,26 @@ stage_run(const struct herald_config *cfg, MYSQL *db,
 		goto out;
 	}
 	/* With the lock held, a mailing in staging is a dead run's. */
+	state[0] = mailing_state_name(MAILING_STAGING);
 	if (db_query_strings(db, "SELECT id, segment_expression FROM mailings "
-	    "WHERE state = 'staging'", 0, NULL, collect_mailing, &list,
-	    err) != 0)
+	    "WHERE state = ?", 1, state, collect_mailing, &list, err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < list.count; i++) {
 		struct stage_mailing m;
-		const char *params[1] = { list.ids[i] };
 
 		stage_names(&m, list.ids[i], list.segments[i]);
 		msg_info("mailing %s: finishing a staging that was "
 		    "interrupted", m.id);
-		if (stage_undo(db, &m, err) != 0 || db_execute(db,
-		    "UPDATE mailings SET state = 'queued' WHERE id = ? AND "
-		    "state = 'staging'", 1, params, NULL, err) != 0)
+		if (stage_undo(db, &m, err) != 0 || mailing_move(db,
+		    strtoull(m.id, NULL, 10), MAILING_STAGING, MAILING_QUEUED,
+		    NULL, err) < 0)
 			goto unlock;
 	}
 	id_list_free(&list);
+	state[0] = mailing_state_name(MAILING_QUEUED);
 	if (db_query_strings(db, "SELECT id, segment_expression FROM mailings "
-	    "WHERE state = 'queued' AND send_at <= UTC_TIMESTAMP() ORDER BY "
-	    "priority DESC, send_at, id", 0, NULL, collect_mailing, &list,
+	    "WHERE state = ? AND send_at <= UTC_TIMESTAMP() ORDER BY "
+	    "priority DESC, send_at, id", 1, state, collect_mailing, &list,
 	    err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < list.count; i++) {

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "delivery.h"
 #include "log.h"
+#include "mailing.h"
 #include "master.h"
 #include "relaypool.h"
 
@@ -389,6 +390,25 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	return next;
 }
 
+/*
+ * The mailing's messages cannot be built (why says so): its batches wait,
+ * and the mailing says why (blocked) until a worker builds them again.
+ */
+static void
+worker_block_mailing(struct worker *w, uint64_t mailing_id,
+    const struct buf *why)
+{
+	struct buf err = BUF_INIT;
+
+	msg_error("mailing %llu cannot be sent: %s; its batches wait "
+	    "until it is fixed (herald mailing show %llu)",
+	    (unsigned long long)mailing_id, buf_str(why),
+	    (unsigned long long)mailing_id);
+	if (mailing_block(w->db, mailing_id, buf_str(why), &err) != 0)
+		worker_database_failed(w, "marking a mailing blocked", &err);
+	buf_free(&err);
+}
+
 /* Loads (or keeps) the composer for mailing_id. */
 static int
 worker_use_mailing(struct worker *w, uint64_t mailing_id)
@@ -406,10 +426,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 	composer_free(w->composer);
 	w->composer = composer_open(w->cfg, w->db, mailing_id, &err);
 	if (w->composer == NULL)
-		msg_error("mailing %llu cannot be sent: %s; its batches wait "
-		    "until it is fixed (herald mailing show %llu)",
-		    (unsigned long long)mailing_id, buf_str(&err),
-		    (unsigned long long)mailing_id);
+		worker_block_mailing(w, mailing_id, &err);
 	buf_free(&err);
 	return w->composer ? 0 : -1;
 }
@@ -427,22 +444,39 @@ worker_release(struct worker *w, const struct batch *batch)
 	buf_free(&err);
 }
 
-/* Is the mailing still to be sent? Paused and cancelled ones are not. */
+/*
+ * Is the mailing still to be sent? Paused and cancelled ones are not. A
+ * blocked one is again: this worker builds its messages (a fixed
+ * template, read by a worker started after the fix).
+ */
 static int
 worker_mailing_active(struct worker *w, const struct batch *batch)
 {
-	char state[32];
+	enum mailing_state state = MAILING_DONE;
 	struct buf err = BUF_INIT;
-	int active = 0;
+	int found = 0, moved = 0;
 
-	if (batch_mailing_state(w->db, batch->mailing_id, state,
-	    sizeof(state), &err) != 0)
+	if (mailing_read_state(w->db, batch->mailing_id, &state, NULL, &found,
+	    &err) != 0) {
 		worker_database_failed(w, "reading the mailing state", &err);
-	else
-		active = strcmp(state, "sending") == 0 ||
-		    strcmp(state, "ready") == 0;
+		goto out;
+	}
+	if (found && state == MAILING_BLOCKED) {
+		moved = mailing_move(w->db, batch->mailing_id, MAILING_BLOCKED,
+		    MAILING_SENDING, NULL, &err);
+		if (moved < 0) {
+			worker_database_failed(w, "unblocking a mailing", &err);
+			goto out;
+		}
+		if (moved) {
+			msg_info("mailing %llu: its messages build again; "
+			    "sending", (unsigned long long)batch->mailing_id);
+			state = MAILING_SENDING;
+		}
+	}
+out:
 	buf_free(&err);
-	return active;
+	return w->db && found && mailing_state_sends(state);
 }
 
 /* Ends the batch: done, or back to ready for its deferred rows. */

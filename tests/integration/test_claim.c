@@ -1,11 +1,13 @@
 /*
  * test_claim.c - batch claims, leases and bulk recording (src/batch.c,
- * src/delivery.c) against the real MariaDB that contrib/check starts
+ * src/delivery.c), the mailing's state moves (src/mailing.c) and typed
+ * binds (src/db.c) against the real MariaDB that contrib/check starts
  * ($HERALD_TEST_SOCKET). Each test gets a fresh database with the schema
  * applied by src/migrate.c, one mailing staged by hand in stage_1 with
  * 10 rows in two batches.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "batch.h"
 #include "db.h"
 #include "delivery.h"
+#include "mailing.h"
 #include "migrate.h"
 #include "suppression.h"
 
@@ -451,6 +454,41 @@ START_TEST(finishing_every_batch_makes_the_mailing_done)
 }
 END_TEST
 
+/*
+ * A pause that comes while the last batch's last session is out: that
+ * batch still finishes, and with every row final the mailing is done;
+ * left paused (or ready after a resume), nothing would ever end it.
+ */
+START_TEST(last_batch_finished_while_paused_makes_the_mailing_done)
+{
+	struct buf err = BUF_INIT;
+	struct batch b1 = claim(db_a, &owner_a, 1);
+	struct batch b2 = claim(db_b, &owner_b, 1);
+
+	ck_assert_int_eq(batch_finish(db_a, &owner_a, &b1, 0, NULL, &err), 0);
+	sql(db_a, "UPDATE mailings SET state = 'paused' WHERE id = 1");
+	ck_assert_int_eq(batch_finish(db_b, &owner_b, &b2, 0, NULL, &err), 0);
+	expect(db_a, "SELECT state, finished_at IS NOT NULL FROM mailings "
+	    "WHERE id = 1", "done|1");
+	buf_free(&err);
+}
+END_TEST
+
+/* Likewise when the pause was already resumed (ready) at the finish. */
+START_TEST(last_batch_finished_after_a_resume_makes_the_mailing_done)
+{
+	struct buf err = BUF_INIT;
+	struct batch b1 = claim(db_a, &owner_a, 1);
+	struct batch b2 = claim(db_b, &owner_b, 1);
+
+	ck_assert_int_eq(batch_finish(db_a, &owner_a, &b1, 0, NULL, &err), 0);
+	sql(db_a, "UPDATE mailings SET state = 'ready' WHERE id = 1");
+	ck_assert_int_eq(batch_finish(db_b, &owner_b, &b2, 0, NULL, &err), 0);
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "done");
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(release_gives_the_batch_back)
 {
 	struct buf err = BUF_INIT;
@@ -484,6 +522,88 @@ START_TEST(stage_table_names_are_checked)
 }
 END_TEST
 
+/* Integers go as integers: the extremes of both types, and NULL. */
+START_TEST(typed_values_bind_integers_as_integers)
+{
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	const struct db_value row[3] = { db_bind_u64(UINT64_MAX),
+	    db_bind_i64(INT64_MIN), db_bind_text(NULL) };
+	const struct db_value key[1] = { db_bind_u64(UINT64_MAX) };
+
+	sql(db_a, "CREATE TABLE typed (u BIGINT UNSIGNED NOT NULL, i BIGINT "
+	    "NOT NULL, t VARCHAR(10) NULL)");
+	ck_assert_msg(db_execute_values(db_a, "INSERT INTO typed VALUES (?, "
+	    "?, ?)", 3, row, NULL, &err) == 0, "%s", buf_str(&err));
+	expect(db_a, "SELECT u, i, t FROM typed",
+	    "18446744073709551615|-9223372036854775808|NULL");
+	ck_assert_msg(db_query_values(db_a, "SELECT i FROM typed WHERE u = ?",
+	    1, key, read_one, &out, &err) == 0, "%s", buf_str(&err));
+	ck_assert_str_eq(buf_str(&out), "-9223372036854775808");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+#define MAILING_ROW "SELECT state, blocked_reason, blocked_at IS NOT NULL, " \
+	"finished_at IS NOT NULL FROM mailings WHERE id = 1"
+
+/* mailing_move() moves only from the state it is told, and keeps the
+ * blocked reason exactly while the mailing is blocked. */
+START_TEST(mailing_moves_only_from_the_state_it_names)
+{
+	struct buf err = BUF_INIT;
+
+	/* Mailing 1 is ready: a move from sending changes nothing. */
+	ck_assert_int_eq(mailing_move(db_a, 1, MAILING_SENDING, MAILING_DONE,
+	    NULL, &err), 0);
+	expect(db_a, MAILING_ROW, "ready|NULL|0|0");
+	ck_assert_int_eq(mailing_move(db_a, 1, MAILING_READY, MAILING_SENDING,
+	    NULL, &err), 1);
+	/* Illegal: refused, with the database untouched. */
+	ck_assert_int_eq(mailing_move(db_a, 1, MAILING_SENDING,
+	    MAILING_QUEUED, NULL, &err), -1);
+	ck_assert_str_eq(buf_str(&err), "mailing 1 cannot go from sending "
+	    "to queued");
+	expect(db_a, MAILING_ROW, "sending|NULL|0|0");
+	ck_assert_int_eq(mailing_block(db_a, 1, "text.mustache:1:7: oops",
+	    &err), 0);
+	expect(db_a, MAILING_ROW, "blocked|text.mustache:1:7: oops|1|0");
+	/* A second worker's reason replaces the first. */
+	ck_assert_int_eq(mailing_block(db_a, 1, "html.mustache:2:1: oops",
+	    &err), 0);
+	expect(db_a, MAILING_ROW, "blocked|html.mustache:2:1: oops|1|0");
+	ck_assert_int_eq(mailing_move(db_a, 1, MAILING_BLOCKED,
+	    MAILING_SENDING, NULL, &err), 1);
+	expect(db_a, MAILING_ROW, "sending|NULL|0|0");
+	/* A pause wins over a block that comes after it. */
+	ck_assert_int_eq(mailing_move(db_a, 1, MAILING_SENDING,
+	    MAILING_PAUSED, NULL, &err), 1);
+	ck_assert_int_eq(mailing_block(db_a, 1, "late", &err), 0);
+	expect(db_a, MAILING_ROW, "paused|NULL|0|0");
+	ck_assert_int_eq(mailing_move(db_a, 1, MAILING_PAUSED,
+	    MAILING_CANCELLED, NULL, &err), 1);
+	expect(db_a, MAILING_ROW, "cancelled|NULL|0|1");
+	buf_free(&err);
+}
+END_TEST
+
+/* A blocked mailing's batches are still claimed (the worker that can
+ * build its messages unblocks it), and the claim leaves it blocked. */
+START_TEST(blocked_mailing_is_claimed_and_stays_blocked)
+{
+	struct buf err = BUF_INIT;
+	struct batch b;
+	int claimed;
+
+	sql(db_a, "UPDATE mailings SET state = 'blocked', blocked_reason = "
+	    "'x' WHERE id = 1");
+	ck_assert_int_eq(batch_claim(db_a, &owner_a, &b, &claimed, &err), 0);
+	ck_assert_int_eq(claimed, 1);
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "blocked");
+	buf_free(&err);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -514,8 +634,14 @@ main(void)
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
 	tcase_add_test(tc, retry_schedule_with_jitter);
 	tcase_add_test(tc, finishing_every_batch_makes_the_mailing_done);
+	tcase_add_test(tc, last_batch_finished_while_paused_makes_the_mailing_done);
+	tcase_add_test(tc,
+	    last_batch_finished_after_a_resume_makes_the_mailing_done);
 	tcase_add_test(tc, release_gives_the_batch_back);
 	tcase_add_test(tc, stage_table_names_are_checked);
+	tcase_add_test(tc, typed_values_bind_integers_as_integers);
+	tcase_add_test(tc, mailing_moves_only_from_the_state_it_names);
+	tcase_add_test(tc, blocked_mailing_is_claimed_and_stays_blocked);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);
