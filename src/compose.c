@@ -19,6 +19,7 @@
 #include "address.h"
 #include "db.h"
 #include "message.h"
+#include "returnpath.h"
 #include "tmplset.h"
 #include "token.h"
 
@@ -76,7 +77,7 @@ struct composer {
 	struct tvalue data;
 	struct tvalue mailing;
 	char id_text[24];
-	struct buf token, unsubscribe_url, unsubscribe_mailto_uri,
+	struct buf token, view_token, unsubscribe_url, unsubscribe_mailto_uri,
 	    view_online, subject_text, text, html, headers, scratch,
 	    message_id, to_name, feedback_id;
 	/* Attributes of the current row, as tvalues (two passes: count,
@@ -305,6 +306,7 @@ composer_free(struct composer *c)
 	free(c->unsubscribe_mailto);
 	token_keys_free(c->keys);
 	buf_free(&c->token);
+	buf_free(&c->view_token);
 	buf_free(&c->unsubscribe_url);
 	buf_free(&c->unsubscribe_mailto_uri);
 	buf_free(&c->view_online);
@@ -480,16 +482,22 @@ composer_values(struct composer *c, const struct delivery_row *row)
 	set_string(&v[V_RECIPIENT_ID], c->id_text, strlen(c->id_text));
 
 	buf_reset(&c->token);
-	token_make(c->keys, c->mailing_id, row->recipient_id, &c->token);
+	token_make(c->keys, TOKEN_UNSUBSCRIBE, c->mailing_id,
+	    row->recipient_id, &c->token);
 	url_with_token(&c->unsubscribe_url, c->unsubscribe_base,
 	    buf_str(&c->token));
 	buf_reset(&c->unsubscribe_mailto_uri);
 	buf_printf(&c->unsubscribe_mailto_uri, "mailto:%s?subject="
 	    "unsubscribe%%20%s", c->unsubscribe_mailto, buf_str(&c->token));
+	/* Its own token: a shared view-online link must not unsubscribe. */
 	buf_reset(&c->view_online);
-	if (c->cfg->view_online_url[0])
+	if (c->cfg->view_online_url[0]) {
+		buf_reset(&c->view_token);
+		token_make(c->keys, TOKEN_VIEW_ONLINE, c->mailing_id,
+		    row->recipient_id, &c->view_token);
 		url_with_token(&c->view_online, c->cfg->view_online_url,
-		    buf_str(&c->token));
+		    buf_str(&c->view_token));
+	}
 	set_string(&v[V_UNSUBSCRIBE_URL], buf_str(&c->unsubscribe_url),
 	    c->unsubscribe_url.len);
 	set_string(&v[V_VIEW_ONLINE_URL], buf_str(&c->view_online),
@@ -584,8 +592,8 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	message_build(&f, message, &c->scratch);
 
 	buf_reset(sender);
-	buf_printf(sender, "bounces+%" PRIu64 "-%" PRIu64 "@%s",
-	    c->mailing_id, row->recipient_id, c->bounce_domain);
+	return_path_make(c->keys, c->mailing_id, row->recipient_id,
+	    c->bounce_domain, sender);
 	return 0;
 }
 

@@ -273,8 +273,10 @@ static const struct config_key config_keys[] = {
 	    "mailing's From address, called DOMAIN in the keys below."),
 	STR(bounce_domain, CONFIG_STRING, "",
 	    "The domain of the VERP envelope sender "
-	    "bounces+MAILING-RECIPIENT@bounce_domain, so every bounce names "
-	    "its recipient; point its MX at Postfix. Empty = DOMAIN."),
+	    "bounces+MAILING-RECIPIENT-KEY-SIGNATURE@bounce_domain, signed "
+	    "with the token keys, so every bounce names its recipient and "
+	    "no one else can make one; point its MX at Postfix. Empty = "
+	    "DOMAIN."),
 	STR(unsubscribe_url, CONFIG_STRING, "",
 	    "The https base of the one-click unsubscribe link "
 	    "(List-Unsubscribe, RFC 8058); ?t=TOKEN is appended. Empty = "
@@ -284,13 +286,15 @@ static const struct config_key config_keys[] = {
 	    "carries the token. Empty = unsubscribe@DOMAIN."),
 	STR(view_online_url, CONFIG_STRING, "",
 	    "The base of the {{view_online_url}} template value (?t=TOKEN is "
-	    "appended); empty = the value is empty."),
+	    "appended, a view-online token that cannot unsubscribe); empty "
+	    "= the value is empty."),
 	STR(feedback_id_sender, CONFIG_STRING, "herald",
 	    "The last field of the Feedback-ID header, "
 	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "
 	    "groups complaints by these fields)."),
 	LIST(token_key, CONFIG_SECRET_LIST, "ID", config_check_token_key,
-	    "Keys signing unsubscribe tokens (HMAC-SHA256), one line each, "
+	    "Keys signing tokens and return paths (HMAC-SHA256), one line "
+	    "each, "
 	    "newest last: new mail uses the last key and every listed key "
 	    "still verifies, so keys rotate by adding a line and removing the "
 	    "oldest months later. An ID is 1 to 16 letters, digits, '-' or "
