@@ -19,10 +19,10 @@
  * the mail to its sender on any other failure, and a forgery deserves
  * neither (retries would keep it in the queue; a bounce would send
  * backscatter to whatever sender the forger wrote). 1 not a bounce herald
- * can place (Postfix returns it to its sender,
- * which for a bounce is nobody); 2 usage; 75 (EX_TEMPFAIL) the database
- * could not be reached or failed: Postfix keeps the bounce and tries
- * again later, so none is lost.
+ * can place (Postfix returns it to its sender, which for a bounce is
+ * nobody); 2 usage; 75 (EX_TEMPFAIL) the input could not be read, or the
+ * database could not be reached or failed: Postfix keeps the bounce and
+ * tries again later, so none is lost.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,10 +62,15 @@ cmd_bounce_usage(FILE *out)
 	    "\n"
 	    "Exit status: 0 recorded, nothing to record or refused (so\n"
 	    "Postfix neither retries nor returns a forgery), 1 not a bounce\n"
-	    "herald can place, 2 usage, 75 database unavailable (Postfix\n"
-	    "tries again).\n");
+	    "herald can place, 2 usage, 75 read error or database\n"
+	    "unavailable (Postfix tries again).\n");
 }
 
+/*
+ * Reads the whole input into text: 0; -1 when it cannot be opened or is
+ * too large to be a bounce; -2 on a read error (Postfix should try
+ * again: the bounce itself may be fine).
+ */
 static int
 bounce_read(const char *path, struct buf *text)
 {
@@ -89,11 +94,11 @@ bounce_read(const char *path, struct buf *text)
 		buf_append(text, chunk, n);
 	}
 	if (ferror(in)) {
-		msg_error("bounce: %s: read error",
+		msg_error("bounce: %s: read error: %m (try again later)",
 		    path ? path : "standard input");
 		if (path)
 			fclose(in);
-		return -1;
+		return -2;
 	}
 	if (path)
 		fclose(in);
@@ -268,8 +273,13 @@ cmd_bounce(struct cli *cli, int argc, char **argv)
 			    argv[i]);
 	}
 	log_open("herald", LOG_TO_BOTH);
-	if (bounce_read(path, &text) != 0)
+	switch (bounce_read(path, &text)) {
+	case -2:
+		status = EX_TEMPFAIL;
+		/* fall through */
+	case -1:
 		goto done;
+	}
 	parsed = dsn_parse(text.data ? text.data : "", text.len, &dsn, &err);
 	if (parsed != 0 && address == NULL) {
 		msg_error("bounce: %s: %s", path ? path : "standard input",

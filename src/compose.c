@@ -79,7 +79,7 @@ struct composer {
 	char id_text[24];
 	struct buf token, view_token, unsubscribe_url, unsubscribe_mailto_uri,
 	    view_online, subject_text, text, html, headers, scratch,
-	    message_id, to_name, feedback_id;
+	    message_id, to_name, feedback_id, header_why;
 	/* Attributes of the current row, as tvalues (two passes: count,
 	 * then fill, so pointers into the array stay valid). */
 	struct tvalue *attr_values;
@@ -318,6 +318,7 @@ composer_free(struct composer *c)
 	buf_free(&c->message_id);
 	buf_free(&c->to_name);
 	buf_free(&c->feedback_id);
+	buf_free(&c->header_why);
 	free(c->attr_values);
 	free(c->attr_keys);
 	if (c->attr_json) {
@@ -550,6 +551,19 @@ composer_build(struct composer *c, const struct delivery_row *row,
 		buf_printf(err, "the templates of %s need more than 4 million "
 		    "steps or 32 MB for this recipient (sections nested over "
 		    "long lists?)", set->directory);
+		return -1;
+	}
+	/*
+	 * The header block as rendered for this recipient: a value at the
+	 * start of a line ("{{x}}: y", or a line that is only "{{x}}")
+	 * could add Bcc, From or Content-Type, which the check with empty
+	 * data at open cannot see.
+	 */
+	buf_reset(&c->header_why);
+	if (set->headers && message_check_extra_headers(buf_str(&c->headers),
+	    c->headers.len, &c->header_why) != 0) {
+		buf_printf(err, "%s/headers.mustache as rendered for this "
+		    "recipient: %s", set->directory, buf_str(&c->header_why));
 		return -1;
 	}
 
