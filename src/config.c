@@ -112,9 +112,13 @@ static const struct config_key config_keys[] = {
 	STR(pid_file, CONFIG_PATH, "",
 	    "heraldd's pid file, locked while it runs; empty = "
 	    "STATE/heraldd.pid."),
-	STR(user, CONFIG_STRING, "",
-	    "The user heraldd runs as after start-up when started as root; "
-	    "empty = keep the starting user."),
+	STR(user, CONFIG_STRING, "herald",
+	    "The user heraldd runs as after start-up when started as root "
+	    "(make install and contrib/quickstart create it when missing); "
+	    "the state directory and the token keys generated in it are "
+	    "given to it, so its workers can read and create them. Run the "
+	    "Postfix pipe to herald bounce as this user too. Empty = keep "
+	    "the starting user."),
 
 	STR(database_host, CONFIG_STRING, "",
 	    "A MariaDB or MySQL server reached over TCP. With neither "

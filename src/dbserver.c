@@ -12,6 +12,7 @@
  */
 #include "dbserver.h"
 #include "log.h"
+#include "privilege.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,7 +147,11 @@ dbserver_lock(const struct herald_config *cfg, struct buf *err)
 	char *path = dbserver_path(cfg, "lock");
 	int fd = -1;
 
-	if (dbserver_make_directory(dir, err))
+	/* heraldd's user (privilege.h) reaches the socket in there, other
+	 * users cannot even reach the state directory. */
+	if (dbserver_make_directory(dir, err) ||
+	    privilege_give(cfg, cfg->state_directory, err) ||
+	    privilege_share_directory(cfg, dir, err))
 		goto out;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {

@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "encode.h"
+#include "privilege.h"
 
 #define TOKEN_MAC_BYTES 16	/* 128 bits: forging is out of reach */
 #define TOKEN_RETURN_PATH_MAC_BYTES 8	/* see token.h */
@@ -149,7 +150,9 @@ token_keys_load(const struct herald_config *cfg, struct buf *err)
 		struct buf path = BUF_INIT;
 
 		buf_printf(&path, "%s/token-keys", cfg->state_directory);
-		/* The state directory may not exist before the first use. */
+		/* The state directory may not exist before the first use.
+		 * Both belong to heraldd's user, whoever made them
+		 * (privilege.h): its workers read the keys. */
 		if (mkdir(cfg->state_directory, 0750) != 0 && errno != EEXIST) {
 			buf_printf(err, "%s: cannot create: %s",
 			    cfg->state_directory, strerror(errno));
@@ -157,6 +160,10 @@ token_keys_load(const struct herald_config *cfg, struct buf *err)
 		}
 		if (!status)
 			status = state_key_create(buf_str(&path), err);
+		if (!status)
+			status = privilege_give(cfg, cfg->state_directory, err);
+		if (!status)
+			status = privilege_give(cfg, buf_str(&path), err);
 		if (!status)
 			status = state_keys_read(k, buf_str(&path), err);
 		buf_free(&path);
