@@ -188,7 +188,8 @@ bounce_refuse(const struct herald_config *cfg, MYSQL **db,
 	unsigned long long today = 0;
 
 	if (*db == NULL)
-		*db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+		*db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_INTAKE,
+		    &err);
 	if (*db == NULL || return_path_count_refused(*db, reason, &today,
 	    &err) != 0)
 		msg_warn("bounce: refused %s return path \"%s\": %s; "
@@ -226,7 +227,7 @@ bounce_return_path_trusted(const struct herald_config *cfg, MYSQL **db,
 			bounce_refuse(cfg, db, address, "forged", buf_str(&why));
 		goto out;
 	}
-	*db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+	*db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_INTAKE, &err);
 	if (*db == NULL || return_path_unsigned_accepted(*db, rp->mailing,
 	    &accepted, &why, &err) != 0) {
 		msg_error("bounce: %s (try again later)", buf_str(&err));
@@ -333,7 +334,8 @@ cmd_bounce(struct cli *cli, int argc, char **argv)
 	/* From here on a failure is the database's: Postfix tries again. */
 	status = EX_TEMPFAIL;
 	if (db == NULL)
-		db = db_connect(cfg, DB_SELECT_DATABASE, &err);
+		db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_INTAKE,
+		    &err);
 	if (db == NULL || bounce_stage_table(db, mailing, &table, &err) != 0) {
 		msg_error("bounce: %s (try again later)", buf_str(&err));
 		goto done;

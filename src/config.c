@@ -133,10 +133,25 @@ static const struct config_key config_keys[] = {
 	STR(database_name, CONFIG_STRING, "herald",
 	    "The database holding herald's tables."),
 	STR(database_user, CONFIG_STRING, "root",
-	    "The account herald connects as."),
+	    "The account the operator's commands (herald) connect as: it "
+	    "may do everything, and creates the two below."),
 	STR(database_password, CONFIG_SECRET, "",
 	    "That account's password: everything after '=' up to the end of "
 	    "the line, '#' and ';' included (see SECRETS)."),
+	STR(daemon_database_user, CONFIG_STRING, "",
+	    "heraldd's own account, created by herald db init with only what "
+	    "sending needs: read mailings and variants, claim batches, read "
+	    "and record stage rows (each stage table is granted when it is "
+	    "staged); it cannot read recipients nor drop anything. Empty = "
+	    "heraldd uses database_user."),
+	STR(daemon_database_password, CONFIG_SECRET, "",
+	    "Its password (required when daemon_database_user is set)."),
+	STR(intake_database_user, CONFIG_STRING, "",
+	    "The account of herald bounce (what Postfix's pipe runs), "
+	    "created by herald db init: it records bounces and suppressions "
+	    "and nothing else. Empty = herald bounce uses database_user."),
+	STR(intake_database_password, CONFIG_SECRET, "",
+	    "Its password (required when intake_database_user is set)."),
 	NUM(database_connect_timeout, CONFIG_DURATION, "10", 1, 3600,
 	    "How long to wait for a connection to the database server."),
 
