@@ -163,7 +163,10 @@ static const struct config_key config_keys[] = {
 	    "directory on its first start."),
 	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535,
 	    "0: the embedded server listens on its unix socket only, no TCP; "
-	    "otherwise also on 127.0.0.1 at this port."),
+	    "otherwise also on 127.0.0.1 at this port, where only accounts "
+	    "with a password log in: its root uses unix_socket "
+	    "authentication (the system's root, through the socket), and "
+	    "herald's role accounts always have one."),
 	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000,
 	    "The embedded server's table cache. It must stay above the "
 	    "number of stage tables in the history MERGE table (each is one "

@@ -248,9 +248,13 @@ dbserver_install(const struct herald_config *cfg, struct buf *err)
 	    datadir);
 	buf_printf(&datadir_arg, "--datadir=%s", fresh);
 	buf_printf(&user_arg, "--user=%s", dbserver_user_name());
+	/* root logs in through the socket as the system's root only, never
+	 * with an empty password, so neither another local user nor a TCP
+	 * client (embedded_port) gets in as root; heraldd and herald bounce
+	 * use their own accounts with passwords (dbaccount.h). */
 	char *argv[] = { cfg->embedded_install_db, "--no-defaults",
 	    datadir_arg.data, user_arg.data,
-	    "--auth-root-authentication-method=normal",
+	    "--auth-root-authentication-method=socket",
 	    "--skip-test-db", NULL };
 	if (dbserver_run(argv, log, err))
 		goto out;
