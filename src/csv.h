@@ -28,7 +28,8 @@
 #include "buf.h"
 
 #define CSV_RECORD_MAX (1 << 20)	/* bytes of one record */
-#define CSV_FIELDS_MAX 4096		/* fields of one record */
+#define CSV_FIELDS_MAX 16384		/* fields of one record: a
+					 * spreadsheet's most columns */
 
 /*
  * One record: count fields (pointers into the reader's buffer, each

@@ -31,7 +31,7 @@ status=$?
 	t_ok "16 MB of commas: that record rejected, the two good rows loaded" ||
 	t_fail "16 MB of commas" "exit $status: $(cat "$T_DIR/out" "$T_DIR/err" | head -c 600)"
 reason=$(head -c 200 "$T_DIR/rejects" | head -1 | cut -c1-80)
-[[ $reason == '3,"record with more than 4096 fields'* ]] &&
+[[ $reason == '3,"record with more than 16384 fields'* ]] &&
 	t_ok "the reject file names line 3 and the reason ($reason)" || t_fail "reject reason" "$reason"
 rss=$(cat "$T_DIR/rss")
 [ "$rss" -lt 200000 ] && t_ok "peak RSS ${rss} kB (it was 407 MB)" || t_fail "bounded memory" "peak RSS $rss kB"
