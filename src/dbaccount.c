@@ -29,8 +29,9 @@ static const struct grant daemon_grants[] = {
 	{ "SELECT, UPDATE", "mailings" },
 	{ "SELECT, UPDATE", "batches" },
 	{ "SELECT", "variants" },
-	/* suppressions checked again when a batch is read */
-	{ "SELECT (email)", "suppressions" },
+	/* suppressions checked again when a batch is read (their
+	 * source and reason go into the row's reply) */
+	{ "SELECT", "suppressions" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {

@@ -5,7 +5,7 @@
  *	           the other two, and grants them each stage table).
  *	daemon     daemon_database_user: heraldd. Reads and updates mailings
  *	           and batches (claims, counters, states), reads variants and
- *	           suppressed addresses, reads and records the rows of each
+ *	           the suppression list, reads and records the rows of each
  *	           stage table. No access to recipients, no DDL: it cannot
  *	           drop a table or read the recipients' other data.
  *	intake     intake_database_user: herald bounce. Reads a mailing's
