@@ -9,9 +9,11 @@
 # import. "N days ago" with a huge N is refused
 # with the column (it overflowed). A recipient whose headers.mustache
 # renders into a header herald writes itself (a value at the start of a
-# line: Bcc, From, Content-Type) fails with the reason. A bounce that
+# line: Bcc, From, Content-Type) fails with the reason, in preview and
+# when heraldd sends (no injected header reaches the relay). A bounce that
 # cannot be read exits 75, so Postfix keeps it.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
+: "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 t_use_database
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
 
@@ -81,6 +83,33 @@ t_expect_fail "so does one whose headers render a Content-Type" 1 "herald writes
 t_sql "UPDATE recipients SET first_name = 'X-Ok: fine' WHERE email = 'c@example.org'"
 t_check "a recipient whose headers render an allowed header is built" "$HERALD_BIN" preview 1 --recipient c@example.org
 grep -q "^X-Ok: fine" "$T_DIR/out" && t_ok "with that header" || t_fail "allowed header" "$(head -12 "$T_DIR/out")"
+
+# And when heraldd sends: those two rows fail with the reason, the other
+# is sent with its header, and no message carries the injected ones.
+. "$HERALD_SRCDIR/tests/lib/sink.sh"
+t_start_sink "$T_DIR/sink"
+cat >>"$T_CONFIG" <<CONF
+relay_port = $T_SINK_PORT
+worker_count = 1
+metrics_interval = 0
+pid_file = $T_DIR/heraldd.pid
+CONF
+"$HERALD_BIN" stage >/dev/null 2>&1
+"$HERALDD_BIN" -f >"$T_DIR/heraldd.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 300); do
+	[ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && break
+	sleep 0.2
+done
+kill -TERM $daemon; wait $daemon
+row() { t_sql "SELECT CONCAT(delivery_state, ' ', IFNULL(relay_reply, '')) FROM stage_1 WHERE email = '$1'"; }
+[[ "$(row a@example.org)" == "failed not sent: "*"headers.mustache as rendered for this recipient: line 2: herald writes this header itself"* ]] &&
+[[ "$(row b@example.org)" == "failed not sent: "*"headers.mustache as rendered"* ]] &&
+	t_ok "heraldd fails those recipients with the reason" || t_fail "rows failed with the reason" "$(row a@example.org) | $(row b@example.org); $(tail -3 "$T_DIR/heraldd.log")"
+[[ "$(row c@example.org)" == sent* ]] && grep -rlq "^X-Ok: fine" "$T_DIR/sink" &&
+	t_ok "and sends the other with its header" || t_fail "the other is sent" "$(row c@example.org)"
+grep -rliq "victim@example.net\|^Content-Type: text/html" "$T_DIR/sink" &&
+	t_fail "no injected header reaches the relay" "$(grep -rli "victim" "$T_DIR/sink")" || t_ok "no injected header reaches the relay"
 
 # --- herald bounce: a read error exits 75 ---------------------------------
 t_expect_fail "a bounce that cannot be read exits 75 (Postfix keeps it)" 75 "read error.*try again later" \
