@@ -106,6 +106,9 @@ t_check "herald bounce records a bounce as the intake account" "$HERALD_BIN" --c
 [ "$(t_sql "SELECT COUNT(*) FROM suppressions WHERE email = 'r5@example.org'")" = 1 ] &&
 	t_ok "the recipient, the row and the suppression are recorded" ||
 	t_fail "bounce recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
+t_expect_fail "an unsigned one is judged (grace period) and counted as the intake account" 0 \
+	"refused unsigned return path.*staged after return paths were signed.*1 unsigned refused today" \
+	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5@bounce.test" "$T_DIR/dsn"
 t_expect_fail "a forged return path is counted as the intake account" 0 "1 forged refused today" \
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/dsn"
 
