@@ -219,12 +219,14 @@ bounce_return_path_trusted(const struct herald_config *cfg, MYSQL **db,
 	if (rp->is_signed) {
 		keys = token_keys_load(cfg, &err);
 		if (keys == NULL) {
-			msg_error("bounce: %s (try again later)", buf_str(&err));
+			msg_error("bounce: %s (try again later)",
+			    buf_str(&err));
 			goto out;
 		}
 		trusted = return_path_verify(keys, rp, &why) == 0;
 		if (!trusted)
-			bounce_refuse(cfg, db, address, "forged", buf_str(&why));
+			bounce_refuse(cfg, db, address, "forged",
+			    buf_str(&why));
 		goto out;
 	}
 	*db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_INTAKE, &err);

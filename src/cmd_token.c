@@ -84,8 +84,8 @@ cmd_token(struct cli *cli, int argc, char **argv)
 				    "token", argv[i], "unsubscribe, "
 				    "view-online or return-path");
 			if (token_purpose_parse(argv[++i], &purpose) != 0)
-				return cli_usage_error(cmd_token_usage, "token: "
-				    "unknown purpose \"%s\": expected "
+				return cli_usage_error(cmd_token_usage,
+				    "token: unknown purpose \"%s\": expected "
 				    "unsubscribe, view-online or return-path",
 				    argv[i]);
 		} else if (nargs < 3) {
