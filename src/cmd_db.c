@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "dbaccount.h"
 #include "dbserver.h"
 #include "log.h"
 #include "migrate.h"
@@ -88,6 +89,9 @@ cmd_db_migrate(struct herald_config *cfg, int create)
 		}
 	}
 	if (migrate_apply(db, &list, &applied, &err))
+		goto out;
+	/* The role accounts and their grants, new tables included. */
+	if (dbaccount_apply(cfg, db, &err))
 		goto out;
 	version = migrate_current_version(db, &err);
 	if (version < 0)

@@ -6,9 +6,11 @@
  * summary says how many, and on a terminal the operator confirms first
  * (unless --yes). Without a terminal (cron, scripts) it goes ahead.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -87,6 +89,27 @@ print_summary(const struct import_options *o, const struct import_report *r)
 	    (double)r->rows / r->seconds : 0);
 }
 
+/*
+ * Opens (creates or empties) the reject file, mode 600 even when it
+ * existed with another: its rows hold people's personal data. NULL
+ * after saying why.
+ */
+static FILE *
+reject_file_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *fp;
+
+	if (fd < 0 || fchmod(fd, 0600) != 0 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
+		msg_error("import: %s: cannot write the reject file: %m", path);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	return fp;
+}
+
 int
 cmd_import(struct cli *cli, int argc, char **argv)
 {
@@ -155,12 +178,9 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	}
 	/* The reject file is opened up front (so a bad path fails early)
 	 * and removed again when nothing was rejected. */
-	o.rejects = fopen(buf_str(&reject_path), "w");
-	if (o.rejects == NULL) {
-		msg_error("import: %s: cannot write the reject file: %m",
-		    buf_str(&reject_path));
+	o.rejects = reject_file_open(buf_str(&reject_path));
+	if (o.rejects == NULL)
 		goto done;
-	}
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		goto done;
@@ -177,10 +197,16 @@ cmd_import(struct cli *cli, int argc, char **argv)
 done:
 	if (o.rejects) {
 		long size = ftell(o.rejects);
+		int failed = ferror(o.rejects);
 
-		fclose(o.rejects);
-		if (size == 0)
+		/* Rows rejected but not written would be lost unseen. */
+		if (fclose(o.rejects) != 0 || failed) {
+			msg_error("import: %s: cannot write the reject file: "
+			    "%m", buf_str(&reject_path));
+			status = CLI_FAILED;
+		} else if (size == 0) {
 			unlink(buf_str(&reject_path));
+		}
 	}
 	if (db)
 		mysql_close(db);

@@ -1,7 +1,9 @@
 /*
- * cmd_token.c - "herald token verify TOKEN" and "herald token make
- * MAILING RECIPIENT": the unsubscribe tokens of token.h, for operators
- * and for the web endpoint that handles one-click unsubscribes.
+ * cmd_token.c - "herald token verify [--purpose P] TOKEN" and "herald
+ * token make [--purpose P] MAILING RECIPIENT": the signed tokens of
+ * token.h, one purpose each (unsubscribe, view-online, return-path), for
+ * operators and for the web endpoint that handles one-click
+ * unsubscribes.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,20 +12,28 @@
 
 #include "cli.h"
 #include "log.h"
+#include "returnpath.h"
 #include "token.h"
 
 static void
 cmd_token_usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: herald token verify TOKEN\n"
-	    "       herald token make MAILING RECIPIENT\n"
+	    "usage: herald token verify [--purpose PURPOSE] TOKEN\n"
+	    "       herald token make [--purpose PURPOSE] MAILING RECIPIENT\n"
 	    "\n"
-	    "verify checks an unsubscribe token's signature with the keys of\n"
-	    "the configuration (token_key) and prints the mailing and the\n"
-	    "recipient it names; exit status 1 when it is malformed, signed\n"
-	    "with an unknown key or altered. make prints the token herald puts\n"
-	    "in that recipient's unsubscribe links.\n");
+	    "Each token has one purpose: unsubscribe (the default; the\n"
+	    "List-Unsubscribe links and {{unsubscribe_url}}), view-online\n"
+	    "({{view_online_url}}) or return-path (the VERP envelope sender\n"
+	    "bounces+TOKEN@bounce_domain). A token of one purpose is refused\n"
+	    "for another.\n"
+	    "\n"
+	    "verify checks a token's signature with the keys of the\n"
+	    "configuration (token_key) and prints the mailing and the\n"
+	    "recipient it names; a return-path token may be given as the\n"
+	    "whole address. Exit status 1 when it is malformed, signed with\n"
+	    "an unknown key, made for another purpose or altered. make prints\n"
+	    "the token herald puts in that recipient's message.\n");
 }
 
 static int
@@ -37,12 +47,24 @@ parse_u64(const char *s, uint64_t *v)
 	return *end ? -1 : 0;
 }
 
+/* A return path's token given as the whole address: its token part. */
+static const char *
+token_of_address(const char *text, struct return_path *rp)
+{
+	return strchr(text, '@') && return_path_parse(text, rp) == 0 ?
+	    rp->token : text;
+}
+
 int
 cmd_token(struct cli *cli, int argc, char **argv)
 {
 	struct herald_config *cfg;
 	struct token_keys *keys;
 	struct buf err = BUF_INIT, out = BUF_INIT;
+	enum token_purpose purpose = TOKEN_UNSUBSCRIBE;
+	struct return_path rp;
+	const char *verb, *args[3];
+	unsigned nargs = 0;
 	uint64_t mailing, recipient;
 	int status = CLI_OK;
 
@@ -54,22 +76,41 @@ cmd_token(struct cli *cli, int argc, char **argv)
 	    strcmp(argv[1], "make")))
 		return cli_unknown_verb(cmd_token_usage, "token",
 		    argc < 2 ? NULL : argv[1], "verify or make");
-	if (!strcmp(argv[1], "verify") && argc != 3)
-		return argc < 3 ? cli_usage_error(cmd_token_usage, "token "
+	verb = argv[1];
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--purpose") == 0) {
+			if (i + 1 == argc)
+				return cli_missing_value(cmd_token_usage,
+				    "token", argv[i], "unsubscribe, "
+				    "view-online or return-path");
+			if (token_purpose_parse(argv[++i], &purpose) != 0)
+				return cli_usage_error(cmd_token_usage,
+				    "token: unknown purpose \"%s\": expected "
+				    "unsubscribe, view-online or return-path",
+				    argv[i]);
+		} else if (nargs < 3) {
+			args[nargs++] = argv[i];
+		} else {
+			return cli_unexpected(cmd_token_usage, "token",
+			    argv[i]);
+		}
+	}
+	if (!strcmp(verb, "verify") && nargs != 1)
+		return nargs < 1 ? cli_usage_error(cmd_token_usage, "token "
 		    "verify: name the TOKEN to verify") :
-		    cli_unexpected(cmd_token_usage, "token verify", argv[3]);
-	if (!strcmp(argv[1], "make") && argc != 4)
-		return argc < 4 ? cli_usage_error(cmd_token_usage, "token "
+		    cli_unexpected(cmd_token_usage, "token verify", args[1]);
+	if (!strcmp(verb, "make") && nargs != 2)
+		return nargs < 2 ? cli_usage_error(cmd_token_usage, "token "
 		    "make: name the MAILING and the RECIPIENT (two ids)") :
-		    cli_unexpected(cmd_token_usage, "token make", argv[4]);
-	if (argc == 4 && (!cli_is_id(argv[2]) || parse_u64(argv[2],
+		    cli_unexpected(cmd_token_usage, "token make", args[2]);
+	if (nargs == 2 && (!cli_is_id(args[0]) || parse_u64(args[0],
 	    &mailing)))
 		return cli_bad_id(cmd_token_usage, "token make", "mailing",
-		    argv[2]);
-	if (argc == 4 && (!cli_is_id(argv[3]) || parse_u64(argv[3],
+		    args[0]);
+	if (nargs == 2 && (!cli_is_id(args[1]) || parse_u64(args[1],
 	    &recipient)))
 		return cli_bad_id(cmd_token_usage, "token make", "recipient",
-		    argv[3]);
+		    args[1]);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;
@@ -79,15 +120,16 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		buf_free(&err);
 		return CLI_FAILED;
 	}
-	if (argc == 4) {
-		token_make(keys, mailing, recipient, &out);
+	if (nargs == 2) {
+		token_make(keys, purpose, mailing, recipient, &out);
 		printf("%s\n", buf_str(&out));
-	} else if (token_verify(keys, argv[2], &mailing, &recipient,
+	} else if (token_verify(keys, purpose, purpose == TOKEN_RETURN_PATH ?
+	    token_of_address(args[0], &rp) : args[0], &mailing, &recipient,
 	    &err) == 0) {
-		printf("valid: mailing %" PRIu64 ", recipient %" PRIu64 "\n",
-		    mailing, recipient);
+		printf("valid %s token: mailing %" PRIu64 ", recipient %" PRIu64
+		    "\n", token_purpose_name(purpose), mailing, recipient);
 	} else {
-		msg_error("token \"%s\": %s", argv[2], buf_str(&err));
+		msg_error("token \"%s\": %s", args[0], buf_str(&err));
 		status = CLI_FAILED;
 	}
 	token_keys_free(keys);

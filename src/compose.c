@@ -19,6 +19,7 @@
 #include "address.h"
 #include "db.h"
 #include "message.h"
+#include "returnpath.h"
 #include "tmplset.h"
 #include "token.h"
 
@@ -76,9 +77,9 @@ struct composer {
 	struct tvalue data;
 	struct tvalue mailing;
 	char id_text[24];
-	struct buf token, unsubscribe_url, unsubscribe_mailto_uri,
+	struct buf token, view_token, unsubscribe_url, unsubscribe_mailto_uri,
 	    view_online, subject_text, text, html, headers, scratch,
-	    message_id, to_name, feedback_id;
+	    message_id, to_name, feedback_id, header_why;
 	/* Attributes of the current row, as tvalues (two passes: count,
 	 * then fill, so pointers into the array stay valid). */
 	struct tvalue *attr_values;
@@ -304,6 +305,7 @@ composer_free(struct composer *c)
 	free(c->unsubscribe_mailto);
 	token_keys_free(c->keys);
 	buf_free(&c->token);
+	buf_free(&c->view_token);
 	buf_free(&c->unsubscribe_url);
 	buf_free(&c->unsubscribe_mailto_uri);
 	buf_free(&c->view_online);
@@ -315,6 +317,7 @@ composer_free(struct composer *c)
 	buf_free(&c->message_id);
 	buf_free(&c->to_name);
 	buf_free(&c->feedback_id);
+	buf_free(&c->header_why);
 	free(c->attr_values);
 	free(c->attr_keys);
 	if (c->attr_json) {
@@ -479,16 +482,22 @@ composer_values(struct composer *c, const struct delivery_row *row)
 	set_string(&v[V_RECIPIENT_ID], c->id_text, strlen(c->id_text));
 
 	buf_reset(&c->token);
-	token_make(c->keys, c->mailing_id, row->recipient_id, &c->token);
+	token_make(c->keys, TOKEN_UNSUBSCRIBE, c->mailing_id,
+	    row->recipient_id, &c->token);
 	url_with_token(&c->unsubscribe_url, c->unsubscribe_base,
 	    buf_str(&c->token));
 	buf_reset(&c->unsubscribe_mailto_uri);
 	buf_printf(&c->unsubscribe_mailto_uri, "mailto:%s?subject="
 	    "unsubscribe%%20%s", c->unsubscribe_mailto, buf_str(&c->token));
+	/* Its own token: a shared view-online link must not unsubscribe. */
 	buf_reset(&c->view_online);
-	if (c->cfg->view_online_url[0])
+	if (c->cfg->view_online_url[0]) {
+		buf_reset(&c->view_token);
+		token_make(c->keys, TOKEN_VIEW_ONLINE, c->mailing_id,
+		    row->recipient_id, &c->view_token);
 		url_with_token(&c->view_online, c->cfg->view_online_url,
-		    buf_str(&c->token));
+		    buf_str(&c->view_token));
+	}
 	set_string(&v[V_UNSUBSCRIBE_URL], buf_str(&c->unsubscribe_url),
 	    c->unsubscribe_url.len);
 	set_string(&v[V_VIEW_ONLINE_URL], buf_str(&c->view_online),
@@ -543,6 +552,19 @@ composer_build(struct composer *c, const struct delivery_row *row,
 		    "long lists?)", set->directory);
 		return -1;
 	}
+	/*
+	 * The header block as rendered for this recipient: a value at the
+	 * start of a line ("{{x}}: y", or a line that is only "{{x}}")
+	 * could add Bcc, From or Content-Type, which the check with empty
+	 * data at open cannot see.
+	 */
+	buf_reset(&c->header_why);
+	if (set->headers && message_check_extra_headers(buf_str(&c->headers),
+	    c->headers.len, &c->header_why) != 0) {
+		buf_printf(err, "%s/headers.mustache as rendered for this "
+		    "recipient: %s", set->directory, buf_str(&c->header_why));
+		return -1;
+	}
 
 	buf_reset(&c->to_name);
 	buf_printf(&c->to_name, "%s %s", row->fields[FIELD_FIRST_NAME],
@@ -583,8 +605,8 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	message_build(&f, message, &c->scratch);
 
 	buf_reset(sender);
-	buf_printf(sender, "bounces+%" PRIu64 "-%" PRIu64 "@%s",
-	    c->mailing_id, row->recipient_id, c->bounce_domain);
+	return_path_make(c->keys, c->mailing_id, row->recipient_id,
+	    c->bounce_domain, sender);
 	return 0;
 }
 

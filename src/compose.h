@@ -6,8 +6,9 @@
  * compiled once (template.h), and buffers reused for every message. For
  * each staged row it renders the subject, text and HTML parts with the
  * recipient's snapshot, the mailing's fields and the generated values
- * (unsubscribe URL with its signed token), and assembles the complete
- * message (message.h) and its VERP envelope sender.
+ * (unsubscribe and view-online URLs, each with a token of its own
+ * purpose: token.h), and assembles the complete message (message.h) and
+ * its signed VERP envelope sender (returnpath.h).
  *
  * composer_files_changed() tells whether any file the composer was built
  * from (template files, partials) has changed since it was opened; a

@@ -112,9 +112,13 @@ static const struct config_key config_keys[] = {
 	STR(pid_file, CONFIG_PATH, "",
 	    "heraldd's pid file, locked while it runs; empty = "
 	    "STATE/heraldd.pid."),
-	STR(user, CONFIG_STRING, "",
-	    "The user heraldd runs as after start-up when started as root; "
-	    "empty = keep the starting user."),
+	STR(user, CONFIG_STRING, "herald",
+	    "The user heraldd runs as after start-up when started as root "
+	    "(make install and contrib/quickstart create it when missing); "
+	    "the state directory and the token keys generated in it are "
+	    "given to it, so its workers can read and create them. Run the "
+	    "Postfix pipe to herald bounce as this user too. Empty = keep "
+	    "the starting user."),
 
 	STR(database_host, CONFIG_STRING, "",
 	    "A MariaDB or MySQL server reached over TCP. With neither "
@@ -129,10 +133,25 @@ static const struct config_key config_keys[] = {
 	STR(database_name, CONFIG_STRING, "herald",
 	    "The database holding herald's tables."),
 	STR(database_user, CONFIG_STRING, "root",
-	    "The account herald connects as."),
+	    "The account the operator's commands (herald) connect as: it "
+	    "may do everything, and creates the two below."),
 	STR(database_password, CONFIG_SECRET, "",
 	    "That account's password: everything after '=' up to the end of "
 	    "the line, '#' and ';' included (see SECRETS)."),
+	STR(daemon_database_user, CONFIG_STRING, "",
+	    "heraldd's own account, created by herald db init with only what "
+	    "sending needs: read mailings and variants, claim batches, read "
+	    "and record stage rows (each stage table is granted when it is "
+	    "staged); it cannot read recipients nor drop anything. Empty = "
+	    "heraldd uses database_user."),
+	STR(daemon_database_password, CONFIG_SECRET, "",
+	    "Its password (required when daemon_database_user is set)."),
+	STR(intake_database_user, CONFIG_STRING, "",
+	    "The account of herald bounce (what Postfix's pipe runs), "
+	    "created by herald db init: it records bounces and suppressions "
+	    "and nothing else. Empty = herald bounce uses database_user."),
+	STR(intake_database_password, CONFIG_SECRET, "",
+	    "Its password (required when intake_database_user is set)."),
 	NUM(database_connect_timeout, CONFIG_DURATION, "10", 1, 3600,
 	    "How long to wait for a connection to the database server."),
 
@@ -144,7 +163,10 @@ static const struct config_key config_keys[] = {
 	    "directory on its first start."),
 	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535,
 	    "0: the embedded server listens on its unix socket only, no TCP; "
-	    "otherwise also on 127.0.0.1 at this port."),
+	    "otherwise also on 127.0.0.1 at this port, where only accounts "
+	    "with a password log in: its root uses unix_socket "
+	    "authentication (the system's root, through the socket), and "
+	    "herald's role accounts always have one."),
 	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000,
 	    "The embedded server's table cache. It must stay above the "
 	    "number of stage tables in the history MERGE table (each is one "
@@ -277,8 +299,10 @@ static const struct config_key config_keys[] = {
 	    "mailing's From address, called DOMAIN in the keys below."),
 	STR(bounce_domain, CONFIG_STRING, "",
 	    "The domain of the VERP envelope sender "
-	    "bounces+MAILING-RECIPIENT@bounce_domain, so every bounce names "
-	    "its recipient; point its MX at Postfix. Empty = DOMAIN."),
+	    "bounces+MAILING-RECIPIENT-KEY-SIGNATURE@bounce_domain, signed "
+	    "with the token keys, so every bounce names its recipient and "
+	    "no one else can make one; point its MX at Postfix. Empty = "
+	    "DOMAIN."),
 	STR(unsubscribe_url, CONFIG_STRING, "",
 	    "The https base of the one-click unsubscribe link "
 	    "(List-Unsubscribe, RFC 8058); ?t=TOKEN is appended. Empty = "
@@ -288,13 +312,15 @@ static const struct config_key config_keys[] = {
 	    "carries the token. Empty = unsubscribe@DOMAIN."),
 	STR(view_online_url, CONFIG_STRING, "",
 	    "The base of the {{view_online_url}} template value (?t=TOKEN is "
-	    "appended); empty = the value is empty."),
+	    "appended, a view-online token that cannot unsubscribe); empty "
+	    "= the value is empty."),
 	STR(feedback_id_sender, CONFIG_STRING, "herald",
 	    "The last field of the Feedback-ID header, "
 	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "
 	    "groups complaints by these fields)."),
 	LIST(token_key, CONFIG_SECRET_LIST, "ID", config_check_token_key,
-	    "Keys signing unsubscribe tokens (HMAC-SHA256), one line each, "
+	    "Keys signing tokens and return paths (HMAC-SHA256), one line "
+	    "each, "
 	    "newest last: new mail uses the last key and every listed key "
 	    "still verifies, so keys rotate by adding a line and removing the "
 	    "oldest months later. An ID is 1 to 16 letters, digits, '-' or "

@@ -49,6 +49,11 @@ struct herald_config {
 	char *database_name;
 	char *database_user;
 	char *database_password;
+	/* Per-role accounts (dbaccount.h); empty user = database_user. */
+	char *daemon_database_user;
+	char *daemon_database_password;
+	char *intake_database_user;
+	char *intake_database_password;
 	long database_connect_timeout;
 
 	/* The embedded MariaDB instance (herald db start). */

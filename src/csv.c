@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define STRINGIFY(x) #x
+#define TEXT_OF(x) STRINGIFY(x)
+
 enum csv_state {
 	FIELD_START,	/* at the start of a field */
 	UNQUOTED,	/* inside an unquoted field */
@@ -34,6 +37,7 @@ struct csv_reader {
 	unsigned count, capacity;
 	const char *error;
 	int overflow;			/* record over CSV_RECORD_MAX */
+	int too_many;			/* record over CSV_FIELDS_MAX */
 	int pending;			/* bytes seen since the last record */
 	int bom_matched;		/* BOM bytes held back, -1 once past */
 };
@@ -68,9 +72,15 @@ csv_reader_free(struct csv_reader *r)
 	free(r);
 }
 
+/* Past CSV_FIELDS_MAX the record is refused: further fields are not
+ * kept (their bytes join the last one), so memory stays bounded. */
 static void
 field_begin(struct csv_reader *r)
 {
+	if (r->count == CSV_FIELDS_MAX) {
+		r->too_many = 1;
+		return;
+	}
 	if (r->count == r->capacity) {
 		r->capacity = r->capacity ? r->capacity * 2 : 16;
 		r->starts = xrealloc(r->starts, r->capacity * sizeof(size_t));
@@ -85,7 +95,8 @@ static void
 field_end(struct csv_reader *r)
 {
 	r->lengths[r->count - 1] = r->data.len - r->starts[r->count - 1];
-	buf_append_char(&r->data, '\0');
+	if (!r->too_many)	/* else the last field goes on */
+		buf_append_char(&r->data, '\0');
 }
 
 static void
@@ -113,6 +124,9 @@ record_end(struct csv_reader *r)
 	int status;
 
 	field_end(r);
+	if (r->too_many)
+		record_error(r, "record with more than " TEXT_OF(CSV_FIELDS_MAX)
+		    " fields (the most a record may have)");
 	if (r->overflow)
 		record_error(r, "record longer than 1 MB");
 	for (unsigned i = 0; i < r->count; i++)
@@ -131,6 +145,7 @@ record_end(struct csv_reader *r)
 	r->count = 0;
 	r->error = NULL;
 	r->overflow = 0;
+	r->too_many = 0;
 	r->pending = 0;
 	r->state = FIELD_START;
 	r->record_line = r->line;

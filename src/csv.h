@@ -15,8 +15,10 @@
  * mark (EF BB BF) at the start of the input is not part of the first
  * field: spreadsheets write one. A record that cannot be read
  * (text after a closing quote, a quote never closed, a record over
- * CSV_RECORD_MAX) comes with an error message instead of
- * fields, and reading goes on with the next record.
+ * CSV_RECORD_MAX bytes or CSV_FIELDS_MAX fields) comes with an error
+ * message instead of fields, and reading goes on with the next record.
+ * Memory stays bounded whatever the input: 16 MB of commas is one
+ * record refused, not 16 million fields kept.
  */
 #ifndef HERALD_CSV_H
 #define HERALD_CSV_H
@@ -26,6 +28,8 @@
 #include "buf.h"
 
 #define CSV_RECORD_MAX (1 << 20)	/* bytes of one record */
+#define CSV_FIELDS_MAX 16384		/* fields of one record: a
+					 * spreadsheet's most columns */
 
 /*
  * One record: count fields (pointers into the reader's buffer, each

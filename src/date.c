@@ -98,12 +98,14 @@ date_valid(const char *s)
 	return date_check(s, NULL) == 0;
 }
 
-void
+int
 date_days_before(const char *day, long days, char out[16])
 {
 	struct tm tm;
 	time_t t;
 
+	if (days < 0 || days > DATE_DAYS_BEFORE_MAX)
+		return -1;
 	memset(&tm, 0, sizeof(tm));
 	sscanf(day, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
 	tm.tm_year -= 1900;
@@ -111,6 +113,7 @@ date_days_before(const char *day, long days, char out[16])
 	t = timegm(&tm) - days * 86400;
 	gmtime_r(&t, &tm);
 	strftime(out, 16, "%Y-%m-%d", &tm);
+	return 0;
 }
 
 void

@@ -23,8 +23,13 @@ int date_valid(const char *s);
  */
 int date_check(const char *s, struct buf *why);
 
-/* Writes the day `days` before day (YYYY-MM-DD) into out. */
-void date_days_before(const char *day, long days, char out[16]);
+/* The most days date_days_before() goes back: 100,000 days (about 274
+ * years) is beyond any date herald keeps, and far from overflow. */
+#define DATE_DAYS_BEFORE_MAX 100000L
+
+/* Writes the day `days` (0 to DATE_DAYS_BEFORE_MAX) before day
+ * (YYYY-MM-DD) into out: 0, or -1 when days is out of that range. */
+int date_days_before(const char *day, long days, char out[16]);
 
 /*
  * Parses a moment: "now", or "YYYY-MM-DD[ HH:MM[:SS]]" (a 'T' may stand

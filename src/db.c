@@ -52,6 +52,8 @@ db_connect(const struct herald_config *cfg, int flags, struct buf *err)
 	unsigned timeout = (unsigned)cfg->database_connect_timeout;
 	unsigned long client_flags = 0;
 	struct buf where = BUF_INIT;
+	const char *user = cfg->database_user;
+	const char *password = cfg->database_password;
 
 	if (config_uses_embedded_database(cfg) && (flags & DB_START_EMBEDDED)
 	    && dbserver_running_pid(cfg) == 0) {
@@ -75,15 +77,22 @@ db_connect(const struct herald_config *cfg, int flags, struct buf *err)
 		client_flags |= CLIENT_MULTI_STATEMENTS;
 	if (flags & DB_FOUND_ROWS)
 		client_flags |= CLIENT_FOUND_ROWS;
+	/* The role's own account when one is configured (dbaccount.h). */
+	if ((flags & DB_AS_DAEMON) && cfg->daemon_database_user[0]) {
+		user = cfg->daemon_database_user;
+		password = cfg->daemon_database_password;
+	} else if ((flags & DB_AS_INTAKE) && cfg->intake_database_user[0]) {
+		user = cfg->intake_database_user;
+		password = cfg->intake_database_password;
+	}
 	socket = config_database_socket(cfg);
 	if (mysql_real_connect(db, socket ? NULL : cfg->database_host,
-	    cfg->database_user,
-	    cfg->database_password[0] ? cfg->database_password : NULL,
+	    user, password[0] ? password : NULL,
 	    NULL, socket ? 0 : (unsigned)cfg->database_port, socket,
 	    client_flags) == NULL) {
 		db_describe_server(cfg, &where);
 		buf_printf(err, "cannot connect to %s as user \"%s\": ",
-		    buf_str(&where), cfg->database_user);
+		    buf_str(&where), user);
 		db_append_error(db, err);
 		if (config_uses_embedded_database(cfg) &&
 		    dbserver_running_pid(cfg) == 0)

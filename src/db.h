@@ -26,6 +26,8 @@ enum db_connect_flags {
 	DB_MULTI_STATEMENTS = 4,/* allow several statements per query */
 	DB_LOCAL_INFILE = 8,	/* allow LOAD DATA LOCAL INFILE */
 	DB_FOUND_ROWS = 16,	/* UPDATE reports rows matched, not changed */
+	DB_AS_DAEMON = 32,	/* as daemon_database_user when it is set */
+	DB_AS_INTAKE = 64,	/* as intake_database_user when it is set */
 };
 
 /*

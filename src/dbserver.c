@@ -12,6 +12,7 @@
  */
 #include "dbserver.h"
 #include "log.h"
+#include "privilege.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,7 +147,11 @@ dbserver_lock(const struct herald_config *cfg, struct buf *err)
 	char *path = dbserver_path(cfg, "lock");
 	int fd = -1;
 
-	if (dbserver_make_directory(dir, err))
+	/* heraldd's user (privilege.h) reaches the socket in there, other
+	 * users cannot even reach the state directory. */
+	if (dbserver_make_directory(dir, err) ||
+	    privilege_give(cfg, cfg->state_directory, err) ||
+	    privilege_share_directory(cfg, dir, err))
 		goto out;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -243,9 +248,13 @@ dbserver_install(const struct herald_config *cfg, struct buf *err)
 	    datadir);
 	buf_printf(&datadir_arg, "--datadir=%s", fresh);
 	buf_printf(&user_arg, "--user=%s", dbserver_user_name());
+	/* root logs in through the socket as the system's root only, never
+	 * with an empty password, so neither another local user nor a TCP
+	 * client (embedded_port) gets in as root; heraldd and herald bounce
+	 * use their own accounts with passwords (dbaccount.h). */
 	char *argv[] = { cfg->embedded_install_db, "--no-defaults",
 	    datadir_arg.data, user_arg.data,
-	    "--auth-root-authentication-method=normal",
+	    "--auth-root-authentication-method=socket",
 	    "--skip-test-db", NULL };
 	if (dbserver_run(argv, log, err))
 		goto out;

@@ -9,11 +9,12 @@
 #include "dsn.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "returnpath.h"
 
 /* A line of the input, without its line end. */
 struct dsn_line {
@@ -352,7 +353,7 @@ dsn_parse(const char *text, size_t length, struct dsn *dsn, struct buf *err)
 	for (;;) {
 		unsigned first_line = r.number + 1;
 		const char *n;
-		uint64_t m, rcpt;
+		struct return_path rp;
 
 		if ((got = dsn_next_field(&r, &name, &value)) != 1)
 			break;
@@ -367,7 +368,7 @@ dsn_parse(const char *text, size_t length, struct dsn *dsn, struct buf *err)
 			char address[DSN_VALUE_MAX + 1];
 
 			dsn_keep(address, value.data, value.len);
-			if (dsn_parse_verp(address, &m, &rcpt) == 0)
+			if (return_path_parse(address, &rp) == 0)
 				snprintf(dsn->verp, sizeof(dsn->verp), "%s",
 				    address);
 		}
@@ -434,39 +435,6 @@ out:
 	buf_free(&boundary);
 	buf_free(&content_type);
 	return rc;
-}
-
-/* A decimal id of 1 to 19 digits, no leading zero; end set past it. */
-static int
-dsn_parse_id(const char *s, const char **end, uint64_t *id)
-{
-	size_t n = 0;
-
-	while (isdigit((unsigned char)s[n]))
-		n++;
-	if (n == 0 || n > 19 || (s[0] == '0' && n > 1))
-		return -1;
-	errno = 0;
-	*id = strtoull(s, NULL, 10);
-	*end = s + n;
-	return errno || *id == 0 ? -1 : 0;
-}
-
-int
-dsn_parse_verp(const char *address, uint64_t *mailing, uint64_t *recipient)
-{
-	const char *p = address, *at;
-
-	/* "Name <address>": the part in angle brackets. */
-	if ((at = strchr(p, '<')) != NULL)
-		p = at + 1;
-	if (strncasecmp(p, "bounces+", 8) != 0)
-		return -1;
-	p += 8;
-	if (dsn_parse_id(p, &p, mailing) != 0 || *p++ != '-' ||
-	    dsn_parse_id(p, &p, recipient) != 0 || *p != '@' || p[1] == '\0')
-		return -1;
-	return 0;
 }
 
 const char *

@@ -2,9 +2,9 @@
  * dsn.h - reading a delivery status notification (RFC 3464) that came
  * back to one of herald's VERP return paths.
  *
- * herald sends every message with the envelope sender
- * bounces+MAILING-RECIPIENT@bounce_domain (compose.c). When a relay
- * further on gives up, it mails a DSN to that address: a
+ * herald sends every message with a signed envelope sender
+ * bounces+MAILING-RECIPIENT-KID-MAC@bounce_domain (returnpath.h). When
+ * a relay further on gives up, it mails a DSN to that address: a
  * multipart/report whose message/delivery-status part says, per
  * recipient, what happened (Action, Status, Diagnostic-Code). This
  * module finds which mailing and recipient a DSN is about and what it
@@ -29,7 +29,8 @@ enum dsn_action {
 };
 
 struct dsn {
-	/* The VERP address the DSN came to, when a header names one. */
+	/* The VERP address the DSN came to, when a header names one
+	 * (its signature is not checked here: returnpath.h). */
 	char verp[DSN_VALUE_MAX + 1];
 	/* The most serious recipient group (failed before delayed ...). */
 	enum dsn_action action;
@@ -45,14 +46,6 @@ struct dsn {
  */
 int dsn_parse(const char *text, size_t length, struct dsn *dsn,
     struct buf *err);
-
-/*
- * Splits a VERP return path "bounces+MAILING-RECIPIENT@domain" (the
- * angle brackets of an address header may surround it). 0 on success,
- * -1 when it is not one of herald's.
- */
-int dsn_parse_verp(const char *address, uint64_t *mailing,
-    uint64_t *recipient);
 
 const char *dsn_action_name(enum dsn_action action);
 

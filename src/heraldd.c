@@ -9,8 +9,9 @@
  *	Reads the configuration (same lookup as herald), takes the pid file
  *	(a lock held for the daemon's life, so a second heraldd refuses to
  *	start), creates the scoreboard in shared memory, detaches (unless -f),
- *	drops root when "user" is set, and runs the master (master.c) with
- *	worker_main (worker.c) as the body of every worker.
+ *	loads the token keys, drops root to "user" (privilege.h), and runs
+ *	the master (master.c) with worker_main (worker.c) as the body of
+ *	every worker.
  *
  * DIAGNOSTICS
  *	syslog facility mail; standard error with -f. Exit status 0 after a
@@ -21,8 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,9 @@
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
+#include "privilege.h"
 #include "scoreboard.h"
+#include "token.h"
 #include "monitor.h"
 #include "worker.h"
 
@@ -63,35 +64,6 @@ heraldd_usage(FILE *out)
 	    "Signals: TERM graceful stop, INT fast stop, HUP reload the\n"
 	    "configuration, USR1 reopen the log. See heraldd(8).\n",
 	    HERALD_SYSCONFDIR);
-}
-
-/* Switches to cfg->user when running as root. */
-static int
-heraldd_drop_privileges(const struct herald_config *cfg)
-{
-	struct passwd *pw;
-
-	if (cfg->user[0] == '\0' || geteuid() != 0)
-		return 0;
-	pw = getpwnam(cfg->user);
-	if (pw == NULL) {
-		msg_error("user \"%s\" (configuration key user) does not "
-		    "exist", cfg->user);
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		msg_error("cannot switch to user \"%s\": %s", cfg->user,
-		    strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0) {
-		msg_error("dropped to user \"%s\" but could get root back; "
-		    "refusing to run", cfg->user);
-		return -1;
-	}
-	msg_info("running as user %s", cfg->user);
-	return 0;
 }
 
 /*
@@ -148,8 +120,9 @@ main(int argc, char **argv)
 	const char *config_path = NULL;
 	struct scoreboard *board;
 	struct worker_shared shared;
+	struct token_keys *keys;
 	char *board_path;
-	int foreground = 0, opt, pid_fd, ready = -1, status;
+	int foreground = 0, opt, pid_fd, ready = -1, status, was_root;
 
 	log_open("heraldd", LOG_TO_STDERR);
 	while ((opt = getopt_long(argc, argv, "fc:vh", options, NULL)) != -1) {
@@ -189,6 +162,12 @@ main(int argc, char **argv)
 		    cfg.state_directory, strerror(errno));
 		return 1;
 	}
+	/* The workers, as "user", create files there (the token keys), and
+	 * the master removes its pid file and scoreboard at exit. */
+	if (privilege_give(&cfg, cfg.state_directory, &err) != 0) {
+		msg_error("%s", buf_str(&err));
+		return 1;
+	}
 	pid_path = pidfile_path(&cfg);
 	pid_fd = pidfile_lock(pid_path);
 	if (pid_fd < 0)
@@ -220,8 +199,17 @@ main(int argc, char **argv)
 		    "relay_timeout (%ld s): a slow relay will get workers "
 		    "killed as stalled", cfg.worker_stall_timeout,
 		    cfg.relay_timeout);
-	if (heraldd_drop_privileges(&cfg))
+	/* Loaded (or generated) while root: an unreadable key file is an
+	 * error at start, not every mailing's. Then given to "user". */
+	was_root = geteuid() == 0;
+	keys = token_keys_load(&cfg, &err);
+	if (keys == NULL || privilege_drop(&cfg, &err) != 0) {
+		msg_error("%s", buf_str(&err));
 		return 1;
+	}
+	token_keys_free(keys);
+	if (was_root && cfg.user[0])
+		msg_info("running as user %s", cfg.user);
 	if (ready >= 0) {
 		char ok = 0;
 

@@ -172,9 +172,15 @@ source_pull(struct source *s, const char *name, struct buf *out,
 		return n > 0;
 	}
 	while (s->chunk.len == 0 && s->running) {
-		curl_multi_perform(s->multi, &s->running);
-		if (s->chunk.len == 0 && s->running)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+		CURLMcode mc = curl_multi_perform(s->multi, &s->running);
+
+		if (mc == CURLM_OK && s->chunk.len == 0 && s->running)
+			mc = curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK) {
+			buf_printf(err, "%s: transfer failed: %s", name,
+			    curl_multi_strerror(mc));
+			return -1;
+		}
 	}
 	if (s->size < 0) {
 		curl_off_t length = -1;

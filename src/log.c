@@ -21,14 +21,14 @@ log_open(const char *program, enum log_destination destination)
 {
 	log_program = program;
 	log_where = destination;
-	if (destination == LOG_TO_SYSLOG)
+	if (destination != LOG_TO_STDERR)
 		openlog(program, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
 void
 log_reopen(void)
 {
-	if (log_where != LOG_TO_SYSLOG)
+	if (log_where == LOG_TO_STDERR)
 		return;
 	closelog();
 	openlog(log_program, LOG_PID | LOG_NDELAY, LOG_MAIL);
@@ -55,12 +55,16 @@ log_error_count(void)
 static void
 log_emit(int priority, const char *level, const char *fmt, va_list ap)
 {
-	if (log_where == LOG_TO_SYSLOG) {
+	if (log_where != LOG_TO_STDERR) {
 		char text[4096];
+		va_list copy;
 
-		vsnprintf(text, sizeof(text), fmt, ap);
+		va_copy(copy, ap);
+		vsnprintf(text, sizeof(text), fmt, copy);
+		va_end(copy);
 		syslog(priority, "%s: %s", level, text);
-		return;
+		if (log_where == LOG_TO_SYSLOG)
+			return;
 	}
 	fprintf(stderr, "%s: %s: ", log_program, level);
 	vfprintf(stderr, fmt, ap);

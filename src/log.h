@@ -16,6 +16,9 @@
 enum log_destination {
 	LOG_TO_STDERR,		/* CLI, and heraldd -f */
 	LOG_TO_SYSLOG,		/* the daemon: facility mail */
+	LOG_TO_BOTH,		/* herald bounce under Postfix's pipe(8):
+				 * Postfix keeps stderr only when the
+				 * command fails, syslog keeps the rest */
 };
 
 /* Sets the program name shown in every message and where messages go. */

@@ -316,7 +316,8 @@ monitor_read_database(struct monitor *m)
 	m->stage_latency = -1;
 	m->db_ok = 0;
 	if (m->db == NULL)
-		m->db = db_connect(m->cfg, DB_SELECT_DATABASE, &err);
+		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
+		    &err);
 	if (m->db && (db_query_strings(m->db, "SELECT id, sent_count, "
 	    "deferred_count, failed_count, GREATEST(CAST(staged_count AS "
 	    "SIGNED) - CAST(sent_count AS SIGNED) - CAST(failed_count AS "

@@ -289,9 +289,21 @@ value(struct parser *p, enum field_kind kind, const char *field)
 	size_t at = t->start;
 
 	if (t->type == T_NUMBER && kind == KIND_DATE) {
-		long days = strtol(buf_str(&t->text), NULL, 10);
+		const char *text = buf_str(&t->text);
+		long days = -1;
 		char date[16];
 
+		/* A whole number in range: strtol would saturate (and the
+		 * date arithmetic overflow) on a huge one. */
+		if (strspn(text, "0123456789") == strlen(text) &&
+		    strlen(text) <= 6)
+			days = strtol(text, NULL, 10);
+		if (days < 0 || days > DATE_DAYS_BEFORE_MAX) {
+			fail(p, at, "\"%s days ago\": the number of days must "
+			    "be a whole number from 0 to %ld", text,
+			    DATE_DAYS_BEFORE_MAX);
+			return -1;
+		}
 		if (next(p))
 			return -1;
 		if (!is_keyword(p, "days") && !is_keyword(p, "day")) {
@@ -306,7 +318,7 @@ value(struct parser *p, enum field_kind kind, const char *field)
 			    "\"%s\"", found(p));
 			return -1;
 		}
-		date_days_before(p->today, days, date);
+		date_days_before(p->today, days, date);	/* in range */
 		param(p, date, strlen(date));
 		return next(p);
 	}

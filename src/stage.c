@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "db.h"
+#include "dbaccount.h"
 #include "delivery.h"
 #include "log.h"
 #include "mailing.h"
@@ -363,6 +364,9 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 		    m->table);
 		status = db_exec(db, buf_str(&sql), err);
 	}
+	/* Before any batch is published: heraldd's account reads it. */
+	if (!status)
+		status = dbaccount_grant_stage_table(cfg, db, m->table, err);
 	stage_crash_point("renamed");
 	if (!status)
 		status = history_union_change(db, m->table, 1, err);

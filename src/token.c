@@ -1,14 +1,16 @@
 /*
- * token.c - HMAC-SHA256 unsubscribe tokens (see token.h).
+ * token.c - HMAC-SHA256 tokens, one purpose each (see token.h).
  */
 #include "token.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,8 +20,10 @@
 #include <openssl/rand.h>
 
 #include "encode.h"
+#include "privilege.h"
 
 #define TOKEN_MAC_BYTES 16	/* 128 bits: forging is out of reach */
+#define TOKEN_RETURN_PATH_MAC_BYTES 8	/* see token.h */
 #define TOKEN_MAX 128
 
 struct token_key {
@@ -146,7 +150,9 @@ token_keys_load(const struct herald_config *cfg, struct buf *err)
 		struct buf path = BUF_INIT;
 
 		buf_printf(&path, "%s/token-keys", cfg->state_directory);
-		/* The state directory may not exist before the first use. */
+		/* The state directory may not exist before the first use.
+		 * Both belong to heraldd's user, whoever made them
+		 * (privilege.h): its workers read the keys. */
 		if (mkdir(cfg->state_directory, 0750) != 0 && errno != EEXIST) {
 			buf_printf(err, "%s: cannot create: %s",
 			    cfg->state_directory, strerror(errno));
@@ -154,6 +160,10 @@ token_keys_load(const struct herald_config *cfg, struct buf *err)
 		}
 		if (!status)
 			status = state_key_create(buf_str(&path), err);
+		if (!status)
+			status = privilege_give(cfg, cfg->state_directory, err);
+		if (!status)
+			status = privilege_give(cfg, buf_str(&path), err);
 		if (!status)
 			status = state_keys_read(k, buf_str(&path), err);
 		buf_free(&path);
@@ -178,41 +188,85 @@ token_keys_free(struct token_keys *k)
 	free(k);
 }
 
-/* The MAC of "KID.MAILING.RECIPIENT" (signed), base64url. */
-static void
-token_mac(const struct token_key *key, const char *signed_part,
-    size_t length, struct buf *out)
+static const struct {
+	const char *name;
+	const char *label;		/* signed before the token's text */
+} token_purposes[TOKEN_PURPOSE_COUNT] = {
+	[TOKEN_UNSUBSCRIBE] = { "unsubscribe", "herald-unsubscribe:" },
+	[TOKEN_VIEW_ONLINE] = { "view-online", "herald-view-online:" },
+	[TOKEN_RETURN_PATH] = { "return-path", "herald-return-path:" },
+};
+
+const char *
+token_purpose_name(enum token_purpose purpose)
 {
-	static const char domain[] = "herald-unsubscribe:";
+	return token_purposes[purpose].name;
+}
+
+int
+token_purpose_parse(const char *name, enum token_purpose *purpose)
+{
+	for (int i = 0; i < TOKEN_PURPOSE_COUNT; i++)
+		if (strcmp(name, token_purposes[i].name) == 0) {
+			*purpose = (enum token_purpose)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Lowercase base32 (RFC 4648 alphabet, no padding) of length bytes. */
+static void
+token_base32(const unsigned char *in, size_t length, struct buf *out)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned bits = 0, value = 0;
+
+	for (size_t i = 0; i < length; i++) {
+		value = (value << 8) | in[i];
+		bits += 8;
+		while (bits >= 5) {
+			buf_append_char(out, alphabet[(value >> (bits - 5)) & 31]);
+			bits -= 5;
+		}
+	}
+	if (bits > 0)
+		buf_append_char(out, alphabet[(value << (5 - bits)) & 31]);
+}
+
+/* The MAC of "KID.MAILING.RECIPIENT" under purpose's label, in the
+ * purpose's encoding. */
+static void
+token_mac(const struct token_key *key, enum token_purpose purpose,
+    uint64_t mailing, uint64_t recipient, struct buf *out)
+{
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned mac_length = 0;
-	char message[TOKEN_MAX + sizeof(domain)];
+	char message[TOKEN_MAX + 32];
+	int length;
 
-	memcpy(message, domain, sizeof(domain) - 1);
-	memcpy(message + sizeof(domain) - 1, signed_part, length);
+	length = snprintf(message, sizeof(message), "%s%s.%" PRIu64 ".%"
+	    PRIu64, token_purposes[purpose].label, key->id, mailing, recipient);
 	HMAC(EVP_sha256(), key->secret, (int)strlen(key->secret),
-	    (const unsigned char *)message, sizeof(domain) - 1 + length, mac,
-	    &mac_length);
-	encode_base64(mac, TOKEN_MAC_BYTES, 1, out);
+	    (const unsigned char *)message, (size_t)length, mac, &mac_length);
+	if (purpose == TOKEN_RETURN_PATH)
+		token_base32(mac, TOKEN_RETURN_PATH_MAC_BYTES, out);
+	else
+		encode_base64(mac, TOKEN_MAC_BYTES, 1, out);
 }
 
 void
-token_make(const struct token_keys *keys, uint64_t mailing,
-    uint64_t recipient, struct buf *out)
+token_make(const struct token_keys *keys, enum token_purpose purpose,
+    uint64_t mailing, uint64_t recipient, struct buf *out)
 {
 	const struct token_key *key = &keys->keys[keys->count - 1];
-	size_t start = out->len;
 
-	buf_printf(out, "%s.%" PRIu64 ".%" PRIu64, key->id, mailing,
-	    recipient);
-	{
-		char signed_part[TOKEN_MAX];
-		size_t length = out->len - start;
-
-		memcpy(signed_part, out->data + start, length);
-		buf_append_char(out, '.');
-		token_mac(key, signed_part, length, out);
-	}
+	if (purpose == TOKEN_RETURN_PATH)
+		buf_printf(out, "%" PRIu64 "-%" PRIu64 "-%s-", mailing,
+		    recipient, key->id);
+	else
+		buf_printf(out, "%s.%" PRIu64 ".%" PRIu64 ".", key->id,
+		    mailing, recipient);
+	token_mac(key, purpose, mailing, recipient, out);
 }
 
 /* Parses a decimal id with no sign, no leading zero, no overflow. */
@@ -234,47 +288,140 @@ parse_id(const char *s, size_t length, uint64_t *value)
 	return 0;
 }
 
-int
-token_verify(const struct token_keys *keys, const char *token,
-    uint64_t *mailing, uint64_t *recipient, struct buf *why)
+/* The parts of a token: its key id and MAC, and the ids it names. */
+struct token_parts {
+	char id[CONFIG_TOKEN_KEY_ID_MAX + 1];
+	char mac[32];
+	uint64_t mailing, recipient;
+};
+
+/* Copies [s, s+n) into out (size size) when it fits: 0, else -1. */
+static int
+token_copy(char *out, size_t size, const char *s, size_t n)
+{
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* KID.MAILING.RECIPIENT.MAC */
+static int
+token_split_link(const char *token, struct token_parts *t)
 {
 	const char *dot[3], *p = token;
-	size_t length = strlen(token);
-	struct buf mac = BUF_INIT;
-	const struct token_key *key = NULL;
-	char id[CONFIG_TOKEN_KEY_ID_MAX + 1];
-	int good;
 
 	for (int i = 0; i < 3; i++) {
 		dot[i] = p ? strchr(p, '.') : NULL;
 		p = dot[i] ? dot[i] + 1 : NULL;
 	}
-	if (length >= TOKEN_MAX || dot[2] == NULL || strchr(p, '.') ||
-	    (size_t)(dot[0] - token) > CONFIG_TOKEN_KEY_ID_MAX ||
-	    parse_id(dot[0] + 1, (size_t)(dot[1] - dot[0] - 1), mailing) ||
-	    parse_id(dot[1] + 1, (size_t)(dot[2] - dot[1] - 1), recipient)) {
-		buf_printf(why, "malformed token: expected "
+	if (dot[2] == NULL || strchr(p, '.') ||
+	    token_copy(t->id, sizeof(t->id), token,
+	    (size_t)(dot[0] - token)) ||
+	    parse_id(dot[0] + 1, (size_t)(dot[1] - dot[0] - 1), &t->mailing) ||
+	    parse_id(dot[1] + 1, (size_t)(dot[2] - dot[1] - 1),
+	    &t->recipient) ||
+	    token_copy(t->mac, sizeof(t->mac), p, strlen(p)))
+		return -1;
+	return 0;
+}
+
+/* MAILING-RECIPIENT-KID-MAC (a KID may itself hold '-'); the MAC is
+ * lowercased, as a mail system may have changed its case. */
+static int
+token_split_return_path(const char *token, struct token_parts *t)
+{
+	const char *first = strchr(token, '-');
+	const char *second = first ? strchr(first + 1, '-') : NULL;
+	const char *last = strrchr(token, '-');
+
+	if (second == NULL || last == second ||
+	    parse_id(token, (size_t)(first - token), &t->mailing) ||
+	    parse_id(first + 1, (size_t)(second - first - 1), &t->recipient) ||
+	    token_copy(t->id, sizeof(t->id), second + 1,
+	    (size_t)(last - second - 1)) ||
+	    token_copy(t->mac, sizeof(t->mac), last + 1, strlen(last + 1)))
+		return -1;
+	for (char *c = t->mac; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return 0;
+}
+
+/* The key named id; a return path's id may have had its case changed. */
+static const struct token_key *
+token_key_named(const struct token_keys *keys, const char *id,
+    enum token_purpose purpose)
+{
+	for (unsigned i = 0; i < keys->count; i++)
+		if (strcmp(keys->keys[i].id, id) == 0)
+			return &keys->keys[i];
+	for (unsigned i = 0; purpose == TOKEN_RETURN_PATH && i < keys->count;
+	    i++)
+		if (strcasecmp(keys->keys[i].id, id) == 0)
+			return &keys->keys[i];
+	return NULL;
+}
+
+/* 1 when mac is the MAC of t's ids under key for purpose. */
+static int
+token_mac_matches(const struct token_key *key, enum token_purpose purpose,
+    const struct token_parts *t)
+{
+	struct buf mac = BUF_INIT;
+	int good;
+
+	token_mac(key, purpose, t->mailing, t->recipient, &mac);
+	good = mac.len == strlen(t->mac) &&
+	    CRYPTO_memcmp(mac.data, t->mac, mac.len) == 0;
+	buf_free(&mac);
+	return good;
+}
+
+int
+token_verify(const struct token_keys *keys, enum token_purpose purpose,
+    const char *token, uint64_t *mailing, uint64_t *recipient,
+    struct buf *why)
+{
+	struct token_parts t;
+	const struct token_key *key;
+	int split;
+
+	if (strlen(token) >= TOKEN_MAX)
+		split = -1;
+	else if (purpose == TOKEN_RETURN_PATH)
+		split = token_split_return_path(token, &t);
+	else
+		split = token_split_link(token, &t);
+	if (split != 0) {
+		buf_printf(why, "malformed %s token: expected %s",
+		    token_purposes[purpose].name, purpose == TOKEN_RETURN_PATH ?
+		    "MAILING-RECIPIENT-KEY-SIGNATURE" :
 		    "KEY.MAILING.RECIPIENT.SIGNATURE");
 		return -1;
 	}
-	memcpy(id, token, (size_t)(dot[0] - token));
-	id[dot[0] - token] = '\0';
-	for (unsigned i = 0; i < keys->count; i++)
-		if (strcmp(keys->keys[i].id, id) == 0)
-			key = &keys->keys[i];
+	key = token_key_named(keys, t.id, purpose);
 	if (key == NULL) {
 		buf_printf(why, "token signed with key \"%s\", which is not "
-		    "configured (token_key)", id);
+		    "configured (token_key)", t.id);
 		return -1;
 	}
-	token_mac(key, token, (size_t)(dot[2] - token), &mac);
-	good = mac.len == strlen(dot[2] + 1) &&
-	    CRYPTO_memcmp(mac.data, dot[2] + 1, mac.len) == 0;
-	buf_free(&mac);
-	if (!good) {
-		buf_printf(why, "bad signature: the token was altered or not "
-		    "made by herald");
-		return -1;
+	if (token_mac_matches(key, purpose, &t)) {
+		*mailing = t.mailing;
+		*recipient = t.recipient;
+		return 0;
 	}
-	return 0;
+	/* Say so when the token is genuine but made for another purpose. */
+	for (int other = 0; other < TOKEN_PURPOSE_COUNT; other++)
+		if (other != (int)purpose && (other == TOKEN_RETURN_PATH) ==
+		    (purpose == TOKEN_RETURN_PATH) &&
+		    token_mac_matches(key, (enum token_purpose)other, &t)) {
+			buf_printf(why, "this is a %s token; it cannot be used "
+			    "as a %s token", token_purposes[other].name,
+			    token_purposes[purpose].name);
+			return -1;
+		}
+	buf_printf(why, "bad signature: the token was altered or not "
+	    "made by herald");
+	return -1;
 }

@@ -1,16 +1,31 @@
 /*
- * token.h - signed unsubscribe tokens.
+ * token.h - signed tokens, one purpose each.
  *
- * A token names a recipient and a mailing and proves herald made it:
+ * A token names a recipient and a mailing, proves herald made it and
+ * says what it is for. Each purpose signs under its own label, so a
+ * token made for one purpose never verifies for another: the
+ * view-online link, which recipients share, cannot unsubscribe anyone,
+ * and neither link's token can sign a return path.
  *
- *	KID.MAILING.RECIPIENT.MAC
+ *	unsubscribe, view-online:  KID.MAILING.RECIPIENT.MAC
+ *	return-path:               MAILING-RECIPIENT-KID-MAC
  *
- * KID names the key, MAILING and RECIPIENT are decimal ids, MAC is the
- * first 16 bytes of HMAC-SHA256(key, "herald-unsubscribe:" KID "."
- * MAILING "." RECIPIENT), base64url. Only URL-safe characters appear, so
- * a token goes into a URL or a mailto subject as is. Changing any id
- * breaks the MAC, so a token cannot be forged or moved to another
- * recipient without the key.
+ * KID names the key, MAILING and RECIPIENT are decimal ids. In the link
+ * tokens MAC is the first 16 bytes of HMAC-SHA256(key, LABEL KID "."
+ * MAILING "." RECIPIENT), base64url: only URL-safe characters, so the
+ * token goes into a URL or a mailto subject as is. The label is
+ * "herald-unsubscribe:" (the label of the tokens herald made before
+ * purposes were separated, so links in mail already delivered keep
+ * working) or "herald-view-online:". The return-path token is the local
+ * part after "bounces+" of the VERP envelope sender (returnpath.h):
+ * its MAC is the first 8 bytes under "herald-return-path:", in
+ * lowercase base32, since mail systems may change the case of an
+ * address's local part and the local part has at most 64 octets. 64 bits
+ * are enough there: each guess costs the forger a mail, and a wrong one
+ * changes nothing.
+ *
+ * Changing any id breaks the MAC, so a token cannot be forged or moved
+ * to another recipient without the key.
  *
  * Keys come from "token_key ID = SECRET" lines (newest last): new tokens
  * use the newest, verification accepts any listed key, so keys rotate.
@@ -36,16 +51,31 @@ struct token_keys *token_keys_load(const struct herald_config *cfg,
 
 void token_keys_free(struct token_keys *keys);
 
-/* Appends the token for (mailing, recipient), signed with the newest key. */
-void token_make(const struct token_keys *keys, uint64_t mailing,
-    uint64_t recipient, struct buf *out);
+enum token_purpose {
+	TOKEN_UNSUBSCRIBE,	/* one-click and mailto unsubscribe */
+	TOKEN_VIEW_ONLINE,	/* the view-online link */
+	TOKEN_RETURN_PATH,	/* the VERP envelope sender (returnpath.h) */
+	TOKEN_PURPOSE_COUNT
+};
+
+/* "unsubscribe", "view-online", "return-path". */
+const char *token_purpose_name(enum token_purpose purpose);
+
+/* The purpose named name: 0, or -1 when there is none by that name. */
+int token_purpose_parse(const char *name, enum token_purpose *purpose);
+
+/* Appends the token for (mailing, recipient) and purpose, signed with
+ * the newest key. */
+void token_make(const struct token_keys *keys, enum token_purpose purpose,
+    uint64_t mailing, uint64_t recipient, struct buf *out);
 
 /*
- * Checks token. Returns 0 and the ids when its MAC is right under the
- * key it names, or -1 with the reason in why (malformed, unknown key,
- * bad signature).
+ * Checks token for purpose. Returns 0 and the ids when its MAC is right
+ * under the key it names, or -1 with the reason in why (malformed,
+ * unknown key, made for another purpose, bad signature).
  */
-int token_verify(const struct token_keys *keys, const char *token,
-    uint64_t *mailing, uint64_t *recipient, struct buf *why);
+int token_verify(const struct token_keys *keys, enum token_purpose purpose,
+    const char *token, uint64_t *mailing, uint64_t *recipient,
+    struct buf *why);
 
 #endif

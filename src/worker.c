@@ -111,8 +111,8 @@ worker_connect(struct worker *w, int persist)
 	while (w->db == NULL && (persist ? getppid() == w->master_pid :
 	    !worker_should_stop(w))) {
 		buf_reset(&err);
-		w->db = db_connect(w->cfg, DB_SELECT_DATABASE | DB_FOUND_ROWS,
-		    &err);
+		w->db = db_connect(w->cfg, DB_SELECT_DATABASE |
+		    DB_FOUND_ROWS | DB_AS_DAEMON, &err);
 		if (w->db)
 			break;
 		msg_warn("worker %ld: %s; retrying in %.0f s", (long)getpid(),

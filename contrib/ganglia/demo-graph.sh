@@ -37,6 +37,7 @@ t_at_exit "kill $! 2>/dev/null"
 export HERALD_CONFIG="$T_DIR/herald.conf"
 cat >"$HERALD_CONFIG" <<CONF
 state_directory = $T_DIR/state
+user =
 sql_directory = $HERALD_SRCDIR/sql
 pid_file = $T_DIR/heraldd.pid
 relay_port = $T_POSTFIX_PORT

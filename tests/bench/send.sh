@@ -50,6 +50,7 @@ export HERALD_CONFIG="$T_DIR/herald.conf"
 write_config() {	# RELAY_PORT [POSTFIX_CONFIG_DIRECTORY]
 	cat >"$HERALD_CONFIG" <<CONF
 state_directory = $T_DIR/state
+user =
 sql_directory = $srcdir/sql
 worker_count = $workers
 relay_port = $1

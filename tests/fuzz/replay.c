@@ -2,7 +2,7 @@
  * replay.c - runs a fuzz target over every file of a corpus directory,
  * so the test command (under ASan and UBSan) replays what fuzzing found.
  *
- *	replay_template [DIR...]
+ *	replay_template [DIR...]   (replay_dsn, replay_csv likewise)
  *
  * With no DIR, the corpus named at build time (HERALD_FUZZ_CORPUS).
  * Prints "N inputs replayed" and exits 0, or crashes on the input that

@@ -11,6 +11,11 @@
 # them. A bounce read again changes nothing; a delay notice, mail that is
 # no DSN, an unknown mailing or recipient change nothing; a database that
 # cannot be reached exits 75 so Postfix keeps the bounce.
+# Return paths are signed: a forged or unsigned one is refused, logged
+# and counted, and exits 0 so Postfix neither retries it nor returns it
+# to the forger's sender (checked through Postfix itself); unsigned
+# return paths of mailings staged before the upgrade are accepted for
+# 14 days after it.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 . "$HERALD_SRCDIR/tests/lib/postfix.sh"
@@ -43,8 +48,13 @@ bounce_domain = bounce.test
 message_domain = herald.test
 pid_file = $T_DIR/heraldd.pid
 metrics_interval = 0
+view_online_url = https://herald.test/view
 CONF
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
+# The token keys sign the return paths; the pipe, as nobody, must read
+# them (in production the pipe runs as heraldd's user, who owns them).
+"$HERALD_BIN" token make 1 1 >/dev/null
+chown -R nobody "$T_DIR/state"
 mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
 {
 	echo "email,first_name"
@@ -62,8 +72,9 @@ daemon=$!
 for _ in $(seq 1 300); do [ "$(state 1)" = done ] && break; sleep 0.2; done
 kill -TERM $daemon; wait $daemon
 # (Some may have bounced already.)
-[ $(($(rows 1 sent) + $(rows 1 bounced))) = $((OK + GONE)) ] && t_ok "Postfix took all $((OK + GONE)) messages" ||
-	t_fail "Postfix took all messages" "$(rows 1 sent) sent; $(tail -3 "$T_DIR/heraldd.log")"
+# (One query: a row may move from sent to bounced between two.)
+[ "$(t_sql "SELECT COUNT(*) FROM stage_1 WHERE delivery_state IN ('sent', 'bounced')")" = $((OK + GONE)) ] && t_ok "Postfix took all $((OK + GONE)) messages" ||
+	t_fail "Postfix took all messages" "$(rows 1 sent) sent, $(rows 1 bounced) bounced, mailing $(state 1); $(tail -3 "$T_DIR/heraldd.log")"
 
 # Postfix tries gone.test, gets 5xx, and sends each DSN through the pipe.
 # (A slow machine may defer a delivery: Postfix retries within seconds.)
@@ -87,7 +98,7 @@ reply=$(t_sql "SELECT relay_reply FROM stage_1 WHERE email = 'g1@gone.test'")
 # A bounce processed again (Postfix retrying after a crash) counts once.
 cat >"$T_DIR/dsn" <<'DSN'
 From: MAILER-DAEMON@herald-test.localdomain
-To: bounces+1-RECIPIENT@bounce.test
+To: RETURN_PATH
 Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
 
 --b1
@@ -104,8 +115,11 @@ Diagnostic-Code: smtp; 550 5.1.1 no such user
 DSN
 g1=$(t_sql "SELECT id FROM recipients WHERE email = 'g1@gone.test'")
 r1=$(t_sql "SELECT id FROM recipients WHERE email = 'r1@ok.test'")
-dsn() {	# RECIPIENT ACTION STATUS: the DSN above for them
-	sed "s/RECIPIENT/$1/; s/ACTION/$2/; s/STATUS/$3/" "$T_DIR/dsn"
+rp() {	# MAILING RECIPIENT: the signed return path
+	echo "bounces+$("$HERALD_BIN" token make --purpose return-path "$1" "$2")@bounce.test"
+}
+dsn() {	# RECIPIENT ACTION STATUS: the DSN above for them, to their return path
+	sed "s/RETURN_PATH/$(rp 1 "$1")/; s/ACTION/$2/; s/STATUS/$3/" "$T_DIR/dsn"
 }
 snapshot() {
 	t_sql "SELECT CONCAT_WS('|', (SELECT GROUP_CONCAT(CONCAT(row_id, delivery_state, IFNULL(relay_reply, '')) ORDER BY row_id) FROM stage_1),
@@ -124,19 +138,80 @@ out=$(dsn "$r1" delayed 4.4.1 | "$HERALD_BIN" bounce 2>&1)
 	t_ok "a delay notice changes nothing" || t_fail "a delay notice changes nothing" "$out"
 
 # Bad input: each refused with the reason, nothing changed.
-printf 'From: a@b.test\nTo: bounces+1-%s@bounce.test\nSubject: out of office\n\nback Monday\n' "$r1" >"$T_DIR/ooo"
+printf 'From: a@b.test\nTo: %s\nSubject: out of office\n\nback Monday\n' "$(rp 1 "$r1")" >"$T_DIR/ooo"
 t_expect_fail "mail that is no DSN is refused" 1 "not multipart/report" "$HERALD_BIN" bounce "$T_DIR/ooo"
 dsn "$r1" failed 5.1.1 | sed 's/^To: .*/To: someone@bounce.test/' >"$T_DIR/nowhere"
 t_expect_fail "a DSN naming no return path is refused" 1 "no header names a herald return path" "$HERALD_BIN" bounce "$T_DIR/nowhere"
 dsn "$r1" failed 5.1.1 >"$T_DIR/r1"
-t_expect_fail "an unknown mailing is refused" 1 "mailing 99 does not exist" "$HERALD_BIN" bounce --recipient "bounces+99-$r1@bounce.test" "$T_DIR/r1"
-t_expect_fail "a recipient not in the mailing is refused" 1 "recipient 999999 was not in mailing 1" "$HERALD_BIN" bounce --recipient bounces+1-999999@bounce.test "$T_DIR/r1"
+t_expect_fail "an unknown mailing is refused" 1 "mailing 99 does not exist" "$HERALD_BIN" bounce --recipient "$(rp 99 "$r1")" "$T_DIR/r1"
+t_expect_fail "a recipient not in the mailing is refused" 1 "recipient 999999 was not in mailing 1" "$HERALD_BIN" bounce --recipient "$(rp 1 999999)" "$T_DIR/r1"
 t_expect_fail "a --recipient that is no return path is refused" 1 "is not a herald return path" "$HERALD_BIN" bounce --recipient postmaster@bounce.test "$T_DIR/r1"
 dsn "$r1" failed 9.1 >"$T_DIR/badstatus"
 t_expect_fail "a malformed Status is refused with its line" 1 "line 12: Status \"9.1\" is no status code" "$HERALD_BIN" bounce "$T_DIR/badstatus"
 t_expect_fail "a missing file is refused" 1 "cannot open" "$HERALD_BIN" bounce "$T_DIR/absent"
 t_expect_fail "usage errors exit 2" 2 "usage: herald bounce" "$HERALD_BIN" bounce --nonsense
 [ "$(snapshot)" = "$before" ] && t_ok "none of these changed anything" || t_fail "bad input changed nothing" "the database changed"
+
+# Forged feedback against r2 (sent, active): r1's signed address moved
+# to r2, an unsigned one, a made-up signature, a key never configured:
+# each exits 0 (Postfix neither retries nor returns it), is logged and
+# counted, and changes nothing.
+refused() { t_sql "SELECT IFNULL(SUM(count), 0) FROM feedback_refused WHERE reason = '$1'"; }
+r2=$(t_sql "SELECT id FROM recipients WHERE email = 'r2@ok.test'")
+r1_rp=$(rp 1 "$r1")
+moved="bounces+1-$r2-${r1_rp#bounces+1-$r1-}"
+t_expect_fail "a signature moved to another recipient is refused, exit 0" 0 \
+	"refused forged return path \"bounces\+1-$r2-k1-[a-z2-7]{13}@bounce.test\": bad signature.*nothing recorded \(1 forged refused today\)" \
+	"$HERALD_BIN" bounce --recipient "$moved" "$T_DIR/r1"
+t_expect_fail "an unsigned return path of a mailing staged since is refused, exit 0" 0 \
+	"refused unsigned return path .*mailing 1 was staged after return paths were signed.*1 unsigned refused today" \
+	"$HERALD_BIN" bounce --recipient "bounces+1-$r2@bounce.test" "$T_DIR/r1"
+t_expect_fail "a made-up signature is refused" 0 "refused forged return path.*bad signature" \
+	"$HERALD_BIN" bounce --recipient "bounces+1-$r2-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/r1"
+t_expect_fail "a key never configured is refused" 0 "refused forged.*key \"k9\", which is not configured" \
+	"$HERALD_BIN" bounce --recipient "bounces+1-$r2-k9-aaaaaaaaaaaaa@bounce.test" "$T_DIR/r1"
+t_expect_fail "a forged return path on mail that is no DSN is refused too, exit 0" 0 "refused forged" \
+	"$HERALD_BIN" bounce --recipient "$moved" "$T_DIR/ooo"
+dsn "$r2" failed 5.1.1 | sed "s/^To: .*/To: $moved/" >"$T_DIR/forged"
+t_expect_fail "a forged return path in the To header is refused" 0 "refused forged" "$HERALD_BIN" bounce "$T_DIR/forged"
+[ "$(refused forged)" = 5 ] && [ "$(refused unsigned)" = 1 ] && t_ok "feedback_refused counts them (5 forged, 1 unsigned)" ||
+	t_fail "refusals counted" "$(t_sql "SELECT * FROM feedback_refused")"
+[ "$(snapshot)" = "$before" ] && t_ok "no forgery changed anything" || t_fail "forgeries changed nothing" "the database changed"
+
+# Through Postfix: a forged DSN mailed to the bounce domain by someone
+# else is delivered to the pipe, which takes it (status=sent): no
+# deferral, and no bounce back to the forger's address.
+python3 - "$T_POSTFIX_PORT" "$moved" "$T_DIR/forged" <<'PY' || t_fail "the forged DSN is mailed to Postfix" "smtplib failed"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    s.sendmail("forger@ok.test", [sys.argv[2]],
+               open(sys.argv[3], "rb").read().replace(b"\n", b"\r\n"))
+PY
+for _ in $(seq 1 300); do grep -q "to=<$moved>.*status=" "$(t_postfix_log)" && break; sleep 0.2; done
+line=$(grep "to=<$moved>.*status=" "$(t_postfix_log)")
+[[ $line == *"relay=herald-bounce"*"status=sent"* ]] && [ "$(refused forged)" = 6 ] &&
+	t_ok "Postfix hands the forgery to herald bounce, which takes it: status=sent, counted" ||
+	t_fail "Postfix delivers the forgery to the pipe" "$line; forged $(refused forged)"
+grep -q "to=<forger@ok.test>" "$(t_postfix_log)" &&
+	t_fail "no backscatter to the forger" "$(grep "forger@ok.test" "$(t_postfix_log)" | tail -3)" ||
+	t_ok "and returns nothing to the forger's address"
+[ "$(snapshot)" = "$before" ] && t_ok "and nothing changed" || t_fail "forgery through Postfix changed nothing" "the database changed"
+
+# The grace period: unsigned return paths of a mailing staged before
+# the upgrade (the signing migration's applied_at) are accepted for 14
+# days after it, then refused.
+upgrade="SELECT applied_at FROM schema_migrations WHERE name LIKE '%signed\\_return\\_paths.sql'"
+saved_upgrade=$(t_sql "$upgrade")
+t_sql "UPDATE schema_migrations SET applied_at = (SELECT staged_at + INTERVAL 1 SECOND FROM mailings WHERE id = 1) WHERE name LIKE '%signed\\_return\\_paths.sql'"
+dsn "$r1" delayed 4.4.1 | sed "s/^To: .*/To: bounces+1-$r1@bounce.test/" >"$T_DIR/unsigned"
+out=$("$HERALD_BIN" bounce "$T_DIR/unsigned" 2>&1)
+[ $? = 0 ] && [[ $out == *"delayed 4.4.1, nothing recorded"* ]] &&
+	t_ok "an unsigned return path of a mailing staged before the upgrade is accepted" || t_fail "unsigned within the grace period" "$out"
+t_sql "UPDATE schema_migrations SET applied_at = UTC_TIMESTAMP() - INTERVAL 15 DAY WHERE name LIKE '%signed\\_return\\_paths.sql'"
+t_sql "UPDATE mailings SET staged_at = UTC_TIMESTAMP() - INTERVAL 16 DAY WHERE id = 1"
+t_expect_fail "and refused 14 days after the upgrade" 0 "refused unsigned.*accepted for 14 days after it" \
+	"$HERALD_BIN" bounce "$T_DIR/unsigned"
+t_sql "UPDATE schema_migrations SET applied_at = '$saved_upgrade' WHERE name LIKE '%signed\\_return\\_paths.sql'"
 
 # The database out of reach: exit 75 (EX_TEMPFAIL), Postfix keeps it.
 sed "s|^database_socket = .*|database_socket = $T_DIR/no.sock|" "$T_CONFIG" >"$T_DIR/down.conf"
@@ -149,6 +224,23 @@ t_expect_fail "the database out of reach exits 75: Postfix keeps the bounce" 75 
 "$HERALD_BIN" stage >/dev/null 2>&1
 staged=$(t_sql "SELECT COUNT(*), SUM(email LIKE '%@gone.test') FROM stage_2")
 [ "$staged" = "$OK	0" ] && t_ok "the next mailing is staged for the $OK others only" || t_fail "next mailing skips bounced" "$staged"
+# Token purposes: the view-online link carries a token of its own,
+# which cannot unsubscribe; the unsubscribe token cannot sign a return
+# path.
+mkdir -p "$T_DIR/v" && echo "view {{view_online_url}} unsubscribe {{unsubscribe_url}}" >"$T_DIR/v/text.mustache"
+"$HERALD_BIN" mailing create --name links --template "$T_DIR/v" --segment all --from a@herald.test --subject s >/dev/null
+"$HERALD_BIN" preview 3 --recipient r1@ok.test 2>&1 | tr -d '\r' |
+	python3 -c 'import quopri, sys; sys.stdout.write(quopri.decodestring(sys.stdin.buffer.read()).decode())' >"$T_DIR/preview"
+view=$(sed -n 's|.*view https://herald.test/view?t=\([^ ]*\) unsubscribe.*|\1|p' "$T_DIR/preview" | tr -d '\r')
+unsub=$(sed -n 's|.*unsubscribe https://herald.test/unsubscribe?t=\([^ ]*\).*|\1|p' "$T_DIR/preview" | tr -d '\r')
+[ -n "$view" ] && [ -n "$unsub" ] && [ "$view" != "$unsub" ] &&
+	t_ok "the view-online link does not carry the unsubscribe token" || t_fail "separate view-online token" "view '$view', unsubscribe '$unsub': $(cat "$T_DIR/preview")"
+t_check "the view-online token verifies as one" "$HERALD_BIN" token verify --purpose view-online "$view"
+t_expect_fail "and cannot unsubscribe" 1 "is a view-online token; it cannot be used as a unsubscribe token" \
+	"$HERALD_BIN" token verify "$view"
+t_check "the unsubscribe token verifies" "$HERALD_BIN" token verify "$unsub"
+t_expect_fail "and cannot sign a return path" 1 "malformed return-path token" \
+	"$HERALD_BIN" token verify --purpose return-path "$unsub"
 "$HERALD_BIN" report 1 >"$T_DIR/report" 2>&1
 grep -q "bounced" "$T_DIR/report" && t_ok "herald report shows the bounces" || t_fail "herald report shows the bounces" "$(cat "$T_DIR/report")"
 t_done

@@ -18,6 +18,7 @@ WORKERS=2
 SESSION=20
 cat >"$HERALD_CONFIG" <<CONF
 state_directory = $T_DIR/state
+user =
 sql_directory = $HERALD_SRCDIR/sql
 relay_port = $primary
 relay_backup_host = 127.0.0.1

@@ -119,9 +119,11 @@ grep -q "rows suppressed since staging, not sent" "$T_DIR/heraldd.log" && t_ok "
 # Postfix's retry (herald bounce exits 75) records it whole, counted once,
 # and suppresses the address with source bounce.
 s1=$(t_sql "SELECT id FROM recipients WHERE email = 's1@example.net'")
+# The return path as heraldd signs it (herald bounce refuses others).
+s1_path=$("$HERALD_BIN" token make --purpose return-path 1 "$s1")
 cat >"$T_DIR/dsn" <<DSN
 From: MAILER-DAEMON@example.net
-To: bounces+1-$s1@bounce.example.org
+To: bounces+$s1_path@bounce.example.org
 Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
 
 --b1

@@ -106,6 +106,7 @@ state_directory = $T_DIR/state
 sql_directory = $HERALD_SRCDIR/sql
 database_socket = $HERALD_TEST_SOCKET
 database_name = $T_DATABASE
+user =
 CONF
 	export HERALD_CONFIG="$T_CONFIG"
 	t_at_exit "T_DATABASE= t_sql 'DROP DATABASE IF EXISTS $T_DATABASE' >/dev/null 2>&1"

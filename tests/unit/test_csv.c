@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "csv.h"
 
@@ -285,6 +286,79 @@ START_TEST(line_numbers_and_limits)
 }
 END_TEST
 
+/* Records seen: good ones and the last error. */
+struct tally {
+	unsigned good, bad;
+	unsigned long long error_line;
+	char error[128];
+};
+
+static int
+tally_record(void *arg, const struct csv_record *rec)
+{
+	struct tally *t = arg;
+
+	if (rec->error) {
+		t->bad++;
+		t->error_line = rec->line;
+		snprintf(t->error, sizeof(t->error), "%s", rec->error);
+	} else {
+		t->good++;
+	}
+	return 0;
+}
+
+/* 16 MB of commas made one record of 16.7 million fields and 407 MB of
+ * memory, with no error: now one record refused, memory bounded. */
+START_TEST(commas_are_refused_with_bounded_memory)
+{
+	struct tally t = { 0 };
+	struct csv_reader *r = csv_reader_new(0, tally_record, &t);
+	struct rusage before, after;
+	char chunk[65536];
+
+	memset(chunk, ',', sizeof(chunk));
+	getrusage(RUSAGE_SELF, &before);
+	csv_feed(r, "email\n", 6);
+	for (int i = 0; i < 256; i++)		/* 16 MB */
+		csv_feed(r, chunk, sizeof(chunk));
+	csv_feed(r, "\nzoe@example.org\n", 17);
+	csv_finish(r);
+	getrusage(RUSAGE_SELF, &after);
+	ck_assert_uint_eq(t.good, 2);		/* the header and zoe */
+	ck_assert_uint_eq(t.bad, 1);
+	ck_assert_uint_eq(t.error_line, 2);
+	ck_assert_str_eq(t.error, "record with more than 16384 fields (the "
+	    "most a record may have)");
+	/* Peak RSS grew by far less than the input (kB). */
+	ck_assert_int_lt(after.ru_maxrss - before.ru_maxrss, 16 * 1024);
+	csv_reader_free(r);
+}
+END_TEST
+
+START_TEST(the_field_limit_is_exact)
+{
+	struct tally t = { 0 };
+	struct csv_reader *r = csv_reader_new(1, tally_record, &t);
+	char line[CSV_FIELDS_MAX * 2 + 2];
+
+	/* CSV_FIELDS_MAX fields (TSV): kept; one more: refused. */
+	memset(line, '\t', sizeof(line));
+	for (int i = 0; i < CSV_FIELDS_MAX; i++)
+		line[2 * i] = 'x';
+	line[2 * CSV_FIELDS_MAX - 1] = '\n';
+	csv_feed(r, line, 2 * CSV_FIELDS_MAX);
+	ck_assert_uint_eq(t.good, 1);
+	line[2 * CSV_FIELDS_MAX - 1] = '\t';
+	line[2 * CSV_FIELDS_MAX] = 'x';
+	line[2 * CSV_FIELDS_MAX + 1] = '\n';
+	csv_feed(r, line, sizeof(line));
+	ck_assert_uint_eq(t.bad, 1);
+	ck_assert_uint_eq(t.error_line, 2);
+	csv_reader_free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -297,6 +371,8 @@ main(void)
 	tcase_add_test(tc, errors_and_edges);
 	tcase_add_test(tc, byte_order_mark);
 	tcase_add_test(tc, line_numbers_and_limits);
+	tcase_add_test(tc, commas_are_refused_with_bounded_memory);
+	tcase_add_test(tc, the_field_limit_is_exact);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_set_fork_status(runner, CK_NOFORK);

@@ -4,6 +4,7 @@
  * offsets and clock changes.
  */
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,24 @@ START_TEST(calendar_dates)
 }
 END_TEST
 
+START_TEST(days_before_stays_in_range)
+{
+	char out[16];
+
+	ck_assert_int_eq(date_days_before("2026-03-01", 1, out), 0);
+	ck_assert_str_eq(out, "2026-02-28");
+	ck_assert_int_eq(date_days_before("2026-03-01", 0, out), 0);
+	ck_assert_str_eq(out, "2026-03-01");
+	ck_assert_int_eq(date_days_before("2026-03-01", DATE_DAYS_BEFORE_MAX,
+	    out), 0);
+	/* Beyond the range (days * 86400 would overflow): refused. */
+	ck_assert_int_eq(date_days_before("2026-03-01", LONG_MAX, out), -1);
+	ck_assert_int_eq(date_days_before("2026-03-01",
+	    DATE_DAYS_BEFORE_MAX + 1, out), -1);
+	ck_assert_int_eq(date_days_before("2026-03-01", -1, out), -1);
+}
+END_TEST
+
 START_TEST(now_is_now)
 {
 	struct buf err = BUF_INIT;
@@ -115,6 +134,7 @@ main(void)
 	tcase_add_test(tc, send_times);
 	tcase_add_test(tc, impossible_fields_are_named);
 	tcase_add_test(tc, calendar_dates);
+	tcase_add_test(tc, days_before_stays_in_range);
 	tcase_add_test(tc, now_is_now);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);

@@ -1,8 +1,9 @@
 /*
  * test_dsn.c - unit tests of src/dsn.c: delivery status notifications
  * as Postfix writes them, the variations RFC 3464 allows, inputs that are
- * not DSNs (each refused with the line it concerns), and VERP return
- * paths. tests/integration/bounce.sh feeds it bounces a real Postfix
+ * not DSNs (each refused with the line it concerns), and the shape of
+ * VERP return paths (their signatures: test_token.c).
+ * tests/integration/bounce.sh feeds it bounces a real Postfix
  * generated.
  */
 #include <check.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "dsn.h"
+#include "returnpath.h"
 
 /* A bounce as Postfix's bounce(8) lays it out (LF line ends here; CRLF
  * variants are made from it). */
@@ -248,28 +250,49 @@ END_TEST
 
 START_TEST(verp_addresses)
 {
-	uint64_t m = 0, r = 0;
+	struct return_path rp;
 
-	ck_assert_int_eq(dsn_parse_verp("bounces+12-345@b.example", &m, &r),
-	    0);
-	ck_assert_uint_eq(m, 12);
-	ck_assert_uint_eq(r, 345);
-	ck_assert_int_eq(dsn_parse_verp("Bounce <BOUNCES+7-8@b.example>", &m,
-	    &r), 0);
-	ck_assert_uint_eq(m, 7);
-	ck_assert_uint_eq(r, 8);
-	ck_assert_int_eq(dsn_parse_verp("bounces+12@b.example", &m, &r), -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+12-@b.example", &m, &r), -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+0-1@b.example", &m, &r), -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+012-1@b.example", &m, &r),
+	ck_assert_int_eq(return_path_parse("bounces+12-345@b.example", &rp), 0);
+	ck_assert_uint_eq(rp.mailing, 12);
+	ck_assert_uint_eq(rp.recipient, 345);
+	ck_assert_int_eq(rp.is_signed, 0);
+	ck_assert_int_eq(return_path_parse("Bounce <BOUNCES+7-8@b.example>",
+	    &rp), 0);
+	ck_assert_uint_eq(rp.mailing, 7);
+	ck_assert_uint_eq(rp.recipient, 8);
+	/* Signed: the key id and MAC follow; verify checks them. */
+	ck_assert_int_eq(return_path_parse("<bounces+7-8-k-1-abcdefghijklm@"
+	    "b.example>", &rp), 0);
+	ck_assert_int_eq(rp.is_signed, 1);
+	ck_assert_str_eq(rp.token, "7-8-k-1-abcdefghijklm");
+	ck_assert_int_eq(return_path_parse("bounces+12@b.example", &rp), -1);
+	ck_assert_int_eq(return_path_parse("bounces+12-@b.example", &rp), -1);
+	ck_assert_int_eq(return_path_parse("bounces+0-1@b.example", &rp), -1);
+	ck_assert_int_eq(return_path_parse("bounces+012-1@b.example", &rp),
 	    -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+1-2x@b.example", &m, &r),
+	ck_assert_int_eq(return_path_parse("bounces+1-2x@b.example", &rp),
 	    -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+1-2@", &m, &r), -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+1-2", &m, &r), -1);
-	ck_assert_int_eq(dsn_parse_verp("zoe@example.org", &m, &r), -1);
-	ck_assert_int_eq(dsn_parse_verp("bounces+99999999999999999999-1@b",
-	    &m, &r), -1);
+	ck_assert_int_eq(return_path_parse("bounces+1-2@", &rp), -1);
+	ck_assert_int_eq(return_path_parse("bounces+1-2", &rp), -1);
+	ck_assert_int_eq(return_path_parse("bounces+1-2-k1-mac", &rp), -1);
+	ck_assert_int_eq(return_path_parse("zoe@example.org", &rp), -1);
+	ck_assert_int_eq(return_path_parse("bounces+99999999999999999999-1@b",
+	    &rp), -1);
+}
+END_TEST
+
+START_TEST(signed_verp_is_found_in_the_headers)
+{
+	char *a = replaced(postfix_bounce, "X-Original-To: bounces+12-345@",
+	    "X-Original-To: bounces+12-345-k1-mfrggzdfmztwq2lk@");
+	struct dsn dsn;
+	struct buf err = BUF_INIT;
+
+	ck_assert_int_eq(dsn_parse(a, strlen(a), &dsn, &err), 0);
+	ck_assert_str_eq(dsn.verp, "bounces+12-345-k1-mfrggzdfmztwq2lk@"
+	    "bounce.example");
+	free(a);
+	buf_free(&err);
 }
 END_TEST
 
@@ -307,6 +330,7 @@ main(void)
 	tcase_add_test(tc, what_is_not_a_dsn_is_refused);
 	tcase_add_test(tc, nul_byte_is_refused);
 	tcase_add_test(tc, verp_addresses);
+	tcase_add_test(tc, signed_verp_is_found_in_the_headers);
 	tcase_add_test(tc, verp_comes_from_the_first_header_naming_one);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -278,7 +278,7 @@ START_TEST(tokens)
 	    NULL);
 	old_keys = token_keys_load(&cfg, &err);
 	ck_assert_msg(old_keys != NULL, "%s", buf_str(&err));
-	token_make(old_keys, 42, 1234567, &t);
+	token_make(old_keys, TOKEN_UNSUBSCRIBE, 42, 1234567, &t);
 	ck_assert_int_eq(strncmp(buf_str(&t), "k1.42.1234567.", 14), 0);
 	ck_assert_uint_eq(strspn(buf_str(&t), "abcdefghijklmnopqrstuvwxyzABC"
 	    "DEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."), t.len);
@@ -287,31 +287,31 @@ START_TEST(tokens)
 	cfg.token_key->next = key_entry("k2",
 	    "fedcba9876543210fedcba9876543210", NULL);
 	keys = token_keys_load(&cfg, &err);
-	ck_assert_int_eq(token_verify(keys, buf_str(&t), &mailing,
-	    &recipient, &why), 0);
+	ck_assert_int_eq(token_verify(keys, TOKEN_UNSUBSCRIBE,
+	    buf_str(&t), &mailing, &recipient, &why), 0);
 	ck_assert_uint_eq(mailing, 42);
 	ck_assert_uint_eq(recipient, 1234567);
 	buf_reset(&t);
-	token_make(keys, 42, 7, &t);
+	token_make(keys, TOKEN_UNSUBSCRIBE, 42, 7, &t);
 	ck_assert_int_eq(strncmp(buf_str(&t), "k2.42.7.", 8), 0);
-	ck_assert_int_eq(token_verify(old_keys, buf_str(&t), &mailing,
-	    &recipient, &why), -1);
+	ck_assert_int_eq(token_verify(old_keys, TOKEN_UNSUBSCRIBE,
+	    buf_str(&t), &mailing, &recipient, &why), -1);
 	ck_assert_msg(strstr(buf_str(&why), "\"k2\"") != NULL, "%s",
 	    buf_str(&why));
 
 	/* Moved to another recipient, or altered: refused. */
 	snprintf(forged, sizeof(forged), "k2.42.8%s", buf_str(&t) + 7);
 	buf_reset(&why);
-	ck_assert_int_eq(token_verify(keys, forged, &mailing, &recipient,
-	    &why), -1);
+	ck_assert_int_eq(token_verify(keys, TOKEN_UNSUBSCRIBE,
+	    forged, &mailing, &recipient, &why), -1);
 	ck_assert_msg(strstr(buf_str(&why), "bad signature") != NULL, "%s",
 	    buf_str(&why));
-	ck_assert_int_eq(token_verify(keys, "k2.42", &mailing, &recipient,
-	    &why), -1);
-	ck_assert_int_eq(token_verify(keys, "k2.042.7.x", &mailing,
-	    &recipient, &why), -1);
-	ck_assert_int_eq(token_verify(keys, "k2.42.7.x.y", &mailing,
-	    &recipient, &why), -1);
+	ck_assert_int_eq(token_verify(keys, TOKEN_UNSUBSCRIBE,
+	    "k2.42", &mailing, &recipient, &why), -1);
+	ck_assert_int_eq(token_verify(keys, TOKEN_UNSUBSCRIBE,
+	    "k2.042.7.x", &mailing, &recipient, &why), -1);
+	ck_assert_int_eq(token_verify(keys, TOKEN_UNSUBSCRIBE,
+	    "k2.42.7.x.y", &mailing, &recipient, &why), -1);
 
 	/* Short secrets are refused. */
 	config_free(&cfg);
@@ -350,9 +350,9 @@ START_TEST(generated_key_file)
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	/* A second load reads the same key. */
 	b = token_keys_load(&cfg, &err);
-	token_make(a, 1, 2, &t);
-	ck_assert_int_eq(token_verify(b, buf_str(&t), &m, &r, &err), 0);
-	/* Readable by others: refused. */
+	token_make(a, TOKEN_UNSUBSCRIBE, 1, 2, &t);
+	ck_assert_int_eq(token_verify(b, TOKEN_UNSUBSCRIBE,
+	    buf_str(&t), &m, &r, &err), 0); /* Readable by others: refused. */
 	chmod(path, 0644);
 	token_keys_free(b);
 	buf_reset(&err);

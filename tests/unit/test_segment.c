@@ -190,6 +190,15 @@ START_TEST(errors_point_at_the_column)
 	    "last_donation_at is a date");
 	expect_error("last_donation_at > 3 weeks ago", "column 22: expected "
 	    "\"days ago\"");
+	/* Huge, negative or fractional counts: refused, never overflowed. */
+	expect_error("last_donation_at > 99999999999999999999999 days ago",
+	    "column 20: \"99999999999999999999999 days ago\": the number of "
+	    "days must be a whole number from 0 to 100000");
+	expect_error("last_donation_at > 9223372036854775807 days ago",
+	    "column 20: \"9223372036854775807 days ago\"");
+	expect_error("last_donation_at > 100001 days ago", "from 0 to 100000");
+	expect_error("last_donation_at > -3 days ago", "whole number");
+	expect_error("last_donation_at > 1.5 days ago", "whole number");
 	expect_error("state in OH", "column 10: expected '(' after in");
 	expect_error("state in (OH PA)", "column 14: expected ',' or ')'");
 	expect_error("received(x)", "column 10: expected a mailing id");

@@ -1,0 +1,220 @@
+/*
+ * dbaccount.c - herald's database accounts, one per role (see
+ * dbaccount.h).
+ *
+ * Account statements take no bound parameters, so what goes into them
+ * is checked here: account names are letters, digits and '_', table and
+ * database names were checked by their owners, passwords are escaped by
+ * the client library.
+ */
+#include "dbaccount.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "db.h"
+
+/* Both: over the socket ('localhost') and over TCP ('%'). */
+static const char *const account_hosts[] = { "localhost", "%", NULL };
+
+/* What each role may do on the fixed tables. */
+struct grant {
+	const char *privileges;
+	const char *table;
+};
+
+static const struct grant daemon_grants[] = {
+	{ "SELECT, UPDATE", "mailings" },
+	{ "SELECT, UPDATE", "batches" },
+	{ "SELECT", "variants" },
+	/* suppressions checked again when a batch is read (their
+	 * source and reason go into the row's reply) */
+	{ "SELECT", "suppressions" },
+	{ NULL, NULL }
+};
+static const struct grant intake_grants[] = {
+	{ "SELECT (id, stage_table, staged_at, bounced_count), "
+	    "UPDATE (bounced_count)", "mailings" },
+	{ "SELECT (id, status), UPDATE (status)", "recipients" },
+	{ "INSERT", "suppressions" },
+	{ "SELECT (version, name, applied_at)", "schema_migrations" },
+	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
+	{ NULL, NULL }
+};
+
+/* On each stage table (after ON `DB`.`TABLE`). */
+#define DAEMON_STAGE_GRANT "SELECT, UPDATE"
+#define INTAKE_STAGE_GRANT "SELECT (mailing_id, recipient_id, email, " \
+	"delivery_state), UPDATE (delivery_state, relay_reply)"
+
+struct role {
+	const char *user_key;
+	const char *user, *password;
+	const struct grant *grants;
+	const char *stage_grant;
+};
+
+static unsigned
+roles_of(const struct herald_config *cfg, struct role roles[2])
+{
+	unsigned n = 0;
+
+	if (cfg->daemon_database_user[0])
+		roles[n++] = (struct role){ "daemon_database_user",
+		    cfg->daemon_database_user, cfg->daemon_database_password,
+		    daemon_grants, DAEMON_STAGE_GRANT };
+	if (cfg->intake_database_user[0])
+		roles[n++] = (struct role){ "intake_database_user",
+		    cfg->intake_database_user, cfg->intake_database_password,
+		    intake_grants, INTAKE_STAGE_GRANT };
+	return n;
+}
+
+static int
+account_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (; *name; name++)
+		if (!isalnum((unsigned char)*name) && *name != '_')
+			return 0;
+	return 1;
+}
+
+static int
+grant_stage(const struct herald_config *cfg, MYSQL *db,
+    const struct role *r, const char *table, struct buf *err)
+{
+	struct buf sql = BUF_INIT;
+	int status = 0;
+
+	for (unsigned h = 0; account_hosts[h] && !status; h++) {
+		buf_reset(&sql);
+		buf_printf(&sql, "GRANT %s ON `%s`.`%s` TO '%s'@'%s'",
+		    r->stage_grant, cfg->database_name, table, r->user,
+		    account_hosts[h]);
+		status = db_exec(db, buf_str(&sql), err);
+	}
+	buf_free(&sql);
+	return status;
+}
+
+int
+dbaccount_grant_stage_table(const struct herald_config *cfg, MYSQL *db,
+    const char *table, struct buf *err)
+{
+	struct role roles[2];
+	unsigned n = roles_of(cfg, roles);
+
+	if (n && !batch_valid_stage_table(table)) {
+		buf_printf(err, "\"%s\" is no stage table", table);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (grant_stage(cfg, db, &roles[i], table, err) != 0)
+			return -1;
+	return 0;
+}
+
+/* The account, its password (set again) and its grants on fixed tables. */
+static int
+account_create(const struct herald_config *cfg, MYSQL *db,
+    const struct role *r, struct buf *err)
+{
+	struct buf sql = BUF_INIT;
+	char *escaped = xmalloc(strlen(r->password) * 2 + 1);
+	int status = 0;
+
+	mysql_real_escape_string(db, escaped, r->password,
+	    (unsigned long)strlen(r->password));
+	for (unsigned h = 0; account_hosts[h] && !status; h++) {
+		const char *host = account_hosts[h];
+
+		buf_reset(&sql);
+		buf_printf(&sql, "CREATE USER IF NOT EXISTS '%s'@'%s' "
+		    "IDENTIFIED BY '%s'", r->user, host, escaped);
+		status = db_exec(db, buf_str(&sql), err);
+		buf_reset(&sql);
+		buf_printf(&sql, "ALTER USER '%s'@'%s' IDENTIFIED BY '%s'",
+		    r->user, host, escaped);
+		if (!status)
+			status = db_exec(db, buf_str(&sql), err);
+		for (const struct grant *g = r->grants; g->privileges &&
+		    !status; g++) {
+			buf_reset(&sql);
+			buf_printf(&sql, "GRANT %s ON `%s`.`%s` TO '%s'@'%s'",
+			    g->privileges, cfg->database_name, g->table,
+			    r->user, host);
+			status = db_exec(db, buf_str(&sql), err);
+		}
+	}
+	memset(escaped, 0, strlen(escaped));
+	free(escaped);
+	buf_free(&sql);
+	return status;
+}
+
+struct stage_tables {
+	char **names;
+	unsigned count;
+};
+
+static int
+stage_table_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct stage_tables *t = arg;
+
+	(void)ncolumns;
+	if (col[0] && batch_valid_stage_table(col[0])) {
+		t->names = xrealloc(t->names, (t->count + 1) *
+		    sizeof(*t->names));
+		t->names[t->count++] = xstrdup(col[0]);
+	}
+	return 0;
+}
+
+int
+dbaccount_apply(const struct herald_config *cfg, MYSQL *db, struct buf *err)
+{
+	struct role roles[2];
+	struct stage_tables tables = { NULL, 0 };
+	unsigned n = roles_of(cfg, roles);
+	int status = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!account_name_ok(roles[i].user)) {
+			buf_printf(err, "%s \"%s\": use 1 to 32 letters, digits "
+			    "or '_'", roles[i].user_key, roles[i].user);
+			return -1;
+		}
+		if (roles[i].password[0] == '\0') {
+			buf_printf(err, "%s \"%s\" has no password (%.*s"
+			    "password): herald creates no account without one",
+			    roles[i].user_key, roles[i].user,
+			    (int)(strlen(roles[i].user_key) - 4),
+			    roles[i].user_key);
+			return -1;
+		}
+	}
+	if (n == 0)
+		return 0;
+	if (db_query_strings(db, "SELECT TABLE_NAME FROM "
+	    "information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
+	    "TABLE_NAME LIKE 'stage\\\\_%' AND TABLE_NAME <> 'stage_template'",
+	    0, NULL, stage_table_row, &tables, err) != 0)
+		return -1;
+	for (unsigned i = 0; i < n && !status; i++) {
+		status = account_create(cfg, db, &roles[i], err);
+		for (unsigned t = 0; t < tables.count && !status; t++)
+			status = grant_stage(cfg, db, &roles[i],
+			    tables.names[t], err);
+	}
+	for (unsigned t = 0; t < tables.count; t++)
+		free(tables.names[t]);
+	free(tables.names);
+	return status;
+}

@@ -1,0 +1,47 @@
+/*
+ * dbaccount.h - herald's database accounts, one per role.
+ *
+ *	operator   database_user: herald's commands; everything (it creates
+ *	           the other two, and grants them each stage table).
+ *	daemon     daemon_database_user: heraldd. Reads and updates mailings
+ *	           and batches (claims, counters, states), reads variants and
+ *	           the suppression list, reads and records the rows of each
+ *	           stage table. No access to recipients, no DDL: it cannot
+ *	           drop a table or read the recipients' other data.
+ *	intake     intake_database_user: herald bounce. Reads a mailing's
+ *	           stage table name, marks a recipient bounced (status only),
+ *	           adds suppressions, reads and marks the stage row of the
+ *	           bounce (address and state columns only), counts refusals.
+ *
+ * Stage tables are created per mailing, and MariaDB grants by table name
+ * only one table at a time (a wildcard is for database names): a grant
+ * on the whole database would let the daemon read recipients. So the
+ * stager, as the operator, grants each new stage table to the daemon and
+ * the intake (dbaccount_grant_stage_table()), and "herald db init" or
+ * "db migrate" grants the stage tables that exist.
+ *
+ * An account is created only when its user is configured, and never
+ * without a password; an empty user means the role uses database_user.
+ */
+#ifndef HERALD_DBACCOUNT_H
+#define HERALD_DBACCOUNT_H
+
+#include <mysql.h>
+
+#include "buf.h"
+#include "config.h"
+
+/*
+ * Creates the configured role accounts (or sets their passwords again)
+ * with their grants, stage tables included. Connected as the operator,
+ * in cfg->database_name. 0, or -1 with the reason in err.
+ */
+int dbaccount_apply(const struct herald_config *cfg, MYSQL *db,
+    struct buf *err);
+
+/* Grants the configured role accounts what they need on stage table
+ * (just staged). 0, or -1 with the reason in err. */
+int dbaccount_grant_stage_table(const struct herald_config *cfg, MYSQL *db,
+    const char *table, struct buf *err);
+
+#endif

@@ -1,0 +1,118 @@
+#!/bin/bash
+# db_accounts.sh - one database account per role, created by db init.
+#
+# With daemon_database_user and intake_database_user set, "herald db
+# init" creates both with their grants. heraldd sends a whole mailing as
+# the daemon account (the stager granted it the new stage table), and
+# "herald bounce" records a bounce as the intake account. Neither can
+# drop a table; the daemon cannot read recipients at all, the intake
+# only their id and status; an account without a password is refused.
+. "$HERALD_SRCDIR/tests/lib/common.sh"
+. "$HERALD_SRCDIR/tests/lib/sink.sh"
+: "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
+t_use_database
+t_start_sink "$T_DIR/sink"
+daemon_user="hd$$" intake_user="hi$$"
+daemon_pw="daemon-pw-$RANDOM-$RANDOM" intake_pw="intake-pw-$RANDOM-$RANDOM"
+for u in $daemon_user $intake_user; do
+	t_at_exit "t_sql \"DROP USER IF EXISTS '$u'@'localhost', '$u'@'%'\" >/dev/null 2>&1"
+done
+cat >>"$T_CONFIG" <<CONF
+relay_port = $T_SINK_PORT
+worker_count = 2
+metrics_interval = 0
+bounce_domain = bounce.test
+daemon_database_user = $daemon_user
+daemon_database_password = $daemon_pw
+intake_database_user = $intake_user
+intake_database_password = $intake_pw
+CONF
+chmod 600 "$T_CONFIG"
+t_check "db init creates the accounts" "$HERALD_BIN" db init
+as() {	# USER PASSWORD SQL: run SQL as that account; stderr in $T_DIR/as.err
+	mariadb --no-defaults --socket="$HERALD_TEST_SOCKET" -u"$1" -p"$2" \
+	    --batch --skip-column-names "$T_DATABASE" -e "$3" 2>"$T_DIR/as.err"
+}
+denied() {	# WHAT USER PASSWORD SQL
+	if as "$2" "$3" "$4" >/dev/null; then
+		t_fail "$1" "it was allowed: $4"
+	elif grep -Eq "denied|command denied" "$T_DIR/as.err"; then
+		t_ok "$1"
+	else
+		t_fail "$1" "$(cat "$T_DIR/as.err")"
+	fi
+}
+
+mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
+{ echo "email,first_name,donated_total"; for i in $(seq 1 30); do echo "r$i@example.org,R$i,$i"; done; } >"$T_DIR/r.csv"
+"$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
+"$HERALD_BIN" mailing create --name one --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
+"$HERALD_BIN" stage >/dev/null 2>&1
+# heraldd and herald bounce get a configuration whose operator password
+# is wrong: what they do, they do as their own accounts.
+{ cat "$T_CONFIG"; echo "database_password = not-the-operators"; } >"$T_DIR/role.conf"
+chmod 600 "$T_DIR/role.conf"
+t_expect_fail "(the operator's account is out of reach with it)" 1 "cannot connect.*as user \"root\"" \
+	"$HERALD_BIN" --config "$T_DIR/role.conf" mailing list
+"$HERALDD_BIN" -f --config "$T_DIR/role.conf" >"$T_DIR/heraldd.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 300); do
+	[ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && break
+	sleep 0.2
+done
+kill -TERM $daemon; wait $daemon
+[ "$(t_sql "SELECT sent_count FROM mailings WHERE id = 1")" = 30 ] &&
+	t_ok "heraldd sends the whole mailing as the daemon account" ||
+	t_fail "heraldd sends as the daemon account" "$(t_sql "SELECT state, sent_count FROM mailings WHERE id = 1"); $(tail -4 "$T_DIR/heraldd.log")"
+! grep -Eq "cannot connect|denied" "$T_DIR/heraldd.log" && t_ok "with no connection or privilege error" ||
+	t_fail "no connection or privilege errors" "$(grep -E "cannot connect|denied" "$T_DIR/heraldd.log" | head -2)"
+
+denied "the daemon account cannot DROP a table" $daemon_user "$daemon_pw" "DROP TABLE recipients"
+denied "nor drop a stage table" $daemon_user "$daemon_pw" "DROP TABLE stage_1"
+denied "nor read recipients' donations" $daemon_user "$daemon_pw" "SELECT donated_total FROM recipients"
+denied "nor their addresses" $daemon_user "$daemon_pw" "SELECT email FROM recipients"
+denied "nor create a table" $daemon_user "$daemon_pw" "CREATE TABLE x (a INT)"
+[ "$(as $daemon_user "$daemon_pw" "SELECT COUNT(*) FROM stage_1")" = 30 ] &&
+	t_ok "it reads the stage table it sends from" || t_fail "daemon reads stage_1" "$(cat "$T_DIR/as.err")"
+
+denied "the intake account cannot DROP a table" $intake_user "$intake_pw" "DROP TABLE suppressions"
+denied "nor read recipients' names" $intake_user "$intake_pw" "SELECT first_name FROM recipients"
+denied "nor the names in a stage table" $intake_user "$intake_pw" "SELECT first_name FROM stage_1"
+denied "nor remove a suppression" $intake_user "$intake_pw" "DELETE FROM suppressions"
+denied "nor change an address" $intake_user "$intake_pw" "UPDATE recipients SET email = 'x@example.org'"
+denied "nor touch batches" $intake_user "$intake_pw" "SELECT * FROM batches"
+
+# A bounce recorded as the intake account.
+r5=$(t_sql "SELECT id FROM recipients WHERE email = 'r5@example.org'")
+rp="bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r5")@bounce.test"
+cat >"$T_DIR/dsn" <<DSN
+To: $rp
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.test
+
+Final-Recipient: rfc822; r5@example.org
+Action: failed
+Status: 5.1.1
+
+--b--
+DSN
+t_check "herald bounce records a bounce as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" bounce "$T_DIR/dsn"
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r5")" = bounced ] &&
+[ "$(t_sql "SELECT delivery_state FROM stage_1 WHERE recipient_id = $r5")" = bounced ] &&
+[ "$(t_sql "SELECT COUNT(*) FROM suppressions WHERE email = 'r5@example.org'")" = 1 ] &&
+	t_ok "the recipient, the row and the suppression are recorded" ||
+	t_fail "bounce recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
+t_expect_fail "an unsigned one is judged (grace period) and counted as the intake account" 0 \
+	"refused unsigned return path.*staged after return paths were signed.*1 unsigned refused today" \
+	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5@bounce.test" "$T_DIR/dsn"
+t_expect_fail "a forged return path is counted as the intake account" 0 "1 forged refused today" \
+	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/dsn"
+
+sed -i "s/^intake_database_password = .*/intake_database_password =/" "$T_CONFIG"
+t_expect_fail "an account without a password is refused" 1 \
+	"intake_database_user \"$intake_user\" has no password \(intake_database_password\)" "$HERALD_BIN" db migrate
+t_done
