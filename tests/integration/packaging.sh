@@ -105,15 +105,38 @@ lintian --fail-on error "$debs"/v1/*.changes >"$T_DIR/lintian.out" 2>&1 &&
 	t_fail "lintian: no errors" "$(grep '^E:' "$T_DIR/lintian.out")"
 sed 's/^/# lintian: /' "$T_DIR/lintian.out"
 
+# What systemd would be told (there is no systemd as PID 1 here, so the
+# scripts' systemctl calls cannot run): never start, try-restart after an
+# upgrade (running units only), stop on removal.
+dpkg-deb -e "$deb1" "$T_DIR/control"
+scripts=$(cat "$T_DIR"/control/*inst "$T_DIR"/control/*rm 2>/dev/null)
+if grep -q "deb-systemd-invoke try-restart 'heraldd.service'" <<<"$scripts" &&
+    grep -q "stop heraldd.service" "$T_DIR/control/prerm" &&
+    ! grep -Eq "deb-systemd-invoke (start|restart|\\\$_dh_action)|stop 'heraldd.service'" <<<"$scripts"; then
+	t_ok "maintainer scripts: start nothing, try-restart after upgrade, stop on removal"
+else
+	t_fail "maintainer scripts: start nothing, try-restart after upgrade, stop on removal" \
+	    "$(grep -n 'deb-systemd-invoke' "$T_DIR"/control/*)"
+fi
+
 # What was here before, so that the cleanup removes only what we made.
 had_user=0; getent passwd herald >/dev/null && had_user=1
 had_state=0; [ -e /var/lib/herald ] && had_state=1
-t_at_exit "dpkg --purge herald >/dev/null 2>&1;
+# dpkg, its output kept for the failure message and the purge notice.
+# While apt or dpkg runs elsewhere (an operator's install, say), waits
+# for its lock, as apt's DPkg::Lock::Timeout would, up to 10 minutes.
+dpkg_quiet() {
+	local _
+	for _ in $(seq 1 600); do
+		DEBIAN_FRONTEND=noninteractive dpkg "$@" >"$T_DIR/dpkg.out" 2>&1 && return 0
+		grep -q "locked by another process" "$T_DIR/dpkg.out" || return 1
+		sleep 1
+	done
+	return 1
+}
+t_at_exit "dpkg_quiet --purge herald;
 	[ $had_user = 1 ] || { deluser --quiet --system herald >/dev/null 2>&1; delgroup --quiet --system herald >/dev/null 2>&1; };
 	[ $had_state = 1 ] || rm -rf /var/lib/herald"
-
-# dpkg, its output kept for the failure message and the purge notice.
-dpkg_quiet() { DEBIAN_FRONTEND=noninteractive dpkg "$@" >"$T_DIR/dpkg.out" 2>&1; }
 
 # Processes running the installed programs (other tests run _build's),
 # also those whose program an upgrade replaced.
