@@ -7,13 +7,20 @@
 # entry (channel, mailing, remote address). A GET, a forged, garbled or
 # unknown token, a wrong method, a bad or oversized body change nothing;
 # slow clients are cut off after web_timeout and connections beyond
-# web_connection_limit wait until a slot frees.
+# web_connection_limit wait until a slot frees. The mailing was staged
+# before anyone unsubscribed: heraldd then sends it to the others only.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALD_WEB_BIN:?HERALD_WEB_BIN is not set: run the tests with make check}"
+: "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 t_use_database
+t_start_sink "$T_DIR/sink"
 PORT=$(t_free_port)
 cat >>"$T_CONFIG" <<CONF
+relay_host = 127.0.0.1
+relay_port = $T_SINK_PORT
+worker_count = 1
+pid_file = $T_DIR/heraldd.pid
 message_domain = news.example.org
 web_listen = 127.0.0.1:$PORT
 web_timeout = 2
@@ -30,6 +37,8 @@ printf "o'brien&co@example.net,Pat\n" >>"$T_DIR/r.csv"
 "$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null || { t_fail "import" "failed"; t_done; }
 "$HERALD_BIN" mailing create --name web --template "$T_DIR/t" --segment all \
 	--from "News <news@example.org>" --subject s >/dev/null || { t_fail "mailing create" "failed"; t_done; }
+"$HERALD_BIN" stage >/dev/null || { t_fail "stage" "failed"; t_done; }
+[ "$(t_sql "SELECT COUNT(*) FROM stage_1")" = 7 ] || { t_fail "all 7 staged" "$(t_sql "SELECT COUNT(*) FROM stage_1")"; t_done; }
 id_of() { t_sql "SELECT id FROM recipients WHERE email = '${1//\'/\'\'}'"; }
 token() { "$HERALD_BIN" token make "$1" "$(id_of "$2")"; }
 status_of() { t_sql "SELECT status FROM recipients WHERE email = '$1'"; }
@@ -225,6 +234,23 @@ grep -q "is unsubscribed" "$T_DIR/body" && ! grep -q "<form" "$T_DIR/body" &&
 [ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'unsubscribed'")" = 4 ] &&
 	t_ok "four recipients unsubscribed in all, the others untouched" ||
 	t_fail "unsubscribed count" "$(t_sql "SELECT email, status FROM recipients")"
+
+# --- the mailing staged before: only the others get it -------------------------
+"$HERALDD_BIN" -f >"$T_DIR/heraldd.log" 2>&1 &
+daemon=$!
+t_at_exit "kill $daemon 2>/dev/null"
+for _ in $(seq 1 600); do
+	[ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && break
+	sleep 0.1
+done
+kill -TERM $daemon; wait $daemon
+got=$(grep -h '^X-Rcpt-Args: <' -r "$T_DIR/sink" | sed 's/^X-Rcpt-Args: <\([^>]*\)>.*/\1/' | sort | tr '\n' ' ')
+[ "$got" = "o'brien&co@example.net u4@example.net u5@example.net " ] &&
+	t_ok "heraldd sends the staged mailing to the three who did not unsubscribe, only" ||
+	t_fail "sent after unsubscribes" "got: $got; $(tail -c 600 "$T_DIR/heraldd.log")"
+[ "$(t_sql "SELECT COUNT(*) FROM stage_1 WHERE delivery_state = 'suppressed' AND relay_reply = 'suppressed (unsubscribe: unsubscribed)'")" = 4 ] &&
+	t_ok "the four unsubscribed rows end suppressed, saying why" ||
+	t_fail "suppressed rows" "$(t_sql "SELECT email, delivery_state, relay_reply FROM stage_1")"
 
 # --- stop ---------------------------------------------------------------------------
 kill -TERM $WEB_PID
