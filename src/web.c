@@ -418,6 +418,11 @@ web_handle(void *arg, struct MHD_Connection *conn, const char *url,
 	}
 	if (r->method == WEB_GET)
 		return web_confirm_page(web, conn, r);
+	/* Destroying the form processor hands over a last field that
+	 * no '&' or boundary ended. */
+	if (r->form)
+		MHD_destroy_post_processor(r->form);
+	r->form = NULL;
 	return web_unsubscribe(web, conn, r);
 }
 
@@ -434,6 +439,20 @@ web_completed(void *arg, struct MHD_Connection *conn, void **state,
 		MHD_destroy_post_processor(r->form);
 	free(r);
 	*state = NULL;
+}
+
+/* libmicrohttpd's own complaints, in herald's log. */
+static void
+web_mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	struct buf text = BUF_INIT;
+
+	(void)arg;
+	buf_vprintf(&text, fmt, ap);
+	while (text.len > 0 && text.data[text.len - 1] == '\n')
+		text.data[--text.len] = '\0';
+	msg_warn("libmicrohttpd: %s", buf_str(&text));
+	buf_free(&text);
 }
 
 /* Runs MHD, then sets the timer to its next deadline. */
@@ -539,6 +558,7 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->web_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_MEMORY_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, web_completed, web,
+	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (web->mhd == NULL) {
 		buf_printf(err, "cannot listen on %s (web_listen): %s",
