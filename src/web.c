@@ -552,13 +552,14 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 		goto fail;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The logger first, so that no message of MHD's escapes it. */
 	web->mhd = MHD_start_daemon(flags, 0, NULL, NULL, web_handle, web,
+	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_connection_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->web_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_MEMORY_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, web_completed, web,
-	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (web->mhd == NULL) {
 		buf_printf(err, "cannot listen on %s (web_listen): %s",

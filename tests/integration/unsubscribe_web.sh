@@ -61,6 +61,8 @@ for _ in $(seq 1 200); do
 done
 grep -q "listening on 127.0.0.1:$PORT" "$T_DIR/web.log" && t_ok "herald-web listens on web_listen" ||
 	{ t_fail "herald-web starts" "$(cat "$T_DIR/web.log")"; t_done; }
+sed -n '/listening on/q;p' "$T_DIR/web.log" | grep -q . && t_fail "a clean start" "$(cat "$T_DIR/web.log")" ||
+	t_ok "it starts without a warning"
 
 # request METHOD PATH [CURL ARGS...]: the status code on stdout, the body
 # in $T_DIR/body, the headers in $T_DIR/headers.
