@@ -230,7 +230,8 @@ web_db_failed(struct web *web, struct MHD_Connection *conn,
     const struct web_request *r, const struct buf *err)
 {
 	msg_error("mailing %" PRIu64 ", recipient %" PRIu64 ": %s",
-	    r->mailing_id, r->recipient_id, buf_str(err));
+	    r->mailing_id, r->recipient_id, err->len ? buf_str(err) :
+	    "no database connection (see the message before)");
 	if (web->db)
 		mysql_close(web->db);
 	web->db = NULL;

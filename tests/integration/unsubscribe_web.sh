@@ -165,6 +165,17 @@ case $code in 4??) t_ok "a 20 kB header: refused ($code)" ;; *) t_fail "oversize
 [ "$(status_of u4@example.net)" = active ] && [ "$(suppressions)" = "$before" ] &&
 	t_ok "refused requests change nothing" || t_fail "refused requests" "$(status_of u4@example.net), $(suppressions) vs $before"
 
+# --- the database fails: 503, nothing changes, and it recovers ---------------------
+t_sql "RENAME TABLE recipients TO recipients_away"
+code=$(request POST "/u/$T4" -d List-Unsubscribe=One-Click)
+t_sql "RENAME TABLE recipients_away TO recipients"
+[ "$code" = 503 ] && grep -qi '^Retry-After: 60' "$T_DIR/headers" && ! grep -qi recipients "$T_DIR/body" &&
+	t_ok "a database failure answers 503 with Retry-After, naming nothing inside" || t_fail "database failure" "$code $(cat "$T_DIR/body")"
+grep -q "error: mailing 1, recipient $(id_of u4@example.net): .*recipients" "$T_DIR/web.log" &&
+	t_ok "and logs the error with the mailing and recipient" || t_fail "database failure logged" "$(tail -3 "$T_DIR/web.log")"
+[ "$(status_of u4@example.net)" = active ] && [ "$(suppressions)" = "$before" ] && [ "$(request GET "/u/$T4")" = 200 ] &&
+	t_ok "nothing changed, and the next request is served again" || t_fail "after the failure" "$(status_of u4@example.net)"
+
 # --- slow clients and the connection limit -------------------------------------------
 "${PYTHON3:-python3}" - "$PORT" >"$T_DIR/slow" 2>&1 <<'PY'
 import socket, sys, time
