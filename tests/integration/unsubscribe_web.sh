@@ -135,7 +135,11 @@ cp "$T_DIR/body" "$T_DIR/404"
 forged="${T4%?}$([ "${T4: -1}" = A ] && echo B || echo A)"
 other=$("$HERALD_BIN" token make 1 "$(id_of u4@example.net)" | sed 's/\.1\./.2./')
 unknown=$("$HERALD_BIN" token make 99 "$(id_of u4@example.net)")
-for bad in "$forged" "$other" "garbled" "k1.1.2" "../../etc/passwd" "$unknown"; do
+# Signed with a key since retired (no longer a token_key line).
+sed 's/^token_key k1 = .*/token_key k0 = an-old-secret-of-at-least-32-characters-long/' "$T_CONFIG" >"$T_DIR/old.conf"
+chmod 600 "$T_DIR/old.conf"
+retired=$(HERALD_CONFIG="$T_DIR/old.conf" "$HERALD_BIN" token make 1 "$(id_of u4@example.net)")
+for bad in "$forged" "$other" "garbled" "k1.1.2" "../../etc/passwd" "$unknown" "$retired"; do
 	code=$(request POST "/u/$bad" -d List-Unsubscribe=One-Click)
 	[ "$code" = 404 ] && cmp -s "$T_DIR/body" "$T_DIR/404" && t_ok "POST with token \"$bad\": the same 404" ||
 		t_fail "bad token $bad" "$code $(cat "$T_DIR/body")"
