@@ -266,10 +266,10 @@ web_confirm_page(struct web *web, struct MHD_Connection *conn,
 		result = web_page(conn, "Unsubscribed", buf_str(&inner));
 		goto out;
 	}
+	/* No action: the form posts back to the page's own URL, whichever
+	 * route or prefix in front of herald-web served it. */
 	buf_append_str(&inner, ": stop receiving these mailings?</p>\n"
-	    "<form method=\"post\" action=\"/u/");
-	web_html_escape(&inner, r->token);
-	buf_append_str(&inner, "\">\n<input type=\"hidden\" "
+	    "<form method=\"post\">\n<input type=\"hidden\" "
 	    "name=\"List-Unsubscribe\" value=\"One-Click\">\n<input "
 	    "type=\"hidden\" name=\"from\" value=\"page\">\n<button "
 	    "type=\"submit\">Unsubscribe</button>\n</form>\n");

@@ -16,7 +16,8 @@
  *			again, it answers the same and changes nothing.
  *			With the page's extra field from=page it answers
  *			an HTML page and records the channel "page".
- *	GET  /u/TOKEN	a confirmation page whose button POSTs; a GET
+ *	GET  /u/TOKEN	a confirmation page whose button POSTs back to
+ *			the page's own URL (from=page); a GET
  *			changes nothing, so a mail scanner following links
  *			unsubscribes nobody.
  * The token may also come as ?t=TOKEN on /u or /unsubscribe, the form

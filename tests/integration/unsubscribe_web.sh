@@ -32,13 +32,13 @@ chmod 600 "$T_CONFIG"
 mkdir -p "$T_DIR/t"
 echo "Hello {{first_name}}" >"$T_DIR/t/text.mustache"
 printf 'email,first_name\n' >"$T_DIR/r.csv"
-for i in 1 2 3 4 5 6; do printf 'u%d@example.net,N%d\n' $i $i >>"$T_DIR/r.csv"; done
+for i in 1 2 3 4 5 6 7; do printf 'u%d@example.net,N%d\n' $i $i >>"$T_DIR/r.csv"; done
 printf "o'brien&co@example.net,Pat\n" >>"$T_DIR/r.csv"
 "$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null || { t_fail "import" "failed"; t_done; }
 "$HERALD_BIN" mailing create --name web --template "$T_DIR/t" --segment all \
 	--from "News <news@example.org>" --subject s >/dev/null || { t_fail "mailing create" "failed"; t_done; }
 "$HERALD_BIN" stage >/dev/null || { t_fail "stage" "failed"; t_done; }
-[ "$(t_sql "SELECT COUNT(*) FROM stage_1")" = 7 ] || { t_fail "all 7 staged" "$(t_sql "SELECT COUNT(*) FROM stage_1")"; t_done; }
+[ "$(t_sql "SELECT COUNT(*) FROM stage_1")" = 8 ] || { t_fail "all 8 staged" "$(t_sql "SELECT COUNT(*) FROM stage_1")"; t_done; }
 id_of() { t_sql "SELECT id FROM recipients WHERE email = '${1//\'/\'\'}'"; }
 token() { "$HERALD_BIN" token make "$1" "$(id_of "$2")"; }
 status_of() { t_sql "SELECT status FROM recipients WHERE email = '$1'"; }
@@ -75,9 +75,9 @@ T1=$(token 1 u1@example.net)
 
 # --- GET: a page, and nothing changes -------------------------------------------
 code=$(request GET "/u/$T1")
-[ "$code" = 200 ] && grep -q '<form method="post" action="/u/'"$T1"'">' "$T_DIR/body" &&
+[ "$code" = 200 ] && grep -q '<form method="post">' "$T_DIR/body" &&
 	grep -q 'u1@example.net' "$T_DIR/body" && ! grep -qi '<script' "$T_DIR/body" &&
-	t_ok "GET shows the page: the address and a form that POSTs, no script" ||
+	t_ok "GET shows the page: the address and a form that POSTs back to it, no script" ||
 	t_fail "GET page" "$code $(cat "$T_DIR/body")"
 grep -qi '^Content-Type: text/html' "$T_DIR/headers" && grep -qi '^Cache-Control: no-store' "$T_DIR/headers" &&
 	grep -qi '^Referrer-Policy: no-referrer' "$T_DIR/headers" && t_ok "the page is HTML, not cached, sends no Referer" ||
@@ -244,12 +244,20 @@ else
 	[ "$(head -c 8 "$T_DIR/page.png" | od -An -c | tr -d ' ')" = '211PNG\r\n032\n' ] &&
 		t_ok "the page's screenshot is a PNG" || t_fail "screenshot" "$(ls -l "$T_DIR/page.png" 2>&1)"
 	[ -n "${HERALD_SCREENSHOT:-}" ] && cp "$T_DIR/page.png" "$HERALD_SCREENSHOT"
+	# The mail's own link: the form posts back to /unsubscribe?t=TOKEN.
+	rm -rf "$T_DIR/chromium"
+	"${PYTHON3:-python3}" "$HERALD_SRCDIR/tests/lib/click.py" "$CHROMIUM" "$URL/unsubscribe?t=$(token 1 u7@example.net)" \
+		"$T_DIR/page7.png" "$T_DIR/chromium" >"$T_DIR/click" 2>&1
+	grep -q "u7@example.net is unsubscribed" "$T_DIR/click" &&
+		[ "$(entry_of u7@example.net)" = "unsubscribe unsubscribed page 1 127.0.0.1" ] &&
+		t_ok "the same from the mail's link (/unsubscribe?t=TOKEN): its form posts back there" ||
+		t_fail "Chromium click on ?t=" "$(cat "$T_DIR/click") $(entry_of u7@example.net)"
 fi
 request GET "/u/$T6" >/dev/null
 grep -q "is unsubscribed" "$T_DIR/body" && ! grep -q "<form" "$T_DIR/body" &&
 	t_ok "the page of an unsubscribed recipient says so, without a button" || t_fail "page after" "$(cat "$T_DIR/body")"
-[ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'unsubscribed'")" = 4 ] &&
-	t_ok "four recipients unsubscribed in all, the others untouched" ||
+[ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'unsubscribed'")" = 5 ] &&
+	t_ok "five recipients unsubscribed in all, the others untouched" ||
 	t_fail "unsubscribed count" "$(t_sql "SELECT email, status FROM recipients")"
 
 # --- the mailing staged before: only the others get it -------------------------
@@ -265,8 +273,8 @@ got=$(grep -h '^X-Rcpt-Args: <' -r "$T_DIR/sink" | sed 's/^X-Rcpt-Args: <\([^>]*
 [ "$got" = "o'brien&co@example.net u4@example.net u5@example.net " ] &&
 	t_ok "heraldd sends the staged mailing to the three who did not unsubscribe, only" ||
 	t_fail "sent after unsubscribes" "got: $got; $(tail -c 600 "$T_DIR/heraldd.log")"
-[ "$(t_sql "SELECT COUNT(*) FROM stage_1 WHERE delivery_state = 'suppressed' AND relay_reply = 'suppressed (unsubscribe: unsubscribed)'")" = 4 ] &&
-	t_ok "the four unsubscribed rows end suppressed, saying why" ||
+[ "$(t_sql "SELECT COUNT(*) FROM stage_1 WHERE delivery_state = 'suppressed' AND relay_reply = 'suppressed (unsubscribe: unsubscribed)'")" = 5 ] &&
+	t_ok "the five unsubscribed rows end suppressed, saying why" ||
 	t_fail "suppressed rows" "$(t_sql "SELECT email, delivery_state, relay_reply FROM stage_1")"
 
 # --- stop ---------------------------------------------------------------------------
