@@ -328,6 +328,17 @@ static const struct config_key config_keys[] = {
 	    "the end of the line (see SECRETS). With no key, herald generates "
 	    "one in STATE/token-keys (mode 600) on first use; nodes sending "
 	    "the same mailings must share their keys."),
+
+	STR(web_listen, CONFIG_STRING, "127.0.0.1:8025",
+	    "Where herald-web, the one-click unsubscribe endpoint, listens: "
+	    "IPV4:PORT or [IPV6]:PORT. Keep it on loopback behind the site's "
+	    "nginx, which terminates TLS (contrib/nginx/herald.conf)."),
+	NUM(web_timeout, CONFIG_DURATION, "10", 1, 3600,
+	    "herald-web closes a connection that sends or reads nothing for "
+	    "this long, so slow or stalled clients cannot hold it."),
+	NUM(web_connection_limit, CONFIG_INTEGER, "64", 1, 10000,
+	    "The most connections herald-web serves at once; more wait in "
+	    "the listen queue until one closes."),
 	/* (further keys) */
 };
 
@@ -348,6 +359,7 @@ static const struct {
 	{ "rate_limit", "Rate limits" },
 	{ "metrics_interval", "Monitoring" },
 	{ "message_domain", "Messages" },
+	{ "web_listen", "The web endpoint (herald-web)" },
 };
 
 /*

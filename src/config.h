@@ -121,6 +121,11 @@ struct herald_config {
 	/* Unsubscribe token keys, "token_key ID = SECRET", newest last;
 	 * none = a key generated in the state directory (token.h). */
 	struct config_entry *token_key;
+
+	/* The web endpoint (herald-web, web.h). */
+	char *web_listen;		/* ADDRESS:PORT */
+	long web_timeout;		/* seconds a connection may idle */
+	long web_connection_limit;	/* connections at once */
 	/* (further keys) */
 };
 

@@ -160,6 +160,42 @@ out:
 	return rc;
 }
 
+static const char *const channel_names[] = {
+	[SUPPRESSION_ONE_CLICK] = "one-click",
+	[SUPPRESSION_PAGE] = "page",
+	[SUPPRESSION_MAILTO] = "mailto",
+};
+
+const char *
+suppression_channel_name(enum suppression_channel channel)
+{
+	return channel_names[channel];
+}
+
+int
+suppression_insert_unsubscribe(MYSQL *db, const char *email,
+    uint64_t mailing_id, enum suppression_channel channel,
+    const char *remote_address, int *added, struct buf *err)
+{
+	struct db_value values[5] = {
+		db_bind_text(email),
+		db_bind_text(source_names[SUPPRESSION_UNSUBSCRIBE]),
+		db_bind_u64(mailing_id),
+		db_bind_text(channel_names[channel]),
+		db_bind_text(remote_address),
+	};
+	unsigned long long affected = 0;
+
+	if (db_execute_values(db, "INSERT IGNORE INTO suppressions (email, "
+	    "source, reason, mailing_id, channel, remote_address) VALUES "
+	    "(?, ?, 'unsubscribed', NULLIF(?, 0), ?, LEFT(?, 45))", 5,
+	    values, &affected, err) != 0)
+		return -1;
+	if (added)
+		*added = affected > 0;
+	return 0;
+}
+
 /* Ends the transaction: COMMIT when rc is 0, else ROLLBACK. */
 static int
 suppression_end(MYSQL *db, int rc, struct buf *err)

@@ -72,6 +72,28 @@ int suppression_insert(MYSQL *db, const struct suppression_list *list,
     enum suppression_source source, const char *reason, const char *detail,
     uint64_t mailing_id, unsigned long long *added, struct buf *err);
 
+/* How an unsubscribe arrived (the table's channel column). */
+enum suppression_channel {
+	SUPPRESSION_ONE_CLICK,	/* RFC 8058 POST from a mailbox provider */
+	SUPPRESSION_PAGE,	/* the button of herald-web's page */
+	SUPPRESSION_MAILTO,	/* mail to the List-Unsubscribe address */
+};
+
+/* The channel's name as the table stores it ("one-click", ...). */
+const char *suppression_channel_name(enum suppression_channel channel);
+
+/*
+ * Inserts one unsubscribe entry (source "unsubscribe") for a normalized
+ * address, with the mailing, the channel and the client's address
+ * (remote_address: text or NULL), without a transaction of its own (the
+ * caller changes the recipient in the same one: unsubscribe.h). An
+ * address already suppressed keeps its first entry; *added (when not
+ * NULL) is 1 when the entry is new, else 0.
+ */
+int suppression_insert_unsubscribe(MYSQL *db, const char *email,
+    uint64_t mailing_id, enum suppression_channel channel,
+    const char *remote_address, int *added, struct buf *err);
+
 /* suppression_insert() in a transaction of its own: all or nothing. */
 int suppression_add(MYSQL *db, const struct suppression_list *list,
     enum suppression_source source, const char *reason,
