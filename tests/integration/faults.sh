@@ -33,7 +33,7 @@ batch_lease = 10
 pid_file = $T_DIR/heraldd.pid
 CONF
 "$HERALD_BIN" db init >/dev/null 2>&1 || t_skip "the embedded MariaDB did not start"
-t_at_exit "'$HERALD_BIN' db stop >/dev/null 2>&1"
+t_at_exit "'$HERALD_BIN' db stop --force >/dev/null 2>&1"
 sql() { mariadb --no-defaults --socket="$T_DIR/state/mariadb/mysqld.sock" -uroot herald -N -e "$1"; }
 mkdir -p "$T_DIR/t" "$T_DIR/sink"
 chown nobody "$T_DIR/sink"; chmod 711 "$T_DIR"
@@ -84,7 +84,7 @@ account() {
 }
 new_mailing() {
 	"$HERALD_BIN" mailing create --name "$1" --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
-	"$HERALD_BIN" stage >/dev/null 2>&1
+	"$HERALD_BIN" stage >>"$T_DIR/stage.log" 2>&1
 }
 
 sink_on "$primary"
@@ -96,7 +96,7 @@ t_at_exit "kill $daemon 2>/dev/null"
 # 1. MariaDB stopped for 10 s mid-send.
 new_mailing db-restart
 wait_sent 1 600 || t_fail "mailing 1 sends" "$(tail -5 "$T_DIR/heraldd.log")"
-"$HERALD_BIN" db stop >/dev/null 2>&1
+"$HERALD_BIN" db stop --force >/dev/null 2>&1 || t_fail "MariaDB stops under heraldd" "db stop --force failed"
 sleep 10
 "$HERALD_BIN" db start >/dev/null 2>&1 || t_fail "MariaDB starts again" "failed"
 wait_done 1 && t_ok "mailing 1 finishes after MariaDB came back" || t_fail "mailing 1 finishes" "$(sent 1) sent; $(tail -5 "$T_DIR/heraldd.log")"
