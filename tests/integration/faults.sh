@@ -84,7 +84,7 @@ account() {
 }
 new_mailing() {
 	"$HERALD_BIN" mailing create --name "$1" --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
-	"$HERALD_BIN" stage >>"$T_DIR/stage.log" 2>&1
+	"$HERALD_BIN" stage >"$T_DIR/stage.out" 2>&1 || { echo "herald stage failed:"; cat "$T_DIR/stage.out"; }
 }
 
 sink_on "$primary"
