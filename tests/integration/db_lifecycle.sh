@@ -161,7 +161,7 @@ prefix="#sql-temptable-$(printf %x "$(cat "$T_DIR/emb/mariadb/mysqld.pid")")-"
 emb_sql -e "CREATE TABLE t_tmp.o (n INT, b TEXT) ENGINE=MyISAM"
 emb_sql -e "INSERT INTO t_tmp.o SELECT ROW_NUMBER() OVER (ORDER BY id), b FROM t_tmp.t WHERE SLEEP(0.002) = 0" >"$T_DIR/long.out" 2>&1 &
 long=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 400); do
 	ls "$tmpdir" 2>/dev/null | grep -qF "$prefix" && break
 	sleep 0.05
 done
