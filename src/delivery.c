@@ -282,7 +282,11 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 		buf_printf(&sql, "%s%s", first ? "" : ", ", ids[i]);
 		first = 0;
 	}
-	buf_append_str(&sql, ")");
+	/*
+	 * A row already bounced stays so: Postfix can return the DSN
+	 * ("herald bounce") before this session's results are written.
+	 */
+	buf_append_str(&sql, ") AND delivery_state <> 'bounced'");
 	rc = db_execute(db, buf_str(&sql), n, params, NULL, err);
 out:
 	buf_free(&sql);
