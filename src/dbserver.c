@@ -9,6 +9,7 @@
  *	mysqld.pid	written by mariadbd
  *	error.log	mariadbd's log; its tail is quoted when start fails
  *	lock		flock()ed during start and stop
+ *	tmp/		the server's own tmpdir (see dbserver_spawn)
  */
 #include "dbserver.h"
 #include "log.h"
@@ -301,8 +302,10 @@ dbserver_spawn(const struct herald_config *cfg, struct buf *err)
 	char *socket = dbserver_path(cfg, "mysqld.sock");
 	char *pidfile = dbserver_path(cfg, "mysqld.pid");
 	char *log = dbserver_path(cfg, "error.log");
+	char *tmpdir = dbserver_path(cfg, "tmp");
 	struct buf a_datadir = BUF_INIT, a_socket = BUF_INIT, a_pid = BUF_INIT,
-	    a_log = BUF_INIT, a_user = BUF_INIT, a_cache = BUF_INIT;
+	    a_log = BUF_INIT, a_user = BUF_INIT, a_cache = BUF_INIT,
+	    a_tmpdir = BUF_INIT;
 	pid_t pid;
 
 	buf_printf(&a_datadir, "--datadir=%s", datadir);
@@ -312,6 +315,7 @@ dbserver_spawn(const struct herald_config *cfg, struct buf *err)
 	buf_printf(&a_user, "--user=%s", dbserver_user_name());
 	buf_printf(&a_cache, "--table-open-cache=%ld",
 	    cfg->embedded_table_open_cache);
+	buf_printf(&a_tmpdir, "--tmpdir=%s", tmpdir);
 	pid = fork();
 	if (pid < 0) {
 		buf_printf(err, "cannot fork: %s", strerror(errno));
@@ -335,6 +339,17 @@ dbserver_spawn(const struct herald_config *cfg, struct buf *err)
 		argv[n++] = a_log.data;
 		argv[n++] = a_user.data;
 		argv[n++] = a_cache.data;
+		/*
+		 * A tmpdir of its own: at start-up mariadbd deletes every
+		 * "#sql*" file in its tmpdir, so a server starting on a
+		 * shared /tmp deleted the on-disk internal temporary tables
+		 * of every other server running there ("Error on delete of
+		 * '/tmp/#sql-temptable-...MAI' (Errcode: 2)" in the middle
+		 * of a statement).
+		 */
+		argv[n++] = a_tmpdir.data;
+		/* Stage tables through mmap: no pread/pwrite per row. */
+		argv[n++] = "--myisam-use-mmap=1";
 		if (cfg->embedded_port) {
 			snprintf(port, sizeof(port), "--port=%ld",
 			    cfg->embedded_port);
@@ -353,6 +368,8 @@ dbserver_spawn(const struct herald_config *cfg, struct buf *err)
 	buf_free(&a_log);
 	buf_free(&a_user);
 	buf_free(&a_cache);
+	buf_free(&a_tmpdir);
+	free(tmpdir);
 	free(datadir);
 	free(socket);
 	free(pidfile);
@@ -428,6 +445,7 @@ dbserver_start(const struct herald_config *cfg, struct buf *err)
 {
 	enum dbserver_outcome outcome = DBSERVER_FAILED;
 	char *socket = dbserver_path(cfg, "mysqld.sock");
+	char *tmpdir = NULL;
 	int lock;
 	pid_t pid;
 
@@ -449,12 +467,15 @@ dbserver_start(const struct herald_config *cfg, struct buf *err)
 	lock = dbserver_lock(cfg, err);
 	if (lock < 0)
 		return DBSERVER_FAILED;
+	tmpdir = dbserver_path(cfg, "tmp");
 	if (dbserver_running_pid(cfg)) {
 		outcome = DBSERVER_ALREADY;
 		goto out;
 	}
 	dbserver_remove_stale_files(cfg);
 	if (dbserver_install(cfg, err))
+		goto out;
+	if (dbserver_make_directory(tmpdir, err))
 		goto out;
 	pid = dbserver_spawn(cfg, err);
 	if (pid < 0)
@@ -463,6 +484,7 @@ dbserver_start(const struct herald_config *cfg, struct buf *err)
 		goto out;
 	outcome = DBSERVER_DONE;
 out:
+	free(tmpdir);
 	close(lock);
 	return outcome;
 }

@@ -361,6 +361,39 @@ delivery_count_mailing(MYSQL *db, const struct batch *batch,
 	return rc;
 }
 
+/*
+ * *count gets how many of the chunk's sent results have a row already
+ * bounced: Postfix returned the DSN before the result was recorded. The
+ * message went out all the same, so it counts as sent, as it does when
+ * the bounce comes after.
+ */
+static int
+delivery_count_bounced(MYSQL *db, const struct batch *batch,
+    const struct delivery_result *results, unsigned count,
+    unsigned long long *bounced, struct buf *err)
+{
+	struct db_value mailing = db_bind_u64(batch->mailing_id);
+	struct buf sql = BUF_INIT, value = BUF_INIT;
+	int rc;
+
+	buf_printf(&sql, "SELECT COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
+	    "delivery_state = 'bounced' AND row_id IN (", batch->stage_table);
+	for (unsigned i = 0, first = 1; i < count; i++) {
+		if (!delivery_ends_in(&results[i], "sent"))
+			continue;
+		buf_printf(&sql, "%s%lu", first ? "" : ", ",
+		    (unsigned long)results[i].row_id);
+		first = 0;
+	}
+	buf_append_str(&sql, ")");
+	rc = db_query_values(db, buf_str(&sql), 1, &mailing, db_first_value,
+	    &value, err);
+	*bounced = rc == 0 ? strtoull(buf_str(&value), NULL, 10) : 0;
+	buf_free(&sql);
+	buf_free(&value);
+	return rc;
+}
+
 int
 delivery_count_cancelled(MYSQL *db, const char *stage_table,
     uint64_t mailing_id, struct buf *err)
@@ -393,14 +426,17 @@ delivery_record(MYSQL *db, const struct batch *batch,
 	 * The rows each outcome may move: those still to send, and those
 	 * already in that state, so a retry after a later step failed
 	 * matches what the first try moved (the worker's connection counts
-	 * matched rows, CLIENT_FOUND_ROWS) and counts the same.
+	 * matched rows, CLIENT_FOUND_ROWS) and counts the same. A bounced
+	 * row is never moved: Postfix can return the DSN ("herald bounce")
+	 * before this session's results are written.
 	 */
 	static const char *const from_states[3] = {
 		"'pending', 'deferred', 'sent'",
 		"'pending', 'deferred'",
 		"'pending', 'deferred', 'failed'",
 	};
-	unsigned long long counts[3] = { 0, 0, 0 }, changed, uncancelled = 0;
+	unsigned long long counts[3] = { 0, 0, 0 }, moved, changed;
+	unsigned long long uncancelled = 0;
 	uint32_t through_row = 0;
 
 	if (!batch_valid_stage_table(batch->stage_table)) {
@@ -428,11 +464,12 @@ delivery_record(MYSQL *db, const struct batch *batch,
 			if (wanted == 0)
 				continue;
 			if (delivery_record_chunk(db, batch, chunk, size,
-			    states[k], from_states[k], &changed, err))
+			    states[k], from_states[k], &moved, err))
 				return -1;
-			counts[k] += changed;
-			if (k != 0 || changed == wanted)
+			if (k != 0 || moved == wanted) {
+				counts[k] += moved;
 				continue;
+			}
 			/*
 			 * Cancelled while the relay had them: they went out
 			 * all the same, so they are sent, not cancelled.
@@ -440,8 +477,15 @@ delivery_record(MYSQL *db, const struct batch *batch,
 			if (delivery_record_chunk(db, batch, chunk, size,
 			    states[k], "'cancelled'", &changed, err))
 				return -1;
-			counts[k] += changed;
+			moved += changed;
 			uncancelled += changed;
+			if (moved < wanted) {
+				if (delivery_count_bounced(db, batch, chunk,
+				    size, &changed, err))
+					return -1;
+				moved += changed;
+			}
+			counts[k] += moved;
 		}
 	}
 	if (uncancelled && delivery_count_cancelled(db, batch->stage_table,

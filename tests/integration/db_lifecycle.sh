@@ -155,4 +155,48 @@ wait $daemon
 t_check "start again once heraldd stopped" "$HERALD_BIN" --config "$E" db start
 t_check "stop after restart" "$HERALD_BIN" --config "$E" db stop
 
+# --- two embedded servers side by side: a private tmpdir each -----------
+# mariadbd deletes every "#sql*" file in its tmpdir when it starts: on a
+# shared /tmp, a second server starting removed the on-disk temporary
+# table of a statement the first was running (seen in CI as "Error on
+# delete of '/tmp/#sql-temptable-...MAI' (Errcode: 2)" from herald stage).
+E2="$T_DIR/embedded2.conf"
+printf 'state_directory = %s\nsql_directory = %s\n' "$T_DIR/emb2" "$HERALD_SRCDIR/sql" >"$E2"
+t_at_exit "'$HERALD_BIN' --config '$E2' db stop >/dev/null 2>&1"
+# The second one's data directory is made first: its next start is quick.
+t_check "a second embedded server is created" "$HERALD_BIN" --config "$E2" db start
+t_check "and stopped" "$HERALD_BIN" --config "$E2" db stop
+t_check "embedded server starts again" "$HERALD_BIN" --config "$E" db start
+emb_sql() { mariadb --no-defaults --socket="$T_DIR/emb/mariadb/mysqld.sock" -uroot -N -B "$@"; }
+[ "$(emb_sql -e 'SELECT @@tmpdir')" = "$T_DIR/emb/mariadb/tmp" ] &&
+	[ "$(stat -c %a "$T_DIR/emb/mariadb/tmp")" = 700 ] &&
+	t_ok "the embedded server has a private tmpdir (mode 700)" ||
+	t_fail "the embedded server has a private tmpdir (mode 700)" "tmpdir $(emb_sql -e 'SELECT @@tmpdir')"
+[ "$(emb_sql -e 'SELECT @@myisam_use_mmap')" = 1 ] &&
+	t_ok "the embedded server maps MyISAM files (myisam_use_mmap)" ||
+	t_fail "the embedded server maps MyISAM files (myisam_use_mmap)" "off"
+# A statement like herald stage's, with an on-disk internal temporary table
+# (a window function over a TEXT column), that runs about 6 s; the second
+# server starts while that table exists.
+emb_sql -e "CREATE DATABASE IF NOT EXISTS t_tmp; CREATE TABLE t_tmp.t (id INT PRIMARY KEY, b TEXT) ENGINE=MyISAM; INSERT INTO t_tmp.t SELECT seq, REPEAT('x', 20) FROM t_tmp.seq_1_to_3000" ||
+	t_fail "a table to read on the embedded server" "cannot create it"
+tmpdir=$(emb_sql -e 'SELECT @@tmpdir')
+prefix="#sql-temptable-$(printf %x "$(cat "$T_DIR/emb/mariadb/mysqld.pid")")-"
+emb_sql -e "CREATE TABLE t_tmp.o (n INT, b TEXT) ENGINE=MyISAM"
+emb_sql -e "INSERT INTO t_tmp.o SELECT ROW_NUMBER() OVER (ORDER BY id), b FROM t_tmp.t WHERE SLEEP(0.002) = 0" >"$T_DIR/long.out" 2>&1 &
+long=$!
+for _ in $(seq 1 400); do
+	ls "$tmpdir" 2>/dev/null | grep -qF "$prefix" && break
+	sleep 0.05
+done
+ls "$tmpdir" | grep -qF "$prefix" && t_ok "the statement has its temporary table on disk" ||
+	t_fail "the statement has its temporary table on disk" "none in $tmpdir"
+t_check "a second embedded server starts meanwhile" "$HERALD_BIN" --config "$E2" db start
+wait "$long"
+[ $? = 0 ] && [ "$(emb_sql -e 'SELECT COUNT(*) FROM t_tmp.o')" = 3000 ] &&
+	t_ok "the first server's statement ends well" ||
+	t_fail "the first server's statement ends well" "$(cat "$T_DIR/long.out")"
+t_check "stop the second server" "$HERALD_BIN" --config "$E2" db stop
+t_check "stop the first server" "$HERALD_BIN" --config "$E" db stop
+
 t_done

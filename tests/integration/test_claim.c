@@ -426,6 +426,36 @@ START_TEST(deferred_row_fails_after_the_last_attempt)
 }
 END_TEST
 
+/*
+ * Postfix can return a DSN for a message before the worker has recorded
+ * that message's result (results go in per session): "herald bounce" has
+ * then marked the row bounced, and the result must not make it sent again
+ * (bounce.sh lost bounces that way under load).
+ */
+START_TEST(record_keeps_a_bounce_that_came_first)
+{
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+	struct delivery_result r[2] = {
+		{ 1, 0, DELIVERY_SENT, "4AbC", "250 2.0.0 Ok: queued as 4AbC" },
+		{ 2, 0, DELIVERY_SENT, "4AbD", "250 2.0.0 Ok: queued as 4AbD" },
+	};
+	unsigned sent, deferred, failed;
+
+	sql(db_a, "UPDATE stage_1 SET delivery_state = 'bounced', relay_reply "
+	    "= '5.1.1 550 no such user' WHERE row_id = 1");
+	ck_assert_msg(delivery_record(db_a, &b, r, 2, &sent, &deferred,
+	    &failed, &err) == 0, "%s", buf_str(&err));
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT(row_id, ':', delivery_state, "
+	    "':', relay_reply) ORDER BY row_id) FROM stage_1 WHERE row_id <= 2",
+	    "1:bounced:5.1.1 550 no such user,"
+	    "2:sent:250 2.0.0 Ok: queued as 4AbD");
+	/* It was sent before it bounced: counted as sent, as it would be. */
+	ck_assert_uint_eq(sent, 2);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(finishing_every_batch_makes_the_mailing_done)
 {
 	struct buf err = BUF_INIT;
@@ -633,6 +663,7 @@ main(void)
 	tcase_add_test(tc, record_counts_once_whatever_fails);
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
 	tcase_add_test(tc, retry_schedule_with_jitter);
+	tcase_add_test(tc, record_keeps_a_bounce_that_came_first);
 	tcase_add_test(tc, finishing_every_batch_makes_the_mailing_done);
 	tcase_add_test(tc, last_batch_finished_while_paused_makes_the_mailing_done);
 	tcase_add_test(tc,

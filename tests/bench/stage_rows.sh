@@ -1,0 +1,107 @@
+#!/bin/bash
+# stage_rows.sh - what one stage row costs MariaDB, by table layout (#14).
+#
+#   make bench-stage-rows        (needs HERALD_TEST_SOCKET, strace, and
+#                                 the right to trace the server: root)
+#
+# Builds 20,000 rows shaped like the send bench's in a scratch database
+# and, for each layout, prints the server's system calls per row (strace
+# -c -f on mariadbd around one statement: a batch read of 1,000 rows, a
+# results statement of 100) and its CPU per row (user + system ticks from
+# /proc over all 20,000 rows, no strace). Layouts:
+#   dynamic    stage_template as sql/ defines it; results by the UPDATE
+#              with one CASE per column that delivery.c sends
+#   narrow     identity and delivery columns only, ROW_FORMAT=FIXED (the
+#              personalization would live in a dynamic companion table,
+#              read by a join); results by the same UPDATE
+#   results    a narrow fixed table of results per mailing, appended to
+#              with one multi-row INSERT (nothing updated in place)
+# The machine's load moves the CPU figures: compare runs made together.
+set -u
+: "${HERALD_TEST_SOCKET:?set HERALD_TEST_SOCKET to a MariaDB socket}"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+db=herald_bench_rows
+work=$(mktemp -d /tmp/herald-bench-rows.XXXXXX)
+trap 'rm -rf "$work"; sql -e "DROP DATABASE IF EXISTS $db" 2>/dev/null' EXIT
+sql() { mariadb --no-defaults --socket="$HERALD_TEST_SOCKET" -uroot "$@"; }
+pid=$(sql -N -e "SELECT @@pid_file" | xargs cat 2>/dev/null)
+[ -n "$pid" ] && [ -d "/proc/$pid" ] || { echo "stage_rows: cannot find the server's pid" >&2; exit 1; }
+command -v strace >/dev/null || { echo "stage_rows: strace is needed" >&2; exit 1; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+
+sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
+sed -n '/^CREATE TABLE IF NOT EXISTS stage_template/,/^) ENGINE/p' "$top/sql/001_schema.sql" | sql $db
+sql $db <<'SQL'
+CREATE TABLE src LIKE stage_template;
+INSERT INTO src (mailing_id, row_id, recipient_id, email, first_name, last_name, city, state, zip, country, donated_total, last_donation_amount, last_donation_at, attributes)
+  SELECT 7, seq, seq, CONCAT('b', seq, '@sink.example'), CONCAT('Zoë', seq), 'García', 'Springfield', 'OH', LPAD(seq, 5, '0'), 'US', seq % 900, seq % 300, '2026-03-01', '{"projects": "River, Schools"}' FROM seq_1_to_20000;
+SQL
+
+# The layouts' tables, fresh, then closed: a table opened again maps its
+# data file when the server runs with myisam_use_mmap, as stage tables
+# are once staged.
+make_dynamic() { sql $db -e "DROP TABLE IF EXISTS t; CREATE TABLE t LIKE stage_template; INSERT INTO t SELECT * FROM src; FLUSH TABLES t"; }
+make_narrow() {
+	sql $db -e "DROP TABLE IF EXISTS t; CREATE TABLE t (mailing_id BIGINT UNSIGNED NOT NULL, row_id INT UNSIGNED NOT NULL, recipient_id BIGINT UNSIGNED NOT NULL, variant_id INT UNSIGNED NOT NULL DEFAULT 0, email VARCHAR(254) CHARACTER SET ascii NOT NULL, delivery_state ENUM('pending','sent','deferred','failed','bounced','suppressed','cancelled') NOT NULL DEFAULT 'pending', attempts TINYINT UNSIGNED NOT NULL DEFAULT 0, next_attempt_at DATETIME NULL, queue_id VARCHAR(64) CHARACTER SET ascii NULL, relay_reply VARCHAR(512) CHARACTER SET ascii NULL, delivered_at DATETIME NULL, PRIMARY KEY (mailing_id, row_id), KEY (recipient_id), KEY (email)) ENGINE=MyISAM ROW_FORMAT=FIXED; INSERT INTO t (mailing_id, row_id, recipient_id, variant_id, email) SELECT mailing_id, row_id, recipient_id, variant_id, email FROM src; FLUSH TABLES t"
+}
+make_results() { sql $db -e "DROP TABLE IF EXISTS t; CREATE TABLE t (row_id INT UNSIGNED NOT NULL, delivery_state ENUM('pending','sent','deferred','failed','bounced','suppressed','cancelled') NOT NULL, attempts TINYINT UNSIGNED NOT NULL, next_attempt_at DATETIME NULL, queue_id CHAR(64) CHARACTER SET ascii NULL, relay_reply VARCHAR(512) CHARACTER SET ascii NULL, delivered_at DATETIME NULL, PRIMARY KEY (row_id)) ENGINE=MyISAM ROW_FORMAT=FIXED; FLUSH TABLES t"; }
+
+# Statements: the batch read, and the results of rows FIRST..FIRST+99.
+read_batch() { echo "SELECT row_id, recipient_id, variant_id, attempts, email, first_name, last_name, city, state, zip, country, donated_total, last_donation_amount, last_donation_at, attributes FROM t WHERE mailing_id = 7 AND row_id > $(($1 - 1)) AND row_id <= $(($1 + 999)) AND (delivery_state = 'pending' OR (delivery_state = 'deferred' AND next_attempt_at <= UTC_TIMESTAMP())) ORDER BY row_id;"; }
+update_case() {
+	awk -v s="$1" 'BEGIN { q = sprintf("%c", 39)
+	printf "UPDATE t SET delivery_state = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN %ssent%s", i, q, q
+	printf " END, queue_id = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN %s4Q%07dX%s", i, q, i, q
+	printf " END, relay_reply = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN LEFT(%s250 2.0.0 Ok: queued as 4Q%07dX%s, 512)", i, q, i, q
+	printf " END, next_attempt_at = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN UTC_TIMESTAMP() + INTERVAL 300 SECOND", i
+	printf " END, attempts = attempts + 1, delivered_at = IF(delivery_state = %ssent%s, UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = 7 AND row_id IN (", q, q
+	for (i = s; i < s + 100; i++) printf "%s%d", (i > s ? ", " : ""), i; print ");" }'
+}
+insert_results() {
+	awk -v s="$1" 'BEGIN { q = sprintf("%c", 39)
+	printf "INSERT INTO t (row_id, delivery_state, attempts, queue_id, relay_reply, next_attempt_at, delivered_at) VALUES "
+	for (i = s; i < s + 100; i++) printf "%s(%d, %ssent%s, 1, %s4Q%07dX%s, LEFT(%s250 2.0.0 Ok: queued as 4Q%07dX%s, 512), UTC_TIMESTAMP() + INTERVAL 300 SECOND, UTC_TIMESTAMP())", (i > s ? ", " : ""), i, q, q, q, i, q, q, i, q
+	print ";" }'
+}
+
+# traced FILE: file-system calls of mariadbd while FILE runs, per KIND.
+traced() {
+	strace -c -f -p "$pid" -o "$work/strace" 2>/dev/null & local tracer=$!
+	sleep 1
+	sql $db <"$1" >/dev/null
+	sleep 0.3
+	kill -INT $tracer; wait $tracer 2>/dev/null
+	awk '$NF ~ /^(read|pread64|pwrite64|write|lseek)$/ { printf "%s %s  ", $NF, $4 } END { print "" }' "$work/strace"
+}
+# cpu FILE ROWS: microseconds of server CPU per row while FILE runs.
+cpu() {
+	local t0 t1
+	t0=$(ticks); sql $db <"$1" >/dev/null; t1=$(ticks)
+	awk -v t=$((t1 - t0)) -v n="$2" -v hz="$hz" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }'
+}
+
+for f in $(seq 1 100 19901); do update_case "$f"; done >"$work/update.sql"
+for f in $(seq 1 100 19901); do insert_results "$f"; done >"$work/insert.sql"
+for f in $(seq 1 1000 19001); do read_batch "$f"; done >"$work/read.sql"
+read_batch 1 >"$work/read1.sql"; update_case 1 >"$work/update1.sql"; insert_results 1 >"$work/insert1.sql"
+
+echo "server: myisam_use_mmap = $(sql -N -e 'SELECT @@myisam_use_mmap')"
+echo "== dynamic (stage_template today)"
+make_dynamic
+echo "read 1,000 rows:    $(traced "$work/read1.sql")"
+echo "update 100 rows:    $(traced "$work/update1.sql")"
+make_dynamic
+echo "CPU per row: read $(cpu "$work/read.sql" 20000) us, update $(cpu "$work/update.sql" 20000) us"
+echo "== narrow (fixed-format identity and delivery columns)"
+make_narrow
+echo "update 100 rows:    $(traced "$work/update1.sql")"
+make_narrow
+echo "CPU per row: update $(cpu "$work/update.sql" 20000) us"
+echo "== results (a narrow fixed table, appended to)"
+make_results
+echo "insert 100 rows:    $(traced "$work/insert1.sql")"
+make_results
+echo "CPU per row: insert $(cpu "$work/insert.sql" 20000) us"
+sql $db -N -e "SELECT CONCAT('row bytes: dynamic ', (SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$db' AND TABLE_NAME = 'src'))"
+echo "command: make bench-stage-rows"
