@@ -73,7 +73,4 @@ int batch_release(MYSQL *db, const struct batch_owner *owner,
 int batch_mailing_state(MYSQL *db, uint64_t mailing_id, char *state,
     size_t size, struct buf *err);
 
-/* True when name is a stage table name herald generates. */
-int batch_valid_stage_table(const char *name);
-
 #endif

@@ -4,9 +4,10 @@
  *
  * Postfix hands each bounce to it through a pipe(8) transport (see
  * contrib/postfix/main.cf). The return path names the mailing and the
- * recipient (dsn.h); a failed delivery marks that recipient's row of the
- * mailing "bounced" and counts it once, and a permanent one (status
- * 5.x.x) also marks the recipient bounced and suppresses the address, so
+ * recipient (dsn.h); a failed delivery marks that recipient's message
+ * bounced (history.h: wherever its row lives, in its stage table or,
+ * days later, in a monthly archive, packed or not) and counts it once,
+ * and a permanent one (status 5.x.x) also marks the recipient bounced and suppresses the address, so
  * no later mailing is staged for it. Delays and successes are reported
  * and change nothing. Running it twice on the same bounce changes
  * nothing the second time.
@@ -23,10 +24,10 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "batch.h"
 #include "cli.h"
 #include "db.h"
 #include "dsn.h"
+#include "history.h"
 #include "log.h"
 
 /* A bounce is a few KB; a larger input is not one of ours. */
@@ -86,45 +87,22 @@ bounce_read(const char *path, struct buf *text)
 	return 0;
 }
 
-static int
-bounce_first_column(void *arg, unsigned ncolumns, char **columns)
-{
-	struct buf *out = arg;
-
-	if (ncolumns >= 1 && columns[0])
-		buf_append_str(out, columns[0]);
-	return 1;
-}
-
-/* The stage table of mailing id, "" when there is none. */
-static int
-bounce_stage_table(MYSQL *db, const char *mailing, struct buf *table,
-    struct buf *err)
-{
-	const char *params[1] = { mailing };
-
-	buf_reset(table);
-	return db_query_strings(db, "SELECT stage_table FROM mailings WHERE "
-	    "id = ?", 1, params, bounce_first_column, table, err);
-}
-
 /*
  * Records a failed delivery. Every step is idempotent or guarded, so a
  * bounce processed again (Postfix retrying after a crash) counts once.
  */
 static int
-bounce_record(MYSQL *db, const char *table, const char *mailing,
-    const char *recipient, const char *email, const struct dsn *dsn,
-    int permanent, unsigned long long *changed, struct buf *err)
+bounce_record(MYSQL *db, const struct history_row *row, const char *mailing,
+    const char *recipient, const struct dsn *dsn, int permanent,
+    int *changed, struct buf *err)
 {
 	char reply[DSN_VALUE_MAX + 64];
-	struct buf sql = BUF_INIT;
 	int rc = -1;
 
 	snprintf(reply, sizeof(reply), "%s %s", dsn->status, dsn->diagnostic);
 	if (permanent) {
 		const char *r[1] = { recipient };
-		const char *s[3] = { email, mailing, reply };
+		const char *s[3] = { row->email, mailing, reply };
 
 		if (db_execute(db, "UPDATE recipients SET status = 'bounced' "
 		    "WHERE id = ? AND status = 'active'", 1, r, NULL, err) ||
@@ -133,16 +111,10 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
 		    "LEFT(?, 512))", 3, s, NULL, err))
 			goto out;
 	}
-	/* Only the table name (validated) is spliced; values are bound. */
-	buf_printf(&sql, "UPDATE `%s` SET delivery_state = 'bounced', "
-	    "relay_reply = LEFT(?, 512) WHERE mailing_id = ? AND "
-	    "recipient_id = ? AND delivery_state <> 'bounced'", table);
-	{
-		const char *p[3] = { reply, mailing, recipient };
-
-		if (db_execute(db, buf_str(&sql), 3, p, changed, err))
-			goto out;
-	}
+	/* Wherever the row lives: stage table, archive, packed archive. */
+	if (history_record_bounce(db, row, mailing, recipient, reply, changed,
+	    err))
+		goto out;
 	if (*changed) {
 		const char *m[1] = { mailing };
 
@@ -152,7 +124,6 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
 	}
 	rc = 0;
 out:
-	buf_free(&sql);
 	return rc;
 }
 
@@ -160,15 +131,14 @@ int
 cmd_bounce(struct cli *cli, int argc, char **argv)
 {
 	const char *path = NULL, *address = NULL;
-	struct buf text = BUF_INIT, err = BUF_INIT, table = BUF_INIT;
-	struct buf sql = BUF_INIT, email = BUF_INIT;
+	struct buf text = BUF_INIT, err = BUF_INIT;
 	char mailing[24], recipient[24];
 	uint64_t mailing_id, recipient_id;
-	unsigned long long changed = 0;
+	struct history_row row;
 	struct herald_config *cfg;
 	struct dsn dsn;
 	MYSQL *db = NULL;
-	int status = CLI_FAILED, permanent;
+	int status = CLI_FAILED, permanent, changed = 0;
 
 	if (cli_wants_help(argc, argv)) {
 		cmd_bounce_usage(stdout);
@@ -220,42 +190,31 @@ cmd_bounce(struct cli *cli, int argc, char **argv)
 	if (cfg == NULL)
 		goto done;
 	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
-	if (db == NULL || bounce_stage_table(db, mailing, &table, &err) != 0) {
+	if (db == NULL || history_find_row(db, mailing, recipient, &row,
+	    &err) != 0) {
 		msg_error("bounce: %s (try again later)", buf_str(&err));
 		goto done;
 	}
-	if (!batch_valid_stage_table(buf_str(&table))) {
+	if (row.table[0] == '\0') {
 		msg_error("bounce: mailing %s does not exist or was never "
 		    "staged", mailing);
 		status = CLI_FAILED;
 		goto done;
 	}
-	buf_printf(&sql, "SELECT email FROM `%s` WHERE mailing_id = ? AND "
-	    "recipient_id = ? LIMIT 1", buf_str(&table));
-	{
-		const char *p[2] = { mailing, recipient };
-
-		if (db_query_strings(db, buf_str(&sql), 2, p,
-		    bounce_first_column, &email, &err) != 0) {
-			msg_error("bounce: %s (try again later)",
-			    buf_str(&err));
-			goto done;
-		}
-	}
-	if (email.len == 0) {
+	if (!row.found) {
 		msg_error("bounce: recipient %s was not in mailing %s",
 		    recipient, mailing);
 		status = CLI_FAILED;
 		goto done;
 	}
 	permanent = dsn.status[0] == '5';
-	if (bounce_record(db, buf_str(&table), mailing, recipient,
-	    buf_str(&email), &dsn, permanent, &changed, &err) != 0) {
+	if (bounce_record(db, &row, mailing, recipient, &dsn, permanent,
+	    &changed, &err) != 0) {
 		msg_error("bounce: %s (try again later)", buf_str(&err));
 		goto done;
 	}
 	printf("mailing %s, recipient %s <%s>: %s (%s%s%s)%s\n", mailing,
-	    recipient, buf_str(&email), changed ? "bounced" :
+	    recipient, row.email, changed ? "bounced" :
 	    "bounced already", dsn.status, dsn.diagnostic[0] ? ": " : "",
 	    dsn.diagnostic, !changed ? ", nothing changed" : permanent ?
 	    "; address suppressed" : "");
@@ -265,8 +224,5 @@ done:
 		mysql_close(db);
 	buf_free(&text);
 	buf_free(&err);
-	buf_free(&table);
-	buf_free(&sql);
-	buf_free(&email);
 	return status;
 }

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "config.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
 #include "segment.h"
 #include "tmplset.h"
@@ -431,7 +432,7 @@ mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 		    "AND state IN ('draft', 'queued', 'ready', 'sending', "
 		    "'paused')", 1, params, &affected, err);
 		if (!status && affected && table[0] &&
-		    batch_valid_stage_table(table)) {
+		    history_is_stage_table(table)) {
 			buf_printf(&sql, "UPDATE `%s` SET delivery_state = "
 			    "'cancelled' WHERE mailing_id = ? AND "
 			    "delivery_state IN ('pending', 'deferred')", table);

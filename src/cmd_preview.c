@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
 #include "cli.h"
 #include "compose.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
 
 static void
@@ -51,7 +51,7 @@ preview_row_read(void *arg, unsigned ncolumns, char **col)
 	return 1;	/* one row is enough */
 }
 
-static char stage_table[65];
+static char stage_table[HISTORY_TABLE_NAME_MAX];
 
 static int
 stage_table_read(void *arg, unsigned ncolumns, char **col)
@@ -60,9 +60,7 @@ stage_table_read(void *arg, unsigned ncolumns, char **col)
 	(void)ncolumns;
 	/* A stage table, or the monthly archive "herald maintain" moved
 	 * it to: both hold the mailing's rows. */
-	if (col[0] && (batch_valid_stage_table(col[0]) ||
-	    (strncmp(col[0], "history_", 8) == 0 && strlen(col[0]) == 14 &&
-	    strspn(col[0] + 8, "0123456789") == 6)))
+	if (col[0] && history_is_table(col[0]))
 		snprintf(stage_table, sizeof(stage_table), "%s", col[0]);
 	return 0;
 }

@@ -2,12 +2,13 @@
  * delivery.c - a batch's rows in, their outcomes out (see delivery.h).
  *
  * The stage table's name comes from the batches row and is checked by
- * batch_valid_stage_table() before it is put in a statement; every value
+ * history_is_stage_table() before it is put in a statement; every value
  * is bound.
  */
 #include "delivery.h"
 #include "config.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -115,7 +116,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	uint32_t after = batch->checkpoint_row;
 	int rc = -1;
 
-	if (!batch_valid_stage_table(batch->stage_table)) {
+	if (!history_is_stage_table(batch->stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"",
 		    batch->stage_table);
 		return -1;
@@ -299,7 +300,7 @@ delivery_record(MYSQL *db, const struct batch *batch,
 {
 	unsigned counts[3] = { 0, 0, 0 };
 
-	if (!batch_valid_stage_table(batch->stage_table)) {
+	if (!history_is_stage_table(batch->stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"",
 		    batch->stage_table);
 		return -1;
