@@ -15,6 +15,7 @@
 #include "db.h"
 #include "history.h"
 #include "log.h"
+#include "mailing_content.h"
 
 static void
 cmd_preview_usage(FILE *out)
@@ -106,6 +107,7 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 	struct preview_row p;
 	struct buf err = BUF_INIT, message = BUF_INIT, sender = BUF_INIT;
 	struct composer *c = NULL;
+	struct mailing_content content;
 	MYSQL *db = NULL;
 	int html = 0, status = CLI_FAILED;
 
@@ -140,7 +142,11 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
 	if (db == NULL)
 		goto done;
-	c = composer_open(cfg, db, strtoull(mailing, NULL, 10), &err);
+	if (mailing_content_read(db, strtoull(mailing, NULL, 10), &content,
+	    &err) != 0)
+		goto done;
+	c = composer_open(cfg, &content, &err);
+	mailing_content_free(&content);
 	if (c == NULL || preview_find(db, mailing, who, &p, &err) != 0)
 		goto done;
 	if (!p.found) {

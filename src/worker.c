@@ -396,6 +396,7 @@ static int
 worker_use_mailing(struct worker *w, uint64_t mailing_id)
 {
 	struct buf err = BUF_INIT;
+	struct mailing_content content;
 
 	if (w->composer && composer_mailing_id(w->composer) == mailing_id) {
 		if (!composer_files_changed(w->composer))
@@ -406,7 +407,11 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 		    (unsigned long long)mailing_id);
 	}
 	composer_free(w->composer);
-	w->composer = composer_open(w->cfg, w->db, mailing_id, &err);
+	w->composer = NULL;
+	if (mailing_content_read(w->db, mailing_id, &content, &err) == 0) {
+		w->composer = composer_open(w->cfg, &content, &err);
+		mailing_content_free(&content);
+	}
 	if (w->composer == NULL)
 		msg_error("mailing %llu cannot be sent: %s; its batches wait "
 		    "until it is fixed (herald mailing show %llu)",
