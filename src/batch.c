@@ -10,28 +10,16 @@
  */
 #include "batch.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
 #include "mailing.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* How many candidate mailings one claim looks at. */
 #define BATCH_CANDIDATE_MAILINGS 32
-
-int
-batch_valid_stage_table(const char *name)
-{
-	if (strncmp(name, "stage_", 6) != 0 || name[6] == '\0' ||
-	    strlen(name) > 64)
-		return 0;
-	for (const char *p = name + 6; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return 0;
-	return 1;
-}
 
 struct batch_candidates {
 	char ids[BATCH_CANDIDATE_MAILINGS][24];
@@ -70,7 +58,7 @@ batch_read_row(void *arg, unsigned ncolumns, char **columns)
 	b->first_row = (uint32_t)strtoul(columns[3], NULL, 10);
 	b->last_row = (uint32_t)strtoul(columns[4], NULL, 10);
 	b->checkpoint_row = (uint32_t)strtoul(columns[5], NULL, 10);
-	r->bad_table = !batch_valid_stage_table(b->stage_table);
+	r->bad_table = !history_is_stage_table(b->stage_table);
 	r->found = 1;
 	return 1;
 }

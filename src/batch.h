@@ -69,7 +69,5 @@ int batch_finish(MYSQL *db, const struct batch_owner *owner,
 int batch_release(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, struct buf *err);
 
-/* True when name is a stage table name herald generates. */
-int batch_valid_stage_table(const char *name);
 
 #endif

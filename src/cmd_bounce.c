@@ -8,11 +8,12 @@
  * signed (outside the grace period of mail sent before signing) or whose
  * signature is wrong is refused, logged (stderr and syslog) and counted
  * in feedback_refused, and changes nothing. A failed delivery marks that
- * recipient's row of the mailing "bounced" and counts it once, and a
- * permanent one (status 5.x.x) also marks the recipient bounced and
- * suppresses the address, so no later mailing is staged for it. Delays
- * and successes are reported and change nothing. Running it twice on
- * the same bounce changes nothing the second time.
+ * recipient's message bounced (history.h: wherever its row lives, in its
+ * stage table or, days later, in a monthly archive, packed or not) and
+ * counts it once, and a permanent one (status 5.x.x) also marks the
+ * recipient bounced and suppresses the address, so no later mailing is
+ * staged for it. Delays and successes are reported and change nothing.
+ * Running it twice on the same bounce changes nothing the second time.
  *
  * Exit status, as pipe(8) reads it: 0 recorded (or nothing to record),
  * and 0 for a refused return path too: pipe(8) defers on 75 and returns
@@ -30,10 +31,10 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "batch.h"
 #include "cli.h"
 #include "db.h"
 #include "dsn.h"
+#include "history.h"
 #include "log.h"
 #include "returnpath.h"
 #include "suppression.h"
@@ -106,18 +107,6 @@ bounce_read(const char *path, struct buf *text)
 	return 0;
 }
 
-/* The stage table of mailing id, "" when there is none. */
-static int
-bounce_stage_table(MYSQL *db, const char *mailing, struct buf *table,
-    struct buf *err)
-{
-	const char *params[1] = { mailing };
-
-	buf_reset(table);
-	return db_query_strings(db, "SELECT stage_table FROM mailings WHERE "
-	    "id = ?", 1, params, db_first_value, table, err);
-}
-
 /*
  * Records a failed delivery in one transaction, so a failure anywhere
  * leaves nothing half done and Postfix's retry records it whole. The
@@ -128,15 +117,16 @@ bounce_stage_table(MYSQL *db, const char *mailing, struct buf *table,
  * failure of the COMMIT itself can leave a row bounced and uncounted.
  */
 static int
-bounce_record(MYSQL *db, const char *table, const char *mailing,
-    const char *recipient, const char *email, const struct dsn *dsn,
-    int permanent, unsigned long long *changed, struct buf *err)
+bounce_record(MYSQL *db, const struct history_row *row, const char *mailing,
+    const char *recipient, const struct dsn *dsn, int permanent,
+    int *changed, struct buf *err)
 {
 	char reply[DSN_VALUE_MAX + 64];
-	struct buf sql = BUF_INIT, ignored = BUF_INIT;
+	struct buf ignored = BUF_INIT;
 	const char *m[1] = { mailing };
 	int rc = -1;
 
+	*changed = 0;
 	snprintf(reply, sizeof(reply), "%s %s", dsn->status, dsn->diagnostic);
 	if (db_exec(db, "START TRANSACTION", err))
 		goto out;
@@ -145,7 +135,7 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
 		struct suppression_list one = { 0 };
 		int failed = db_execute(db, "UPDATE recipients SET status = "
 		    "'bounced' WHERE id = ? AND status = 'active'", 1, r, NULL,
-		    err) || suppression_normalize(email, &one, err) ||
+		    err) || suppression_normalize(row->email, &one, err) ||
 		    suppression_insert(db, &one, SUPPRESSION_BOUNCE, "bounced",
 		    reply, strtoull(mailing, NULL, 10), NULL, err);
 
@@ -153,28 +143,24 @@ bounce_record(MYSQL *db, const char *table, const char *mailing,
 		if (failed)
 			goto out;
 	}
+	/* Counted first, taken back when the bounce is not new: the stage
+	 * row (MyISAM, no rollback) is the last thing written. */
 	if (db_exec(db, "SAVEPOINT uncounted", err) ||
 	    db_execute(db, "UPDATE mailings SET bounced_count = "
 	    "bounced_count + 1 WHERE id = ?", 1, m, NULL, err))
 		goto out;
-	/* Only the table name (validated) is spliced; values are bound. */
-	buf_printf(&sql, "UPDATE `%s` SET delivery_state = 'bounced', "
-	    "relay_reply = LEFT(?, 512) WHERE mailing_id = ? AND "
-	    "recipient_id = ? AND delivery_state <> 'bounced'", table);
-	{
-		const char *p[3] = { reply, mailing, recipient };
-
-		if (db_execute(db, buf_str(&sql), 3, p, changed, err))
-			goto out;
-	}
-	if (*changed == 0 && db_exec(db, "ROLLBACK TO SAVEPOINT uncounted",
+	/* Wherever the row lives: stage table, archive, packed archive. */
+	if (history_record_bounce(db, row, mailing, recipient, reply, changed,
 	    err))
+		goto out;
+	if (!*changed && db_exec(db, "ROLLBACK TO SAVEPOINT uncounted", err))
 		goto out;
 	rc = db_exec(db, "COMMIT", err);
 out:
-	if (rc != 0)
+	if (rc != 0) {
 		db_exec(db, "ROLLBACK", &ignored);
-	buf_free(&sql);
+		*changed = 0;
+	}
 	buf_free(&ignored);
 	return rc;
 }
@@ -253,15 +239,14 @@ int
 cmd_bounce(struct cli *cli, int argc, char **argv)
 {
 	const char *path = NULL, *address = NULL;
-	struct buf text = BUF_INIT, err = BUF_INIT, table = BUF_INIT;
-	struct buf sql = BUF_INIT, email = BUF_INIT;
+	struct buf text = BUF_INIT, err = BUF_INIT;
 	char mailing[24], recipient[24];
-	unsigned long long changed = 0;
+	struct history_row row;
 	struct herald_config *cfg;
 	struct return_path rp;
 	struct dsn dsn;
 	MYSQL *db = NULL;
-	int status = CLI_FAILED, permanent, parsed;
+	int status = CLI_FAILED, permanent, parsed, changed = 0;
 
 	if (cli_wants_help(argc, argv)) {
 		cmd_bounce_usage(stdout);
@@ -342,42 +327,31 @@ cmd_bounce(struct cli *cli, int argc, char **argv)
 	if (db == NULL)
 		db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_INTAKE,
 		    &err);
-	if (db == NULL || bounce_stage_table(db, mailing, &table, &err) != 0) {
+	if (db == NULL || history_find_row(db, mailing, recipient, &row,
+	    &err) != 0) {
 		msg_error("bounce: %s (try again later)", buf_str(&err));
 		goto done;
 	}
-	if (!batch_valid_stage_table(buf_str(&table))) {
+	if (row.table[0] == '\0') {
 		msg_error("bounce: mailing %s does not exist or was never "
 		    "staged", mailing);
 		status = CLI_FAILED;
 		goto done;
 	}
-	buf_printf(&sql, "SELECT email FROM `%s` WHERE mailing_id = ? AND "
-	    "recipient_id = ? LIMIT 1", buf_str(&table));
-	{
-		const char *p[2] = { mailing, recipient };
-
-		if (db_query_strings(db, buf_str(&sql), 2, p,
-		    db_first_value, &email, &err) != 0) {
-			msg_error("bounce: %s (try again later)",
-			    buf_str(&err));
-			goto done;
-		}
-	}
-	if (email.len == 0) {
+	if (!row.found) {
 		msg_error("bounce: recipient %s was not in mailing %s",
 		    recipient, mailing);
 		status = CLI_FAILED;
 		goto done;
 	}
 	permanent = dsn.status[0] == '5';
-	if (bounce_record(db, buf_str(&table), mailing, recipient,
-	    buf_str(&email), &dsn, permanent, &changed, &err) != 0) {
+	if (bounce_record(db, &row, mailing, recipient, &dsn, permanent,
+	    &changed, &err) != 0) {
 		msg_error("bounce: %s (try again later)", buf_str(&err));
 		goto done;
 	}
 	printf("mailing %s, recipient %s <%s>: %s (%s%s%s)%s\n", mailing,
-	    recipient, buf_str(&email), changed ? "bounced" :
+	    recipient, row.email, changed ? "bounced" :
 	    "bounced already", dsn.status, dsn.diagnostic[0] ? ": " : "",
 	    dsn.diagnostic, !changed ? ", nothing changed" : permanent ?
 	    "; address suppressed" : "");
@@ -387,8 +361,5 @@ done:
 		mysql_close(db);
 	buf_free(&text);
 	buf_free(&err);
-	buf_free(&table);
-	buf_free(&sql);
-	buf_free(&email);
 	return status;
 }

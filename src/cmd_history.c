@@ -1,13 +1,15 @@
 /*
  * cmd_history.c - "herald history EMAIL|ID": the mailings a person was
  * staged for and what became of each message, read through the history
- * MERGE table (one index lookup per stage table).
+ * MERGE table (one index lookup per stage table) and the bounces
+ * recorded since (history.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
 
 static void
@@ -96,9 +98,10 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		return CLI_FAILED;
 	/* An id matches recipient_id, an address the email column: both
 	 * are indexed in every stage table. */
-	if (db_query_strings(db, "SELECT h.mailing_id, h.delivery_state, "
-	    "h.attempts, h.delivered_at, m.name, h.relay_reply FROM history h "
-	    "LEFT JOIN mailings m ON m.id = h.mailing_id WHERE "
+	if (db_query_strings(db, "SELECT h.mailing_id, " HISTORY_DELIVERY_STATE
+	    ", h.attempts, h.delivered_at, m.name, COALESCE(b.reply, "
+	    "h.relay_reply) FROM history h" HISTORY_BOUNCES_JOIN " LEFT JOIN "
+	    "mailings m ON m.id = h.mailing_id WHERE "
 	    "h.recipient_id = IF(? REGEXP '^[0-9]+$', ?, NULL) OR h.email = ? "
 	    "ORDER BY h.mailing_id DESC", 3, (const char *[]){ argv[1],
 	    argv[1], argv[1] }, history_row, &rows, &err) != 0) {

@@ -22,6 +22,7 @@
 #include "date.h"
 #include "db.h"
 #include "delivery.h"
+#include "history.h"
 #include "log.h"
 #include "mailing.h"
 #include "namecheck.h"
@@ -333,7 +334,7 @@ mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 	status = mailing_request(db, strtoull(id, NULL, 10), request, table,
 	    err);
 	if (!status && request == MAILING_CANCEL && table[0] &&
-	    batch_valid_stage_table(table)) {
+	    history_is_stage_table(table)) {
 		buf_printf(&sql, "UPDATE `%s` SET delivery_state = "
 		    "'cancelled' WHERE mailing_id = ? AND "
 		    "delivery_state IN ('pending', 'deferred')", table);

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
 #include "cli.h"
 #include "compose.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
+#include "mailing_content.h"
 
 static void
 cmd_preview_usage(FILE *out)
@@ -51,7 +52,7 @@ preview_row_read(void *arg, unsigned ncolumns, char **col)
 	return 1;	/* one row is enough */
 }
 
-static char stage_table[65];
+static char stage_table[HISTORY_TABLE_NAME_MAX];
 
 static int
 stage_table_read(void *arg, unsigned ncolumns, char **col)
@@ -60,9 +61,7 @@ stage_table_read(void *arg, unsigned ncolumns, char **col)
 	(void)ncolumns;
 	/* A stage table, or the monthly archive "herald maintain" moved
 	 * it to: both hold the mailing's rows. */
-	if (col[0] && (batch_valid_stage_table(col[0]) ||
-	    (strncmp(col[0], "history_", 8) == 0 && strlen(col[0]) == 14 &&
-	    strspn(col[0] + 8, "0123456789") == 6)))
+	if (col[0] && history_is_table(col[0]))
 		snprintf(stage_table, sizeof(stage_table), "%s", col[0]);
 	return 0;
 }
@@ -108,6 +107,7 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 	struct preview_row p;
 	struct buf err = BUF_INIT, message = BUF_INIT, sender = BUF_INIT;
 	struct composer *c = NULL;
+	struct mailing_content content;
 	MYSQL *db = NULL;
 	int html = 0, status = CLI_FAILED;
 
@@ -143,7 +143,11 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 	db = db_connect(cfg, DB_SELECT_DATABASE, &err);
 	if (db == NULL)
 		goto done;
-	c = composer_open(cfg, db, strtoull(mailing, NULL, 10), &err);
+	if (mailing_content_read(db, strtoull(mailing, NULL, 10), &content,
+	    &err) != 0)
+		goto done;
+	c = composer_open(cfg, &content, &err);
+	mailing_content_free(&content);
 	if (c == NULL || preview_find(db, mailing, who, &p, &err) != 0)
 		goto done;
 	if (!p.found) {

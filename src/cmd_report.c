@@ -5,19 +5,21 @@
  * state, per variant, per destination domain (the N largest), the time
  * from the first to the last delivery and the rate minute by minute.
  * Everything is read from the mailing's stage table, or from the monthly
- * archive "herald maintain" moved it to. --csv is long format (section,
- * key, measure, value) so that every section fits one table. Column
- * names are snake_case keys, the same in JSON and CSV; counts are JSON
- * numbers; a value that does not exist (no delivery yet) is null.
+ * archive "herald maintain" moved it to, with the bounces recorded for it
+ * (history.h: a bounce makes a sent message bounced). --csv is long
+ * format (section, key, measure, value) so that every section fits one
+ * table. Column names are snake_case keys, the same in JSON and CSV;
+ * counts are JSON numbers; a value that does not exist (no delivery yet)
+ * is null.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
 #include "cli.h"
 #include "db.h"
 #include "encode.h"
+#include "history.h"
 #include "log.h"
 
 enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
@@ -136,21 +138,20 @@ table_row(void *arg, unsigned ncolumns, char **col)
 	char *out = arg;
 
 	(void)ncolumns;
-	snprintf(out, 65, "%s", col[0] ? col[0] : "");
+	snprintf(out, HISTORY_TABLE_NAME_MAX, "%s", col[0] ? col[0] : "");
 	return 1;
 }
 
 /* The mailing's stage table or archive; "" when none. */
 static int
-report_table(MYSQL *db, const char *id, char table[65], struct buf *err)
+report_table(MYSQL *db, const char *id, char table[HISTORY_TABLE_NAME_MAX],
+    struct buf *err)
 {
 	table[0] = '\0';
 	if (db_query_strings(db, "SELECT stage_table FROM mailings WHERE id "
 	    "= ?", 1, (const char *[]){ id }, table_row, table, err) != 0)
 		return -1;
-	if (!batch_valid_stage_table(table) && !(strncmp(table, "history_",
-	    8) == 0 && strlen(table) == 14 && strspn(table + 8,
-	    "0123456789") == 6))
+	if (!history_is_table(table))
 		table[0] = '\0';
 	return 0;
 }
@@ -241,7 +242,7 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	long top = 10;
 	struct herald_config *cfg;
 	struct buf err = BUF_INIT, sql = BUF_INIT;
-	char table[65];
+	char table[HISTORY_TABLE_NAME_MAX];
 	MYSQL *db = NULL;
 	int status = CLI_FAILED;
 
@@ -293,27 +294,31 @@ cmd_report(struct cli *cli, int argc, char **argv)
 		goto done;
 	}
 	/* Only the table name (checked above) is spliced; values bound. */
-	buf_printf(&sql, "SELECT delivery_state, COUNT(*) FROM `%s` WHERE "
-	    "mailing_id = ? GROUP BY delivery_state ORDER BY delivery_state",
+	buf_printf(&sql, "SELECT " HISTORY_DELIVERY_STATE " AS outcome, "
+	    "COUNT(*) FROM `%s` h" HISTORY_BOUNCES_JOIN " WHERE h.mailing_id "
+	    "= ? GROUP BY outcome ORDER BY FIELD(outcome, 'pending', 'sent', "
+	    "'deferred', 'failed', 'bounced', 'suppressed', 'cancelled')",
 	    table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
 	    section_row, &sections[0], &err) != 0)
 		goto done;
 	buf_reset(&sql);
-	buf_printf(&sql, "SELECT s.variant_id, COALESCE(v.name, 'default'), "
-	    "COUNT(*), SUM(s.delivery_state = 'sent'), SUM(s.delivery_state = "
-	    "'deferred'), SUM(s.delivery_state = 'failed') FROM `%s` s LEFT "
-	    "JOIN variants v ON v.id = s.variant_id WHERE s.mailing_id = ? "
-	    "GROUP BY s.variant_id ORDER BY s.variant_id", table);
+	buf_printf(&sql, "SELECT h.variant_id, COALESCE(v.name, 'default'), "
+	    "COUNT(*), SUM(" HISTORY_DELIVERY_STATE " = 'sent'), "
+	    "SUM(h.delivery_state = 'deferred'), SUM(h.delivery_state = "
+	    "'failed') FROM `%s` h" HISTORY_BOUNCES_JOIN " LEFT JOIN variants "
+	    "v ON v.id = h.variant_id WHERE h.mailing_id = ? GROUP BY "
+	    "h.variant_id ORDER BY h.variant_id", table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
 	    section_row, &sections[1], &err) != 0)
 		goto done;
 	buf_reset(&sql);
-	buf_printf(&sql, "SELECT SUBSTRING_INDEX(email, '@', -1) AS domain, "
-	    "COUNT(*) AS n, SUM(delivery_state = 'sent'), SUM(delivery_state "
-	    "= 'deferred'), SUM(delivery_state = 'failed') FROM `%s` WHERE "
-	    "mailing_id = ? GROUP BY domain ORDER BY n DESC, domain LIMIT %ld",
-	    table, top);	/* a number we parsed: LIMIT takes no string */
+	buf_printf(&sql, "SELECT SUBSTRING_INDEX(h.email, '@', -1) AS domain, "
+	    "COUNT(*) AS n, SUM(" HISTORY_DELIVERY_STATE " = 'sent'), "
+	    "SUM(h.delivery_state = 'deferred'), SUM(h.delivery_state = "
+	    "'failed') FROM `%s` h" HISTORY_BOUNCES_JOIN " WHERE h.mailing_id "
+	    "= ? GROUP BY domain ORDER BY n DESC, domain LIMIT %ld", table,
+	    top);	/* a number we parsed: LIMIT takes no string */
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
 	    section_row, &sections[2], &err) != 0)
 		goto done;

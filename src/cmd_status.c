@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "db.h"
 #include "encode.h"
+#include "history.h"
 #include "log.h"
 #include "mailing.h"
 #include "scoreboard.h"
@@ -145,7 +146,7 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 		struct mailing_status *m = &s->m[i];
 		struct buf sql = BUF_INIT;
 
-		if (!batch_valid_stage_table(m->table))
+		if (!history_is_stage_table(m->table))
 			continue;
 		/* The stage table is the truth per recipient. */
 		buf_printf(&sql, "SELECT SUM(delivery_state = 'sent'), "

@@ -1,7 +1,8 @@
 /*
  * compose.c - building a mailing's messages (see compose.h).
  *
- * Per message the composer fills a fixed table of values (the row's
+ * It reads nothing from the database: its caller hands it the mailing
+ * (mailing_content.h). Per message the composer fills a fixed table of values (the row's
  * fields, the mailing's, the generated ones) and renders into buffers it
  * keeps: once the buffers have grown to the largest message, building
  * one allocates nothing, except to read a recipient's JSON attributes
@@ -17,7 +18,6 @@
 #include <jansson.h>
 
 #include "address.h"
-#include "db.h"
 #include "message.h"
 #include "returnpath.h"
 #include "tmplset.h"
@@ -145,58 +145,6 @@ parse_from(struct composer *c, const char *text, struct buf *err)
 	return status;
 }
 
-struct mailing_read {
-	struct composer *c;
-	char *template_dir;
-	int found;
-};
-
-static int
-mailing_row(void *arg, unsigned ncolumns, char **col)
-{
-	struct mailing_read *m = arg;
-
-	(void)ncolumns;
-	m->found = 1;
-	m->c->mailing_name = xstrdup(col[0]);
-	m->template_dir = xstrdup(col[1]);
-	m->c->subject = xstrdup(col[2]);
-	m->c->from_address = xstrdup(col[3]);	/* parsed below */
-	m->c->reply_to = xstrdup(col[4] ? col[4] : "");
-	m->c->rate_limit = col[5] ? atof(col[5]) : 0;
-	return 0;
-}
-
-struct variants_read {
-	struct composer *c;
-	struct buf *err;
-	int failed;
-};
-
-static int
-variant_row(void *arg, unsigned ncolumns, char **col)
-{
-	struct variants_read *v = arg;
-	struct composer *c = v->c;
-	struct tmplset *set;
-
-	(void)ncolumns;
-	if (col[1] == NULL && col[2] == NULL)
-		return 0;	/* same files and subject as the mailing */
-	set = tmplset_open(col[1] ? col[1] : c->variants[0].set->directory,
-	    col[2] ? col[2] : c->subject, v->err);
-	if (set == NULL) {
-		v->failed = 1;
-		return 1;
-	}
-	c->variants = xrealloc(c->variants, (c->variant_count + 1) *
-	    sizeof(*c->variants));
-	c->variants[c->variant_count].variant_id = (uint32_t)strtoul(col[0],
-	    NULL, 10);
-	c->variants[c->variant_count++].set = set;
-	return 0;
-}
-
 static const char *
 domain_of(const char *address)
 {
@@ -236,52 +184,57 @@ composer_settings(struct composer *c, struct buf *err)
 	return c->keys ? 0 : -1;
 }
 
+/* The variant's own files or subject, compiled; none when it has
+ * neither (it is sent with the mailing's). */
+static int
+composer_add_variant(struct composer *c, const struct mailing_variant *v,
+    struct buf *err)
+{
+	struct tmplset *set;
+
+	if (v->template_dir == NULL && v->subject == NULL)
+		return 0;
+	set = tmplset_open(v->template_dir ? v->template_dir :
+	    c->variants[0].set->directory, v->subject ? v->subject :
+	    c->subject, err);
+	if (set == NULL)
+		return -1;
+	c->variants = xrealloc(c->variants, (c->variant_count + 1) *
+	    sizeof(*c->variants));
+	c->variants[c->variant_count].variant_id = v->id;
+	c->variants[c->variant_count++].set = set;
+	return 0;
+}
+
 struct composer *
-composer_open(const struct herald_config *cfg, MYSQL *db,
-    uint64_t mailing_id, struct buf *err)
+composer_open(const struct herald_config *cfg,
+    const struct mailing_content *m, struct buf *err)
 {
 	struct composer *c = xcalloc(1, sizeof(*c));
-	struct mailing_read m = { .c = c };
-	struct variants_read v = { .c = c, .err = err };
-	const struct db_value params[1] = { db_bind_u64(mailing_id) };
-	char *from;
 
 	if (value_names[0] == NULL)
 		value_names_init();
 	c->cfg = cfg;
-	c->mailing_id = mailing_id;
-	if (db_query_values(db, "SELECT name, template_dir, subject, "
-	    "from_address, reply_to, rate_limit_per_hour FROM mailings "
-	    "WHERE id = ?", 1, params, mailing_row, &m, err) != 0)
+	c->mailing_id = m->id;
+	c->mailing_name = xstrdup(m->name);
+	c->subject = xstrdup(m->subject);
+	c->reply_to = xstrdup(m->reply_to);
+	c->rate_limit = m->rate_limit;
+	if (parse_from(c, m->from, err) != 0)
 		goto fail;
-	if (!m.found) {
-		buf_printf(err, "mailing %" PRIu64 " does not exist",
-		    mailing_id);
-		goto fail;
-	}
-	from = c->from_address;
-	c->from_address = NULL;
-	if (parse_from(c, from, err) != 0) {
-		free(from);
-		goto fail;
-	}
-	free(from);
 	if (composer_settings(c, err) != 0)
 		goto fail;
 	c->variants = xcalloc(1, sizeof(*c->variants));
-	c->variants[0].set = tmplset_open(m.template_dir, c->subject, err);
+	c->variants[0].set = tmplset_open(m->template_dir, c->subject, err);
 	if (c->variants[0].set == NULL)
 		goto fail;
 	c->variant_count = 1;
-	if (db_query_values(db, "SELECT id, template_dir, subject FROM "
-	    "variants WHERE mailing_id = ?", 1, params, variant_row, &v,
-	    err) != 0 || v.failed)
-		goto fail;
-	free(m.template_dir);
+	for (unsigned i = 0; i < m->variant_count; i++)
+		if (composer_add_variant(c, &m->variants[i], err) != 0)
+			goto fail;
 	c->checked_at = time(NULL);
 	return c;
 fail:
-	free(m.template_dir);
 	composer_free(c);
 	return NULL;
 }

@@ -2,8 +2,9 @@
  * compose.h - one mailing's messages, recipient by recipient.
  *
  * A composer holds what a worker needs to build a mailing's messages:
- * the mailing's fields read once from the database, its template files
- * compiled once (template.h), and buffers reused for every message. For
+ * the mailing's fields, handed over by its caller (who reads them from
+ * the database: mailing_content.h; the composer reads none), its
+ * template files compiled once (template.h), and buffers reused for every message. For
  * each staged row it renders the subject, text and HTML parts with the
  * recipient's snapshot, the mailing's fields and the generated values
  * (unsubscribe and view-online URLs, each with a token of its own
@@ -18,12 +19,12 @@
 #ifndef HERALD_COMPOSE_H
 #define HERALD_COMPOSE_H
 
-#include <mysql.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "config.h"
 #include "delivery.h"
+#include "mailing_content.h"
 
 struct composer;
 
@@ -37,12 +38,13 @@ extern const char *const composer_generated_names[];
 extern const char *const composer_mailing_names[];
 
 /*
- * Reads mailing_id and compiles its templates. NULL with the reason in
- * err (the mailing is gone, a template file is unreadable or has a
+ * Compiles the templates of mailing m (its own and its variants'); m
+ * stays the caller's (the composer keeps copies). NULL with the reason
+ * in err (From is no address, a template file is unreadable or has a
  * syntax error: FILE:LINE:COLUMN). Free with composer_free().
  */
-struct composer *composer_open(const struct herald_config *cfg, MYSQL *db,
-    uint64_t mailing_id, struct buf *err);
+struct composer *composer_open(const struct herald_config *cfg,
+    const struct mailing_content *m, struct buf *err);
 
 void composer_free(struct composer *c);
 

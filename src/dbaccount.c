@@ -15,6 +15,7 @@
 
 #include "batch.h"
 #include "db.h"
+#include "history.h"
 
 /* Both: over the socket ('localhost') and over TCP ('%'). */
 static const char *const account_hosts[] = { "localhost", "%", NULL };
@@ -39,6 +40,8 @@ static const struct grant intake_grants[] = {
 	    "UPDATE (bounced_count)", "mailings" },
 	{ "SELECT (id, status), UPDATE (status)", "recipients" },
 	{ "INSERT", "suppressions" },
+	/* a bounce is recorded there whatever table its row lives in */
+	{ "SELECT, INSERT", "bounces" },
 	{ "SELECT (version, name, applied_at)", "schema_migrations" },
 	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
 	{ NULL, NULL }
@@ -110,7 +113,7 @@ dbaccount_grant_stage_table(const struct herald_config *cfg, MYSQL *db,
 	struct role roles[2];
 	unsigned n = roles_of(cfg, roles);
 
-	if (n && !batch_valid_stage_table(table)) {
+	if (n && !history_is_stage_table(table)) {
 		buf_printf(err, "\"%s\" is no stage table", table);
 		return -1;
 	}
@@ -169,7 +172,7 @@ stage_table_row(void *arg, unsigned ncolumns, char **col)
 	struct stage_tables *t = arg;
 
 	(void)ncolumns;
-	if (col[0] && batch_valid_stage_table(col[0])) {
+	if (col[0] && history_is_stage_table(col[0])) {
 		t->names = xrealloc(t->names, (t->count + 1) *
 		    sizeof(*t->names));
 		t->names[t->count++] = xstrdup(col[0]);

@@ -2,12 +2,13 @@
  * delivery.c - a batch's rows in, their outcomes out (see delivery.h).
  *
  * The stage table's name comes from the batches row and is checked by
- * batch_valid_stage_table() before it is put in a statement; every value
+ * history_is_stage_table() before it is put in a statement; every value
  * is bound.
  */
 #include "delivery.h"
 #include "config.h"
 #include "db.h"
+#include "history.h"
 #include "log.h"
 #include "suppression.h"
 
@@ -107,7 +108,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	unsigned suppressed;
 	int rc = -1;
 
-	if (!batch_valid_stage_table(batch->stage_table)) {
+	if (!history_is_stage_table(batch->stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"",
 		    batch->stage_table);
 		return -1;
@@ -402,7 +403,7 @@ delivery_count_cancelled(MYSQL *db, const char *stage_table,
 	struct buf sql = BUF_INIT;
 	int rc;
 
-	if (!batch_valid_stage_table(stage_table)) {
+	if (!history_is_stage_table(stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"", stage_table);
 		return -1;
 	}
@@ -439,7 +440,7 @@ delivery_record(MYSQL *db, const struct batch *batch,
 	unsigned long long uncancelled = 0;
 	uint32_t through_row = 0;
 
-	if (!batch_valid_stage_table(batch->stage_table)) {
+	if (!history_is_stage_table(batch->stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"",
 		    batch->stage_table);
 		return -1;

@@ -678,7 +678,9 @@ primary(struct parser *p)
 		    "= r.id AND h.mailing_id = ");
 		reference(p, SEGMENT_MAILING, &p->tok);
 		param(p, p->tok.text.data, p->tok.text.len);
-		emit(p, " AND h.delivery_state = 'sent')");
+		emit(p, " AND h.delivery_state = 'sent' AND NOT EXISTS (SELECT "
+		    "1 FROM bounces b WHERE b.mailing_id = h.mailing_id AND "
+		    "b.recipient_id = h.recipient_id))");
 		if (next(p))
 			return -1;
 		if (p->tok.type != T_RPAREN) {

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "dbaccount.h"
 #include "delivery.h"
+#include "history.h"
 #include "log.h"
 #include "mailing.h"
 #include "segment.h"
@@ -36,17 +37,6 @@ stage_crash_point(const char *step)
 
 /* --- small query helpers ------------------------------------------------ */
 
-static int
-second_column(void *arg, unsigned ncolumns, char **col)
-{
-	struct buf *out = arg;
-
-	buf_reset(out);
-	if (ncolumns > 1 && col[1])
-		buf_append_str(out, col[1]);
-	return 1;
-}
-
 /* Runs sql (no parameters) and keeps its first row's first column. */
 static int
 query_value(MYSQL *db, const char *sql, unsigned nparams,
@@ -57,84 +47,12 @@ query_value(MYSQL *db, const char *sql, unsigned nparams,
 	    value, err);
 }
 
-/* --- the history MERGE table's UNION ---------------------------------- */
-
-int
-stage_history_union(MYSQL *db, struct buf *names, struct buf *err)
-{
-	struct buf create = BUF_INIT;
-	const char *u, *end;
-
-	buf_reset(names);
-	if (db_query_strings(db, "SHOW CREATE TABLE history", 0, NULL,
-	    second_column, &create, err) != 0) {
-		buf_free(&create);
-		return -1;
-	}
-	u = strstr(buf_str(&create), "UNION=(");
-	if (u) {
-		u += 7;
-		end = strchr(u, ')');
-		if (end)
-			buf_append(names, u, (size_t)(end - u));
-	}
-	buf_free(&create);
-	return 0;
-}
-
-/* Sets history's UNION to names without (remove) or with (add) table. */
-static int
-history_union_change(MYSQL *db, const char *table, int add,
-    struct buf *err)
-{
-	struct buf names = BUF_INIT, sql = BUF_INIT, quoted = BUF_INIT;
-	const char *p;
-	int present, status = 0;
-
-	if (stage_history_union(db, &names, err) != 0) {
-		buf_free(&names);
-		return -1;
-	}
-	buf_printf(&quoted, "`%s`", table);
-	present = strstr(buf_str(&names), buf_str(&quoted)) != NULL;
-	if (present != add) {
-		buf_append_str(&sql, "ALTER TABLE history UNION=(");
-		if (add) {
-			buf_printf(&sql, "%s%s%s", buf_str(&names),
-			    names.len ? "," : "", buf_str(&quoted));
-		} else {
-			int first = 1;
-
-			/* Keep every other name, in order. */
-			for (p = buf_str(&names); *p; ) {
-				const char *comma = strchr(p, ',');
-				size_t length = comma ? (size_t)(comma - p) :
-				    strlen(p);
-
-				if (length != quoted.len || memcmp(p,
-				    quoted.data, length) != 0) {
-					buf_printf(&sql, "%s%.*s", first ? "" :
-					    ",", (int)length, p);
-					first = 0;
-				}
-				p += length + (comma ? 1 : 0);
-			}
-		}
-		buf_append_char(&sql, ')');
-		status = db_exec(db, buf_str(&sql), err);
-	}
-	buf_free(&names);
-	buf_free(&sql);
-	buf_free(&quoted);
-	return status;
-}
-
 /* --- one mailing ---------------------------------------------------------- */
 
 struct stage_mailing {
 	char id[24];
-	char table[40];
-	char new_table[48];
+	char table[HISTORY_TABLE_NAME_MAX];
+	char new_table[HISTORY_TABLE_NAME_MAX + 4];
 	char *segment;
 	unsigned long long rows;
 };
@@ -147,7 +65,7 @@ stage_undo(MYSQL *db, struct stage_mailing *m, struct buf *err)
 	const char *params[1] = { m->id };
 	int status;
 
-	status = history_union_change(db, m->table, 0, err);
+	status = history_union_change(db, m->table, NULL, err);
 	if (!status) {
 		buf_printf(&sql, "DROP TABLE IF EXISTS `%s`, `%s`", m->table,
 		    m->new_table);
@@ -369,7 +287,7 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 		status = dbaccount_grant_stage_table(cfg, db, m->table, err);
 	stage_crash_point("renamed");
 	if (!status)
-		status = history_union_change(db, m->table, 1, err);
+		status = history_union_change(db, NULL, m->table, err);
 	stage_crash_point("in-union");
 	if (!status)
 		status = stage_publish(db, m, (unsigned long)cfg->batch_size,
@@ -424,8 +342,8 @@ stage_names(struct stage_mailing *m, const char *id, char *segment)
 {
 	memset(m, 0, sizeof(*m));
 	snprintf(m->id, sizeof(m->id), "%s", id);
-	snprintf(m->table, sizeof(m->table), "stage_%s", id);
-	snprintf(m->new_table, sizeof(m->new_table), "stage_%s_new", id);
+	history_stage_table_name(id, m->table);
+	snprintf(m->new_table, sizeof(m->new_table), "%s_new", m->table);
 	m->segment = segment;
 }
 

@@ -12,7 +12,7 @@
  *	   INSERT ... SELECT of the recipients the segment selects (active,
  *	   not suppressed), a snapshot of their fields and their variant;
  *	3. RENAME TABLE stage_M_new TO stage_M (atomic);
- *	4. ALTER TABLE history UNION=(..., stage_M);
+ *	4. ALTER TABLE history UNION=(..., stage_M) (history.h);
  *	5. one transaction inserts M's batches and marks M ready.
  * A run killed anywhere before 5 leaves M in staging with no batch; the
  * next run undoes steps 2-4 (drops the tables, takes stage_M out of the
@@ -38,9 +38,5 @@ struct stage_report {
  * log (msg_info). */
 int stage_run(const struct herald_config *cfg, MYSQL *db,
     struct stage_report *report, struct buf *err);
-
-/* Table names in history's UNION, in order, as one comma-separated
- * string of backquoted names ("" when empty). */
-int stage_history_union(MYSQL *db, struct buf *names, struct buf *err);
 
 #endif

@@ -3,11 +3,12 @@
  *
  * Every statement on the table is here. Values are bound; the only name
  * spliced into SQL is a batch's stage table, checked first with
- * batch_valid_stage_table().
+ * history_is_stage_table().
  */
 #include "suppression.h"
 #include "address.h"
 #include "db.h"
+#include "history.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -361,7 +362,7 @@ suppression_apply_to_batch(MYSQL *db, const struct batch *batch,
 	int rc = -1;
 
 	*suppressed = 0;
-	if (!batch_valid_stage_table(batch->stage_table)) {
+	if (!history_is_stage_table(batch->stage_table)) {
 		buf_printf(err, "bad stage table name \"%s\"",
 		    batch->stage_table);
 		return -1;

@@ -414,6 +414,7 @@ static int
 worker_use_mailing(struct worker *w, uint64_t mailing_id)
 {
 	struct buf err = BUF_INIT;
+	struct mailing_content content;
 
 	if (w->composer && composer_mailing_id(w->composer) == mailing_id) {
 		if (!composer_files_changed(w->composer))
@@ -424,7 +425,11 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 		    (unsigned long long)mailing_id);
 	}
 	composer_free(w->composer);
-	w->composer = composer_open(w->cfg, w->db, mailing_id, &err);
+	w->composer = NULL;
+	if (mailing_content_read(w->db, mailing_id, &content, &err) == 0) {
+		w->composer = composer_open(w->cfg, &content, &err);
+		mailing_content_free(&content);
+	}
 	if (w->composer == NULL)
 		worker_block_mailing(w, mailing_id, &err);
 	buf_free(&err);

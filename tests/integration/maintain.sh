@@ -4,7 +4,8 @@
 # history MERGE table then lists the archives, the history stays
 # queryable, a run killed at each step is completed by the next without
 # duplicating rows, expired leases are released, and closed months are
-# packed with myisampack on the embedded server.
+# packed with myisampack on the embedded server. A bounce that arrives
+# after compaction, and after packing, is recorded all the same.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 t_use_database
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
@@ -43,6 +44,37 @@ t_check "preview of an archived mailing" "$HERALD_BIN" preview 2 --recipient m7@
 t_check "a second run has nothing to do" "$HERALD_BIN" maintain
 [ ! -s "$T_DIR/out" ] && t_ok "and is silent" || t_fail "silent" "$(cat "$T_DIR/out")"
 
+# A late bounce (Postfix returns a DSN after maximal_queue_lifetime, 5
+# days) finds the row in the archive: recorded, counted, suppressed.
+dsn() {	# MAILING RECIPIENT-ID: a permanent failure for them
+	# The return path as heraldd signs it (herald bounce refuses others).
+	printf '%s\n' 'From: MAILER-DAEMON@mx.test' \
+	    "To: bounces+$("$HERALD_BIN" token make --purpose return-path "$1" "$2")@bounce.test" \
+	    'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"' '' \
+	    '--b1' 'Content-Type: message/delivery-status' '' 'Reporting-MTA: dns; mx.test' '' \
+	    'Final-Recipient: rfc822; someone' 'Action: failed' 'Status: 5.1.1' \
+	    'Diagnostic-Code: smtp; 550 5.1.1 no such user' '' '--b1--'
+}
+late_bounce() {	# SQL MAILING EMAIL WHERE: herald bounce, then what it recorded
+	local id
+	id=$($1 "SELECT id FROM recipients WHERE email = '$3'")
+	dsn "$2" "$id" >"$T_DIR/dsn"
+	t_check "a bounce for mailing $2 after $4 is accepted" "$HERALD_BIN" bounce "$T_DIR/dsn"
+	[ "$($1 "SELECT CONCAT_WS(' ', (SELECT bounced_count FROM mailings WHERE id = $2),
+	        (SELECT COUNT(*) FROM bounces WHERE mailing_id = $2 AND recipient_id = $id),
+	        (SELECT status FROM recipients WHERE id = $id),
+	        (SELECT reason FROM suppressions WHERE email = '$3'))")" = "1 1 bounced bounced" ] &&
+		t_ok "it is recorded once, counted, the recipient bounced and suppressed" ||
+		t_fail "bounce after $4 recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
+	"$HERALD_BIN" report "$2" >"$T_DIR/report" 2>&1
+	"$HERALD_BIN" history "$3" >"$T_DIR/history" 2>&1
+	grep -Eq '^ +bounced +1 *$' "$T_DIR/report" && grep -Eq "^ +$2 +bounced .*5\.1\.1" "$T_DIR/history" &&
+		t_ok "herald report and herald history show it bounced" ||
+		t_fail "report and history after $4" "$(cat "$T_DIR/report" "$T_DIR/history")"
+	"$HERALD_BIN" bounce "$T_DIR/dsn" >"$T_DIR/out" 2>&1
+	[ "$($1 "SELECT bounced_count FROM mailings WHERE id = $2")" = 1 ] && grep -q "nothing changed" "$T_DIR/out" &&
+		t_ok "the same bounce again changes nothing" || t_fail "bounce again after $4" "$(cat "$T_DIR/out")"
+}
 # Killed at each step: the next run completes without duplicates.
 n=5
 for step in archived swapped; do
@@ -58,6 +90,7 @@ for step in archived swapped; do
 		t_fail "killed after '$step'" "exit $killed, archive $rows, stage table $gone, history $seen; $(cat "$T_DIR/after")"
 	n=$((n + 1))
 done
+late_bounce t_sql 2 m7@example.org compaction
 
 # Packing closed months needs the server's files: an embedded server.
 cat >"$T_DIR/embedded.conf" <<CONF
@@ -79,4 +112,5 @@ grep -q "packed 1 archive" "$T_DIR/out" &&
 	t_ok "a closed month's archive is packed (myisampack)" || t_fail "packed" "$(cat "$T_DIR/out" "$T_DIR/err")"
 [ "$(esql "SELECT COUNT(*) FROM history WHERE mailing_id = 1")" = 300 ] &&
 	t_ok "the packed archive is read through history" || t_fail "packed archive in history" "$(esql "SHOW CREATE TABLE history")"
+late_bounce esql 1 m9@example.org packing
 t_done

@@ -15,6 +15,7 @@
 
 #include "batch.h"
 #include "db.h"
+#include "history.h"
 #include "delivery.h"
 #include "mailing.h"
 #include "migrate.h"
@@ -533,11 +534,11 @@ END_TEST
 
 START_TEST(stage_table_names_are_checked)
 {
-	ck_assert(batch_valid_stage_table("stage_1"));
-	ck_assert(batch_valid_stage_table("stage_123456"));
-	ck_assert(!batch_valid_stage_table("stage_"));
-	ck_assert(!batch_valid_stage_table("stage_1`; DROP"));
-	ck_assert(!batch_valid_stage_table("recipients"));
+	ck_assert(history_is_stage_table("stage_1"));
+	ck_assert(history_is_stage_table("stage_123456"));
+	ck_assert(!history_is_stage_table("stage_"));
+	ck_assert(!history_is_stage_table("stage_1`; DROP"));
+	ck_assert(!history_is_stage_table("recipients"));
 	sql(db_a, "UPDATE batches SET stage_table = 'recipients' WHERE id = 1");
 	{
 		struct batch b;

@@ -57,7 +57,9 @@ START_TEST(valid_expressions)
 	expect_sql("state in (OH, PA) and donated_total >= 100 and not "
 	    "received(1234)", "(r.state IN (?, ?)) AND (r.donated_total >= ?) "
 	    "AND NOT EXISTS (SELECT 1 FROM history h WHERE h.recipient_id = "
-	    "r.id AND h.mailing_id = ? AND h.delivery_state = 'sent')",
+	    "r.id AND h.mailing_id = ? AND h.delivery_state = 'sent' AND NOT "
+	    "EXISTS (SELECT 1 FROM bounces b WHERE b.mailing_id = h.mailing_id "
+	    "AND b.recipient_id = h.recipient_id))",
 	    "OH|PA|100|1234");
 	expect_sql("state != OH or zip <> '43004'", "(r.state <> ?) OR "
 	    "(r.zip <> ?)", "OH|43004");
