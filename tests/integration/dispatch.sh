@@ -150,7 +150,7 @@ for name in os.listdir(sys.argv[1]):
     text = msg.get_body(("plain",)).get_content()
     n += 1
     if not m or "Hello Name%s," % rcpt not in text or msg["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" \
-       or not re.search(rb"X-Mail-Args: <bounces\+%s-\d+@news\.example\.org>" % m.group(1).encode(), data):
+       or not re.search(rb"X-Mail-Args: <bounces\+%s-\d+-[a-z0-9]+-[a-z2-7]{13}@news\.example\.org>" % m.group(1).encode(), data):
         bad += 1
 print("%d messages, %d bad" % (n, bad)); sys.exit(1 if bad else 0)
 PY
