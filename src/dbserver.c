@@ -216,6 +216,21 @@ dbserver_user_name(void)
 	return pw ? pw->pw_name : "root";
 }
 
+const char *
+dbserver_login_user(const struct herald_config *cfg)
+{
+	/*
+	 * The embedded server's root logs in by unix_socket as the system's
+	 * root only; mariadb-install-db gives the system user who created
+	 * it (the package's herald) an account of its own name, with every
+	 * privilege, through the same socket.
+	 */
+	if (strcmp(cfg->database_user, "root") == 0 &&
+	    cfg->database_password[0] == '\0' && geteuid() != 0)
+		return dbserver_user_name();
+	return cfg->database_user;
+}
+
 /* Creates data/ through data.new/ when it does not exist yet. */
 static int
 dbserver_install(const struct herald_config *cfg, struct buf *err)
@@ -391,15 +406,16 @@ dbserver_wait_ready(const struct herald_config *cfg, pid_t pid,
 		unsigned timeout = 2;
 
 		mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-		if (mysql_real_connect(db, NULL, cfg->database_user,
+		if (mysql_real_connect(db, NULL, dbserver_login_user(cfg),
 		    cfg->database_password[0] ? cfg->database_password : NULL,
 		    NULL, 0, socket, 0) != NULL) {
 			mysql_close(db);
 			rc = 0;
 			break;
 		}
-		/* Access denied means it is up; the caller reports it. */
-		if (mysql_errno(db) == 1045) {
+		/* Access denied (with a password, or by unix_socket) means
+		 * it is up; the caller reports it. */
+		if (mysql_errno(db) == 1045 || mysql_errno(db) == 1698) {
 			mysql_close(db);
 			rc = 0;
 			break;

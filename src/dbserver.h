@@ -40,4 +40,12 @@ pid_t dbserver_running_pid(const struct herald_config *cfg);
 /* STATE/mariadb/NAME, owned by the caller. */
 char *dbserver_path(const struct herald_config *cfg, const char *name);
 
+/*
+ * The account herald logs in as on the embedded server: database_user,
+ * except that root without a password, asked by a system user other
+ * than root, is that user's own account (root logs in by unix_socket as
+ * the system's root only).
+ */
+const char *dbserver_login_user(const struct herald_config *cfg);
+
 #endif
