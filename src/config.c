@@ -97,6 +97,8 @@ static const struct config_key config_keys[] = {
 	NUM(relay_backup_port, CONFIG_INTEGER, "25", 1, 65535),
 	NUM(relay_timeout, CONFIG_DURATION, "30", 1, 3600),
 	NUM(relay_session_size, CONFIG_INTEGER, "100", 1, 10000),
+	NUM(relay_connections, CONFIG_INTEGER, "2", 1, 32),
+	NUM(relay_connect_timeout, CONFIG_DURATION, "10", 1, 3600),
 	NUM(relay_retry_limit, CONFIG_DURATION, "10m", 1, 86400),
 	STR(helo_name, CONFIG_STRING, ""),
 

@@ -65,18 +65,35 @@
 
 #include "buf.h"
 
+struct ev_loop;
+
 /* Where to relay. Strings are copied by relay_session_new(). */
 struct relay_target {
-	const char *host;	/* host name or IPv4 address (no IPv6
-				 * literal: libESMTP cannot parse one) */
+	const char *host;	/* host name, IPv4 or IPv6 address (libESMTP:
+				 * no IPv6 literal, it cannot parse one) */
 	unsigned port;		/* 0 means 25 */
 	unsigned timeout_ms;	/* per reply; 0 means RELAY_DEFAULT_TIMEOUT_MS;
-				 * at least 1000 (libESMTP's floor) */
+				 * at least 1000 (libESMTP's floor); the
+				 * pipelined client gives the final dot twice
+				 * as long */
 	const char *helo_name;	/* EHLO argument; NULL means the node name */
 	int keep_nagle;		/* benchmarks only: do not set TCP_NODELAY */
+	/* The pipelined client only: */
+	struct ev_loop *loop;	/* to run on; NULL: the session makes one */
+	unsigned connections;	/* at once; 0 means 1 */
+	unsigned connect_timeout_ms;	/* each address; 0: the default */
+	int use_bdat;		/* BDAT n LAST when offered, not DATA */
+	/* libESMTP instead (STARTTLS and AUTH relays). */
+	int use_libesmtp;
 };
 
 #define RELAY_DEFAULT_TIMEOUT_MS 60000
+#define RELAY_DEFAULT_CONNECT_TIMEOUT_MS 10000
+/* Messages in flight per connection with BDAT (DATA allows two). */
+#define RELAY_IN_FLIGHT 8
+
+/* Longest line of a message, without its CRLF (RFC 5321 4.5.3.1.6). */
+#define RELAY_LINE_MAX 998
 
 /* Bounds of the texts kept per message (the stage table's columns). */
 #define RELAY_REPLY_MAX 511
