@@ -169,6 +169,7 @@ int
 smtp_reply_parse(struct smtp_reply_parser *p, const char *data,
     size_t length, size_t *used)
 {
+	*used = 0;	/* what it stays on an error */
 	for (size_t i = 0; i < length; i++) {
 		unsigned char c = (unsigned char)data[i];
 
