@@ -4,7 +4,8 @@
 HERALD_PACKAGES="autoconf automake libtool pkg-config make gcc
 	default-libmysqlclient-dev libesmtp-dev libev-dev libcurl4-openssl-dev
 	libssl-dev check libsubunit-dev libjansson-dev libcsv-dev
-	mariadb-server mariadb-client postfix python3 valgrind ganglia-monitor"
+	mariadb-server mariadb-client postfix python3 python3-aiosmtpd valgrind
+	ganglia-monitor"
 
 # herald_install_packages: apt-get install what is missing (needs root).
 herald_install_packages() {
