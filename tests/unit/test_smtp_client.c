@@ -8,6 +8,7 @@
  *	"<TEXT"	read one command line; it must start with TEXT
  *	"<."	read a message body up to the final dot; it must be the
  *		test message, dot-stuffed
+ *	"<B"	read "BDAT n LAST" and its n bytes: the test message as is
  *	">TEXT"	write TEXT (replies carry their CRLF)
  *	"}TEXT"	write TEXT one byte per write, with TCP_NODELAY
  *	"|"	from here, a command must not be followed by another one
@@ -125,7 +126,20 @@ server_run(int listener, const char *const *script)
 	for (unsigned i = 0; script[i]; i++) {
 		const char *s = script[i];
 
-		if (s[0] == '<' && strcmp(s, "<.") == 0) {
+		if (strcmp(s, "<B") == 0) {
+			size_t n = 0;
+
+			if (read_line(fd, line, sizeof(line)) != 0 ||
+			    sscanf(line, "BDAT %zu LAST", &n) != 1)
+				server_fail(i, "BDAT n LAST", line);
+			while (in_length < n)
+				if (fill_input(fd) != 0)
+					server_fail(i, "a chunk", "(closed)");
+			if (n != strlen(MESSAGE) || memcmp(in, MESSAGE, n) != 0)
+				server_fail(i, "the message as is", in);
+			in_length -= n;
+			memmove(in, in + n, in_length);
+		} else if (s[0] == '<' && strcmp(s, "<.") == 0) {
 			buf_reset(&body);
 			if (read_body(fd, &body) != 0)
 				server_fail(i, "a body", "(closed)");
@@ -437,6 +451,63 @@ START_TEST(lock_step_without_pipelining)
 	ck_assert_int_eq(run.results[0].outcome, RELAY_FAILED);
 	ck_assert_int_eq(run.results[0].stage, RELAY_STAGE_RCPT);
 	ck_assert_int_eq(run.results[1].outcome, RELAY_SENT);
+	run_free(&run);
+	ck_assert_int_eq(server_wait(&srv), 0);
+}
+END_TEST
+
+/* With CHUNKING: one BDAT n LAST per message, the body as is, several
+ * messages written before any reply is read; a refused RCPT gets its
+ * BDAT's reply too, then RSET. */
+#define EHLO_CHUNKING ">250-scripted\r\n250-PIPELINING\r\n" \
+	"250-CHUNKING\r\n250 8BITMIME\r\n"
+
+START_TEST(bdat_when_chunking_is_offered)
+{
+	static const char *const script[] = {
+		GREETING, "<EHLO", EHLO_CHUNKING,
+		"<MAIL", "<RCPT TO:<r0@", "<B", "<MAIL", "<RCPT TO:<r1@", "<B",
+		"<MAIL", "<RCPT TO:<r2@", "<B",
+		OK_MAIL, OK_RCPT, QUEUED,
+		OK_MAIL, ">550 5.1.1 unknown\r\n", ">554 5.5.1 no rcpt\r\n",
+		OK_MAIL, OK_RCPT, ">250 2.0.0 Ok: queued as C3\r\n",
+		/* Sent once the refusal was read: after the last chunk. */
+		"<RSET", ">250 Ok\r\n", "<QUIT", NULL,
+	};
+	struct server srv;
+	struct run run;
+
+	server_start(&srv, script);
+	run_messages(&run, srv.port, 3, 5000, 1);
+	ck_assert_msg(run.sum.status == RELAY_STATUS_OK, "%s", run.sum.text);
+	ck_assert_int_eq(run.results[0].outcome, RELAY_SENT);
+	ck_assert_str_eq(run.results[0].queue_id, "ABC123");
+	ck_assert_int_eq(run.results[1].outcome, RELAY_FAILED);
+	ck_assert_int_eq(run.results[1].stage, RELAY_STAGE_RCPT);
+	ck_assert_int_eq(run.results[2].outcome, RELAY_SENT);
+	ck_assert_str_eq(run.results[2].queue_id, "C3");
+	run_free(&run);
+	ck_assert_int_eq(server_wait(&srv), 0);
+}
+END_TEST
+
+/* BDAT chunks written in full, then the connection lost: each of them
+ * possibly delivered (never sent again, never lost silently). */
+START_TEST(bdat_lost_after_the_chunks_is_unknown)
+{
+	static const char *const script[] = {
+		GREETING, "<EHLO", EHLO_CHUNKING,
+		"<MAIL", "<RCPT", "<B", "<MAIL", "<RCPT", "<B", "!close", NULL,
+	};
+	struct server srv;
+	struct run run;
+
+	server_start(&srv, script);
+	run_messages(&run, srv.port, 2, 5000, 1);
+	ck_assert_int_eq(run.sum.status, RELAY_STATUS_DROPPED);
+	ck_assert_msg(run.results[0].outcome == RELAY_UNKNOWN, "%s: %s",
+	    relay_outcome_name(run.results[0].outcome), run.results[0].reply);
+	ck_assert_int_eq(run.results[1].outcome, RELAY_UNKNOWN);
 	run_free(&run);
 	ck_assert_int_eq(server_wait(&srv), 0);
 }
@@ -948,6 +1019,8 @@ smtp_client_suite(void)
 	    sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_test(tc, lock_step_without_pipelining);
 	tcase_add_test(tc, replies_split_at_every_byte);
+	tcase_add_test(tc, bdat_when_chunking_is_offered);
+	tcase_add_test(tc, bdat_lost_after_the_chunks_is_unknown);
 	tcase_add_loop_test(tc, connection_dropped_at_each_step, 0,
 	    sizeof(drop_cases) / sizeof(drop_cases[0]));
 	tcase_add_test(tc, reply_421_closes_the_session);
