@@ -589,7 +589,7 @@ relay_pool_begin(struct relay_session *s, const struct relay_target *target)
 		.port = s->port,
 		.helo_name = s->helo_name ? s->helo_name : "localhost",
 		.in_flight = RELAY_IN_FLIGHT,
-		.use_bdat = !target->avoid_bdat,
+		.use_bdat = target->use_bdat,
 		.keep_nagle = target->keep_nagle,
 	};
 	unsigned reply_ms = target->timeout_ms ? target->timeout_ms :

@@ -89,9 +89,9 @@ struct relay_target {
 	struct ev_loop *loop;	/* to run on; NULL: the session makes one */
 	unsigned connections;	/* at once; 0 means 1 */
 	unsigned connect_timeout_ms;	/* each address; 0: the default */
-	int avoid_bdat;		/* benchmarks: DATA even when the server
-				 * offers CHUNKING (BDAT n LAST, the default
-				 * then, was measured faster) */
+	int use_bdat;		/* BDAT n LAST when the server offers
+				 * CHUNKING, instead of DATA (off: see
+				 * smtp_client.h) */
 	/* libESMTP instead (STARTTLS and AUTH relays). */
 	int use_libesmtp;
 };

@@ -5,16 +5,16 @@
  * an SMTP server such as smtp-sink. Prints one line of figures.
  *
  * usage: send_sink [-h host] [-p port] [-m messages] [-s workers]
- *                  [-l size] [-b per_session] [-c connections] [-n] [-D]
+ *                  [-l size] [-b per_session] [-c connections] [-n] [-B]
  *                  [-E]
  *        send_sink -F file [-l size]   write the message template (LF
  *                                      line ends) for smtp-source -F
  *        send_sink -P                  print a free TCP port on 127.0.0.1
  *
  * -n keeps Nagle's algorithm on (no TCP_NODELAY), to show its cost.
- * -c gives each worker that many connections (relay_connections); -D
- * sends DATA even when the server offers CHUNKING (BDAT n LAST, the
- * default); -E uses libESMTP instead of herald's pipelined client.
+ * -c gives each worker that many connections (relay_connections); -B
+ * sends BDAT n LAST instead of DATA when the server offers CHUNKING; -E
+ * uses libESMTP instead of herald's pipelined client.
  * B defaults to M/W: every worker keeps one connection for all its
  * messages, as smtp-source -d does.
  *
@@ -43,7 +43,7 @@ struct options {
 	unsigned per_session;
 	unsigned connections;
 	int keep_nagle;
-	int avoid_bdat;
+	int use_bdat;
 	int use_libesmtp;
 };
 
@@ -103,7 +103,7 @@ run_worker(const struct options *o, unsigned first, unsigned count)
 	struct relay_target target = {
 		.host = o->host, .port = o->port, .timeout_ms = 30000,
 		.helo_name = "bench.example", .keep_nagle = o->keep_nagle,
-		.connections = o->connections, .avoid_bdat = o->avoid_bdat,
+		.connections = o->connections, .use_bdat = o->use_bdat,
 		.use_libesmtp = o->use_libesmtp,
 	};
 	struct buf err = BUF_INIT, body = BUF_INIT;
@@ -208,7 +208,7 @@ main(int argc, char **argv)
 	int c, status;
 
 	log_open("send_sink", LOG_TO_STDERR);
-	while ((c = getopt(argc, argv, "h:p:m:s:l:b:c:nDEF:P")) != -1) {
+	while ((c = getopt(argc, argv, "h:p:m:s:l:b:c:nBEF:P")) != -1) {
 		switch (c) {
 		case 'h': o.host = optarg; break;
 		case 'p': o.port = (unsigned)atoi(optarg); break;
@@ -218,14 +218,14 @@ main(int argc, char **argv)
 		case 'b': o.per_session = (unsigned)atoi(optarg); break;
 		case 'c': o.connections = (unsigned)atoi(optarg); break;
 		case 'n': o.keep_nagle = 1; break;
-		case 'D': o.avoid_bdat = 1; break;
+		case 'B': o.use_bdat = 1; break;
 		case 'E': o.use_libesmtp = 1; break;
 		case 'F': template_file = optarg; break;
 		case 'P': return print_free_port();
 		default:
 			fprintf(stderr, "usage: send_sink [-h host] [-p port] "
 			    "[-m messages] [-s workers] [-l size] "
-			    "[-b per_session] [-c connections] [-n] [-D] [-E] "
+			    "[-b per_session] [-c connections] [-n] [-B] [-E] "
 			    "| -F file | -P\n");
 			return 2;
 		}
@@ -268,8 +268,8 @@ main(int argc, char **argv)
 	seconds = now_seconds() - start;
 	printf("herald (%s): %u messages of %u bytes, %u workers x %u "
 	    "connections, %u per session, TCP_NODELAY %s: %.3f s, %.0f msg/s%s\n",
-	    o.use_libesmtp ? "libESMTP" : o.avoid_bdat ? "pipelined, DATA" :
-	    "pipelined, BDAT if offered", o.messages, actual_size, o.workers,
+	    o.use_libesmtp ? "libESMTP" : o.use_bdat ? "pipelined, BDAT if offered" :
+	    "pipelined, DATA", o.messages, actual_size, o.workers,
 	    o.connections ? o.connections : 1, o.per_session,
 	    o.keep_nagle ? "off" : "on", seconds,
 	    o.messages / seconds, failed ? " (SOME WORKERS FAILED)" : "");

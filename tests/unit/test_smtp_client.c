@@ -246,6 +246,9 @@ struct run {
 	struct relay_session *session;
 };
 
+/* Set by the BDAT tests: relay_target.use_bdat (off by default). */
+static int use_bdat;
+
 /* Sends n test messages to port with the given per-reply limit. */
 static void
 run_messages(struct run *run, unsigned port, unsigned n, unsigned timeout_ms,
@@ -258,6 +261,7 @@ run_messages(struct run *run, unsigned port, unsigned n, unsigned timeout_ms,
 		.helo_name = "client.test",
 		.connections = connections,
 		.connect_timeout_ms = 1000,
+		.use_bdat = use_bdat,
 	};
 	struct buf err = BUF_INIT;
 
@@ -456,9 +460,9 @@ START_TEST(lock_step_without_pipelining)
 }
 END_TEST
 
-/* With CHUNKING: one BDAT n LAST per message, the body as is, several
- * messages written before any reply is read; a refused RCPT gets its
- * BDAT's reply too, then RSET. */
+/* With CHUNKING and use_bdat: one BDAT n LAST per message, the body as
+ * is, several messages written before any reply is read; a refused RCPT
+ * gets its BDAT's reply too, then RSET. */
 #define EHLO_CHUNKING ">250-scripted\r\n250-PIPELINING\r\n" \
 	"250-CHUNKING\r\n250 8BITMIME\r\n"
 
@@ -477,6 +481,7 @@ START_TEST(bdat_when_chunking_is_offered)
 	struct server srv;
 	struct run run;
 
+	use_bdat = 1;
 	server_start(&srv, script);
 	run_messages(&run, srv.port, 3, 5000, 1);
 	ck_assert_msg(run.sum.status == RELAY_STATUS_OK, "%s", run.sum.text);
@@ -486,6 +491,25 @@ START_TEST(bdat_when_chunking_is_offered)
 	ck_assert_int_eq(run.results[1].stage, RELAY_STAGE_RCPT);
 	ck_assert_int_eq(run.results[2].outcome, RELAY_SENT);
 	ck_assert_str_eq(run.results[2].queue_id, "C3");
+	run_free(&run);
+	ck_assert_int_eq(server_wait(&srv), 0);
+}
+END_TEST
+
+/* By default DATA, even when CHUNKING is offered (see smtp_client.h). */
+START_TEST(data_even_when_chunking_is_offered)
+{
+	static const char *const script[] = {
+		GREETING, "<EHLO", EHLO_CHUNKING, "<MAIL", "<RCPT", "<DATA",
+		OK_MAIL, OK_RCPT, GO_AHEAD, "<.", QUEUED, "<QUIT", NULL,
+	};
+	struct server srv;
+	struct run run;
+
+	server_start(&srv, script);
+	run_messages(&run, srv.port, 1, 5000, 1);
+	ck_assert_msg(run.sum.status == RELAY_STATUS_OK, "%s", run.sum.text);
+	ck_assert_int_eq(run.results[0].outcome, RELAY_SENT);
 	run_free(&run);
 	ck_assert_int_eq(server_wait(&srv), 0);
 }
@@ -502,6 +526,7 @@ START_TEST(bdat_lost_after_the_chunks_is_unknown)
 	struct server srv;
 	struct run run;
 
+	use_bdat = 1;
 	server_start(&srv, script);
 	run_messages(&run, srv.port, 2, 5000, 1);
 	ck_assert_int_eq(run.sum.status, RELAY_STATUS_DROPPED);
@@ -1020,6 +1045,7 @@ smtp_client_suite(void)
 	tcase_add_test(tc, lock_step_without_pipelining);
 	tcase_add_test(tc, replies_split_at_every_byte);
 	tcase_add_test(tc, bdat_when_chunking_is_offered);
+	tcase_add_test(tc, data_even_when_chunking_is_offered);
 	tcase_add_test(tc, bdat_lost_after_the_chunks_is_unknown);
 	tcase_add_loop_test(tc, connection_dropped_at_each_step, 0,
 	    sizeof(drop_cases) / sizeof(drop_cases[0]));
