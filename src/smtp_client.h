@@ -66,10 +66,13 @@
 #include "relay.h"
 
 /*
- * Time limits in ms. The defaults suit a relay on this host or the LAN,
- * where a healthy server answers in milliseconds; RFC 5321 4.5.3.2 gives
- * the most a client should ever wait (greeting 5 min, MAIL 5 min, RCPT
- * 5 min, DATA 2 min, data block 3 min, final dot 10 min).
+ * Time limits in ms, each its own. relay.c sets connect_ms from
+ * relay_connect_timeout (default 10 s) and every other one from
+ * relay_timeout (default 30 s): enough for a relay on this host or the
+ * LAN, where a healthy server answers in milliseconds, and below the
+ * worker's stall limit. RFC 5321 4.5.3.2 gives the most a client should
+ * ever wait (greeting 5 min, MAIL 5 min, RCPT 5 min, DATA 2 min, data
+ * block 3 min, final dot 10 min).
  */
 struct smtp_limits {
 	unsigned connect_ms;	/* each address tried */
@@ -80,10 +83,6 @@ struct smtp_limits {
 	unsigned block_ms;	/* progress while writing a body */
 	unsigned dot_ms;	/* the reply to the final dot or BDAT */
 };
-
-#define SMTP_DEFAULT_CONNECT_MS 10000
-#define SMTP_DEFAULT_REPLY_MS 30000	/* greeting, MAIL, RCPT, DATA, block */
-#define SMTP_DEFAULT_DOT_MS 60000	/* a content filter may run here */
 
 /* Most messages one connection may have in flight. */
 #define SMTP_IN_FLIGHT_MAX 64
