@@ -5,8 +5,8 @@ HERALD_PACKAGES="autoconf automake libtool pkg-config make gcc
 	default-libmysqlclient-dev libesmtp-dev libev-dev libcurl4-openssl-dev
 	libssl-dev check libsubunit-dev libjansson-dev libcsv-dev
 	libmicrohttpd-dev chromium
-	mariadb-server mariadb-client postfix python3 valgrind ganglia-monitor
-	dpkg-dev debhelper lintian systemd"
+	mariadb-server mariadb-client postfix python3 python3-aiosmtpd valgrind
+	ganglia-monitor dpkg-dev debhelper lintian systemd"
 
 # herald_install_packages: apt-get install what is missing (needs root).
 herald_install_packages() {

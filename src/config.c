@@ -243,6 +243,17 @@ static const struct config_key config_keys[] = {
 	    "beat."),
 	NUM(relay_session_size, CONFIG_INTEGER, "100", 1, 10000,
 	    "Messages per SMTP session, pipelined."),
+	NUM(relay_connections, CONFIG_INTEGER, "2", 1, 32,
+	    "SMTP connections each worker keeps to each relay, all driven by "
+	    "the worker's event loop: a session's messages are shared among "
+	    "them, so the worker never waits on a single reply. Connections "
+	    "stay open between sessions and close with QUIT when the worker "
+	    "exits."),
+	NUM(relay_connect_timeout, CONFIG_DURATION, "10", 1, 3600,
+	    "How long to wait for each address of a relay to accept a "
+	    "connection (all addresses of a name are tried in order, IPv4 "
+	    "and IPv6). A relay that does not answer in time is marked down "
+	    "as one that refuses."),
 	NUM(relay_retry_limit, CONFIG_DURATION, "10m", 1, 86400,
 	    "A relay marked down is tried again after a doubling delay of at "
 	    "most this long."),

@@ -86,6 +86,8 @@ struct herald_config {
 	long relay_backup_port;
 	long relay_timeout;
 	long relay_session_size;
+	long relay_connections;		/* per relay and worker */
+	long relay_connect_timeout;
 	long relay_retry_limit;
 	char *helo_name;
 

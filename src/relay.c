@@ -34,6 +34,7 @@
  */
 #include "relay.h"
 #include "log.h"
+#include "smtp_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,15 @@ struct relay_session {
 	unsigned count;
 	unsigned capacity;
 	int ran;			/* results are final until reset */
+
+	/* The pipelined client (plain relays): NULL for libESMTP. */
+	struct smtp_pool *pool;
+	struct ev_loop *own_loop;	/* when the caller gave none */
+	struct smtp_job *jobs;		/* capacity of them */
+	struct relay_envelope {
+		char sender[RELAY_ADDRESS_MAX + 1];
+		char recipient[RELAY_ADDRESS_MAX + 1];
+	} *envelopes;
 
 	/* Called on every reply from the server (a worker heartbeats). */
 	relay_progress_fn *progress;
@@ -259,12 +269,14 @@ relay_check_address(const char *what, const char *address, int may_be_empty,
 /*
  * libESMTP passes bare CR or LF through untouched, and Postfix rejects
  * bare LF (smtpd_forbid_bare_newline); a missing final CRLF would be
- * added by libESMTP, changing the bytes. Checked here, cheaply (memchr).
+ * added by libESMTP, changing the bytes; a line over 998 bytes breaks
+ * RFC 5321 4.5.3.1.6 and a server may cut or refuse it. Checked here,
+ * cheaply (memchr), for both clients.
  */
 static int
 relay_check_crlf(const char *message, size_t length, struct buf *err)
 {
-	const char *p, *end = message + length;
+	const char *p, *line = message, *end = message + length;
 
 	if (length < 2 || message[length - 2] != '\r' ||
 	    message[length - 1] != '\n') {
@@ -279,6 +291,14 @@ relay_check_crlf(const char *message, size_t length, struct buf *err)
 			    (size_t)(p - message));
 			return -1;
 		}
+		if (p - 1 - line > RELAY_LINE_MAX) {
+			buf_printf(err, "message has a line of %zu bytes at "
+			    "offset %zu; the limit is %d without the CRLF",
+			    (size_t)(p - 1 - line), (size_t)(line - message),
+			    RELAY_LINE_MAX);
+			return -1;
+		}
+		line = p + 1;
 	}
 	for (p = message; (p = memchr(p, '\r', (size_t)(end - p))) != NULL;
 	    p++) {
@@ -555,6 +575,45 @@ relay_read_message(void **ctx, int *len, void *arg)
 
 /* --- session life --------------------------------------------------------- */
 
+/*
+ * Sets up the pipelined client for a plain relay: relay_timeout bounds
+ * every reply and every stall while a body is written, as with libESMTP
+ * (a worker's heartbeat and the tests' "down within relay_timeout" rely
+ * on one bound).
+ */
+static void
+relay_pool_begin(struct relay_session *s, const struct relay_target *target)
+{
+	struct smtp_client_config config = {
+		.host = s->host,
+		.port = s->port,
+		.helo_name = s->helo_name ? s->helo_name : "localhost",
+		.in_flight = RELAY_IN_FLIGHT,
+		.use_bdat = target->use_bdat,
+		.keep_nagle = target->keep_nagle,
+	};
+	unsigned reply_ms = target->timeout_ms ? target->timeout_ms :
+	    RELAY_DEFAULT_TIMEOUT_MS;
+	struct ev_loop *loop = target->loop;
+
+	config.limits.connect_ms = target->connect_timeout_ms ?
+	    target->connect_timeout_ms : RELAY_DEFAULT_CONNECT_TIMEOUT_MS;
+	config.limits.greeting_ms = reply_ms;
+	config.limits.mail_ms = reply_ms;
+	config.limits.rcpt_ms = reply_ms;
+	config.limits.data_ms = reply_ms;
+	config.limits.block_ms = reply_ms;
+	config.limits.dot_ms = reply_ms;
+	if (loop == NULL) {
+		s->own_loop = ev_loop_new(EVFLAG_AUTO);
+		if (s->own_loop == NULL)
+			msg_fatal("relay %s: cannot create an event loop",
+			    s->hostport);
+		loop = s->own_loop;
+	}
+	s->pool = smtp_pool_new(loop, &config, target->connections);
+}
+
 struct relay_session *
 relay_session_new(const struct relay_target *target, struct buf *err)
 {
@@ -565,7 +624,7 @@ relay_session_new(const struct relay_target *target, struct buf *err)
 		buf_append_str(err, "relay host is empty");
 		return NULL;
 	}
-	if (strchr(target->host, ':') != NULL) {
+	if (target->use_libesmtp && strchr(target->host, ':') != NULL) {
 		buf_printf(err, "relay host \"%s\": libESMTP 1.1 cannot "
 		    "address an IPv6 literal; use a host name that resolves "
 		    "to it", target->host);
@@ -608,6 +667,8 @@ relay_session_new(const struct relay_target *target, struct buf *err)
 	buf_printf(&hostport, "%s:%u", s->host, s->port);
 	s->hostport = buf_steal(&hostport);
 	s->fd = -1;
+	if (!target->use_libesmtp)
+		relay_pool_begin(s, target);
 	return s;
 }
 
@@ -618,6 +679,11 @@ relay_session_free(struct relay_session *s)
 		return;
 	if (s->smtp)
 		smtp_destroy_session(s->smtp);
+	smtp_pool_free(s->pool);
+	if (s->own_loop)
+		ev_loop_destroy(s->own_loop);
+	free(s->jobs);
+	free(s->envelopes);
 	free(s->messages);
 	free(s->results);
 	free(s->host);
@@ -700,14 +766,25 @@ relay_session_add(struct relay_session *s, const char *sender,
 		    s->capacity * sizeof(*s->messages));
 		s->results = xrealloc(s->results,
 		    s->capacity * sizeof(*s->results));
+		if (s->pool) {
+			s->jobs = xrealloc(s->jobs,
+			    s->capacity * sizeof(*s->jobs));
+			s->envelopes = xrealloc(s->envelopes,
+			    s->capacity * sizeof(*s->envelopes));
+		}
 	}
-	if (s->smtp == NULL)
-		relay_smtp_begin(s);
-
 	m = &s->messages[s->count];
 	memset(m, 0, sizeof(*m));
 	m->data = message;
 	m->length = length;
+	if (s->pool) {
+		/* The addresses were checked: they fit. */
+		strcpy(s->envelopes[s->count].sender, sender);
+		strcpy(s->envelopes[s->count].recipient, recipient);
+		goto result;
+	}
+	if (s->smtp == NULL)
+		relay_smtp_begin(s);
 	m->message = smtp_add_message(s->smtp);
 	if (m->message == NULL ||
 	    !smtp_set_reverse_path(m->message, sender) ||
@@ -716,7 +793,7 @@ relay_session_add(struct relay_session *s, const char *sender,
 		    "memory", s->hostport);
 	/* SIZE= lets the server refuse an oversized message up front. */
 	smtp_size_set_estimate(m->message, (unsigned long)length);
-
+result:
 	r = &s->results[s->count];
 	r->cookie = cookie;
 	r->outcome = RELAY_NOT_ATTEMPTED;
@@ -966,6 +1043,47 @@ relay_restore_sigpipe(const sigset_t *saved, int pending)
 	sigprocmask(SIG_SETMASK, saved, NULL);
 }
 
+/* Counts the outcomes; messages never started say why. */
+static void
+relay_tally(struct relay_session *s)
+{
+	struct relay_session_result *sum = &s->summary;
+
+	for (unsigned i = 0; i < s->count; i++) {
+		struct relay_result *r = &s->results[i];
+
+		switch (r->outcome) {
+		case RELAY_SENT: sum->sent++; break;
+		case RELAY_DEFERRED: sum->deferred++; break;
+		case RELAY_FAILED: sum->failed++; break;
+		case RELAY_UNKNOWN: sum->unknown++; break;
+		case RELAY_NOT_ATTEMPTED:
+			sum->not_attempted++;
+			relay_say(r, RELAY_NOT_ATTEMPTED, sum->text[0] ?
+			    sum->text : "not attempted");
+			break;
+		}
+	}
+}
+
+/* A run of the pipelined client: the arrays no longer move, so the
+ * jobs may point into them. */
+static void
+relay_pool_run(struct relay_session *s)
+{
+	for (unsigned i = 0; i < s->count; i++) {
+		struct smtp_job *job = &s->jobs[i];
+
+		memset(job, 0, sizeof(*job));
+		job->sender = s->envelopes[i].sender;
+		job->recipient = s->envelopes[i].recipient;
+		job->data = s->messages[i].data;
+		job->length = s->messages[i].length;
+		job->result = &s->results[i];
+	}
+	smtp_pool_run(s->pool, s->jobs, s->count, &s->summary);
+}
+
 enum relay_status
 relay_session_run(struct relay_session *s,
     struct relay_session_result *summary)
@@ -981,6 +1099,14 @@ relay_session_run(struct relay_session *s,
 	s->ran = 1;
 	if (s->count == 0)
 		goto out;
+	if (s->pool) {
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		relay_pool_run(s);
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		relay_tally(s);
+		sum->seconds = relay_elapsed(&start, &end);
+		goto out;
+	}
 
 	s->fd = -1;
 	s->connected = 0;
@@ -1016,23 +1142,12 @@ relay_session_run(struct relay_session *s,
 		if (mail != NULL && mail->code != 0)
 			any_mail = 1;
 		cut_short |= relay_classify(&s->messages[i], r);
-		switch (r->outcome) {
-		case RELAY_SENT: sum->sent++; break;
-		case RELAY_DEFERRED: sum->deferred++; break;
-		case RELAY_FAILED: sum->failed++; break;
-		case RELAY_UNKNOWN: sum->unknown++; break;
-		case RELAY_NOT_ATTEMPTED: sum->not_attempted++; break;
-		}
 	}
 	if (!s->connected)
 		relay_connect_status(s);
 	else
 		relay_connected_status(s, cut_short, any_mail);
-	/* Messages that never started say why, for the log and the row. */
-	for (unsigned i = 0; i < s->count; i++)
-		if (s->results[i].outcome == RELAY_NOT_ATTEMPTED)
-			relay_say(&s->results[i], RELAY_NOT_ATTEMPTED,
-			    sum->text[0] ? sum->text : "not attempted");
+	relay_tally(s);
 	sum->nodelay = s->nodelay;
 	sum->seconds = relay_elapsed(&start, &end);
 
@@ -1050,4 +1165,6 @@ relay_session_on_progress(struct relay_session *s, relay_progress_fn *fn,
 {
 	s->progress = fn;
 	s->progress_arg = arg;
+	if (s->pool)
+		smtp_pool_on_progress(s->pool, fn, arg);
 }

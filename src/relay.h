@@ -1,11 +1,18 @@
 /*
- * relay.h - carrying finished messages to the MTA over one SMTP session.
+ * relay.h - carrying finished messages to the MTA: one relay session.
  *
  * A relay session is a list of messages (envelope sender, one recipient,
- * the complete RFC 5322 message) sent over ONE SMTP connection by
- * libESMTP 1.1, pipelined when the server offers PIPELINING. After the
- * run every message has an outcome, and the session as a whole has a
- * status that tells the caller whether the relay should be marked down.
+ * the complete RFC 5322 message) sent to one relay. After the run every
+ * message has an outcome, and the session as a whole has a status that
+ * tells the caller whether the relay should be marked down.
+ *
+ * Two clients sit behind this interface:
+ *  - plain relays (the hot path: a Postfix on this host or the LAN) use
+ *    herald's own pipelined client (smtp_pool.h, smtp_client.h) on the
+ *    caller's libev loop, over target.connections connections kept open
+ *    from run to run;
+ *  - target.use_libesmtp selects libESMTP 1.1 instead, one blocking
+ *    connection per run, for relays that need STARTTLS or AUTH.
  *
  *	s = relay_session_new(&target, &err);		once per relay
  *	for each batch:
@@ -16,7 +23,7 @@
  *		results = relay_session_results(s, &count);
  *	relay_session_free(s);
  *
- * Outcomes of a message:
+ * Outcomes of a message (the same with either client):
  *	RELAY_SENT           2xx to the end of DATA; queue_id is set
  *	RELAY_DEFERRED       4xx to MAIL, RCPT, DATA or the end of DATA,
  *	                     or the connection was lost while the message
@@ -28,34 +35,36 @@
  *	                     possibly delivered, re-sending may duplicate
  *	RELAY_NOT_ATTEMPTED  the session ended before this message's DATA
  *	                     (connection refused, greeting refused, lost or
- *	                     timed out earlier): safe to send again
+ *	                     timed out earlier): safe to send again. With
+ *	                     several connections, another connection takes
+ *	                     such a message first; one left over may sit
+ *	                     between messages that have outcomes.
  *
  * Errors: relay_session_new() and relay_session_add() return NULL or -1
  * with the reason in err (a bad target, an address that could inject
- * SMTP commands, a message that is not CRLF-only). relay_session_run()
- * does not fail as a call: what went wrong is in the session status and
- * in each message's outcome.
+ * SMTP commands, a message that is not CRLF-only or has a line over 998
+ * bytes). relay_session_run() does not fail as a call: what went wrong
+ * is in the session status and in each message's outcome.
  *
  * Memory: the session owns its arrays and reuses them from run to run, so
  * herald allocates nothing per message in the steady state. libESMTP
- * itself allocates per run (its session, the connection buffer, the
- * resolver's result) and per message (message and recipient records, a
- * copy of each address, its header table, each reply's text); that is
- * outside our control and freed at the end of every run.
+ * itself allocates per run and per message (its records, header table,
+ * reply texts), outside our control and freed at the end of every run.
  *
- * What libESMTP does to the message (and callers must know):
- *  - it dot-stuffs and ends DATA itself: give it the message as is;
- *  - it processes headers: Return-Path: and Original-Recipient: are
- *    removed; a second Date:, From:, Sender:, To:, Cc:, Bcc:, Reply-To:,
- *    Message-ID: or Disposition-Notification-To: is dropped; a missing
- *    Date:, From: or Message-ID: is added. Every other byte goes out
- *    unchanged. herald's messages carry each of those headers once;
- *  - its connect() is blocking and has no time limit of its own (the
- *    kernel's SYN retries, about two minutes, bound a silent host);
- *    the timeout applies to every reply once connected.
+ * What the clients do to the message (and callers must know):
+ *  - both dot-stuff and end DATA themselves: give the message as is;
+ *  - the pipelined client changes nothing else;
+ *  - libESMTP processes headers: Return-Path: and Original-Recipient:
+ *    are removed; a second Date:, From:, Sender:, To:, Cc:, Bcc:,
+ *    Reply-To:, Message-ID: or Disposition-Notification-To: is dropped;
+ *    a missing Date:, From: or Message-ID: is added. herald's messages
+ *    carry each of those headers once;
+ *  - libESMTP's connect() is blocking and has no time limit of its own
+ *    (the kernel's SYN retries, about two minutes, bound a silent host);
+ *    the pipelined client's has target.connect_timeout_ms per address.
  *
- * The process must be single-threaded while a session runs (a worker
- * is): see relay.c for why the socket can then be found safely.
+ * libESMTP runs need a single-threaded process (a worker is): see
+ * relay.c for why its socket can then be found safely.
  */
 #ifndef HERALD_RELAY_H
 #define HERALD_RELAY_H
@@ -65,18 +74,35 @@
 
 #include "buf.h"
 
+struct ev_loop;
+
 /* Where to relay. Strings are copied by relay_session_new(). */
 struct relay_target {
-	const char *host;	/* host name or IPv4 address (no IPv6
-				 * literal: libESMTP cannot parse one) */
+	const char *host;	/* host name, IPv4 or IPv6 address (libESMTP:
+				 * no IPv6 literal, it cannot parse one) */
 	unsigned port;		/* 0 means 25 */
 	unsigned timeout_ms;	/* per reply; 0 means RELAY_DEFAULT_TIMEOUT_MS;
 				 * at least 1000 (libESMTP's floor) */
 	const char *helo_name;	/* EHLO argument; NULL means the node name */
 	int keep_nagle;		/* benchmarks only: do not set TCP_NODELAY */
+	/* The pipelined client only: */
+	struct ev_loop *loop;	/* to run on; NULL: the session makes one */
+	unsigned connections;	/* at once; 0 means 1 */
+	unsigned connect_timeout_ms;	/* each address; 0: the default */
+	int use_bdat;		/* BDAT n LAST when the server offers
+				 * CHUNKING, instead of DATA (off: see
+				 * smtp_client.h) */
+	/* libESMTP instead (STARTTLS and AUTH relays). */
+	int use_libesmtp;
 };
 
 #define RELAY_DEFAULT_TIMEOUT_MS 60000
+#define RELAY_DEFAULT_CONNECT_TIMEOUT_MS 10000
+/* Messages in flight per connection with BDAT (DATA allows two). */
+#define RELAY_IN_FLIGHT 8
+
+/* Longest line of a message, without its CRLF (RFC 5321 4.5.3.1.6). */
+#define RELAY_LINE_MAX 998
 
 /* Bounds of the texts kept per message (the stage table's columns). */
 #define RELAY_REPLY_MAX 511

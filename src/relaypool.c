@@ -12,15 +12,20 @@
 #define RELAYPOOL_FIRST_RETRY_MS 5000
 
 static int
-relaypool_add(struct relaypool *pool, const char *host, long port,
-    long timeout, const char *helo_name, struct buf *err)
+relaypool_add(struct relaypool *pool, const struct herald_config *cfg,
+    const char *host, long port, const char *helo_name,
+    struct ev_loop *loop, struct buf *err)
 {
 	struct relaypool_entry *e = &pool->entries[pool->count];
 	struct relay_target target = {
 		.host = host,
 		.port = (unsigned)port,
-		.timeout_ms = (unsigned)(timeout * 1000),
+		.timeout_ms = (unsigned)(cfg->relay_timeout * 1000),
 		.helo_name = helo_name,
+		.loop = loop,
+		.connections = (unsigned)cfg->relay_connections,
+		.connect_timeout_ms = (unsigned)(cfg->relay_connect_timeout *
+		    1000),
 	};
 
 	if (pool->count == RELAYPOOL_MAX) {
@@ -39,16 +44,16 @@ relaypool_add(struct relaypool *pool, const char *host, long port,
 
 int
 relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
-    const char *helo_name, struct buf *err)
+    const char *helo_name, struct ev_loop *loop, struct buf *err)
 {
 	memset(pool, 0, sizeof(*pool));
 	pool->retry_limit_ms = cfg->relay_retry_limit * 1000;
-	if (relaypool_add(pool, cfg->relay_host, cfg->relay_port,
-	    cfg->relay_timeout, helo_name, err))
+	if (relaypool_add(pool, cfg, cfg->relay_host, cfg->relay_port,
+	    helo_name, loop, err))
 		goto fail;
-	if (cfg->relay_backup_host[0] && relaypool_add(pool,
-	    cfg->relay_backup_host, cfg->relay_backup_port, cfg->relay_timeout,
-	    helo_name, err))
+	if (cfg->relay_backup_host[0] && relaypool_add(pool, cfg,
+	    cfg->relay_backup_host, cfg->relay_backup_port, helo_name, loop,
+	    err))
 		goto fail;
 	pool->general = pool->count;
 	for (const struct config_entry *r = cfg->route; r; r = r->next) {
@@ -77,8 +82,8 @@ relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
 			if (strcmp(pool->entries[i].name, name) == 0)
 				break;
 		}
-		if (i == pool->count && relaypool_add(pool, host, port,
-		    cfg->relay_timeout, helo_name, err))
+		if (i == pool->count && relaypool_add(pool, cfg, host, port,
+		    helo_name, loop, err))
 			goto fail;
 		snprintf(pool->routes[pool->route_count].domain,
 		    sizeof(pool->routes[0].domain), "%s", r->argument);

@@ -43,9 +43,10 @@ struct relaypool {
 };
 
 /* Sets up sessions for relay_host, relay_backup_host and every route
- * target; -1 with "FILE:LINE: route DOMAIN: ..." for a bad route. */
+ * target, their connections on loop (the worker's); -1 with
+ * "FILE:LINE: route DOMAIN: ..." for a bad route. */
 int relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
-    const char *helo_name, struct buf *err);
+    const char *helo_name, struct ev_loop *loop, struct buf *err);
 void relaypool_free(struct relaypool *pool);
 
 /*

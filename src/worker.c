@@ -19,6 +19,7 @@
 #include "relaypool.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct worker {
 	char node[256];
 	struct batch_owner owner;
 	struct relaypool relays;
+	struct ev_loop *loop;		/* the relay connections run on it */
 	struct composer *composer;	/* for the current mailing */
 	struct delivery_rows rows;
 	unsigned session_size;
@@ -52,6 +54,9 @@ struct worker {
 	struct buf *reasons;		/* why a message could not be made */
 	struct buf sender;
 	struct delivery_result *results;	/* session_size of them */
+	long *result_rows;		/* the row index of each result */
+	struct buf handled;		/* a byte per row of the batch: its
+					 * result was recorded */
 	long paced_row;			/* row whose slot is reserved, or -1 */
 	int64_t paced_until_us;		/* ... and when it may go */
 	int reload;			/* a template file changed */
@@ -307,11 +312,37 @@ worker_pace_row(struct worker *w, long index, unsigned built)
 }
 
 /*
+ * Keeps the results of rows the session attempted (moving them to the
+ * front of w->results, in order) and marks those rows handled. Returns
+ * their number; *first_left gets the index of the first row not
+ * attempted (a connection lost midway may leave one between rows other
+ * connections carried), or -1 when there is none.
+ */
+static unsigned
+worker_keep_attempted(struct worker *w, unsigned n, long *first_left)
+{
+	unsigned kept = 0;
+
+	*first_left = -1;
+	for (unsigned i = 0; i < n; i++) {
+		if (w->results[i].outcome == DELIVERY_NOT_ATTEMPTED) {
+			if (*first_left < 0)
+				*first_left = w->result_rows[i];
+			continue;
+		}
+		w->handled.data[w->result_rows[i]] = 1;
+		w->results[kept++] = w->results[i];
+	}
+	return kept;
+}
+
+/*
  * Sends rows from index `from` in one session (at most
  * relay_session_size, fewer when pacing asks to send early), records
  * them, and returns the index of the first row not handled. Rows the
  * session could not attempt (relay down midway) are not handled: the
- * next call tries them again. -1 when the results could not be recorded.
+ * next call tries them again, skipping the rows recorded after them.
+ * -1 when the results could not be recorded.
  */
 static long
 worker_send_session(struct worker *w, const struct batch *batch, long from)
@@ -319,9 +350,14 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	struct relaypool_entry *relay;
 	struct buf err = BUF_INIT;
 	int64_t retry_ms = 0;
-	unsigned n = 0, built = 0;
-	long next = from;
+	unsigned n = 0, built = 0, kept;
+	long next, first_left;
 
+	while (from < (long)w->rows.count && w->handled.data[from])
+		from++;		/* recorded by an earlier session */
+	if (from == (long)w->rows.count)
+		return from;
+	next = from;
 	/* The session goes to the first row's relay (its domain's route,
 	 * or the general one); it carries the rows that share it. */
 	relay = relaypool_pick_for(&w->relays, worker_domain_of(
@@ -340,6 +376,8 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 		const struct delivery_row *row = &w->rows.rows[next];
 		struct delivery_result *r = &w->results[n];
 
+		if (w->handled.data[next])
+			continue;	/* recorded by an earlier session */
 		if (n > 0 && relaypool_pick_for(&w->relays, worker_domain_of(
 		    row->fields[FIELD_EMAIL]), scoreboard_now_ms(),
 		    &retry_ms) != relay)
@@ -350,6 +388,7 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 		r->row_id = row->row_id;
 		r->attempts = row->attempts;
 		r->outcome = DELIVERY_NOT_ATTEMPTED;
+		w->result_rows[n] = next;
 		buf_reset(&err);
 		if (composer_build(w->composer, row, &w->messages[n],
 		    &w->sender, &err) != 0 ||
@@ -375,17 +414,12 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	buf_free(&err);
 	if (built)
 		worker_run_session(w, relay);
-	/* Rows after the first one not attempted are retried as a whole. */
-	for (unsigned i = 0; i < n; i++) {
-		if (w->results[i].outcome == DELIVERY_NOT_ATTEMPTED) {
-			next = from + (long)i;
-			n = i;
-			break;
-		}
-	}
-	if (n && worker_record(w, batch, n) != 0)
+	kept = worker_keep_attempted(w, n, &first_left);
+	if (first_left >= 0)
+		next = first_left;
+	if (kept && worker_record(w, batch, kept) != 0)
 		return -1;
-	if (n == 0 && built)
+	if (kept == 0 && built)
 		worker_sleep(w, 1000, WORKER_SENDING);
 	return next;
 }
@@ -548,6 +582,9 @@ worker_process_batch(struct worker *w, struct batch *batch)
 		goto out;
 	}
 	w->paced_row = -1;
+	buf_reset(&w->handled);
+	buf_reserve(&w->handled, w->rows.count);
+	memset(w->handled.data, 0, w->rows.count + 1);
 	while (index < (long)w->rows.count) {
 		if (worker_should_stop(w) || !worker_mailing_active(w, batch) ||
 		    worker_postfix_backlogged(w))
@@ -679,9 +716,17 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	w.messages = xcalloc(w.session_size, sizeof(*w.messages));
 	w.reasons = xcalloc(w.session_size, sizeof(*w.reasons));
 	w.results = xcalloc(w.session_size, sizeof(*w.results));
+	w.result_rows = xcalloc(w.session_size, sizeof(*w.result_rows));
 	delivery_rows_init(&w.rows);
+	w.loop = ev_loop_new(EVFLAG_AUTO);
+	if (w.loop == NULL) {
+		msg_error("worker %ld: cannot create an event loop",
+		    (long)getpid());
+		status = 1;
+		goto out;
+	}
 	if (relaypool_init(&w.relays, cfg, cfg->helo_name[0] ? cfg->helo_name :
-	    w.node, &err) != 0) {
+	    w.node, w.loop, &err) != 0) {
 		msg_error("worker %ld: %s (check relay_host)", (long)getpid(),
 		    buf_str(&err));
 		status = 1;
@@ -705,6 +750,8 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 		status = WORKER_EXIT_RELOAD;
 out:
 	relaypool_free(&w.relays);
+	if (w.loop)
+		ev_loop_destroy(w.loop);
 	composer_free(w.composer);
 	if (w.db)
 		mysql_close(w.db);
@@ -715,6 +762,8 @@ out:
 	free(w.messages);
 	free(w.reasons);
 	free(w.results);
+	free(w.result_rows);
+	buf_free(&w.handled);
 	buf_free(&w.sender);
 	delivery_rows_free(&w.rows);
 	buf_free(&err);

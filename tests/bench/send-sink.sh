@@ -82,7 +82,8 @@ herald_line=$("$bin" -p "$port" -m "$messages" -s "$sessions" -l "$size")
 echo "$herald_line"
 herald_rate=$(echo "$herald_line" | sed 's/.* \([0-9]*\) msg\/s.*/\1/')
 echo "ratio herald/smtp-source: $(echo "$herald_rate $source_rate" | awk '{ printf "%.2f", $1 / $2 }')"
-# herald's default relay_session_size: a new connection every 100.
+# herald's default relay_session_size: a relay session every 100
+# messages (the connections are kept from session to session).
 herald_line=$("$bin" -p "$port" -m "$messages" -s "$sessions" -l "$size" -b 100)
 echo "$herald_line"
 herald_rate=$(echo "$herald_line" | sed 's/.* \([0-9]*\) msg\/s.*/\1/')

@@ -8,7 +8,12 @@
 # also runs with one recipient repeated, for comparison.
 #
 # usage: tests/bench/send.sh [-n RECIPIENTS] [-w WORKERS] [-p POSTFIX_N]
-# or:    make bench-send BENCH_ARGS='-n 200000 -w 8'
+#                            [-c CONNECTIONS]
+# or:    make bench-send BENCH_ARGS='-n 200000 -w 4'
+#
+# CONNECTIONS is relay_connections (per worker, default 2): smtp-source
+# gets as many connections as herald has in all (WORKERS x CONNECTIONS).
+# The Postfix is stock as far as SMTP goes: it offers CHUNKING.
 #
 # Uses the herald and heraldd of the build (HERALD_BIN, HERALDD_BIN, set
 # by make), an embedded MariaDB in a temporary state directory, the
@@ -19,16 +24,19 @@
 # Build without sanitizers (./configure CFLAGS=-O2) for figures to quote.
 set -u
 n=200000
-workers=8
+workers=4
 postfix_n=20000
-while getopts n:w:p: opt; do
+connections=2
+while getopts n:w:p:c: opt; do
 	case $opt in
 	n) n=$OPTARG ;;
 	w) workers=$OPTARG ;;
 	p) postfix_n=$OPTARG ;;
-	*) echo "usage: send.sh [-n RECIPIENTS] [-w WORKERS] [-p POSTFIX_N]" >&2; exit 2 ;;
+	c) connections=$OPTARG ;;
+	*) echo "usage: send.sh [-n RECIPIENTS] [-w WORKERS] [-p POSTFIX_N] [-c CONNECTIONS]" >&2; exit 2 ;;
 	esac
 done
+total=$((workers * connections))
 [ "$postfix_n" -le "$n" ] || { echo "send.sh: -p $postfix_n is more than -n $n" >&2; exit 2; }
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 : "${HERALD_BIN:=$PWD/src/herald}" "${HERALDD_BIN:=$PWD/src/heraldd}" "${PYTHON3:=python3}"
@@ -53,6 +61,7 @@ state_directory = $T_DIR/state
 user =
 sql_directory = $srcdir/sql
 worker_count = $workers
+relay_connections = $connections
 relay_port = $1
 relay_session_size = 100
 batch_size = 1000
@@ -122,7 +131,7 @@ send_mailing() {
 t_sql_state() { "$HERALD_BIN" mailing show "$1" | awk '$1 == "state" { print $2 }'; }
 
 echo
-echo "== into smtp-sink: $n recipients, $workers workers / connections"
+echo "== into smtp-sink: $n recipients, $workers workers x $connections connections"
 t_start_sink "$T_DIR/unused-sink-dir"
 kill "$T_SINK_PID"; sleep 0.2
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:"$T_SINK_PORT" 1000 >/dev/null 2>&1 &
@@ -136,14 +145,14 @@ echo "CPU per message: heraldd $(per_message "$herald_ticks" "$n") us, MariaDB $
 sink_ticks=$(ticks $sink_pid)
 t0=$(now)
 # The subshell's "times" prints its children's user and system time last.
-(/usr/sbin/smtp-source -s "$workers" -m "$n" -d -N -F "$T_DIR/message" -f bounce@bench.example \
+(/usr/sbin/smtp-source -s "$total" -m "$n" -d -N -F "$T_DIR/message" -f bounce@bench.example \
     -t rcpt@sink.example 127.0.0.1:"$T_SINK_PORT"; times) | tail -1 >"$T_DIR/source.time"
 t1=$(now)
 source_rate=$(rate "$n" "$t0" "$t1")
 sink_ticks=$(($(ticks $sink_pid) - sink_ticks))
 echo "CPU per message: smtp-source $(awk -v n="$n" '{ gsub(/[ms]/, " "); printf "%.0f", ($1 * 60 + $2 + $3 * 60 + $4) * 1e6 / n }' "$T_DIR/source.time") us, smtp-sink $(per_message "$sink_ticks" "$n") us"
 echo "heraldd:                      $herald_rate msg/s ($((herald_rate * 3600)) msg/h)"
-echo "smtp-source -s $workers -d -N:       $source_rate msg/s"
+echo "smtp-source -s $total -d -N:       $source_rate msg/s"
 echo "ratio herald/smtp-source:     $(awk -v a="$herald_rate" -v b="$source_rate" 'BEGIN { printf "%.2f", a / b }')"
 echo "peak RSS: master ${rss_master} kB, largest worker ${rss_workers} kB"
 
@@ -151,6 +160,7 @@ echo
 echo "== into a real Postfix (relaying to smtp-sink): $postfix_n recipients"
 T_POSTFIX_TMPFS=1 t_start_postfix "$T_SINK_PORT" "default_process_limit = 200"
 echo "Postfix queue on $T_POSTFIX_QUEUE"
+echo "Postfix offers CHUNKING: $("$PYTHON3" -c "import smtplib; s = smtplib.SMTP('127.0.0.1', $T_POSTFIX_PORT); s.ehlo('bench.example'); print('yes' if s.has_extn('chunking') else 'no'); s.quit()")"
 n_saved=$n; n=$postfix_n
 # A fresh list of postfix_n recipients: the first postfix_n of the import.
 awk -v n="$postfix_n" 'NR <= n + 1' "$T_DIR/r.csv" >"$T_DIR/p.csv"
@@ -166,7 +176,7 @@ postfix_source() {
 		sleep 0.5
 	done
 	t0=$(now)
-	/usr/sbin/smtp-source -s "$workers" -m "$postfix_n" -d "$@" -F "$T_DIR/message" -f bounce@bench.example \
+	/usr/sbin/smtp-source -s "$total" -m "$postfix_n" -d "$@" -F "$T_DIR/message" -f bounce@bench.example \
 	    -t rcpt@sink.example 127.0.0.1:"$T_POSTFIX_PORT"
 	t1=$(now)
 	source_rate=$(rate "$postfix_n" "$t0" "$t1")
@@ -182,4 +192,4 @@ postfix_source
 echo "smtp-source, one recipient:   $source_rate msg/s (herald/that $(awk -v a="$herald_rate" -v b="$source_rate" 'BEGIN { printf "%.2f", a / b }'))"
 n=$n_saved
 echo
-echo "command: make bench-send BENCH_ARGS='-n $n -w $workers -p $postfix_n' (in an -O2 build)"
+echo "command: make bench-send BENCH_ARGS='-n $n -w $workers -p $postfix_n -c $connections' (in an -O2 build)"

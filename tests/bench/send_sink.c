@@ -5,12 +5,16 @@
  * an SMTP server such as smtp-sink. Prints one line of figures.
  *
  * usage: send_sink [-h host] [-p port] [-m messages] [-s workers]
- *                  [-l size] [-b per_session] [-n]
+ *                  [-l size] [-b per_session] [-c connections] [-n] [-B]
+ *                  [-E]
  *        send_sink -F file [-l size]   write the message template (LF
  *                                      line ends) for smtp-source -F
  *        send_sink -P                  print a free TCP port on 127.0.0.1
  *
  * -n keeps Nagle's algorithm on (no TCP_NODELAY), to show its cost.
+ * -c gives each worker that many connections (relay_connections); -B
+ * sends BDAT n LAST instead of DATA when the server offers CHUNKING; -E
+ * uses libESMTP instead of herald's pipelined client.
  * B defaults to M/W: every worker keeps one connection for all its
  * messages, as smtp-source -d does.
  *
@@ -37,7 +41,10 @@ struct options {
 	unsigned workers;
 	unsigned size;
 	unsigned per_session;
+	unsigned connections;
 	int keep_nagle;
+	int use_bdat;
+	int use_libesmtp;
 };
 
 /*
@@ -96,6 +103,8 @@ run_worker(const struct options *o, unsigned first, unsigned count)
 	struct relay_target target = {
 		.host = o->host, .port = o->port, .timeout_ms = 30000,
 		.helo_name = "bench.example", .keep_nagle = o->keep_nagle,
+		.connections = o->connections, .use_bdat = o->use_bdat,
+		.use_libesmtp = o->use_libesmtp,
 	};
 	struct buf err = BUF_INIT, body = BUF_INIT;
 	struct relay_session *s = relay_session_new(&target, &err);
@@ -199,7 +208,7 @@ main(int argc, char **argv)
 	int c, status;
 
 	log_open("send_sink", LOG_TO_STDERR);
-	while ((c = getopt(argc, argv, "h:p:m:s:l:b:nF:P")) != -1) {
+	while ((c = getopt(argc, argv, "h:p:m:s:l:b:c:nBEF:P")) != -1) {
 		switch (c) {
 		case 'h': o.host = optarg; break;
 		case 'p': o.port = (unsigned)atoi(optarg); break;
@@ -207,13 +216,17 @@ main(int argc, char **argv)
 		case 's': o.workers = (unsigned)atoi(optarg); break;
 		case 'l': o.size = (unsigned)atoi(optarg); break;
 		case 'b': o.per_session = (unsigned)atoi(optarg); break;
+		case 'c': o.connections = (unsigned)atoi(optarg); break;
 		case 'n': o.keep_nagle = 1; break;
+		case 'B': o.use_bdat = 1; break;
+		case 'E': o.use_libesmtp = 1; break;
 		case 'F': template_file = optarg; break;
 		case 'P': return print_free_port();
 		default:
 			fprintf(stderr, "usage: send_sink [-h host] [-p port] "
 			    "[-m messages] [-s workers] [-l size] "
-			    "[-b per_session] [-n] | -F file | -P\n");
+			    "[-b per_session] [-c connections] [-n] [-B] [-E] "
+			    "| -F file | -P\n");
 			return 2;
 		}
 	}
@@ -253,9 +266,12 @@ main(int argc, char **argv)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			failed++;
 	seconds = now_seconds() - start;
-	printf("herald: %u messages of %u bytes, %u workers, %u per session, "
-	    "TCP_NODELAY %s: %.3f s, %.0f msg/s%s\n", o.messages, actual_size,
-	    o.workers, o.per_session, o.keep_nagle ? "off" : "on", seconds,
+	printf("herald (%s): %u messages of %u bytes, %u workers x %u "
+	    "connections, %u per session, TCP_NODELAY %s: %.3f s, %.0f msg/s%s\n",
+	    o.use_libesmtp ? "libESMTP" : o.use_bdat ? "pipelined, BDAT if offered" :
+	    "pipelined, DATA", o.messages, actual_size, o.workers,
+	    o.connections ? o.connections : 1, o.per_session,
+	    o.keep_nagle ? "off" : "on", seconds,
 	    o.messages / seconds, failed ? " (SOME WORKERS FAILED)" : "");
 	return failed ? 1 : 0;
 }

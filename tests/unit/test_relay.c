@@ -11,6 +11,10 @@
  * says 421 midway; a slow server within and beyond the timeout; bad
  * input refused before anything is sent; session reuse.
  *
+ * Every test runs twice: over herald's own pipelined client (the
+ * default, tcase "pipelined") and over libESMTP (tcase "libesmtp", for
+ * STARTTLS/AUTH relays); where the two differ the test says so.
+ *
  * Without smtp-sink the test exits 77 (skipped), or fails when
  * HERALD_TEST_REQUIRE_SERVERS=1 (as contrib/check sets it).
  */
@@ -33,6 +37,20 @@
 #include "relay.h"
 
 static const char *sink_program;
+/* Which client the sessions use: set by each tcase's fixture. */
+static int use_libesmtp;
+
+static void
+with_libesmtp(void)
+{
+	use_libesmtp = 1;
+}
+
+static void
+with_pipelined(void)
+{
+	use_libesmtp = 0;
+}
 
 struct sink {
 	pid_t pid;
@@ -178,6 +196,7 @@ new_session(unsigned port, unsigned timeout_ms)
 		.port = port,
 		.timeout_ms = timeout_ms,
 		.helo_name = "herald.test",
+		.use_libesmtp = use_libesmtp,
 	};
 	struct buf err = BUF_INIT;
 	struct relay_session *s = relay_session_new(&target, &err);
@@ -616,12 +635,18 @@ START_TEST(no_reply_to_end_of_data_is_unknown)
 	static const char *const opts[] = { "-W", ".:3", NULL };
 	struct run run;
 
-	run_against(&run, opts, 2, 1000);
+	/* smtp-sink's -W answers the commands pipelined after the dot
+	 * before the delayed reply to the dot, which no real server does
+	 * (replies come in order): against the pipelined client the case
+	 * is one message (the scripted server in test_smtp_client covers
+	 * the dot's time limit with messages after it). */
+	run_against(&run, opts, use_libesmtp ? 2 : 1, 1000);
 	ck_assert_msg(run.sum.status == RELAY_STATUS_TIMEOUT, "%s: %s",
 	    relay_status_name(run.sum.status), run.sum.text);
 	ck_assert_msg(run.results[0].outcome == RELAY_UNKNOWN, "%s: %s",
 	    relay_outcome_name(run.results[0].outcome), run.results[0].reply);
-	ck_assert_int_eq(run.results[1].outcome, RELAY_NOT_ATTEMPTED);
+	if (use_libesmtp)
+		ck_assert_int_eq(run.results[1].outcome, RELAY_NOT_ATTEMPTED);
 	run_done(&run);
 }
 END_TEST
@@ -737,7 +762,10 @@ send_big(const char *const *options, int kill_after_ms,
 }
 
 /* The server answers 550 while the message is on its way and stops
- * reading: its reply decides. */
+ * reading. libESMTP takes the reply as the final one; the pipelined
+ * client sees a reply to a final dot it has not sent yet (a protocol
+ * error) or a closed connection: the session is dropped and the message
+ * deferred (its end never reached the server). Either way it is not "possibly delivered". */
 START_TEST(reject_during_data_is_failed)
 {
 	static const char *const opts[] = { "-A", "0", NULL };
@@ -745,6 +773,13 @@ START_TEST(reject_during_data_is_failed)
 	struct relay_session_result sum;
 
 	send_big(opts, 0, &r, &sum);
+	if (!use_libesmtp) {
+		ck_assert_msg(r.outcome == RELAY_DEFERRED, "%s: %s",
+		    relay_outcome_name(r.outcome), r.reply);
+		ck_assert_int_eq(sum.status, RELAY_STATUS_DROPPED);
+		ck_assert_int_eq(r.code, 0);
+		return;
+	}
 	ck_assert_msg(r.outcome == RELAY_FAILED, "%s: %s",
 	    relay_outcome_name(r.outcome), r.reply);
 	ck_assert_int_eq(r.code, 550);
@@ -809,12 +844,19 @@ END_TEST
 
 START_TEST(bad_targets_are_refused)
 {
-	struct relay_target t = { .host = "::1", .port = 25 };
+	struct relay_target t = { .host = "::1", .port = 25,
+	    .use_libesmtp = use_libesmtp };
 	struct buf err = BUF_INIT;
+	struct relay_session *s = relay_session_new(&t, &err);
 
-	ck_assert_ptr_null(relay_session_new(&t, &err));
-	ck_assert_msg(strstr(buf_str(&err), "IPv6") != NULL, "%s",
-	    buf_str(&err));
+	if (use_libesmtp) {
+		ck_assert_ptr_null(s);
+		ck_assert_msg(strstr(buf_str(&err), "IPv6") != NULL, "%s",
+		    buf_str(&err));
+	} else {
+		ck_assert_msg(s != NULL, "%s", buf_str(&err));
+		relay_session_free(s);
+	}
 	buf_reset(&err);
 	t.host = "";
 	ck_assert_ptr_null(relay_session_new(&t, &err));
@@ -859,13 +901,12 @@ START_TEST(session_is_reused)
 }
 END_TEST
 
-static Suite *
-relay_suite(void)
+static void
+add_tests(TCase *tc, int libesmtp)
 {
-	Suite *s = suite_create("relay");
-	TCase *tc = tcase_create("relay");
-
 	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, libesmtp ? with_libesmtp : with_pipelined,
+	    NULL);
 	tcase_add_test(tc, many_messages_one_session_bytes_intact);
 	tcase_add_test(tc, rcpt_4xx_is_deferred);
 	tcase_add_test(tc, rcpt_5xx_is_failed);
@@ -884,13 +925,27 @@ relay_suite(void)
 	tcase_add_test(tc, slow_server_within_timeout_is_sent);
 	tcase_add_test(tc, slow_server_beyond_timeout_times_out);
 	tcase_add_test(tc, no_reply_to_end_of_data_is_unknown);
-	tcase_add_test(tc, nodelay_touches_only_the_session_socket);
+	/* libESMTP's socket is found by scanning; ours is our own. */
+	if (libesmtp)
+		tcase_add_test(tc, nodelay_touches_only_the_session_socket);
 	tcase_add_test(tc, reject_during_data_is_failed);
 	tcase_add_test(tc, server_dies_during_data_is_deferred);
 	tcase_add_test(tc, bad_input_is_refused_before_sending);
 	tcase_add_test(tc, bad_targets_are_refused);
 	tcase_add_test(tc, session_is_reused);
-	suite_add_tcase(s, tc);
+}
+
+static Suite *
+relay_suite(void)
+{
+	Suite *s = suite_create("relay");
+	TCase *pipelined = tcase_create("pipelined");
+	TCase *libesmtp = tcase_create("libesmtp");
+
+	add_tests(pipelined, 0);
+	add_tests(libesmtp, 1);
+	suite_add_tcase(s, pipelined);
+	suite_add_tcase(s, libesmtp);
 	return s;
 }
 
