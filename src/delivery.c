@@ -330,27 +330,22 @@ delivery_count_mailing(MYSQL *db, const struct batch *batch,
     uint32_t through_row, unsigned sent, unsigned deferred, unsigned failed,
     struct buf *err)
 {
-	char id[24], batch_id[24], row[24], s[24], d[24], f[24];
-	const char *guard[3] = { row, batch_id, row };
-	const char *params[4] = { s, d, f, id };
+	const struct db_value guard[3] = { db_bind_u64(through_row),
+	    db_bind_u64(batch->id), db_bind_u64(through_row) };
+	const struct db_value params[4] = { db_bind_u64(sent),
+	    db_bind_u64(deferred), db_bind_u64(failed),
+	    db_bind_u64(batch->mailing_id) };
 	unsigned long long moved = 0;
 	struct buf ignored = BUF_INIT;
 	int rc;
 
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)batch->mailing_id);
-	snprintf(batch_id, sizeof(batch_id), "%llu",
-	    (unsigned long long)batch->id);
-	snprintf(row, sizeof(row), "%lu", (unsigned long)through_row);
-	snprintf(s, sizeof(s), "%u", sent);
-	snprintf(d, sizeof(d), "%u", deferred);
-	snprintf(f, sizeof(f), "%u", failed);
 	rc = db_exec(db, "START TRANSACTION", err);
 	if (rc == 0)
-		rc = db_execute(db, "UPDATE batches SET checkpoint_row = ? "
-		    "WHERE id = ? AND checkpoint_row < ?", 3, guard, &moved,
-		    err);
+		rc = db_execute_values(db, "UPDATE batches SET "
+		    "checkpoint_row = ? WHERE id = ? AND checkpoint_row < ?", 3,
+		    guard, &moved, err);
 	if (rc == 0 && moved && sent + deferred + failed > 0)
-		rc = db_execute(db, "UPDATE mailings SET sent_count = "
+		rc = db_execute_values(db, "UPDATE mailings SET sent_count = "
 		    "sent_count + ?, deferred_count = deferred_count + ?, "
 		    "failed_count = failed_count + ? WHERE id = ?", 4, params,
 		    NULL, err);
@@ -399,7 +394,8 @@ int
 delivery_count_cancelled(MYSQL *db, const char *stage_table,
     uint64_t mailing_id, struct buf *err)
 {
-	char id[24];
+	const struct db_value ids[2] = { db_bind_u64(mailing_id),
+	    db_bind_u64(mailing_id) };
 	struct buf sql = BUF_INIT;
 	int rc;
 
@@ -407,12 +403,10 @@ delivery_count_cancelled(MYSQL *db, const char *stage_table,
 		buf_printf(err, "bad stage table name \"%s\"", stage_table);
 		return -1;
 	}
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)mailing_id);
 	buf_printf(&sql, "UPDATE mailings SET cancelled_count = (SELECT "
 	    "COUNT(*) FROM `%s` WHERE mailing_id = ? AND delivery_state = "
 	    "'cancelled') WHERE id = ?", stage_table);
-	rc = db_execute(db, buf_str(&sql), 2, (const char *[]){ id, id },
-	    NULL, err);
+	rc = db_execute_values(db, buf_str(&sql), 2, ids, NULL, err);
 	buf_free(&sql);
 	return rc;
 }
