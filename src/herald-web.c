@@ -22,7 +22,6 @@
  *	syslog facility mail; standard error with -f. Exit status 0 after
  *	TERM or INT, 1 when it cannot start, 2 on a usage error.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "daemon_args.h"
 #include "log.h"
 #include "web.h"
 
@@ -66,56 +66,26 @@ herald_web_stop(struct ev_loop *loop, ev_signal *signal, int events)
 int
 main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct herald_config cfg;
 	struct buf err = BUF_INIT;
-	const char *config_path = NULL;
+	struct daemon_args args;
 	struct ev_loop *loop;
 	ev_signal term, interrupt;
 	struct web *web;
-	int foreground = 0, opt, status = 1;
+	int status;
 
 	log_open("herald-web", LOG_TO_STDERR);
-	while ((opt = getopt_long(argc, argv, "fc:vh", options, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			foreground = 1;
-			break;
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'v':
-			log_set_verbose(1);
-			break;
-		case 'h':
-			herald_web_usage(stdout);
-			return 0;
-		case 'V':
-			printf("herald-web %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			herald_web_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		msg_error("unexpected argument \"%s\"", argv[optind]);
-		herald_web_usage(stderr);
-		return 2;
-	}
+	status = daemon_args_parse(argc, argv, "herald-web", herald_web_usage,
+	    &args);
+	if (status != -1)
+		return status;
+	status = 1;
 	config_defaults(&cfg);
-	if (config_locate_and_load(&cfg, config_path, &err)) {
+	if (config_locate_and_load(&cfg, args.config_path, &err)) {
 		msg_error("%s", buf_str(&err));
 		goto out;
 	}
-	if (!foreground)
+	if (!args.foreground)
 		log_open("herald-web", LOG_TO_SYSLOG);
 	/* A client that goes away mid-answer must not kill the service. */
 	signal(SIGPIPE, SIG_IGN);

@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon_args.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
@@ -106,54 +106,22 @@ heraldd_detach(void)
 int
 main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct herald_config cfg;
 	struct buf err = BUF_INIT;
 	char *pid_path;
-	const char *config_path = NULL;
+	struct daemon_args args;
 	struct scoreboard *board;
 	struct worker_shared shared;
 	struct token_keys *keys;
 	char *board_path;
-	int foreground = 0, opt, pid_fd, ready = -1, status, was_root;
+	int pid_fd, ready = -1, status, was_root;
 
 	log_open("heraldd", LOG_TO_STDERR);
-	while ((opt = getopt_long(argc, argv, "fc:vh", options, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			foreground = 1;
-			break;
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'v':
-			log_set_verbose(1);
-			break;
-		case 'h':
-			heraldd_usage(stdout);
-			return 0;
-		case 'V':
-			printf("heraldd %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			heraldd_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		msg_error("unexpected argument \"%s\"", argv[optind]);
-		heraldd_usage(stderr);
-		return 2;
-	}
+	status = daemon_args_parse(argc, argv, "heraldd", heraldd_usage, &args);
+	if (status != -1)
+		return status;
 	config_defaults(&cfg);
-	if (config_locate_and_load(&cfg, config_path, &err)) {
+	if (config_locate_and_load(&cfg, args.config_path, &err)) {
 		msg_error("%s", buf_str(&err));
 		return 1;
 	}
@@ -172,7 +140,7 @@ main(int argc, char **argv)
 	pid_fd = pidfile_lock(pid_path);
 	if (pid_fd < 0)
 		return 1;
-	if (!foreground) {
+	if (!args.foreground) {
 		ready = heraldd_detach();
 		log_open("heraldd", LOG_TO_SYSLOG);
 		/* The lock belongs to the open file, which the child shares;

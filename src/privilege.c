@@ -10,15 +10,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * The configured user when there is something to hand over: running as
+ * root, with a user configured that exists. NULL otherwise (a user that
+ * does not exist is privilege_drop()'s error to report, not every
+ * command's).
+ */
+static const struct passwd *
+user_to_serve(const struct herald_config *cfg)
+{
+	if (cfg->user[0] == '\0' || geteuid() != 0)
+		return NULL;
+	return getpwnam(cfg->user);
+}
+
 int
 privilege_give(const struct herald_config *cfg, const char *path,
     struct buf *err)
 {
-	struct passwd *pw;
+	const struct passwd *pw = user_to_serve(cfg);
 
-	if (cfg->user[0] == '\0' || geteuid() != 0)
-		return 0;
-	pw = getpwnam(cfg->user);
 	if (pw == NULL)
 		return 0;
 	if (chown(path, pw->pw_uid, pw->pw_gid) != 0) {
@@ -33,11 +44,8 @@ int
 privilege_share_directory(const struct herald_config *cfg, const char *path,
     struct buf *err)
 {
-	struct passwd *pw;
+	const struct passwd *pw = user_to_serve(cfg);
 
-	if (cfg->user[0] == '\0' || geteuid() != 0)
-		return 0;
-	pw = getpwnam(cfg->user);
 	if (pw == NULL)
 		return 0;
 	if (chown(path, (uid_t)-1, pw->pw_gid) != 0 ||

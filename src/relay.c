@@ -854,9 +854,8 @@ relay_set_queue_id(struct relay_result *r, const smtp_status_t *status)
 	r->queue_id[n] = '\0';
 }
 
-/* Outcome of a reply by its class: 2xx, 4xx, 5xx (others: deferred). */
-static enum relay_outcome
-relay_reply_outcome(int code)
+enum relay_outcome
+relay_outcome_of_reply(int code)
 {
 	if (code >= 200 && code < 300)
 		return RELAY_SENT;
@@ -890,14 +889,14 @@ relay_classify(const struct relay_message *m, struct relay_result *r)
 		return 1;	/* not attempted */
 	if (mail->code / 100 != 2) {
 		relay_set_reply(r, RELAY_STAGE_MAIL, mail);
-		r->outcome = relay_reply_outcome(mail->code);
+		r->outcome = relay_outcome_of_reply(mail->code);
 		return 0;
 	}
 	if (rcpt == NULL || rcpt->code == 0)
 		return 1;
 	if (rcpt->code / 100 != 2) {
 		relay_set_reply(r, RELAY_STAGE_RCPT, rcpt);
-		r->outcome = relay_reply_outcome(rcpt->code);
+		r->outcome = relay_outcome_of_reply(rcpt->code);
 		return 0;
 	}
 	if (!m->transfer_started) {
@@ -918,7 +917,7 @@ relay_classify(const struct relay_message *m, struct relay_result *r)
 		if (data->code / 100 == 3)
 			return 1;
 		relay_set_reply(r, RELAY_STAGE_DATA, data);
-		r->outcome = relay_reply_outcome(data->code);
+		r->outcome = relay_outcome_of_reply(data->code);
 		if (r->outcome == RELAY_SENT)	/* 2xx to DATA: broken */
 			r->outcome = RELAY_DEFERRED;
 		return 0;
@@ -927,7 +926,7 @@ relay_classify(const struct relay_message *m, struct relay_result *r)
 	 * reply on a timeout, so the status is not reset). */
 	if (data != NULL && data->code != 0 && data->code / 100 != 3) {
 		relay_set_reply(r, RELAY_STAGE_END, data);
-		r->outcome = relay_reply_outcome(data->code);
+		r->outcome = relay_outcome_of_reply(data->code);
 		if (r->outcome == RELAY_SENT)
 			relay_set_queue_id(r, data);
 		return 0;

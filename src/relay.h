@@ -223,6 +223,12 @@ enum relay_status relay_session_run(struct relay_session *s,
 const struct relay_result *relay_session_results(const struct relay_session *s,
     unsigned *count);
 
+/*
+ * A message's outcome from an SMTP reply code, by its class: 2xx sent,
+ * 5xx failed, anything else deferred. Both clients decide this way.
+ */
+enum relay_outcome relay_outcome_of_reply(int code);
+
 /* Short lower-case names for logs ("sent", "deferred", ...). */
 const char *relay_outcome_name(enum relay_outcome outcome);
 const char *relay_status_name(enum relay_status status);

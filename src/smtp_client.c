@@ -159,16 +159,6 @@ smtp_queue_take(struct smtp_queue *q)
 
 /* --- results ------------------------------------------------------------ */
 
-static enum relay_outcome
-smtp_outcome_of(int code)
-{
-	if (code >= 200 && code < 300)
-		return RELAY_SENT;
-	if (code >= 500 && code < 600)
-		return RELAY_FAILED;
-	return RELAY_DEFERRED;
-}
-
 /* Records reply as the job's final answer at stage. */
 static void
 smtp_job_answer(struct smtp_job *job, enum relay_stage stage,
@@ -178,7 +168,7 @@ smtp_job_answer(struct smtp_job *job, enum relay_stage stage,
 
 	r->stage = stage;
 	r->code = reply->code;
-	r->outcome = smtp_outcome_of(reply->code);
+	r->outcome = relay_outcome_of_reply(reply->code);
 	smtp_reply_format(reply, r->reply, sizeof(r->reply));
 	r->queue_id[0] = '\0';
 	if (stage == RELAY_STAGE_END && r->outcome == RELAY_SENT)
