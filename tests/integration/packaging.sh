@@ -29,7 +29,7 @@
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 
-UNITS="heraldd.service herald-db.service herald-stage.service herald-stage.timer
+UNITS="heraldd.service herald-web.service herald-db.service herald-stage.service herald-stage.timer
 	herald-maintain.service herald-maintain.timer"
 
 # verify_units WHAT [OPTIONS] FILE...: systemd-analyze verify must exit 0
@@ -54,6 +54,7 @@ for unit in $UNITS; do
 	[ -f "$HERALD_SRCDIR/contrib/systemd/$unit" ] ||
 		t_fail "contrib/systemd/$unit exists" "missing"
 	sed -e "s#/usr/bin/herald#$HERALD_BIN#; s#/usr/sbin/heraldd#$HERALDD_BIN#" \
+	    -e "s#/usr/sbin/herald-web#$HERALD_WEB_BIN#" \
 	    "$HERALD_SRCDIR/contrib/systemd/$unit" >"$T_DIR/units/$unit"
 done
 verify_units "systemd-analyze verify passes on every unit in contrib/systemd" \
