@@ -152,6 +152,13 @@ static const struct config_key config_keys[] = {
 	    "and nothing else. Empty = herald bounce uses database_user."),
 	STR(intake_database_password, CONFIG_SECRET, "",
 	    "Its password (required when intake_database_user is set)."),
+	STR(web_database_user, CONFIG_STRING, "",
+	    "The account of herald-web, created by herald db init: it looks "
+	    "up a token's recipient (address and status only), marks the "
+	    "recipient unsubscribed and adds the suppression, and nothing "
+	    "else. Empty = herald-web uses database_user."),
+	STR(web_database_password, CONFIG_SECRET, "",
+	    "Its password (required when web_database_user is set)."),
 	NUM(database_connect_timeout, CONFIG_DURATION, "10", 1, 3600,
 	    "How long to wait for a connection to the database server."),
 

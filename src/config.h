@@ -54,6 +54,8 @@ struct herald_config {
 	char *daemon_database_password;
 	char *intake_database_user;
 	char *intake_database_password;
+	char *web_database_user;
+	char *web_database_password;
 	long database_connect_timeout;
 
 	/* The embedded MariaDB instance (herald db start). */

@@ -84,6 +84,9 @@ db_connect(const struct herald_config *cfg, int flags, struct buf *err)
 	} else if ((flags & DB_AS_INTAKE) && cfg->intake_database_user[0]) {
 		user = cfg->intake_database_user;
 		password = cfg->intake_database_password;
+	} else if ((flags & DB_AS_WEB) && cfg->web_database_user[0]) {
+		user = cfg->web_database_user;
+		password = cfg->web_database_password;
 	} else if (config_uses_embedded_database(cfg)) {
 		user = dbserver_login_user(cfg);
 	}

@@ -28,6 +28,7 @@ enum db_connect_flags {
 	DB_FOUND_ROWS = 16,	/* UPDATE reports rows matched, not changed */
 	DB_AS_DAEMON = 32,	/* as daemon_database_user when it is set */
 	DB_AS_INTAKE = 64,	/* as intake_database_user when it is set */
+	DB_AS_WEB = 128,	/* as web_database_user when it is set */
 };
 
 /*

@@ -47,7 +47,15 @@ static const struct grant intake_grants[] = {
 	{ NULL, NULL }
 };
 
-/* On each stage table (after ON `DB`.`TABLE`). */
+/* herald-web: an unsubscribe (unsubscribe.c), whatever its channel. */
+static const struct grant web_grants[] = {
+	{ "SELECT (id)", "mailings" },
+	{ "SELECT (id, email, status), UPDATE (status)", "recipients" },
+	{ "SELECT (email), INSERT", "suppressions" },
+	{ NULL, NULL }
+};
+
+/* On each stage table (after ON `DB`.`TABLE`); NULL: none. */
 #define DAEMON_STAGE_GRANT "SELECT, UPDATE"
 #define INTAKE_STAGE_GRANT "SELECT (mailing_id, recipient_id, email, " \
 	"delivery_state), UPDATE (delivery_state, relay_reply)"
@@ -59,8 +67,10 @@ struct role {
 	const char *stage_grant;
 };
 
+#define ROLES_MAX 3
+
 static unsigned
-roles_of(const struct herald_config *cfg, struct role roles[2])
+roles_of(const struct herald_config *cfg, struct role roles[ROLES_MAX])
 {
 	unsigned n = 0;
 
@@ -72,6 +82,10 @@ roles_of(const struct herald_config *cfg, struct role roles[2])
 		roles[n++] = (struct role){ "intake_database_user",
 		    cfg->intake_database_user, cfg->intake_database_password,
 		    intake_grants, INTAKE_STAGE_GRANT };
+	if (cfg->web_database_user[0])
+		roles[n++] = (struct role){ "web_database_user",
+		    cfg->web_database_user, cfg->web_database_password,
+		    web_grants, NULL };
 	return n;
 }
 
@@ -95,6 +109,8 @@ grant_stage(const struct herald_config *cfg, MYSQL *db,
 	struct buf sql = BUF_INIT;
 	int status = 0;
 
+	if (r->stage_grant == NULL)
+		return 0;
 	for (unsigned h = 0; account_hosts[h] && !status; h++) {
 		buf_reset(&sql);
 		buf_printf(&sql, "GRANT %s ON `%s`.`%s` TO '%s'@'%s'",
@@ -110,7 +126,7 @@ int
 dbaccount_grant_stage_table(const struct herald_config *cfg, MYSQL *db,
     const char *table, struct buf *err)
 {
-	struct role roles[2];
+	struct role roles[ROLES_MAX];
 	unsigned n = roles_of(cfg, roles);
 
 	if (n && !history_is_stage_table(table)) {
@@ -183,7 +199,7 @@ stage_table_row(void *arg, unsigned ncolumns, char **col)
 int
 dbaccount_apply(const struct herald_config *cfg, MYSQL *db, struct buf *err)
 {
-	struct role roles[2];
+	struct role roles[ROLES_MAX];
 	struct stage_tables tables = { NULL, 0 };
 	unsigned n = roles_of(cfg, roles);
 	int status = 0;

@@ -2,7 +2,7 @@
  * dbaccount.h - herald's database accounts, one per role.
  *
  *	operator   database_user: herald's commands; everything (it creates
- *	           the other two, and grants them each stage table).
+ *	           the others, and grants them each stage table).
  *	daemon     daemon_database_user: heraldd. Reads and updates mailings
  *	           and batches (claims, counters, states), reads variants and
  *	           the suppression list, reads and records the rows of each
@@ -12,6 +12,9 @@
  *	           stage table name, marks a recipient bounced (status only),
  *	           adds suppressions, reads and marks the stage row of the
  *	           bounce (address and state columns only), counts refusals.
+ *	web        web_database_user: herald-web. Reads a token's recipient
+ *	           (id, address, status), marks it unsubscribed (status
+ *	           only), reads and adds suppressions. No stage tables.
  *
  * Stage tables are created per mailing, and MariaDB grants by table name
  * only one table at a time (a wildcard is for database names): a grant

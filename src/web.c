@@ -217,7 +217,8 @@ web_db(struct web *web)
 	struct buf err = BUF_INIT;
 
 	if (web->db == NULL) {
-		web->db = db_connect(web->cfg, DB_SELECT_DATABASE, &err);
+		web->db = db_connect(web->cfg, DB_SELECT_DATABASE | DB_AS_WEB,
+		    &err);
 		if (web->db == NULL)
 			msg_error("%s", buf_str(&err));
 	}
@@ -549,7 +550,7 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 		goto fail;
 	/* Refuse to start against a database that is not there: an
 	 * operator sees it at once rather than at the first unsubscribe. */
-	web->db = db_connect(cfg, DB_SELECT_DATABASE, err);
+	web->db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_WEB, err);
 	if (web->db == NULL)
 		goto fail;
 	if (addr.ss_family == AF_INET6)

@@ -7,14 +7,19 @@
 # "herald bounce" records a bounce as the intake account. Neither can
 # drop a table; the daemon cannot read recipients at all, the intake
 # only their id and status; an account without a password is refused.
+# With web_database_user set too, herald-web records a one-click
+# unsubscribe as its own account, which can read recipients' addresses
+# and statuses only.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 t_use_database
 t_start_sink "$T_DIR/sink"
-daemon_user="hd$$" intake_user="hi$$"
+daemon_user="hd$$" intake_user="hi$$" web_user="hw$$"
 daemon_pw="daemon-pw-$RANDOM-$RANDOM" intake_pw="intake-pw-$RANDOM-$RANDOM"
-for u in $daemon_user $intake_user; do
+web_pw="web-pw-$RANDOM-$RANDOM"
+WEB_PORT=$(t_free_port)
+for u in $daemon_user $intake_user $web_user; do
 	t_at_exit "t_sql \"DROP USER IF EXISTS '$u'@'localhost', '$u'@'%'\" >/dev/null 2>&1"
 done
 cat >>"$T_CONFIG" <<CONF
@@ -26,6 +31,9 @@ daemon_database_user = $daemon_user
 daemon_database_password = $daemon_pw
 intake_database_user = $intake_user
 intake_database_password = $intake_pw
+web_database_user = $web_user
+web_database_password = $web_pw
+web_listen = 127.0.0.1:$WEB_PORT
 CONF
 chmod 600 "$T_CONFIG"
 t_check "db init creates the accounts" "$HERALD_BIN" db init
@@ -111,6 +119,36 @@ t_expect_fail "an unsigned one is judged (grace period) and counted as the intak
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5@bounce.test" "$T_DIR/dsn"
 t_expect_fail "a forged return path is counted as the intake account" 0 "1 forged refused today" \
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/dsn"
+
+# A one-click unsubscribe recorded by herald-web as the web account.
+denied "the web account cannot DROP a table" $web_user "$web_pw" "DROP TABLE suppressions"
+denied "nor read recipients' names" $web_user "$web_pw" "SELECT first_name FROM recipients"
+denied "nor read a stage table" $web_user "$web_pw" "SELECT email FROM stage_1"
+denied "nor remove a suppression" $web_user "$web_pw" "DELETE FROM suppressions"
+denied "nor change an address" $web_user "$web_pw" "UPDATE recipients SET email = 'x@example.org'"
+denied "nor touch batches" $web_user "$web_pw" "SELECT * FROM batches"
+if command -v curl >/dev/null; then
+	"$HERALD_WEB_BIN" -f --config "$T_DIR/role.conf" >"$T_DIR/web.log" 2>&1 &
+	web=$!
+	t_at_exit "kill $web 2>/dev/null"
+	for _ in $(seq 1 200); do
+		grep -q "listening on" "$T_DIR/web.log" && break
+		kill -0 $web 2>/dev/null || break
+		sleep 0.1
+	done
+	r7=$(t_sql "SELECT id FROM recipients WHERE email = 'r7@example.org'")
+	code=$(curl -s -o "$T_DIR/body" -w '%{http_code}' -d List-Unsubscribe=One-Click \
+	    "http://127.0.0.1:$WEB_PORT/u/$("$HERALD_BIN" token make 1 "$r7")")
+	[ "$code" = 200 ] && [ "$(t_sql "SELECT status FROM recipients WHERE id = $r7")" = unsubscribed ] &&
+	[ "$(t_sql "SELECT channel FROM suppressions WHERE email = 'r7@example.org'")" = one-click ] &&
+		t_ok "herald-web records a one-click unsubscribe as the web account" ||
+		t_fail "herald-web unsubscribes as the web account" "HTTP $code; $(cat "$T_DIR/web.log")"
+	! grep -Eq "cannot connect|denied" "$T_DIR/web.log" && t_ok "with no connection or privilege error" ||
+		t_fail "herald-web: no privilege errors" "$(grep -E "cannot connect|denied" "$T_DIR/web.log" | head -2)"
+	kill $web; wait $web 2>/dev/null
+else
+	t_fail "curl is installed (contrib/check installs it)" "not found"
+fi
 
 sed -i "s/^intake_database_password = .*/intake_database_password =/" "$T_CONFIG"
 t_expect_fail "an account without a password is refused" 1 \
