@@ -47,6 +47,13 @@ static const struct grant intake_grants[] = {
 	{ NULL, NULL }
 };
 
+/*
+ * On each monthly archive: a bounce arriving after its mailing was
+ * archived (herald maintain) finds its row there (history_find_row()),
+ * and is recorded in the bounces table only.
+ */
+#define INTAKE_ARCHIVE_GRANT "SELECT (mailing_id, recipient_id, email)"
+
 /* herald-web: an unsubscribe (unsubscribe.c), whatever its channel. */
 static const struct grant web_grants[] = {
 	{ "SELECT (id)", "mailings" },
@@ -64,7 +71,7 @@ struct role {
 	const char *user_key;
 	const char *user, *password;
 	const struct grant *grants;
-	const char *stage_grant;
+	const char *stage_grant, *archive_grant;	/* NULL: none */
 };
 
 #define ROLES_MAX 3
@@ -77,15 +84,15 @@ roles_of(const struct herald_config *cfg, struct role roles[ROLES_MAX])
 	if (cfg->daemon_database_user[0])
 		roles[n++] = (struct role){ "daemon_database_user",
 		    cfg->daemon_database_user, cfg->daemon_database_password,
-		    daemon_grants, DAEMON_STAGE_GRANT };
+		    daemon_grants, DAEMON_STAGE_GRANT, NULL };
 	if (cfg->intake_database_user[0])
 		roles[n++] = (struct role){ "intake_database_user",
 		    cfg->intake_database_user, cfg->intake_database_password,
-		    intake_grants, INTAKE_STAGE_GRANT };
+		    intake_grants, INTAKE_STAGE_GRANT, INTAKE_ARCHIVE_GRANT };
 	if (cfg->web_database_user[0])
 		roles[n++] = (struct role){ "web_database_user",
 		    cfg->web_database_user, cfg->web_database_password,
-		    web_grants, NULL };
+		    web_grants, NULL, NULL };
 	return n;
 }
 
@@ -102,19 +109,22 @@ account_name_ok(const char *name)
 	return 1;
 }
 
+/* Grants r what it needs on table, a stage table or a monthly archive. */
 static int
-grant_stage(const struct herald_config *cfg, MYSQL *db,
+grant_history_table(const struct herald_config *cfg, MYSQL *db,
     const struct role *r, const char *table, struct buf *err)
 {
+	const char *privileges = history_is_stage_table(table) ?
+	    r->stage_grant : r->archive_grant;
 	struct buf sql = BUF_INIT;
 	int status = 0;
 
-	if (r->stage_grant == NULL)
+	if (privileges == NULL)
 		return 0;
 	for (unsigned h = 0; account_hosts[h] && !status; h++) {
 		buf_reset(&sql);
 		buf_printf(&sql, "GRANT %s ON `%s`.`%s` TO '%s'@'%s'",
-		    r->stage_grant, cfg->database_name, table, r->user,
+		    privileges, cfg->database_name, table, r->user,
 		    account_hosts[h]);
 		status = db_exec(db, buf_str(&sql), err);
 	}
@@ -123,18 +133,19 @@ grant_stage(const struct herald_config *cfg, MYSQL *db,
 }
 
 int
-dbaccount_grant_stage_table(const struct herald_config *cfg, MYSQL *db,
+dbaccount_grant_history_table(const struct herald_config *cfg, MYSQL *db,
     const char *table, struct buf *err)
 {
 	struct role roles[ROLES_MAX];
 	unsigned n = roles_of(cfg, roles);
 
-	if (n && !history_is_stage_table(table)) {
-		buf_printf(err, "\"%s\" is no stage table", table);
+	if (n && !history_is_stage_table(table) && !history_is_archive(table)) {
+		buf_printf(err, "\"%s\" is neither a stage table nor an "
+		    "archive", table);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++)
-		if (grant_stage(cfg, db, &roles[i], table, err) != 0)
+		if (grant_history_table(cfg, db, &roles[i], table, err) != 0)
 			return -1;
 	return 0;
 }
@@ -177,18 +188,19 @@ account_create(const struct herald_config *cfg, MYSQL *db,
 	return status;
 }
 
-struct stage_tables {
+struct history_tables {
 	char **names;
 	unsigned count;
 };
 
 static int
-stage_table_row(void *arg, unsigned ncolumns, char **col)
+history_table_row(void *arg, unsigned ncolumns, char **col)
 {
-	struct stage_tables *t = arg;
+	struct history_tables *t = arg;
 
 	(void)ncolumns;
-	if (col[0] && history_is_stage_table(col[0])) {
+	if (col[0] && (history_is_stage_table(col[0]) ||
+	    history_is_archive(col[0]))) {
 		t->names = xrealloc(t->names, (t->count + 1) *
 		    sizeof(*t->names));
 		t->names[t->count++] = xstrdup(col[0]);
@@ -200,7 +212,7 @@ int
 dbaccount_apply(const struct herald_config *cfg, MYSQL *db, struct buf *err)
 {
 	struct role roles[ROLES_MAX];
-	struct stage_tables tables = { NULL, 0 };
+	struct history_tables tables = { NULL, 0 };
 	unsigned n = roles_of(cfg, roles);
 	int status = 0;
 
@@ -223,13 +235,14 @@ dbaccount_apply(const struct herald_config *cfg, MYSQL *db, struct buf *err)
 		return 0;
 	if (db_query_strings(db, "SELECT TABLE_NAME FROM "
 	    "information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
-	    "TABLE_NAME LIKE 'stage\\\\_%' AND TABLE_NAME <> 'stage_template'",
-	    0, NULL, stage_table_row, &tables, err) != 0)
+	    "(TABLE_NAME LIKE 'stage\\\\_%' OR TABLE_NAME LIKE "
+	    "'history\\\\_%')", 0, NULL, history_table_row, &tables,
+	    err) != 0)
 		return -1;
 	for (unsigned i = 0; i < n && !status; i++) {
 		status = account_create(cfg, db, &roles[i], err);
 		for (unsigned t = 0; t < tables.count && !status; t++)
-			status = grant_stage(cfg, db, &roles[i],
+			status = grant_history_table(cfg, db, &roles[i],
 			    tables.names[t], err);
 	}
 	for (unsigned t = 0; t < tables.count; t++)

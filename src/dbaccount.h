@@ -11,7 +11,9 @@
  *	intake     intake_database_user: herald bounce. Reads a mailing's
  *	           stage table name, marks a recipient bounced (status only),
  *	           adds suppressions, reads and marks the stage row of the
- *	           bounce (address and state columns only), counts refusals.
+ *	           bounce (address and state columns only), counts refusals;
+ *	           reads the row of a late bounce in a monthly archive
+ *	           (ids and address only).
  *	web        web_database_user: herald-web. Reads a token's recipient
  *	           (id, address, status), marks it unsubscribed (status
  *	           only), reads and adds suppressions. No stage tables.
@@ -20,8 +22,10 @@
  * only one table at a time (a wildcard is for database names): a grant
  * on the whole database would let the daemon read recipients. So the
  * stager, as the operator, grants each new stage table to the daemon and
- * the intake (dbaccount_grant_stage_table()), and "herald db init" or
- * "db migrate" grants the stage tables that exist.
+ * the intake, and herald maintain each new monthly archive to the intake
+ * (dbaccount_grant_history_table()); "herald db init" or "db migrate"
+ * grants the stage tables and archives that exist. (Grants follow a
+ * table's name, so the packed copy renamed over an archive keeps them.)
  *
  * An account is created only when its user is configured, and never
  * without a password; an empty user means the role uses database_user.
@@ -42,9 +46,12 @@
 int dbaccount_apply(const struct herald_config *cfg, MYSQL *db,
     struct buf *err);
 
-/* Grants the configured role accounts what they need on stage table
- * (just staged). 0, or -1 with the reason in err. */
-int dbaccount_grant_stage_table(const struct herald_config *cfg, MYSQL *db,
-    const char *table, struct buf *err);
+/*
+ * Grants the configured role accounts what they need on table, a stage
+ * table just staged or a monthly archive just created. 0, or -1 with
+ * the reason in err.
+ */
+int dbaccount_grant_history_table(const struct herald_config *cfg,
+    MYSQL *db, const char *table, struct buf *err);
 
 #endif

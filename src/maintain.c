@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "dbaccount.h"
 #include "log.h"
 #include "history.h"
 #include "mailing.h"
@@ -76,8 +77,8 @@ finished_row(void *arg, unsigned ncolumns, char **col)
 }
 
 static int
-compact_mailing(MYSQL *db, const char *id, const char *table,
-    const char *month, struct buf *err)
+compact_mailing(const struct herald_config *cfg, MYSQL *db, const char *id,
+    const char *table, const char *month, struct buf *err)
 {
 	struct buf sql = BUF_INIT, archive = BUF_INIT;
 	char archive_name[HISTORY_TABLE_NAME_MAX];
@@ -93,7 +94,9 @@ compact_mailing(MYSQL *db, const char *id, const char *table,
 		/* Step 1, from scratch (a dead run may have done part). */
 		buf_printf(&sql, "CREATE TABLE IF NOT EXISTS `%s` LIKE "
 		    "stage_template", buf_str(&archive));
-		if (db_exec(db, buf_str(&sql), err) != 0)
+		if (db_exec(db, buf_str(&sql), err) != 0 ||
+		    dbaccount_grant_history_table(cfg, db, buf_str(&archive),
+		    err) != 0)
 			goto out;
 		buf_reset(&sql);
 		buf_printf(&sql, "DELETE FROM `%s` WHERE mailing_id = ?",
@@ -257,8 +260,8 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 	    finished_row, &f, err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < f.count; i++) {
-		if (compact_mailing(db, f.ids[i], f.tables[i], f.months[i],
-		    err) != 0)
+		if (compact_mailing(cfg, db, f.ids[i], f.tables[i],
+		    f.months[i], err) != 0)
 			goto unlock;
 		report->compacted++;
 	}

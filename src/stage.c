@@ -284,7 +284,7 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 	}
 	/* Before any batch is published: heraldd's account reads it. */
 	if (!status)
-		status = dbaccount_grant_stage_table(cfg, db, m->table, err);
+		status = dbaccount_grant_history_table(cfg, db, m->table, err);
 	stage_crash_point("renamed");
 	if (!status)
 		status = history_union_change(db, NULL, m->table, err);

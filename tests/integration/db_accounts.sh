@@ -120,10 +120,27 @@ t_expect_fail "an unsigned one is judged (grace period) and counted as the intak
 t_expect_fail "a forged return path is counted as the intake account" 0 "1 forged refused today" \
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/dsn"
 
+# A late bounce, after herald maintain moved the mailing into its
+# monthly archive, recorded as the intake account.
+echo "compact_after = 0" >>"$T_CONFIG"
+t_check "herald maintain archives the mailing" "$HERALD_BIN" maintain
+archive=$(t_sql "SELECT stage_table FROM mailings WHERE id = 1")
+[[ $archive == history_* ]] && t_ok "mailing 1 now lives in $archive" ||
+	t_fail "mailing 1 archived" "its table: $archive"
+denied "the intake account cannot read names in the archive" $intake_user "$intake_pw" "SELECT first_name FROM $archive"
+r6=$(t_sql "SELECT id FROM recipients WHERE email = 'r6@example.org'")
+sed "s/r5@example.org/r6@example.org/" "$T_DIR/dsn" >"$T_DIR/dsn6"
+t_check "herald bounce records a late bounce as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" bounce \
+	--recipient "bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r6")@bounce.test" "$T_DIR/dsn6"
+[ "$(t_sql "SELECT COUNT(*) FROM bounces WHERE mailing_id = 1 AND recipient_id = $r6")" = 1 ] &&
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r6")" = bounced ] &&
+	t_ok "the late bounce is in the bounces table and the recipient is bounced" ||
+	t_fail "late bounce recorded" "$(t_sql "SELECT status FROM recipients WHERE id = $r6")"
+
 # A one-click unsubscribe recorded by herald-web as the web account.
 denied "the web account cannot DROP a table" $web_user "$web_pw" "DROP TABLE suppressions"
 denied "nor read recipients' names" $web_user "$web_pw" "SELECT first_name FROM recipients"
-denied "nor read a stage table" $web_user "$web_pw" "SELECT email FROM stage_1"
+denied "nor read an archive" $web_user "$web_pw" "SELECT email FROM $archive"
 denied "nor remove a suppression" $web_user "$web_pw" "DELETE FROM suppressions"
 denied "nor change an address" $web_user "$web_pw" "UPDATE recipients SET email = 'x@example.org'"
 denied "nor touch batches" $web_user "$web_pw" "SELECT * FROM batches"
