@@ -1,5 +1,5 @@
 -- 003_suppressions.sql - every suppression keeps who made it, why and
--- when (src/suppression.c owns the table; "herald suppress" is its CLI).
+-- when (src/store/suppression.c owns the table; "herald suppress" is its CLI).
 --
 -- Before: reason was an ENUM naming the cause. After: source names who
 -- or what suppressed the address (operator, import, bounce, unsubscribe,

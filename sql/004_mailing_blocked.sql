@@ -2,7 +2,7 @@
 --
 -- A worker that cannot build a mailing's messages (a template broken
 -- mid-send) leaves its batches waiting; the mailing says so, with the
--- reason, until a worker builds its messages again (src/mailing.h).
+-- reason, until a worker builds its messages again (src/store/mailing.h).
 -- Safe to re-run, like every migration.
 ALTER TABLE mailings
   MODIFY COLUMN state ENUM('draft','queued','staging','ready','sending','blocked','paused','done','cancelled','pulled') NOT NULL DEFAULT 'draft',

@@ -1,6 +1,6 @@
 -- 005_signed_return_paths.sql - return paths are signed from here on.
 --
--- herald signs its VERP return paths (src/returnpath.h) and refuses
+-- herald signs its VERP return paths (src/mail/returnpath.h) and refuses
 -- bounces to an unsigned or badly signed one. When this migration was
 -- applied (schema_migrations.applied_at, found by this file's name) is
 -- the upgrade: unsigned return paths of mailings staged before it stay

@@ -1,5 +1,5 @@
 -- 006_unsubscribe_channel.sql - how an unsubscribe arrived and from where
--- (src/suppression.c owns the table; herald-web and the mailto handler
+-- (src/store/suppression.c owns the table; herald-web and the mailto handler
 -- write these columns).
 --
 -- channel: 'one-click' (RFC 8058 POST from the mailbox provider),

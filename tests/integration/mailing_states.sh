@@ -1,6 +1,6 @@
 #!/bin/bash
 # mailing_states.sh - an operator's pause, resume and cancel against a
-# mailing in each of its states (src/mailing.h), through the CLI and a
+# mailing in each of its states (src/store/mailing.h), through the CLI and a
 # real MariaDB: what the state table allows moves the mailing; anything
 # else is refused, naming the state and the states that would do, and
 # leaves the mailing's row exactly as it was (updated_at included). A

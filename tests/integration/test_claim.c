@@ -1,9 +1,9 @@
 /*
- * test_claim.c - batch claims, leases and bulk recording (src/batch.c,
- * src/delivery.c), the mailing's state moves (src/mailing.c) and typed
- * binds (src/db.c) against the real MariaDB that contrib/check starts
+ * test_claim.c - batch claims, leases and bulk recording (src/store/batch.c,
+ * src/store/delivery.c), the mailing's state moves (src/store/mailing.c) and typed
+ * binds (src/store/db.c) against the real MariaDB that contrib/check starts
  * ($HERALD_TEST_SOCKET). Each test gets a fresh database with the schema
- * applied by src/migrate.c, one mailing staged by hand in stage_1 with
+ * applied by src/store/migrate.c, one mailing staged by hand in stage_1 with
  * 10 rows in two batches.
  */
 #include <check.h>

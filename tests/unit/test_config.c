@@ -1,5 +1,5 @@
 /*
- * test_config.c - unit tests of src/config.c: defaults, every error path
+ * test_config.c - unit tests of src/core/config.c: defaults, every error path
  * (each reported with FILE:LINE and the key, and leaving the
  * configuration unchanged), comments after values, suggestions for
  * unknown keys, secrets, token keys, lists, file lookup and the key

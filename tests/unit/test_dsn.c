@@ -1,5 +1,5 @@
 /*
- * test_dsn.c - unit tests of src/dsn.c: delivery status notifications
+ * test_dsn.c - unit tests of src/mail/dsn.c: delivery status notifications
  * as Postfix writes them, the variations RFC 3464 allows, inputs that are
  * not DSNs (each refused with the line it concerns), and the shape of
  * VERP return paths (their signatures: test_token.c).

@@ -1,6 +1,6 @@
 /*
- * test_gmetric.c - unit tests of src/gmetric.c and the pure parts of
- * src/monitor.c: the XDR packets (decoded here field by field, as
+ * test_gmetric.c - unit tests of src/daemon/gmetric.c and the pure parts of
+ * src/daemon/monitor.c: the XDR packets (decoded here field by field, as
  * gm_protocol.x lays them out), reading gmond.conf, counting postqueue's
  * output and naming metrics. The packets are also checked against a real
  * gmond by tests/integration/ganglia.sh.

@@ -1,5 +1,5 @@
 /*
- * test_mailing.c - unit tests of src/mailing.c: the state table, pair by
+ * test_mailing.c - unit tests of src/store/mailing.c: the state table, pair by
  * pair, against the life of a mailing written out here independently;
  * names both ways; and an illegal move refused before any database is
  * touched (no connection is given).

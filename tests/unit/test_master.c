@@ -1,5 +1,5 @@
 /*
- * test_master.c - the daemon's supervision (src/master.c) with real
+ * test_master.c - the daemon's supervision (src/daemon/master.c) with real
  * processes: respawn, the respawn throttle, the watchdog against hung and
  * stopped workers, graceful stop, reload, and workers exiting when the
  * master dies. The worker bodies here are small test bodies; the real

@@ -1,5 +1,5 @@
 /*
- * test_relay.c - src/relay.c against a real SMTP server: Postfix's
+ * test_relay.c - src/relay/relay.c against a real SMTP server: Postfix's
  * smtp-sink on 127.0.0.1, on a port free at test time, with its fault
  * options (-r/-f reject a command with 4xx/5xx, -q/-Q disconnect after
  * one, -w/-W delay a reply).

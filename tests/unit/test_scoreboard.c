@@ -1,5 +1,5 @@
 /*
- * test_scoreboard.c - unit tests of src/scoreboard.c: creation, the
+ * test_scoreboard.c - unit tests of src/daemon/scoreboard.c: creation, the
  * read-only view "herald status" uses, a worker's updates seen across
  * processes, and refusal of files that are not scoreboards.
  */

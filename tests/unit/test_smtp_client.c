@@ -1,6 +1,6 @@
 /*
- * test_smtp_client.c - herald's pipelined SMTP client (src/smtp_reply.c,
- * src/smtp_client.c, src/smtp_pool.c, through relay.h) against a
+ * test_smtp_client.c - herald's pipelined SMTP client (src/relay/smtp_reply.c,
+ * src/relay/smtp_client.c, src/relay/smtp_pool.c, through relay.h) against a
  * scripted server.
  *
  * The server is a child process on a loopback listener that follows a

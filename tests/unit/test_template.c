@@ -1,5 +1,5 @@
 /*
- * test_template.c - src/template.c against the Mustache specification
+ * test_template.c - src/mail/template.c against the Mustache specification
  * (../shared/testdata/mustache-spec, read with jansson; skipped with a
  * message when absent), plus herald's own rules: escaping modes, error
  * positions, and data never read as template text.

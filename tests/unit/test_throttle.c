@@ -1,5 +1,5 @@
 /*
- * test_throttle.c - unit tests of src/throttle.c. The clock is passed in,
+ * test_throttle.c - unit tests of src/relay/throttle.c. The clock is passed in,
  * so the limits are checked exactly, without timing anything.
  */
 #include <check.h>

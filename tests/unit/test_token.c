@@ -1,5 +1,5 @@
 /*
- * test_token.c - unit tests of src/token.c and src/returnpath.c: tokens
+ * test_token.c - unit tests of src/mail/token.c and src/mail/returnpath.c: tokens
  * round-trip for each purpose, a token of one purpose is refused for
  * every other, altered or unknown-key tokens are refused, keys rotate,
  * unsubscribe tokens made before purposes existed still verify, and

@@ -1,6 +1,6 @@
 /*
  * cmd_suppress.c - "herald suppress add|remove|list|import": the
- * operator's hand on the suppressions table (src/suppression.c).
+ * operator's hand on the suppressions table (src/store/suppression.c).
  *
  * Every address is checked before anything is written: one bad address
  * on the command line or in the file (named with its line) and nothing
