@@ -25,6 +25,7 @@
 #include "history.h"
 #include "log.h"
 #include "mailing.h"
+#include "mailing_check.h"
 #include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
@@ -39,6 +40,7 @@ cmd_mailing_usage(FILE *out)
 	    "           [--priority N] [--expected-value AMOUNT]\n"
 	    "       herald mailing list\n"
 	    "       herald mailing show ID\n"
+	    "       herald mailing variant add|list|remove ID ...\n"
 	    "       herald mailing pause|resume|cancel ID\n"
 	    "\n"
 	    "create validates the template directory, the segment and the\n"
@@ -64,32 +66,6 @@ struct create_args {
 	const char *name, *template_dir, *segment, *from, *subject;
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
 };
-
-/* Accepts "Name <address>" or "address"; checks the address. */
-static int
-check_from(const char *text, struct buf *err)
-{
-	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-	struct buf normalized = BUF_INIT, why = BUF_INIT;
-	int status;
-
-	if (lt && (gt == NULL || gt[1] != '\0')) {
-		buf_printf(err, "--from \"%s\": expected \"Name <address>\" "
-		    "or an address", text);
-		return -1;
-	}
-	if (strpbrk(text, "\r\n")) {
-		buf_printf(err, "--from: line breaks are not allowed");
-		return -1;
-	}
-	status = address_check(lt ? lt + 1 : text, lt ? (size_t)(gt - lt - 1) :
-	    strlen(text), &normalized, &why);
-	if (status)
-		buf_printf(err, "--from \"%s\": %s", text, buf_str(&why));
-	buf_free(&normalized);
-	buf_free(&why);
-	return status;
-}
 
 static int
 mailing_create(struct cli *cli, int argc, char **argv)
@@ -151,7 +127,7 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		goto done;
 	}
 	date_format_utc(send_time, send_at);
-	if (check_from(a.from, &err) != 0)
+	if (mailing_check_from(a.from, &err) != 0)
 		goto done;
 	if (a.reply_to && address_check(a.reply_to, strlen(a.reply_to), &why,
 	    &why) != 0) {
@@ -181,17 +157,10 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    "such as 1250.00", a.expected_value);
 		goto done;
 	}
-	set = tmplset_open(a.template_dir, a.subject, &err);
+	set = mailing_check_templates(a.template_dir, a.subject,
+	    a.subject != NULL, "mailing", &err);
 	if (set == NULL)
 		goto done;
-	/* Workers take subject.mustache over the mailing's subject: a
-	 * --subject given with it would be shown but never sent. */
-	if (a.subject && set->subject_source) {
-		buf_printf(&err, "--subject \"%s\": %s/subject.mustache gives "
-		    "this mailing's subject; leave --subject out, or remove "
-		    "the file to use --subject", a.subject, a.template_dir);
-		goto done;
-	}
 	/* The mailing records the subject its messages carry. */
 	buf_append_str(&subject, a.subject ? a.subject : set->subject_source);
 	cfg = cli_config(cli);
@@ -368,7 +337,7 @@ mailing_arguments(int argc, char **argv)
 	    strcmp(verb, "pause") && strcmp(verb, "resume") &&
 	    strcmp(verb, "cancel"))
 		return cli_unknown_verb(cmd_mailing_usage, "mailing", verb,
-		    "create, list, show, pause, resume or cancel");
+		    "create, list, show, variant, pause, resume or cancel");
 	snprintf(command, sizeof(command), "mailing %s", verb);
 	if (!strcmp(verb, "list"))
 		return argc > 2 ? cli_unexpected(cmd_mailing_usage, command,
@@ -392,6 +361,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 	const char *verb = argc > 1 ? argv[1] : "";
 	int status = CLI_OK;
 
+	if (strcmp(verb, "variant") == 0)
+		return cmd_mailing_variant(cli, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
 		cmd_mailing_usage(stdout);
 		return CLI_OK;
