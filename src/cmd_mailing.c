@@ -29,6 +29,7 @@
 #include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
+#include "variant.h"
 
 static void
 cmd_mailing_usage(FILE *out)
@@ -270,6 +271,45 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	return 0;
 }
 
+/* "variants  A 60%, B 10% (subject), ...", when there are any. */
+static int
+print_show_variants(MYSQL *db, const char *id, struct buf *err)
+{
+	struct variant_list list;
+	struct buf line = BUF_INIT;
+
+	if (variant_list_read(db, strtoull(id, NULL, 10), &list, err) != 0)
+		return -1;
+	if (list.count > 0) {
+		buf_append_str(&line, VARIANT_OWN_NAME " ");
+		variant_share_format(VARIANT_SHARE_WHOLE - list.share_total,
+		    &line);
+		for (unsigned i = 0; i < list.count; i++) {
+			const struct variant_row *v = &list.rows[i];
+			const char *own[3];
+			unsigned n = 0;
+
+			if (v->subject)
+				own[n++] = "subject";
+			if (v->template_dir)
+				own[n++] = "template";
+			if (v->from)
+				own[n++] = "from";
+			buf_printf(&line, ", %s ", v->name);
+			variant_share_format(v->share, &line);
+			buf_append_str(&line, n ? " (own " : " (the mailing's "
+			    "content");
+			for (unsigned j = 0; j < n; j++)
+				buf_printf(&line, "%s%s", j ? ", " : "", own[j]);
+			buf_append_char(&line, ')');
+		}
+		printf("%-15s %s\n", "variants", buf_str(&line));
+	}
+	buf_free(&line);
+	variant_list_free(&list);
+	return 0;
+}
+
 static MYSQL *
 mailing_db(struct cli *cli, struct buf *err)
 {
@@ -402,7 +442,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		else if (!found) {
 			buf_printf(&err, "mailing %s does not exist", argv[2]);
 			status = CLI_FAILED;
-		}
+		} else if (print_show_variants(db, argv[2], &err) != 0)
+			status = CLI_FAILED;
 	} else if (mailing_change(db, verb, argv[2], &err) != 0) {
 		status = CLI_FAILED;
 	} else {

@@ -84,7 +84,14 @@ grep -Eq '^A +60% +-	-	-$' "$T_DIR/out" && grep -Eq '^B +10% +Subject B \{\{firs
 	grep -Eq "^C +30% +-	$T_DIR/c	Team C <c@example.org>$" "$T_DIR/out" && [ "$(wc -l <"$T_DIR/out")" = 4 ] &&
 	t_ok "list: A with the rest, then each variant's own content" || t_fail "variant list" "$(cat "$T_DIR/out")"
 
+t_check "mailing show" "$HERALD_BIN" mailing show 1
+grep -q "^variants        A 60%, B 10% (own subject), C 30% (own template, from)$" "$T_DIR/out" &&
+	t_ok "show: the variants and what each has of its own" || t_fail "show's variants" "$(cat "$T_DIR/out")"
+
 # --- staging: exact shares, the HMAC ranking, the same on a re-run --------
+HERALD_TEST_KILL_AT=staging "$HERALD_BIN" stage >/dev/null 2>&1
+t_expect_fail "no variant is added while the mailing is being staged" 1 'mailing 1 is staging: variants change only before staging' \
+	add 1 --name D --share 5% --subject D
 HERALD_TEST_KILL_AT=renamed "$HERALD_BIN" stage >/dev/null 2>&1
 t_sql "SELECT recipient_id, variant_id FROM stage_1 ORDER BY recipient_id" >"$T_DIR/first.txt"
 [ "$(wc -l <"$T_DIR/first.txt")" = $N ] && t_ok "a staging run killed after filling its table" ||
