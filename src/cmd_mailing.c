@@ -271,7 +271,7 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	return 0;
 }
 
-/* "variants  A 60%, B 10% (subject), ...", when there are any. */
+/* "variants  A 60%, B 10% (own subject), ...", when there are any. */
 static int
 print_show_variants(MYSQL *db, const char *id, struct buf *err)
 {
