@@ -105,6 +105,8 @@ int cmd_template(struct cli *cli, int argc, char **argv);
 int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_preview(struct cli *cli, int argc, char **argv);
 int cmd_mailing(struct cli *cli, int argc, char **argv);
+/* "herald mailing variant ...": argv[0] is "variant". */
+int cmd_mailing_variant(struct cli *cli, int argc, char **argv);
 int cmd_stage(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);

@@ -25,9 +25,11 @@
 #include "history.h"
 #include "log.h"
 #include "mailing.h"
+#include "mailing_check.h"
 #include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
+#include "variant.h"
 
 static void
 cmd_mailing_usage(FILE *out)
@@ -39,6 +41,7 @@ cmd_mailing_usage(FILE *out)
 	    "           [--priority N] [--expected-value AMOUNT]\n"
 	    "       herald mailing list\n"
 	    "       herald mailing show ID\n"
+	    "       herald mailing variant add|list|remove ID ...\n"
 	    "       herald mailing pause|resume|cancel ID\n"
 	    "\n"
 	    "create validates the template directory, the segment and the\n"
@@ -64,32 +67,6 @@ struct create_args {
 	const char *name, *template_dir, *segment, *from, *subject;
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
 };
-
-/* Accepts "Name <address>" or "address"; checks the address. */
-static int
-check_from(const char *text, struct buf *err)
-{
-	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-	struct buf normalized = BUF_INIT, why = BUF_INIT;
-	int status;
-
-	if (lt && (gt == NULL || gt[1] != '\0')) {
-		buf_printf(err, "--from \"%s\": expected \"Name <address>\" "
-		    "or an address", text);
-		return -1;
-	}
-	if (strpbrk(text, "\r\n")) {
-		buf_printf(err, "--from: line breaks are not allowed");
-		return -1;
-	}
-	status = address_check(lt ? lt + 1 : text, lt ? (size_t)(gt - lt - 1) :
-	    strlen(text), &normalized, &why);
-	if (status)
-		buf_printf(err, "--from \"%s\": %s", text, buf_str(&why));
-	buf_free(&normalized);
-	buf_free(&why);
-	return status;
-}
 
 static int
 mailing_create(struct cli *cli, int argc, char **argv)
@@ -151,7 +128,7 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		goto done;
 	}
 	date_format_utc(send_time, send_at);
-	if (check_from(a.from, &err) != 0)
+	if (mailing_check_from(a.from, &err) != 0)
 		goto done;
 	if (a.reply_to && address_check(a.reply_to, strlen(a.reply_to), &why,
 	    &why) != 0) {
@@ -181,17 +158,10 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    "such as 1250.00", a.expected_value);
 		goto done;
 	}
-	set = tmplset_open(a.template_dir, a.subject, &err);
+	set = mailing_check_templates(a.template_dir, a.subject,
+	    a.subject != NULL, "mailing", &err);
 	if (set == NULL)
 		goto done;
-	/* Workers take subject.mustache over the mailing's subject: a
-	 * --subject given with it would be shown but never sent. */
-	if (a.subject && set->subject_source) {
-		buf_printf(&err, "--subject \"%s\": %s/subject.mustache gives "
-		    "this mailing's subject; leave --subject out, or remove "
-		    "the file to use --subject", a.subject, a.template_dir);
-		goto done;
-	}
 	/* The mailing records the subject its messages carry. */
 	buf_append_str(&subject, a.subject ? a.subject : set->subject_source);
 	cfg = cli_config(cli);
@@ -301,6 +271,45 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	return 0;
 }
 
+/* "variants  A 60%, B 10% (own subject), ...", when there are any. */
+static int
+print_show_variants(MYSQL *db, const char *id, struct buf *err)
+{
+	struct variant_list list;
+	struct buf line = BUF_INIT;
+
+	if (variant_list_read(db, strtoull(id, NULL, 10), &list, err) != 0)
+		return -1;
+	if (list.count > 0) {
+		buf_append_str(&line, VARIANT_OWN_NAME " ");
+		variant_share_format(VARIANT_SHARE_WHOLE - list.share_total,
+		    &line);
+		for (unsigned i = 0; i < list.count; i++) {
+			const struct variant_row *v = &list.rows[i];
+			const char *own[3];
+			unsigned n = 0;
+
+			if (v->subject)
+				own[n++] = "subject";
+			if (v->template_dir)
+				own[n++] = "template";
+			if (v->from)
+				own[n++] = "from";
+			buf_printf(&line, ", %s ", v->name);
+			variant_share_format(v->share, &line);
+			buf_append_str(&line, n ? " (own " : " (the mailing's "
+			    "content");
+			for (unsigned j = 0; j < n; j++)
+				buf_printf(&line, "%s%s", j ? ", " : "", own[j]);
+			buf_append_char(&line, ')');
+		}
+		printf("%-15s %s\n", "variants", buf_str(&line));
+	}
+	buf_free(&line);
+	variant_list_free(&list);
+	return 0;
+}
+
 static MYSQL *
 mailing_db(struct cli *cli, struct buf *err)
 {
@@ -368,7 +377,7 @@ mailing_arguments(int argc, char **argv)
 	    strcmp(verb, "pause") && strcmp(verb, "resume") &&
 	    strcmp(verb, "cancel"))
 		return cli_unknown_verb(cmd_mailing_usage, "mailing", verb,
-		    "create, list, show, pause, resume or cancel");
+		    "create, list, show, variant, pause, resume or cancel");
 	snprintf(command, sizeof(command), "mailing %s", verb);
 	if (!strcmp(verb, "list"))
 		return argc > 2 ? cli_unexpected(cmd_mailing_usage, command,
@@ -392,6 +401,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 	const char *verb = argc > 1 ? argv[1] : "";
 	int status = CLI_OK;
 
+	if (strcmp(verb, "variant") == 0)
+		return cmd_mailing_variant(cli, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
 		cmd_mailing_usage(stdout);
 		return CLI_OK;
@@ -431,7 +442,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		else if (!found) {
 			buf_printf(&err, "mailing %s does not exist", argv[2]);
 			status = CLI_FAILED;
-		}
+		} else if (print_show_variants(db, argv[2], &err) != 0)
+			status = CLI_FAILED;
 	} else if (mailing_change(db, verb, argv[2], &err) != 0) {
 		status = CLI_FAILED;
 	} else {

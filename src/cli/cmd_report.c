@@ -303,7 +303,7 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    section_row, &sections[0], &err) != 0)
 		goto done;
 	buf_reset(&sql);
-	buf_printf(&sql, "SELECT h.variant_id, COALESCE(v.name, 'default'), "
+	buf_printf(&sql, "SELECT h.variant_id, COALESCE(v.name, 'A'), "
 	    "COUNT(*), SUM(" HISTORY_DELIVERY_STATE " = 'sent'), "
 	    "SUM(h.delivery_state = 'deferred'), SUM(h.delivery_state = "
 	    "'failed') FROM `%s` h" HISTORY_BOUNCES_JOIN " LEFT JOIN variants "

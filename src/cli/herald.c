@@ -33,7 +33,8 @@ static const struct cli_command cli_commands[] = {
 	{ "token", "verify or make an unsubscribe token", cmd_token },
 	{ "preview", "print the exact message one recipient gets",
 	    cmd_preview },
-	{ "mailing", "create, list, show, pause, resume, cancel mailings",
+	{ "mailing", "create, list, show, pause, resume, cancel mailings; "
+	    "their variants",
 	    cmd_mailing },
 	{ "stage", "stage due mailings (cron, every minute)", cmd_stage },
 	{ "history", "the mailings one recipient received", cmd_history },

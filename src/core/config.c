@@ -345,7 +345,9 @@ static const struct config_key config_keys[] = {
 	    "'_'; a SECRET at least 32 characters, everything after '=' up to "
 	    "the end of the line (see SECRETS). With no key, herald generates "
 	    "one in STATE/token-keys (mode 600) on first use; nodes sending "
-	    "the same mailings must share their keys."),
+	    "the same mailings must share their keys. The newest key also "
+	    "keys the draw of recipients into a mailing's variants at "
+	    "staging (a key derived from it, never the key itself)."),
 
 	STR(web_listen, CONFIG_STRING, "127.0.0.1:8025",
 	    "Where herald-web, the one-click unsubscribe endpoint, listens: "

@@ -46,10 +46,11 @@ const char *const composer_generated_names[] = {
 const char *const composer_mailing_names[] = { "id", "name", "subject",
 	NULL };
 
-/* One template set per variant that has its own files or subject. */
+/* One per variant that has its own files, subject or From. */
 struct variant_set {
 	uint32_t variant_id;		/* 0: the mailing's own */
 	struct tmplset *set;
+	char *from_name, *from_address;	/* NULL: the mailing's */
 };
 
 struct composer {
@@ -109,7 +110,8 @@ set_string(struct tvalue *v, const char *s, size_t length)
 
 /* "Name <addr>", "\"Name\" <addr>" or "addr" into its two parts. */
 static int
-parse_from(struct composer *c, const char *text, struct buf *err)
+parse_from(const char *text, char **from_name, char **from_address,
+    struct buf *err)
 {
 	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
 	struct buf address = BUF_INIT, why = BUF_INIT;
@@ -136,9 +138,9 @@ parse_from(struct composer *c, const char *text, struct buf *err)
 		buf_printf(err, "From \"%s\": %s", text, buf_str(&why));
 		status = -1;
 	} else {
-		c->from_name = xstrndup(text + name_start,
+		*from_name = xstrndup(text + name_start,
 		    name_end - name_start);
-		c->from_address = buf_steal(&address);
+		*from_address = buf_steal(&address);
 	}
 	buf_free(&address);
 	buf_free(&why);
@@ -184,15 +186,16 @@ composer_settings(struct composer *c, struct buf *err)
 	return c->keys ? 0 : -1;
 }
 
-/* The variant's own files or subject, compiled; none when it has
- * neither (it is sent with the mailing's). */
+/* The variant's own files, subject or From, compiled; none when it has
+ * none of them (it is sent with the mailing's). */
 static int
 composer_add_variant(struct composer *c, const struct mailing_variant *v,
     struct buf *err)
 {
+	struct variant_set *added;
 	struct tmplset *set;
 
-	if (v->template_dir == NULL && v->subject == NULL)
+	if (v->template_dir == NULL && v->subject == NULL && v->from == NULL)
 		return 0;
 	set = tmplset_open(v->template_dir ? v->template_dir :
 	    c->variants[0].set->directory, v->subject ? v->subject :
@@ -201,9 +204,12 @@ composer_add_variant(struct composer *c, const struct mailing_variant *v,
 		return -1;
 	c->variants = xrealloc(c->variants, (c->variant_count + 1) *
 	    sizeof(*c->variants));
-	c->variants[c->variant_count].variant_id = v->id;
-	c->variants[c->variant_count++].set = set;
-	return 0;
+	added = &c->variants[c->variant_count++];
+	memset(added, 0, sizeof(*added));
+	added->variant_id = v->id;
+	added->set = set;
+	return v->from ? parse_from(v->from, &added->from_name,
+	    &added->from_address, err) : 0;
 }
 
 struct composer *
@@ -220,7 +226,7 @@ composer_open(const struct herald_config *cfg,
 	c->subject = xstrdup(m->subject);
 	c->reply_to = xstrdup(m->reply_to);
 	c->rate_limit = m->rate_limit;
-	if (parse_from(c, m->from, err) != 0)
+	if (parse_from(m->from, &c->from_name, &c->from_address, err) != 0)
 		goto fail;
 	if (composer_settings(c, err) != 0)
 		goto fail;
@@ -244,8 +250,11 @@ composer_free(struct composer *c)
 {
 	if (c == NULL)
 		return;
-	for (unsigned i = 0; i < c->variant_count; i++)
+	for (unsigned i = 0; i < c->variant_count; i++) {
 		tmplset_free(c->variants[i].set);
+		free(c->variants[i].from_name);
+		free(c->variants[i].from_address);
+	}
 	free(c->variants);
 	free(c->mailing_name);
 	free(c->subject);
@@ -405,13 +414,13 @@ attributes_set(struct composer *c, const char *text, struct tvalue *v)
 
 /* --- one message -------------------------------------------------------- */
 
-static const struct tmplset *
-composer_set(const struct composer *c, uint32_t variant_id)
+static const struct variant_set *
+composer_variant(const struct composer *c, uint32_t variant_id)
 {
 	for (unsigned i = 1; i < c->variant_count; i++)
 		if (c->variants[i].variant_id == variant_id)
-			return c->variants[i].set;
-	return c->variants[0].set;
+			return &c->variants[i];
+	return &c->variants[0];
 }
 
 static void
@@ -473,7 +482,9 @@ int
 composer_build(struct composer *c, const struct delivery_row *row,
     struct buf *message, struct buf *sender, struct buf *err)
 {
-	const struct tmplset *set = composer_set(c, row->variant_id);
+	const struct variant_set *variant = composer_variant(c,
+	    row->variant_id);
+	const struct tmplset *set = variant->set;
 	struct message_fields f;
 	char mailing_id[24];
 	size_t name_length;
@@ -534,8 +545,10 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	    c->mailing_id, row->variant_id, c->cfg->feedback_id_sender);
 
 	memset(&f, 0, sizeof(f));
-	f.from_name = c->from_name;
-	f.from_address = c->from_address;
+	f.from_name = variant->from_address ? variant->from_name :
+	    c->from_name;
+	f.from_address = variant->from_address ? variant->from_address :
+	    c->from_address;
 	f.to_name = buf_str(&c->to_name) + (c->to_name.data &&
 	    c->to_name.data[0] == ' ' ? 1 : 0);
 	f.to_address = row->fields[FIELD_EMAIL];

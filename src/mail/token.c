@@ -269,6 +269,17 @@ token_make(const struct token_keys *keys, enum token_purpose purpose,
 	token_mac(key, purpose, mailing, recipient, out);
 }
 
+void
+token_derive_key(const struct token_keys *keys, const char *label,
+    unsigned char out[TOKEN_DERIVED_KEY_BYTES])
+{
+	const struct token_key *key = &keys->keys[keys->count - 1];
+	unsigned mac_length = 0;
+
+	HMAC(EVP_sha256(), key->secret, (int)strlen(key->secret),
+	    (const unsigned char *)label, strlen(label), out, &mac_length);
+}
+
 /* Parses a decimal id with no sign, no leading zero, no overflow. */
 static int
 parse_id(const char *s, size_t length, uint64_t *value)

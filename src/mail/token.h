@@ -69,6 +69,18 @@ int token_purpose_parse(const char *name, enum token_purpose *purpose);
 void token_make(const struct token_keys *keys, enum token_purpose purpose,
     uint64_t mailing, uint64_t recipient, struct buf *out);
 
+/* Bytes of a key made by token_derive_key(). */
+#define TOKEN_DERIVED_KEY_BYTES 32
+
+/*
+ * Fills out with HMAC-SHA256(newest key, label): a key of its own for a
+ * use that is not a token (label "herald-variant-assignment:" ranks a
+ * mailing's recipients, variant.h), so the token keys themselves never
+ * leave herald and that use can never sign a token.
+ */
+void token_derive_key(const struct token_keys *keys, const char *label,
+    unsigned char out[TOKEN_DERIVED_KEY_BYTES]);
+
 /*
  * Checks token for purpose. Returns 0 and the ids when its MAC is right
  * under the key it names, or -1 with the reason in why (malformed,

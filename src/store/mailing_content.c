@@ -46,6 +46,7 @@ variant_row(void *arg, unsigned ncolumns, char **col)
 	v->id = (uint32_t)strtoul(col[0], NULL, 10);
 	v->template_dir = col[1] ? xstrdup(col[1]) : NULL;
 	v->subject = col[2] ? xstrdup(col[2]) : NULL;
+	v->from = col[3] ? xstrdup(col[3]) : NULL;
 	return 0;
 }
 
@@ -68,8 +69,8 @@ mailing_content_read(MYSQL *db, uint64_t mailing_id,
 		buf_printf(err, "mailing %s does not exist", id);
 		goto fail;
 	}
-	if (db_query_strings(db, "SELECT id, template_dir, subject FROM "
-	    "variants WHERE mailing_id = ? ORDER BY id", 1, params,
+	if (db_query_strings(db, "SELECT id, template_dir, subject, "
+	    "from_address FROM variants WHERE mailing_id = ? ORDER BY id", 1, params,
 	    variant_row, m, err) != 0)
 		goto fail;
 	return 0;
@@ -84,6 +85,7 @@ mailing_content_free(struct mailing_content *m)
 	for (unsigned i = 0; i < m->variant_count; i++) {
 		free(m->variants[i].template_dir);
 		free(m->variants[i].subject);
+		free(m->variants[i].from);
 	}
 	free(m->variants);
 	free(m->name);

@@ -1,7 +1,7 @@
 /*
  * mailing_content.h - what the composer needs of a mailing, read from
  * the database: its name, addresses, subject, template directory, rate
- * limit, and the variants that have their own files or subject.
+ * limit, and the variants that have their own files, subject or From.
  *
  * The worker and "herald preview" read it and hand it to
  * composer_open() (compose.h), so that rendering stays rows in, bytes
@@ -19,6 +19,7 @@ struct mailing_variant {
 	uint32_t id;
 	char *template_dir;	/* NULL: the mailing's */
 	char *subject;		/* NULL: the mailing's */
+	char *from;		/* NULL: the mailing's */
 };
 
 struct mailing_content {

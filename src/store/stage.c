@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mailing.h"
 #include "segment.h"
+#include "variant.h"
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
 
@@ -78,76 +79,19 @@ stage_undo(MYSQL *db, struct stage_mailing *m, struct buf *err)
 	return status;
 }
 
-struct variant_list {
-	unsigned long *ids, *weights;
-	unsigned count;
-};
-
-static int
-variant_row(void *arg, unsigned ncolumns, char **col)
-{
-	struct variant_list *v = arg;
-
-	(void)ncolumns;
-	v->ids = xrealloc(v->ids, (v->count + 1) * sizeof(*v->ids));
-	v->weights = xrealloc(v->weights, (v->count + 1) *
-	    sizeof(*v->weights));
-	v->ids[v->count] = strtoul(col[0], NULL, 10);
-	v->weights[v->count++] = strtoul(col[1], NULL, 10);
-	return 0;
-}
-
-/*
- * The SQL choosing each row's variant: by weight, stable per recipient
- * and mailing (a hash of both). Only numbers read back from our own
- * integer columns go into the text; the mailing id is bound.
- */
-static int
-variant_expression(MYSQL *db, struct stage_mailing *m, struct buf *out,
-    unsigned *nparams, struct buf *err)
-{
-	struct variant_list v = { NULL, NULL, 0 };
-	const char *params[1] = { m->id };
-	unsigned long total = 0, upto = 0;
-
-	*nparams = 0;
-	if (db_query_strings(db, "SELECT id, weight FROM variants WHERE "
-	    "mailing_id = ? AND weight > 0 ORDER BY id", 1, params,
-	    variant_row, &v, err) != 0) {
-		free(v.ids);
-		free(v.weights);
-		return -1;
-	}
-	for (unsigned i = 0; i < v.count; i++)
-		total += v.weights[i];
-	if (v.count == 0) {
-		buf_append_str(out, "0");
-	} else {
-		buf_append_str(out, "CASE");
-		for (unsigned i = 0; i < v.count; i++) {
-			upto += v.weights[i];
-			buf_printf(out, " WHEN MOD(CRC32(CONCAT(r.id, ':', ?)), "
-			    "%lu) < %lu THEN %lu", total, upto, v.ids[i]);
-		}
-		buf_append_str(out, " END");
-		*nparams = v.count;
-	}
-	free(v.ids);
-	free(v.weights);
-	return 0;
-}
-
 /* Step 2: the fresh table, filled in one statement. */
 static int
-stage_fill(MYSQL *db, struct stage_mailing *m, const char *today,
-    struct buf *err)
+stage_fill(const struct herald_config *cfg, MYSQL *db,
+    struct stage_mailing *m, const char *today, struct buf *err)
 {
 	struct segment_sql seg;
-	struct buf sql = BUF_INIT, variant = BUF_INIT;
+	struct variant_assignment variant;
+	struct buf sql = BUF_INIT;
 	const char **params = NULL;
-	unsigned nvariant = 0, n = 0;
+	unsigned n = 0;
 	int status = -1;
 
+	memset(&variant, 0, sizeof(variant));
 	segment_sql_init(&seg);
 	if (segment_compile(m->segment, today, &seg, err) != 0) {
 		char *why = buf_steal(err);
@@ -156,7 +100,7 @@ stage_fill(MYSQL *db, struct stage_mailing *m, const char *today,
 		free(why);
 		goto out;
 	}
-	if (variant_expression(db, m, &variant, &nvariant, err) != 0)
+	if (variant_assignment_prepare(cfg, db, m->id, &variant, err) != 0)
 		goto out;
 	buf_printf(&sql, "CREATE TABLE `%s` LIKE stage_template",
 	    m->new_table);
@@ -168,16 +112,16 @@ stage_fill(MYSQL *db, struct stage_mailing *m, const char *today,
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		buf_printf(&sql, ", %s", delivery_field_names[i]);
 	buf_printf(&sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY r.id), "
-	    "r.id, %s", buf_str(&variant));
+	    "r.id, %s", buf_str(&variant.expression));
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		buf_printf(&sql, ", r.%s", delivery_field_names[i]);
 	buf_printf(&sql, " FROM recipients r WHERE r.status = 'active' AND "
 	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
 	    "r.email) AND (%s)", buf_str(&seg.where));
-	params = xcalloc(1 + nvariant + seg.count, sizeof(*params));
+	params = xcalloc(1 + variant.nparams + seg.count, sizeof(*params));
 	params[n++] = m->id;
-	for (unsigned i = 0; i < nvariant; i++)
-		params[n++] = m->id;
+	for (unsigned i = 0; i < variant.nparams; i++)
+		params[n++] = variant.params[i];
 	for (unsigned i = 0; i < seg.count; i++)
 		params[n++] = seg.params[i];
 	status = db_execute(db, buf_str(&sql), n, params, &m->rows, err);
@@ -185,7 +129,7 @@ out:
 	free(params);
 	segment_sql_free(&seg);
 	buf_free(&sql);
-	buf_free(&variant);
+	variant_assignment_free(&variant);
 	return status;
 }
 
@@ -259,7 +203,7 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 	stage_crash_point("staging");
 	status = stage_undo(db, m, err);
 	if (!status)
-		status = stage_fill(db, m, today, err);
+		status = stage_fill(cfg, db, m, today, err);
 	stage_crash_point("filled");
 	if (!status && m->rows == 0) {
 		buf_printf(&sql, "DROP TABLE `%s`", m->new_table);

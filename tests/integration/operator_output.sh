@@ -103,7 +103,7 @@ bad_argument() {	# WHAT PATTERN ARGS...
 bad_argument "mailing pause abc" 'mailing pause: "abc" is not a mailing id \(a positive number\)' mailing pause abc
 bad_argument "mailing pause without an id" 'mailing pause: name the mailing by its id' mailing pause
 bad_argument "mailing show with two ids" 'mailing show: unexpected argument "2"' mailing show 1 2
-bad_argument "mailing sideways" 'mailing: unknown command "sideways": expected create, list, show, pause, resume or cancel' mailing sideways
+bad_argument "mailing sideways" 'mailing: unknown command "sideways": expected create, list, show, variant, pause, resume or cancel' mailing sideways
 bad_argument "mailing create --frob" 'mailing create: unknown option "--frob"' mailing create --name x --frob y
 bad_argument "mailing create --name (no value)" 'mailing create: --name needs a value' mailing create --name
 bad_argument "mailing create without the required options" 'mailing create: --template --segment --from missing' mailing create --name x

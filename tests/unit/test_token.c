@@ -3,7 +3,8 @@
  * round-trip for each purpose, a token of one purpose is refused for
  * every other, altered or unknown-key tokens are refused, keys rotate,
  * unsubscribe tokens made before purposes existed still verify, and
- * return paths are signed, survive a change of case and refuse forgery.
+ * return paths are signed, survive a change of case and refuse forgery,
+ * and derived keys are HMACs of the newest key.
  */
 #include <check.h>
 #include <stdint.h>
@@ -277,6 +278,33 @@ START_TEST(forged_return_paths_are_refused)
 }
 END_TEST
 
+START_TEST(derived_keys_are_hmacs_of_the_newest_key)
+{
+	static const char label[] = "herald-variant-assignment:";
+	struct token_keys *keys = one_key(), *rotated;
+	unsigned char got[TOKEN_DERIVED_KEY_BYTES], want[EVP_MAX_MD_SIZE],
+	    other[TOKEN_DERIVED_KEY_BYTES];
+	unsigned want_length = 0;
+
+	token_derive_key(keys, label, got);
+	HMAC(EVP_sha256(), SECRET_1, (int)strlen(SECRET_1),
+	    (const unsigned char *)label, strlen(label), want, &want_length);
+	ck_assert_uint_eq(want_length, TOKEN_DERIVED_KEY_BYTES);
+	ck_assert_int_eq(memcmp(got, want, TOKEN_DERIVED_KEY_BYTES), 0);
+	/* Another label, another key; the newest key is the one used. */
+	token_derive_key(keys, "herald-unsubscribe:", other);
+	ck_assert_int_ne(memcmp(got, other, TOKEN_DERIVED_KEY_BYTES), 0);
+	rotated = keys_from("token_key k1 = " SECRET_1 "\n"
+	    "token_key k2 = " SECRET_2 "\n");
+	token_derive_key(rotated, label, other);
+	HMAC(EVP_sha256(), SECRET_2, (int)strlen(SECRET_2),
+	    (const unsigned char *)label, strlen(label), want, &want_length);
+	ck_assert_int_eq(memcmp(other, want, TOKEN_DERIVED_KEY_BYTES), 0);
+	token_keys_free(rotated);
+	token_keys_free(keys);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -293,6 +321,7 @@ main(void)
 	tcase_add_test(tc, keys_rotate);
 	tcase_add_test(tc, return_paths_are_signed_and_survive_case_changes);
 	tcase_add_test(tc, forged_return_paths_are_refused);
+	tcase_add_test(tc, derived_keys_are_hmacs_of_the_newest_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
