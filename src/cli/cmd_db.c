@@ -141,7 +141,7 @@ static int
 cmd_db_status(struct herald_config *cfg)
 {
 	struct migration_list list = { NULL, 0 };
-	struct buf err = BUF_INIT, where = BUF_INIT;
+	struct buf err = BUF_INIT, where = BUF_INIT, pending = BUF_INIT;
 	const char *params[1] = { cfg->database_name };
 	MYSQL *db = NULL;
 	int status = CLI_FAILED, version;
@@ -176,12 +176,11 @@ cmd_db_status(struct herald_config *cfg)
 		goto fail;
 	printf("database: %s\nschema version: %d", cfg->database_name,
 	    version);
-	if (migration_list_read(cfg->sql_directory, &list, &err) == 0) {
-		unsigned latest = list.items[list.count - 1].version;
-
-		if ((unsigned)version < latest)
-			printf(" (version %u available: run \"herald db "
-			    "migrate\")", latest);
+	if (migration_list_read(cfg->sql_directory, &list, &err) == 0 &&
+	    migrate_pending(db, &list, &pending, &err) == 0) {
+		if (pending.len)
+			printf(" (pending: %s; run \"herald db migrate\")",
+			    buf_str(&pending));
 		else
 			printf(" (current)");
 	} else {
@@ -203,6 +202,7 @@ out:
 	migration_list_free(&list);
 	buf_free(&err);
 	buf_free(&where);
+	buf_free(&pending);
 	return status;
 }
 

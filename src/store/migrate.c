@@ -152,6 +152,64 @@ migrate_current_version(MYSQL *db, struct buf *err)
 	return version;
 }
 
+/* The versions schema_migrations records, in any order. */
+struct applied_versions {
+	unsigned *versions;
+	unsigned count;
+};
+
+static int
+applied_version_row(void *arg, unsigned ncolumns, char **columns)
+{
+	struct applied_versions *a = arg;
+
+	if (ncolumns != 1 || columns[0] == NULL)
+		return 0;
+	a->versions = xrealloc(a->versions, (a->count + 1) *
+	    sizeof(*a->versions));
+	a->versions[a->count++] = (unsigned)strtoul(columns[0], NULL, 10);
+	return 0;
+}
+
+static int
+applied_versions_read(MYSQL *db, struct applied_versions *a,
+    struct buf *err)
+{
+	int current = migrate_current_version(db, err);
+
+	a->versions = NULL;
+	a->count = 0;
+	if (current <= 0)	/* error, or no table yet: nothing applied */
+		return current;
+	return db_query_strings(db, "SELECT version FROM schema_migrations",
+	    0, NULL, applied_version_row, a, err);
+}
+
+static int
+applied_versions_has(const struct applied_versions *a, unsigned version)
+{
+	for (unsigned i = 0; i < a->count; i++)
+		if (a->versions[i] == version)
+			return 1;
+	return 0;
+}
+
+int
+migrate_pending(MYSQL *db, const struct migration_list *list,
+    struct buf *names, struct buf *err)
+{
+	struct applied_versions a;
+
+	if (applied_versions_read(db, &a, err) != 0)
+		return -1;
+	for (unsigned i = 0; i < list->count; i++)
+		if (!applied_versions_has(&a, list->items[i].version))
+			buf_printf(names, "%s%s", names->len ? ", " : "",
+			    list->items[i].name);
+	free(a.versions);
+	return 0;
+}
+
 /* Reads a whole migration file into out. */
 static int
 migrate_read_file(const char *path, struct buf *out, struct buf *err)
@@ -222,8 +280,9 @@ int
 migrate_apply(MYSQL *db, const struct migration_list *list,
     unsigned *applied, struct buf *err)
 {
-	int locked = 0, current, rc = -1;
+	int locked = 0, rc = -1;
 	struct buf lock_sql = BUF_INIT, release_err = BUF_INIT;
+	struct applied_versions done = { NULL, 0 };
 
 	*applied = 0;
 	/* GET_LOCK is per server: a second herald waits, then finds
@@ -241,11 +300,10 @@ migrate_apply(MYSQL *db, const struct migration_list *list,
 	}
 	if (db_exec(db, migrate_table_sql, err))
 		goto unlock;
-	current = migrate_current_version(db, err);
-	if (current < 0)
+	if (applied_versions_read(db, &done, err) != 0)
 		goto unlock;
 	for (unsigned i = 0; i < list->count; i++) {
-		if (list->items[i].version <= (unsigned)current)
+		if (applied_versions_has(&done, list->items[i].version))
 			continue;
 		if (migrate_run_one(db, &list->items[i], err))
 			goto unlock;
@@ -258,6 +316,7 @@ unlock:
 	db_exec(db, "DO RELEASE_LOCK(CONCAT('herald.migrate.', DATABASE()))",
 	    &release_err);
 out:
+	free(done.versions);
 	buf_free(&release_err);
 	buf_free(&lock_sql);
 	return rc;

@@ -3,9 +3,12 @@
  *
  * A migration is a file NNN_name.sql (NNN a positive number, the schema
  * version it brings the database to). migrate_apply() runs, in order,
- * every file whose version is above the one recorded in the table
- * schema_migrations, recording each after it succeeded, under a server
- * lock so two herald processes never migrate at once.
+ * every file whose version the table schema_migrations does not record,
+ * recording each after it succeeded, under a server lock so two herald
+ * processes never migrate at once. Not only those above the highest
+ * recorded: features are developed side by side, and a database that
+ * has 009 still gets a 007 that arrived after it (each migration is
+ * written to be independent of its neighbours and safe to re-run).
  */
 #ifndef HERALD_MIGRATE_H
 #define HERALD_MIGRATE_H
@@ -39,6 +42,13 @@ void migration_list_free(struct migration_list *list);
  * tables do not exist yet, -1 on error.
  */
 int migrate_current_version(MYSQL *db, struct buf *err);
+
+/*
+ * Appends to names the file names of list's migrations the database has
+ * not had, separated by ", " (nothing when it is current).
+ */
+int migrate_pending(MYSQL *db, const struct migration_list *list,
+    struct buf *names, struct buf *err);
 
 /*
  * Applies what is pending. *applied gets how many files were run.

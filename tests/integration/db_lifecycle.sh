@@ -54,6 +54,20 @@ grep -q "schema version: 900 (current)" "$T_DIR/out" &&
 	t_ok "status shows versions and table sizes" ||
 	t_fail "status shows versions and table sizes" "$(cat "$T_DIR/out")"
 
+# --- one below the highest applied, arriving later, is applied too -------
+# (features are developed side by side: their migrations land in any order)
+echo "CREATE TABLE IF NOT EXISTS t_late (id INT);" >"$T_DIR/sql/850_late.sql"
+t_check "status after a lower-numbered file arrives" "$HERALD_BIN" db status
+grep -q 'pending: 850_late.sql; run "herald db migrate"' "$T_DIR/out" &&
+	t_ok "status names the pending migration below the highest" ||
+	t_fail "status names 850_late.sql" "$(head -4 "$T_DIR/out")"
+t_check "migrate applies it" "$HERALD_BIN" db migrate
+grep -q "schema version 900 (1 migration applied)" "$T_DIR/out" &&
+[ "$(t_sql "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 't_late'")" = 1 ] &&
+[ "$(t_sql "SELECT COUNT(*) FROM schema_migrations WHERE version = 850")" = 1 ] &&
+	t_ok "the late migration ran and is recorded" ||
+	t_fail "850_late.sql applied" "$(cat "$T_DIR/out")"
+
 # --- a broken migration is reported with its file and changes nothing ---
 echo "CREATE TABLE t_broken (id INT; -- syntax error" >"$T_DIR/sql/901_broken.sql"
 t_expect_fail "a broken migration fails with its file name" 1 '901_broken.sql.*syntax' \

@@ -288,7 +288,7 @@ grep -q "a local change the upgrade must keep" /etc/herald.conf && [ ! -e /etc/h
 [ "$(running_installed)" = 0 ] && t_ok "the upgrade started nothing" ||
 	t_fail "the upgrade started nothing" "$(running_installed) running"
 h db status >"$T_DIR/status" 2>&1
-grep -q 'version 999 available: run "herald db migrate"' "$T_DIR/status" &&
+grep -q 'pending: 999_[a-z_]*\.sql; run "herald db migrate"' "$T_DIR/status" &&
 	t_ok "db status names the new migration" ||
 	t_fail "db status names the new migration" "$(head -5 "$T_DIR/status")"
 t_check "herald db migrate" h db migrate
