@@ -302,6 +302,17 @@ static const struct config_key config_keys[] = {
 	    "and claim no batch; they resume when the queue is below it "
 	    "again, so a relay that cannot keep up slows herald down instead "
 	    "of piling mail up. Deferred mail does not count. 0 = no limit."),
+	STR(metrics_listen, CONFIG_STRING, "",
+	    "Where heraldd's monitor also serves its metrics over HTTP, at "
+	    "/metrics in the Prometheus text format, for Prometheus or any "
+	    "OpenMetrics scraper: IPV4:PORT or [IPV6]:PORT, for example "
+	    "127.0.0.1:9257. Empty = not served. The same series as Ganglia "
+	    "gets, as counters and gauges labelled by node, relay, mailing "
+	    "and domain (heraldd(8)); the database's are read every "
+	    "metrics_interval. heraldd listens before it starts its workers "
+	    "and refuses to start when it cannot; a change takes effect when "
+	    "heraldd restarts. There is no authentication: keep it on "
+	    "loopback or a monitoring network."),
 
 	STR(message_domain, CONFIG_STRING, "",
 	    "The right side of Message-IDs, "

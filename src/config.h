@@ -111,6 +111,7 @@ struct herald_config {
 	char *gmond_config;
 	char *postfix_config_directory;
 	long postfix_queue_limit;
+	char *metrics_listen;		/* /metrics ADDRESS:PORT; "" = off */
 
 	/* Messages (message.h, compose.h): empty domains default to the
 	 * domain of the mailing's From address. */
