@@ -208,6 +208,13 @@ static const struct config_key config_keys[] = {
 	    "coming back together."),
 	STR(node_name, CONFIG_STRING, "",
 	    "This node's name in batch leases; empty = the host name."),
+	NUM(node_timeout, CONFIG_DURATION, "1m", 10, 86400,
+	    "Each heraldd registers its node in the database's nodes table "
+	    "and beats there every 5 seconds (from its monitor); herald "
+	    "status shows a node silent for longer than this as dead. A dead "
+	    "node's batches go back to the other nodes when their leases "
+	    "expire (batch_lease). Every node and herald status should use "
+	    "the same value."),
 
 	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000,
 	    "herald maintain (daily cron) moves the stage table of each "

@@ -77,6 +77,7 @@ struct herald_config {
 	long maintain_pack;		/* myisampack closed months: 0/1 */
 	long import_lock_timeout;	/* herald import: wait for another */
 	char *node_name;
+	long node_timeout;		/* a node silent longer is dead */
 
 	/* Relays (relay.h): the primary, and a backup used while the
 	 * primary is down. */

@@ -58,7 +58,10 @@ struct monitor {
 	MYSQL *db;
 	struct gmetric_sender gmond;
 	/* Each source's trouble is logged when it starts and when it ends. */
-	int db_failing, gmond_failing, postfix_failing;
+	int db_failing, gmond_failing, postfix_failing, node_failing;
+	/* This node in the nodes table (node.h). */
+	int node_registered;
+	int64_t node_beat_due_ms;
 	/* The previous publication, for rates. */
 	int64_t published_ms;
 	uint64_t sent, deferred, failed, claims, claim_us;
@@ -367,6 +370,121 @@ monitor_read_database(struct monitor *m)
 	monitor_trouble(&m->db_failing, !m->db_ok, "reading the database",
 	    &err);
 	buf_free(&err);
+}
+
+/* What this node's scoreboard shows, for the nodes table. */
+static void
+monitor_node_report(const struct monitor *m, struct node_report *report,
+    struct node_relay_report *relays)
+{
+	const struct scoreboard *b = m->board;
+	int64_t now = scoreboard_now_ms();
+
+	memset(report, 0, sizeof(*report));
+	for (unsigned i = 0; i < b->slot_count; i++) {
+		int32_t state = atomic_load(&b->slots[i].state);
+
+		if (atomic_load(&b->slots[i].pid) <= 0 ||
+		    state == WORKER_MONITOR)
+			continue;
+		report->workers++;
+		report->workers_sending += state == WORKER_SENDING;
+	}
+	report->sent = atomic_load(&b->sent);
+	report->deferred = atomic_load(&b->deferred);
+	report->failed = atomic_load(&b->failed);
+	report->relays = relays;
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+		const struct relay_counters *r = &b->relays[i];
+		struct node_relay_report *out = &relays[report->relay_count];
+
+		if (atomic_load(&r->state) != 2)
+			continue;
+		snprintf(out->name, sizeof(out->name), "%s", r->name);
+		out->up = atomic_load(&r->down_until_ms) <= now;
+		out->sent_per_second = atomic_load(&r->sent_per_100s) / 100.0;
+		out->sent = atomic_load(&r->sent);
+		out->deferred = atomic_load(&r->deferred);
+		out->failed = atomic_load(&r->failed);
+		report->sent_per_second += out->sent_per_second;
+		report->relay_count++;
+	}
+}
+
+/*
+ * Every NODE_HEARTBEAT_INTERVAL seconds: registers this node the first
+ * time (and again after a failure), then beats (node.h).
+ */
+static void
+monitor_beat(struct monitor *m)
+{
+	struct node_relay_report relays[SCOREBOARD_RELAYS];
+	struct node_report report;
+	struct buf err = BUF_INIT;
+	char host[256];
+	int failed;
+
+	if (scoreboard_now_ms() < m->node_beat_due_ms)
+		return;
+	m->node_beat_due_ms = scoreboard_now_ms() + NODE_HEARTBEAT_INTERVAL *
+	    1000;
+	if (m->db == NULL)
+		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
+		    &err);
+	failed = m->db == NULL;
+	if (!failed && !m->node_registered) {
+		struct node_identity who = { .name = m->node, .host = host,
+		    .pid = m->master_pid, .version = PACKAGE_VERSION,
+		    .uptime_ms = scoreboard_now_ms() -
+		    atomic_load(&m->board->master_started_ms) };
+
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		failed = node_register(m->db, &who, m->cfg->node_timeout,
+		    &err) != 0;
+		m->node_registered = !failed;
+	}
+	if (!failed) {
+		monitor_node_report(m, &report, relays);
+		failed = node_heartbeat(m->db, m->node, &report, &err) != 0;
+	}
+	if (failed && m->db) {
+		/* Register again next time: the server may have lost us. */
+		mysql_close(m->db);
+		m->db = NULL;
+		m->node_registered = 0;
+	}
+	monitor_trouble(&m->node_failing, failed, "beating in the nodes "
+	    "table", &err);
+	buf_free(&err);
+}
+
+/*
+ * heraldd stops: its workers finish the session in hand. Waits for them
+ * to exit, a second less than the master gives them before SIGKILL.
+ */
+static void
+monitor_wait_for_workers(struct monitor *m)
+{
+	int64_t deadline = scoreboard_now_ms() + 1000 *
+	    (m->cfg->worker_kill_grace - 1);
+	struct timespec tick = { 0, 100 * 1000000L };
+
+	while (scoreboard_now_ms() < deadline) {
+		unsigned alive = 0;
+
+		for (unsigned i = 0; i < m->board->slot_count; i++) {
+			pid_t pid = atomic_load(&m->board->slots[i].pid);
+
+			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
+				alive++;
+		}
+		if (alive == 0)
+			return;
+		scoreboard_heartbeat(m->slot, WORKER_MONITOR);
+		nanosleep(&tick, NULL);
+	}
 }
 
 static void
@@ -925,6 +1043,7 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 			    cfg->metrics_interval : MONITOR_POSTFIX_POLL);
 		}
 		monitor_sample_rates(&m);
+		monitor_beat(&m);
 		if (cfg->metrics_interval > 0 && now >= publish_due) {
 			monitor_publish_all(&m);
 			publish_due = now + cfg->metrics_interval * 1000;
@@ -935,6 +1054,20 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 	if (m.loop)
 		ev_loop_destroy(m.loop);
 	gmetric_close(&m.gmond);
+	/* Told to stop (heraldd stops): stopped, not dead, with the totals
+	 * of the workers' last sessions. A monitor whose master is gone
+	 * leaves the node to fall silent. */
+	if (m.db && m.node_registered && monitor_stop_requested) {
+		struct buf err = BUF_INIT;
+
+		monitor_wait_for_workers(&m);
+		m.node_beat_due_ms = 0;
+		monitor_beat(&m);
+		if (m.db && node_stopped(m.db, m.node, m.master_pid, &err) != 0)
+			msg_warn("monitor: cannot mark node %s stopped: %s",
+			    m.node, buf_str(&err));
+		buf_free(&err);
+	}
 	if (m.db)
 		mysql_close(m.db);
 	free(m.mailings);
