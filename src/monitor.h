@@ -38,6 +38,11 @@
  * round; names in heraldd(8). The master opens the listening socket
  * (worker_shared.metrics_fd) before it forks.
  *
+ * Every NODE_HEARTBEAT_INTERVAL seconds it registers (once) and beats
+ * this node in the nodes table (node.h), whatever metrics_interval is;
+ * told to stop, it waits for the workers, beats a last time and marks
+ * the node stopped.
+ *
  * Whatever is unavailable (gmond, the database, Postfix) is logged once
  * when it goes and once when it comes back, and skipped; nothing here
  * can slow a worker down.

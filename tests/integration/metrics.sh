@@ -84,6 +84,7 @@ assert [s for s in p['samples'] if s[0] == 'herald_mailing_sent_total' and s[2] 
 	sleep 0.2
 done
 t_check "curl scrapes /metrics while the mailing sends" curl -sSf -D "$T_DIR/head" -o "$T_DIR/page" "$URL"
+echo "# a scrape during the send: $(curl -s -o /dev/null -w '%{size_download} bytes in %{time_total} s' "$URL")"
 grep -qi '^Content-Type: text/plain; version=0.0.4' "$T_DIR/head" && grep -q '^# TYPE herald_sent_total counter' "$T_DIR/page" &&
 	t_ok "text exposition format 0.0.4 with # TYPE lines" || t_fail "format" "$(head -c 600 "$T_DIR/head" "$T_DIR/page")"
 for _ in $(seq 1 100); do
