@@ -87,6 +87,8 @@ echo "worker_kill_grace = 5" >>"$T_CONFIG"
 wait_for reloads "configuration file changed" 1 && wait_for replaced "$before" &&
 	t_ok "an edit after the reloads reloads the configuration" ||
 	t_fail "an edit after the reloads is seen" "$(grep -E "reload|error" "$T_DIR/heraldd.log" | tail -5)"
+wait_for scraped && t_ok "the monitor started by the reloads serves /metrics on the same socket" ||
+	t_fail "/metrics after the reloads" "$(curl -s -m 20 "http://127.0.0.1:$metrics_port/metrics" | head -5)"
 kill -TERM $daemon
 wait $daemon
 logs=$(ls "$T_DIR/vg" | wc -l)
