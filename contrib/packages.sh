@@ -6,6 +6,7 @@ HERALD_PACKAGES="autoconf automake libtool pkg-config make gcc
 	libssl-dev check libsubunit-dev libjansson-dev libcsv-dev
 	libmicrohttpd-dev chromium
 	mariadb-server mariadb-client postfix python3 python3-aiosmtpd valgrind
+	python3-prometheus-client prometheus
 	ganglia-monitor dpkg-dev debhelper lintian systemd"
 
 # herald_install_packages: apt-get install what is missing (needs root).

@@ -28,6 +28,7 @@
 #include "history.h"
 #include "log.h"
 #include "mailing.h"
+#include "node.h"
 #include "scoreboard.h"
 
 #define BAR_WIDTH 24
@@ -41,7 +42,10 @@ cmd_status_usage(FILE *out)
 	    "Mailings not finished (progress, rate over the last minute and\n"
 	    "on average, ETA, deferred, failed), heraldd's workers (pid,\n"
 	    "state, batch, heartbeat), its monitor and Postfix's queue, and\n"
-	    "the relays (up or down; rate and totals while heraldd runs).\n"
+	    "the relays (up or down; rate and totals while heraldd runs),\n"
+	    "and every heraldd node on the database (alive, dead when silent\n"
+	    "longer than node_timeout, or stopped) with its workers, rate and\n"
+	    "relays.\n"
 	    "No ETA while a mailing is paused or blocked, or heraldd is not\n"
 	    "running. A blocked mailing (its messages cannot be built) shows\n"
 	    "why.\n"
@@ -66,6 +70,10 @@ struct status {
 	unsigned count;
 	int db_ok;
 	struct buf db_error;
+	/* Every heraldd on this database (node.h). */
+	struct node_status *nodes;
+	unsigned node_count;
+	struct buf node_error;		/* empty when nodes were read */
 };
 
 static int
@@ -169,6 +177,11 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 		buf_free(&sql);
 	}
 	s->db_ok = s->db_error.len == 0;
+	if (node_list(db, cfg->node_timeout, &s->nodes, &s->node_count,
+	    &s->node_error) != 0) {
+		s->nodes = NULL;
+		s->node_count = 0;
+	}
 	mysql_close(db);
 }
 
@@ -375,6 +388,88 @@ status_relay_totals_json(const struct scoreboard *board, int64_t now_ms)
 	printf("]");
 }
 
+/* Every node on the database, alive, dead or stopped, with its relays. */
+static void
+status_nodes_text(const struct herald_config *cfg, const struct status *s)
+{
+	printf("NODES (dead after %ld s without a heartbeat)\n",
+	    cfg->node_timeout);
+	if (s->node_error.len)
+		printf("  not known: %s\n", buf_str(&s->node_error));
+	else if (s->node_count == 0)
+		printf("  none registered (heraldd registers its node when it "
+		    "starts)\n");
+	for (unsigned i = 0; i < s->node_count; i++) {
+		const struct node_status *n = &s->nodes[i];
+
+		printf("  %-16s %-7s host %s, pid %ld, herald %s, started %s "
+		    "UTC, ", n->name, n->state == NODE_ALIVE ? "alive" :
+		    n->state == NODE_DEAD ? "DEAD" : "stopped", n->host, n->pid,
+		    n->version, n->started_at);
+		printf("%s %.0f s ago\n", n->state == NODE_STOPPED ? "stopped" :
+		    n->state == NODE_DEAD ? "silent since" : "heartbeat",
+		    n->silent_seconds);
+		printf("  %-16s workers %u (%u sending), %.0f/s, sent %llu, "
+		    "deferred %llu, failed %llu\n", "", n->workers,
+		    n->workers_sending, n->sent_per_second,
+		    (unsigned long long)n->sent,
+		    (unsigned long long)n->deferred,
+		    (unsigned long long)n->failed);
+		for (unsigned r = 0; r < n->relay_count; r++)
+			printf("  %-16s relay %s %s, %.0f/s, sent %llu, deferred "
+			    "%llu, failed %llu\n", "", n->relays[r].name,
+			    n->relays[r].up ? "up" : "DOWN",
+			    n->relays[r].sent_per_second,
+			    (unsigned long long)n->relays[r].sent,
+			    (unsigned long long)n->relays[r].deferred,
+			    (unsigned long long)n->relays[r].failed);
+	}
+}
+
+static void
+status_nodes_json(const struct status *s)
+{
+	printf(", \"nodes\": ");
+	if (s->node_error.len) {
+		printf("null, \"nodes_error\": ");
+		json_text(buf_str(&s->node_error));
+		return;
+	}
+	printf("[");
+	for (unsigned i = 0; i < s->node_count; i++) {
+		const struct node_status *n = &s->nodes[i];
+
+		printf("%s{\"name\": ", i ? ", " : "");
+		json_text(n->name);
+		printf(", \"host\": ");
+		json_text(n->host);
+		printf(", \"pid\": %ld, \"version\": ", n->pid);
+		json_text(n->version);
+		printf(", \"started_at\": \"%s\", \"state\": \"%s\", "
+		    "\"heartbeat_age_seconds\": %.1f, \"workers\": %u, "
+		    "\"workers_sending\": %u, \"rate_per_second\": %.2f, "
+		    "\"sent\": %llu, \"deferred\": %llu, \"failed\": %llu, "
+		    "\"relays\": [", n->started_at, node_state_name(n->state),
+		    n->silent_seconds, n->workers, n->workers_sending,
+		    n->sent_per_second, (unsigned long long)n->sent,
+		    (unsigned long long)n->deferred,
+		    (unsigned long long)n->failed);
+		for (unsigned r = 0; r < n->relay_count; r++) {
+			printf("%s{\"name\": ", r ? ", " : "");
+			json_text(n->relays[r].name);
+			printf(", \"up\": %s, \"rate_per_second\": %.2f, "
+			    "\"sent\": %llu, \"deferred\": %llu, \"failed\": "
+			    "%llu}", n->relays[r].up ? "true" : "false",
+			    n->relays[r].sent_per_second,
+			    (unsigned long long)n->relays[r].sent,
+			    (unsigned long long)n->relays[r].deferred,
+			    (unsigned long long)n->relays[r].failed);
+		}
+		printf("]}");
+	}
+	printf("]");
+}
+
 static void
 status_print(const struct herald_config *cfg, const struct status *s,
     const struct scoreboard *board, const char *board_error, int json)
@@ -460,6 +555,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		printf("]");
 		if (running)
 			status_relay_totals_json(board, now_ms);
+		if (s->db_ok)
+			status_nodes_json(s);
 		printf("}\n");
 		return;
 	}
@@ -535,6 +632,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 	}
 	if (running)
 		status_relay_totals_text(board, now_ms);
+	if (s->db_ok)
+		status_nodes_text(cfg, s);
 }
 
 static volatile sig_atomic_t status_interrupted;
@@ -575,7 +674,8 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	signal(SIGINT, status_on_signal);
 	signal(SIGTERM, status_on_signal);
 	do {
-		struct status s = { .db_error = BUF_INIT };
+		struct status s = { .db_error = BUF_INIT,
+		    .node_error = BUF_INIT };
 		struct buf board_error = BUF_INIT;
 		char *path = scoreboard_path(cfg->state_directory);
 		const struct scoreboard *board = scoreboard_open_readonly(path,
@@ -593,7 +693,9 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		for (unsigned i = 0; i < s.count; i++)
 			free(s.m[i].blocked_reason);
 		free(s.m);
+		node_list_free(s.nodes, s.node_count);
 		buf_free(&s.db_error);
+		buf_free(&s.node_error);
 		buf_free(&board_error);
 		for (long t = 0; watch && t < interval * 10 &&
 		    !status_interrupted; t++)

@@ -215,6 +215,13 @@ static const struct config_key config_keys[] = {
 	    "coming back together."),
 	STR(node_name, CONFIG_STRING, "",
 	    "This node's name in batch leases; empty = the host name."),
+	NUM(node_timeout, CONFIG_DURATION, "1m", 10, 86400,
+	    "Each heraldd registers its node in the database's nodes table "
+	    "and beats there every 5 seconds (from its monitor); herald "
+	    "status shows a node silent for longer than this as dead. A dead "
+	    "node's batches go back to the other nodes when their leases "
+	    "expire (batch_lease). Every node and herald status should use "
+	    "the same value."),
 
 	NUM(compact_after, CONFIG_DURATION, "1d", 0, 31536000,
 	    "herald maintain (daily cron) moves the stage table of each "
@@ -309,6 +316,17 @@ static const struct config_key config_keys[] = {
 	    "and claim no batch; they resume when the queue is below it "
 	    "again, so a relay that cannot keep up slows herald down instead "
 	    "of piling mail up. Deferred mail does not count. 0 = no limit."),
+	STR(metrics_listen, CONFIG_STRING, "",
+	    "Where heraldd's monitor also serves its metrics over HTTP, at "
+	    "/metrics in the Prometheus text format, for Prometheus or any "
+	    "OpenMetrics scraper: IPV4:PORT or [IPV6]:PORT, for example "
+	    "127.0.0.1:9257. Empty = not served. The same series as Ganglia "
+	    "gets, as counters and gauges labelled by node, relay, mailing "
+	    "and domain (heraldd(8)); the database's are read every "
+	    "metrics_interval. heraldd listens before it starts its workers "
+	    "and refuses to start when it cannot; a change takes effect when "
+	    "heraldd restarts. There is no authentication: keep it on "
+	    "loopback or a monitoring network."),
 
 	STR(message_domain, CONFIG_STRING, "",
 	    "The right side of Message-IDs, "

@@ -79,6 +79,7 @@ struct herald_config {
 	long maintain_pack;		/* myisampack closed months: 0/1 */
 	long import_lock_timeout;	/* herald import: wait for another */
 	char *node_name;
+	long node_timeout;		/* a node silent longer is dead */
 
 	/* Relays (relay.h): the primary, and a backup used while the
 	 * primary is down. */
@@ -113,6 +114,7 @@ struct herald_config {
 	char *gmond_config;
 	char *postfix_config_directory;
 	long postfix_queue_limit;
+	char *metrics_listen;		/* /metrics ADDRESS:PORT; "" = off */
 
 	/* Messages (message.h, compose.h): empty domains default to the
 	 * domain of the mailing's From address. */

@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "daemon_args.h"
+#include "listen_address.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
@@ -162,6 +163,17 @@ main(int argc, char **argv)
 		    strerror(errno));
 		return 1;
 	}
+	/* Listening before the fork: a taken port stops heraldd at start,
+	 * and every monitor the master (re)starts serves the same socket. */
+	shared.metrics_fd = -1;
+	if (cfg.metrics_listen[0]) {
+		shared.metrics_fd = listen_address_open("metrics_listen",
+		    cfg.metrics_listen, &err);
+		if (shared.metrics_fd < 0) {
+			msg_error("%s", buf_str(&err));
+			return 1;
+		}
+	}
 	if (cfg.worker_stall_timeout <= cfg.relay_timeout)
 		msg_warn("worker_stall_timeout (%ld s) is not above "
 		    "relay_timeout (%ld s): a slow relay will get workers "
@@ -188,6 +200,8 @@ main(int argc, char **argv)
 	status = master_run(&cfg, cfg.path, board, worker_main, monitor_main,
 	    &shared);
 	throttle_table_free(shared.throttle);
+	if (shared.metrics_fd >= 0)
+		close(shared.metrics_fd);
 	unlink(board_path);
 	unlink(pid_path);
 	free(board_path);

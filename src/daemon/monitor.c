@@ -3,9 +3,12 @@
  */
 #include "monitor.h"
 #include "db.h"
+#include "exposition.h"
 #include "gmetric.h"
 #include "log.h"
 #include "mailing.h"
+#include "metrics_http.h"
+#include "node.h"
 #include "worker.h"
 
 #include <ctype.h>
@@ -38,17 +41,27 @@ static volatile sig_atomic_t monitor_stop_requested;
 
 struct mailing_sample {
 	unsigned long long id, sent, deferred, failed;
+	unsigned long long staged, bounced;
+	char state[16];
 };
 
 struct monitor {
 	const struct herald_config *cfg;
 	struct worker_slot *slot;
 	struct scoreboard *board;
+	struct throttle_table *throttle;
+	char node[256];
+	/* Serves /metrics between rounds (metrics_http.h); NULL = off. */
+	struct ev_loop *loop;
+	struct metrics_http *http;
 	pid_t master_pid;
 	MYSQL *db;
 	struct gmetric_sender gmond;
 	/* Each source's trouble is logged when it starts and when it ends. */
-	int db_failing, gmond_failing, postfix_failing;
+	int db_failing, gmond_failing, postfix_failing, node_failing;
+	/* This node in the nodes table (node.h). */
+	int node_registered;
+	int64_t node_beat_due_ms;
 	/* The previous publication, for rates. */
 	int64_t published_ms;
 	uint64_t sent, deferred, failed, claims, claim_us;
@@ -63,6 +76,7 @@ struct monitor {
 	/* This round's database readings. */
 	long long backlog;
 	long long stage_latency;	/* -1 = none */
+	long long complaints;		/* complaints ever recorded */
 	int db_ok;
 };
 
@@ -205,14 +219,16 @@ monitor_read_postfix(struct monitor *m, struct postfix_queue_counts *counts,
 		ssize_t got;
 
 		scoreboard_heartbeat(m->slot, WORKER_MONITOR);
-		/* A slow postqueue must not stop the rates. */
+		/* A slow postqueue must not stop the rates or a scrape. */
 		monitor_sample_rates(m);
+		if (m->loop)
+			ev_run(m->loop, EVRUN_NOWAIT);
 		if (scoreboard_now_ms() > deadline || monitor_stop_requested) {
 			timed_out = 1;
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(&pfd, 1, 200) <= 0)
+		if (poll(&pfd, 1, 50) <= 0)
 			continue;
 		got = read(fds[0], chunk, sizeof(chunk));
 		if (got < 0 && errno == EINTR)
@@ -285,6 +301,9 @@ monitor_mailing_row(void *arg, unsigned ncolumns, char **columns)
 	s->deferred = strtoull(columns[2], NULL, 10);
 	s->failed = strtoull(columns[3], NULL, 10);
 	m->backlog += columns[4] ? strtoll(columns[4], NULL, 10) : 0;
+	snprintf(s->state, sizeof(s->state), "%s", columns[5]);
+	s->staged = strtoull(columns[6], NULL, 10);
+	s->bounced = strtoull(columns[7], NULL, 10);
 	return 0;
 }
 
@@ -301,6 +320,16 @@ monitor_latency_row(void *arg, unsigned ncolumns, char **columns)
 	return 1;
 }
 
+static int
+monitor_complaints_row(void *arg, unsigned ncolumns, char **columns)
+{
+	struct monitor *m = arg;
+
+	(void)ncolumns;
+	m->complaints = strtoll(columns[0], NULL, 10);
+	return 1;
+}
+
 /* Reads the mailings in progress, the backlog and the staging delay. */
 static void
 monitor_read_database(struct monitor *m)
@@ -313,6 +342,7 @@ monitor_read_database(struct monitor *m)
 
 	m->fresh_count = 0;
 	m->backlog = 0;
+	m->complaints = 0;
 	m->stage_latency = -1;
 	m->db_ok = 0;
 	if (m->db == NULL)
@@ -321,13 +351,17 @@ monitor_read_database(struct monitor *m)
 	if (m->db && (db_query_strings(m->db, "SELECT id, sent_count, "
 	    "deferred_count, failed_count, GREATEST(CAST(staged_count AS "
 	    "SIGNED) - CAST(sent_count AS SIGNED) - CAST(failed_count AS "
-	    "SIGNED) - CAST(cancelled_count AS SIGNED), 0) FROM mailings "
+	    "SIGNED) - CAST(cancelled_count AS SIGNED), 0), state, "
+	    "staged_count, bounced_count FROM mailings "
 	    "WHERE state IN (?, ?, ?, ?) ORDER BY id", 4, in_progress,
 	    monitor_mailing_row, m, &err) != 0 ||
 	    db_query_strings(m->db, "SELECT TIMESTAMPDIFF(SECOND, send_at, "
 	    "staged_at) FROM mailings WHERE staged_at IS NOT NULL ORDER BY "
 	    "staged_at DESC, id DESC LIMIT 1", 0, NULL, monitor_latency_row,
-	    m, &err) != 0)) {
+	    m, &err) != 0 ||
+	    db_query_strings(m->db, "SELECT COUNT(*) FROM suppressions "
+	    "WHERE source = 'complaint'", 0, NULL, monitor_complaints_row, m,
+	    &err) != 0)) {
 		/* Reconnect next time: the server may have restarted. */
 		mysql_close(m->db);
 		m->db = NULL;
@@ -336,6 +370,121 @@ monitor_read_database(struct monitor *m)
 	monitor_trouble(&m->db_failing, !m->db_ok, "reading the database",
 	    &err);
 	buf_free(&err);
+}
+
+/* What this node's scoreboard shows, for the nodes table. */
+static void
+monitor_node_report(const struct monitor *m, struct node_report *report,
+    struct node_relay_report *relays)
+{
+	const struct scoreboard *b = m->board;
+	int64_t now = scoreboard_now_ms();
+
+	memset(report, 0, sizeof(*report));
+	for (unsigned i = 0; i < b->slot_count; i++) {
+		int32_t state = atomic_load(&b->slots[i].state);
+
+		if (atomic_load(&b->slots[i].pid) <= 0 ||
+		    state == WORKER_MONITOR)
+			continue;
+		report->workers++;
+		report->workers_sending += state == WORKER_SENDING;
+	}
+	report->sent = atomic_load(&b->sent);
+	report->deferred = atomic_load(&b->deferred);
+	report->failed = atomic_load(&b->failed);
+	report->relays = relays;
+	for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+		const struct relay_counters *r = &b->relays[i];
+		struct node_relay_report *out = &relays[report->relay_count];
+
+		if (atomic_load(&r->state) != 2)
+			continue;
+		snprintf(out->name, sizeof(out->name), "%s", r->name);
+		out->up = atomic_load(&r->down_until_ms) <= now;
+		out->sent_per_second = atomic_load(&r->sent_per_100s) / 100.0;
+		out->sent = atomic_load(&r->sent);
+		out->deferred = atomic_load(&r->deferred);
+		out->failed = atomic_load(&r->failed);
+		report->sent_per_second += out->sent_per_second;
+		report->relay_count++;
+	}
+}
+
+/*
+ * Every NODE_HEARTBEAT_INTERVAL seconds: registers this node the first
+ * time (and again after a failure), then beats (node.h).
+ */
+static void
+monitor_beat(struct monitor *m)
+{
+	struct node_relay_report relays[SCOREBOARD_RELAYS];
+	struct node_report report;
+	struct buf err = BUF_INIT;
+	char host[256];
+	int failed;
+
+	if (scoreboard_now_ms() < m->node_beat_due_ms)
+		return;
+	m->node_beat_due_ms = scoreboard_now_ms() + NODE_HEARTBEAT_INTERVAL *
+	    1000;
+	if (m->db == NULL)
+		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
+		    &err);
+	failed = m->db == NULL;
+	if (!failed && !m->node_registered) {
+		struct node_identity who = { .name = m->node, .host = host,
+		    .pid = m->master_pid, .version = PACKAGE_VERSION,
+		    .uptime_ms = scoreboard_now_ms() -
+		    atomic_load(&m->board->master_started_ms) };
+
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		failed = node_register(m->db, &who, m->cfg->node_timeout,
+		    &err) != 0;
+		m->node_registered = !failed;
+	}
+	if (!failed) {
+		monitor_node_report(m, &report, relays);
+		failed = node_heartbeat(m->db, m->node, &report, &err) != 0;
+	}
+	if (failed && m->db) {
+		/* Register again next time: the server may have lost us. */
+		mysql_close(m->db);
+		m->db = NULL;
+		m->node_registered = 0;
+	}
+	monitor_trouble(&m->node_failing, failed, "beating in the nodes "
+	    "table", &err);
+	buf_free(&err);
+}
+
+/*
+ * heraldd stops: its workers finish the session in hand. Waits for them
+ * to exit, a second less than the master gives them before SIGKILL.
+ */
+static void
+monitor_wait_for_workers(struct monitor *m)
+{
+	int64_t deadline = scoreboard_now_ms() + 1000 *
+	    (m->cfg->worker_kill_grace - 1);
+	struct timespec tick = { 0, 100 * 1000000L };
+
+	while (scoreboard_now_ms() < deadline) {
+		unsigned alive = 0;
+
+		for (unsigned i = 0; i < m->board->slot_count; i++) {
+			pid_t pid = atomic_load(&m->board->slots[i].pid);
+
+			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
+				alive++;
+		}
+		if (alive == 0)
+			return;
+		scoreboard_heartbeat(m->slot, WORKER_MONITOR);
+		nanosleep(&tick, NULL);
+	}
 }
 
 static void
@@ -567,6 +716,250 @@ monitor_sample_rates(struct monitor *m)
 	}
 }
 
+/* One labelled sample: the node's label, then up to two more. */
+static void
+monitor_sample(struct buf *page, const struct monitor *m, const char *name,
+    const char *label, const char *value_of_label, double value)
+{
+	const char *labels[4] = { "node", m->node, label, value_of_label };
+
+	exposition_sample(page, name, labels, label ? 2 : 1, value);
+}
+
+/* The node's own series, from the scoreboard. */
+static void
+monitor_page_node(struct buf *page, const struct monitor *m)
+{
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} counters[] = {
+		{ "herald_sent_total", "Messages the relays accepted (2xx) "
+		    "since heraldd started.", offsetof(struct scoreboard,
+		    sent) },
+		{ "herald_deferred_total", "Messages the relays deferred (4xx) "
+		    "since heraldd started.", offsetof(struct scoreboard,
+		    deferred) },
+		{ "herald_failed_total", "Messages refused (5xx) or that could "
+		    "not be built since heraldd started.",
+		    offsetof(struct scoreboard, failed) },
+		{ "herald_claims_total", "Batches claimed since heraldd "
+		    "started.", offsetof(struct scoreboard, claims) },
+	};
+	const struct scoreboard *b = m->board;
+	int64_t now = scoreboard_now_ms();
+	unsigned active = 0;
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		exposition_family(page, counters[i].name, EXPOSITION_COUNTER,
+		    counters[i].help);
+		monitor_sample(page, m, counters[i].name, NULL, NULL, (double)
+		    atomic_load((_Atomic uint64_t *)((char *)b +
+		    counters[i].offset)));
+	}
+	exposition_family(page, "herald_claim_seconds_total",
+	    EXPOSITION_COUNTER, "Time spent claiming batches; divided by "
+	    "herald_claims_total, the claim latency.");
+	monitor_sample(page, m, "herald_claim_seconds_total", NULL, NULL,
+	    (double)atomic_load(&b->claim_us) / 1e6);
+	for (unsigned i = 0; i < b->slot_count; i++)
+		if (atomic_load(&b->slots[i].pid) > 0 &&
+		    atomic_load(&b->slots[i].state) == WORKER_SENDING)
+			active++;
+	exposition_family(page, "herald_workers_active", EXPOSITION_GAUGE,
+	    "Workers working on a batch.");
+	monitor_sample(page, m, "herald_workers_active", NULL, NULL, active);
+	/* Postfix's queues only while the readings are fresh. */
+	if (atomic_load(&b->postfix_checked_ms) > now -
+	    2 * MONITOR_POSTFIX_POLL * 1000 - MONITOR_POSTQUEUE_TIMEOUT_MS) {
+		exposition_family(page, "herald_postfix_active",
+		    EXPOSITION_GAUGE, "Messages in Postfix's active queue.");
+		monitor_sample(page, m, "herald_postfix_active", NULL, NULL,
+		    (double)atomic_load(&b->postfix_active));
+		exposition_family(page, "herald_postfix_deferred",
+		    EXPOSITION_GAUGE, "Messages in Postfix's deferred queue.");
+		monitor_sample(page, m, "herald_postfix_deferred", NULL, NULL,
+		    (double)atomic_load(&b->postfix_deferred));
+	}
+}
+
+/* Per relay, from the scoreboard. */
+static void
+monitor_page_relays(struct buf *page, const struct monitor *m)
+{
+	static const char *const names[3] = { "herald_relay_sent_total",
+	    "herald_relay_deferred_total", "herald_relay_failed_total" };
+	static const char *const helps[3] = { "Messages this relay accepted "
+	    "(2xx) since heraldd started.", "Messages this relay deferred "
+	    "(4xx) since heraldd started.", "Messages this relay refused "
+	    "(5xx) since heraldd started." };
+	const struct scoreboard *b = m->board;
+	int64_t now = scoreboard_now_ms();
+
+	for (unsigned k = 0; k < 4; k++) {
+		if (k < 3)
+			exposition_family(page, names[k], EXPOSITION_COUNTER,
+			    helps[k]);
+		else
+			exposition_family(page, "herald_relay_up",
+			    EXPOSITION_GAUGE, "1 while the workers use this "
+			    "relay, 0 while they wait for it.");
+		for (unsigned i = 0; i < SCOREBOARD_RELAYS; i++) {
+			const struct relay_counters *r = &b->relays[i];
+			_Atomic const uint64_t *counts[3] = { &r->sent,
+			    &r->deferred, &r->failed };
+
+			if (atomic_load(&r->state) != 2)
+				continue;
+			if (k < 3)
+				monitor_sample(page, m, names[k], "relay",
+				    r->name, (double)atomic_load(counts[k]));
+			else
+				monitor_sample(page, m, "herald_relay_up",
+				    "relay", r->name, atomic_load(
+				    &r->down_until_ms) > now ? 0.0 : 1.0);
+		}
+	}
+}
+
+/* Per limited destination domain, from the rate-limit table. */
+static void
+monitor_page_domains(struct buf *page, const struct monitor *m)
+{
+	static const char prefix[] = "domain:";
+
+	exposition_family(page, "herald_domain_sent_total", EXPOSITION_COUNTER,
+	    "Messages to this domain let through by its domain_rate_limit "
+	    "(only limited domains; restarts at 0 when an idle domain's "
+	    "bucket is taken over).");
+	for (unsigned i = 0; m->throttle && i < m->throttle->bucket_count;
+	    i++) {
+		const struct throttle_bucket *t = &m->throttle->buckets[i];
+		char key[sizeof(t->key)];
+
+		if (atomic_load(&t->key_hash) == 0)
+			continue;
+		memcpy(key, t->key, sizeof(key));
+		key[sizeof(key) - 1] = '\0';
+		if (strncmp(key, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		monitor_sample(page, m, "herald_domain_sent_total", "domain",
+		    key + sizeof(prefix) - 1, (double)atomic_load(
+		    &t->reserved));
+	}
+}
+
+/* From the database, as the monitor last read it (metrics_interval). */
+static void
+monitor_page_database(struct buf *page, const struct monitor *m)
+{
+	static const char *const names[4] = { "herald_mailing_sent_total",
+	    "herald_mailing_deferred_total", "herald_mailing_failed_total",
+	    "herald_mailing_bounced_total" };
+	static const char *const helps[4] = { "Messages of this mailing the "
+	    "relays accepted, by every node (from the database).",
+	    "Deferrals of this mailing's messages, by every node (from the "
+	    "database).", "Messages of this mailing that failed, by every "
+	    "node (from the database).", "Messages of this mailing that "
+	    "bounced (from the database)." };
+	static const enum mailing_state states[4] = { MAILING_READY,
+	    MAILING_SENDING, MAILING_BLOCKED, MAILING_PAUSED };
+	char id[24];
+
+	exposition_family(page, "herald_backlog", EXPOSITION_GAUGE,
+	    "Staged messages not yet sent, failed or cancelled, all "
+	    "mailings in progress.");
+	monitor_sample(page, m, "herald_backlog", NULL, NULL,
+	    (double)m->backlog);
+	if (m->stage_latency >= 0) {
+		exposition_family(page, "herald_stage_latency_seconds",
+		    EXPOSITION_GAUGE, "From the latest staged mailing's send "
+		    "time to staged.");
+		monitor_sample(page, m, "herald_stage_latency_seconds", NULL,
+		    NULL, (double)m->stage_latency);
+	}
+	exposition_family(page, "herald_complaints_total", EXPOSITION_COUNTER,
+	    "Complaints (ARF feedback reports) recorded, every mailing.");
+	monitor_sample(page, m, "herald_complaints_total", NULL, NULL,
+	    (double)m->complaints);
+	exposition_family(page, "herald_mailings", EXPOSITION_GAUGE,
+	    "Mailings in progress by state; ready and sending ones are due.");
+	for (unsigned s = 0; s < 4; s++) {
+		const char *state = mailing_state_name(states[s]);
+		unsigned count = 0;
+
+		for (unsigned i = 0; i < m->mailing_count; i++)
+			count += strcmp(m->mailings[i].state, state) == 0;
+		monitor_sample(page, m, "herald_mailings", "state", state,
+		    count);
+	}
+	exposition_family(page, "herald_mailing_staged", EXPOSITION_GAUGE,
+	    "Messages staged for this mailing in progress.");
+	for (unsigned i = 0; i < m->mailing_count; i++) {
+		snprintf(id, sizeof(id), "%llu", m->mailings[i].id);
+		monitor_sample(page, m, "herald_mailing_staged", "mailing", id,
+		    (double)m->mailings[i].staged);
+	}
+	for (unsigned k = 0; k < 4; k++) {
+		exposition_family(page, names[k], EXPOSITION_COUNTER,
+		    helps[k]);
+		for (unsigned i = 0; i < m->mailing_count; i++) {
+			const struct mailing_sample *s = &m->mailings[i];
+			unsigned long long values[4] = { s->sent, s->deferred,
+			    s->failed, s->bounced };
+
+			snprintf(id, sizeof(id), "%llu", s->id);
+			monitor_sample(page, m, names[k], "mailing", id,
+			    (double)values[k]);
+		}
+	}
+}
+
+/*
+ * The /metrics page (metrics_http_page_fn): the series Ganglia gets,
+ * as the counters behind its rates and as gauges (heraldd(8)).
+ */
+static void
+monitor_write_page(struct buf *page, void *arg)
+{
+	struct monitor *m = arg;
+
+	monitor_page_node(page, m);
+	monitor_page_relays(page, m);
+	monitor_page_domains(page, m);
+	if (m->db_ok)
+		monitor_page_database(page, m);
+}
+
+static void
+monitor_wake(struct ev_loop *loop, ev_timer *timer, int events)
+{
+	(void)loop, (void)events;
+	*(int *)timer->data = 1;
+}
+
+/* Sleeps for seconds, answering scrapes meanwhile. */
+static void
+monitor_wait(struct monitor *m, double seconds)
+{
+	struct timespec tick = { 0, (long)(seconds * 1e9) };
+	ev_timer timer;
+	int woke = 0;
+
+	if (m->loop == NULL) {
+		nanosleep(&tick, NULL);
+		return;
+	}
+	/* The loop's clock stood still through the round's work. */
+	ev_now_update(m->loop);
+	ev_timer_init(&timer, monitor_wake, seconds, 0.);
+	timer.data = &woke;
+	ev_timer_start(m->loop, &timer);
+	while (!woke && !monitor_stop_requested)
+		ev_run(m->loop, EVRUN_ONCE);
+	ev_timer_stop(m->loop, &timer);
+}
+
 /* Where to publish: gmond_config's channel, or gmond_host:gmond_port. */
 static void
 monitor_open_gmond(struct monitor *m)
@@ -625,11 +1018,21 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 	m.slot = slot;
 	m.board = sh->board;
 	m.master_pid = getppid();
+	m.throttle = sh->throttle;
+	node_name(cfg, m.node, sizeof(m.node));
 	monitor_open_gmond(&m);
+	if (sh->metrics_fd >= 0) {
+		m.loop = ev_loop_new(EVFLAG_AUTO);
+		if (m.loop == NULL)
+			msg_error("monitor: cannot create an event loop; "
+			    "serving no metrics on %s", cfg->metrics_listen);
+		else
+			m.http = metrics_http_start(m.loop, sh->metrics_fd,
+			    EXPOSITION_CONTENT_TYPE, monitor_write_page, &m);
+	}
 	publish_due = scoreboard_now_ms();
 	while (!monitor_should_stop(&m)) {
 		int64_t now = scoreboard_now_ms();
-		struct timespec tick = { 0, 200 * 1000000L };
 
 		scoreboard_heartbeat(slot, WORKER_MONITOR);
 		if (cfg->postfix_config_directory[0] && now >= postfix_due) {
@@ -640,13 +1043,31 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 			    cfg->metrics_interval : MONITOR_POSTFIX_POLL);
 		}
 		monitor_sample_rates(&m);
+		monitor_beat(&m);
 		if (cfg->metrics_interval > 0 && now >= publish_due) {
 			monitor_publish_all(&m);
 			publish_due = now + cfg->metrics_interval * 1000;
 		}
-		nanosleep(&tick, NULL);
+		monitor_wait(&m, 0.2);
 	}
+	metrics_http_stop(m.http);
+	if (m.loop)
+		ev_loop_destroy(m.loop);
 	gmetric_close(&m.gmond);
+	/* Told to stop (heraldd stops): stopped, not dead, with the totals
+	 * of the workers' last sessions. A monitor whose master is gone
+	 * leaves the node to fall silent. */
+	if (m.db && m.node_registered && monitor_stop_requested) {
+		struct buf err = BUF_INIT;
+
+		monitor_wait_for_workers(&m);
+		m.node_beat_due_ms = 0;
+		monitor_beat(&m);
+		if (m.db && node_stopped(m.db, m.node, m.master_pid, &err) != 0)
+			msg_warn("monitor: cannot mark node %s stopped: %s",
+			    m.node, buf_str(&err));
+		buf_free(&err);
+	}
 	if (m.db)
 		mysql_close(m.db);
 	free(m.mailings);

@@ -1,5 +1,6 @@
 /*
- * monitor.h - heraldd's monitor process: Postfix's queue and Ganglia.
+ * monitor.h - heraldd's monitor process: Postfix's queue, Ganglia and
+ * /metrics.
  *
  * The master forks one monitor beside the workers (it has the last
  * scoreboard slot, so the watchdog restarts it if it stalls). Every
@@ -29,6 +30,18 @@
  * Every second, whether or not metrics go to gmond, it also leaves each
  * relay's send rate over the last ten seconds in the scoreboard
  * (relay_counters.sent_per_100s), for herald status.
+ *
+ * With metrics_listen set, it serves the same series at /metrics in the
+ * Prometheus text format (exposition.h) on a libev loop it runs between
+ * its rounds and while postqueue runs (metrics_http.h): the scoreboard's
+ * counters as they are at the scrape, the database's as of the last
+ * round; names in heraldd(8). The master opens the listening socket
+ * (worker_shared.metrics_fd) before it forks.
+ *
+ * Every NODE_HEARTBEAT_INTERVAL seconds it registers (once) and beats
+ * this node in the nodes table (node.h), whatever metrics_interval is;
+ * told to stop, it waits for the workers, beats a last time and marks
+ * the node stopped.
  *
  * Whatever is unavailable (gmond, the database, Postfix) is logged once
  * when it goes and once when it comes back, and skipped; nothing here

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mailing.h"
 #include "master.h"
+#include "node.h"
 #include "relaypool.h"
 
 #include <errno.h>
@@ -704,11 +705,7 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	w.throttle = sh->throttle;
 	w.master_pid = getppid();
 	w.paced_row = -1;
-	if (cfg->node_name[0])
-		snprintf(w.node, sizeof(w.node), "%s", cfg->node_name);
-	else if (gethostname(w.node, sizeof(w.node)) != 0)
-		snprintf(w.node, sizeof(w.node), "localhost");
-	w.node[sizeof(w.node) - 1] = '\0';
+	node_name(cfg, w.node, sizeof(w.node));
 	w.owner.node = w.node;
 	w.owner.pid = (long)getpid();
 	w.owner.lease_seconds = cfg->batch_lease;

@@ -26,6 +26,7 @@
 struct worker_shared {
 	struct scoreboard *board;
 	struct throttle_table *throttle;
+	int metrics_fd;		/* listening on metrics_listen; -1 = off */
 };
 
 /* worker_main_fn (master.h); shared is a struct worker_shared. */

@@ -33,6 +33,9 @@ static const struct grant daemon_grants[] = {
 	/* suppressions checked again when a batch is read (their
 	 * source and reason go into the row's reply) */
 	{ "SELECT", "suppressions" },
+	/* the monitor registers its node and beats (node.h) */
+	{ "SELECT, INSERT, UPDATE, DELETE", "nodes" },
+	{ "SELECT, INSERT, UPDATE, DELETE", "node_relays" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {

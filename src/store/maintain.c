@@ -255,7 +255,7 @@ maintain_run(const struct herald_config *cfg, MYSQL *db,
 	if (db_query_strings(db, "SELECT id, stage_table, DATE_FORMAT("
 	    "COALESCE(finished_at, updated_at), '%Y%m') FROM mailings WHERE "
 	    "state IN (?, ?) AND stage_table REGEXP "
-	    "'^stage_[0-9]+$' AND COALESCE(finished_at, updated_at) < "
+	    "'^stage_[0-9]+$' AND COALESCE(finished_at, updated_at) <= "
 	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY id", 3, params,
 	    finished_row, &f, err) != 0)
 		goto unlock;

@@ -11,6 +11,7 @@
  */
 #include "web.h"
 #include "db.h"
+#include "listen_address.h"
 #include "log.h"
 #include "token.h"
 #include "unsubscribe.h"
@@ -19,7 +20,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -486,52 +486,6 @@ web_timer_due(struct ev_loop *loop, ev_timer *timer, int events)
 	web_run(timer->data);
 }
 
-/*
- * Parses web_listen, IPV4:PORT or [IPV6]:PORT, into addr. -1 with what
- * is wrong in err.
- */
-static int
-web_parse_listen(const char *text, struct sockaddr_storage *addr,
-    struct buf *err)
-{
-	struct addrinfo hints = { 0 }, *found = NULL;
-	const char *given = text;
-	char host[64];
-	const char *port, *end;
-	size_t length;
-	int rc;
-
-	if (text[0] == '[') {
-		end = strchr(text, ']');
-		port = end && end[1] == ':' ? end + 2 : NULL;
-		text++;
-	} else {
-		end = strrchr(text, ':');
-		port = end ? end + 1 : NULL;
-	}
-	length = end ? (size_t)(end - text) : 0;
-	if (port == NULL || length == 0 || length >= sizeof(host) ||
-	    port[0] == '\0' || strspn(port, "0123456789") != strlen(port) ||
-	    atoi(port) < 1 || atoi(port) > 65535) {
-		buf_printf(err, "web_listen \"%s\": expected IPV4:PORT or "
-		    "[IPV6]:PORT, for example 127.0.0.1:8025", given);
-		return -1;
-	}
-	memcpy(host, text, length);
-	host[length] = '\0';
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(host, port, &hints, &found);
-	if (rc != 0) {
-		buf_printf(err, "web_listen: \"%s\" is not an IP address (%s)",
-		    host, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(addr, found->ai_addr, found->ai_addrlen);
-	freeaddrinfo(found);
-	return 0;
-}
-
 struct web *
 web_start(const struct herald_config *cfg, struct ev_loop *loop,
     struct buf *err)
@@ -543,7 +497,8 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 
 	web->cfg = cfg;
 	web->loop = loop;
-	if (web_parse_listen(cfg->web_listen, &addr, err) != 0)
+	if (listen_address_parse("web_listen", cfg->web_listen, &addr,
+	    err) != 0)
 		goto fail;
 	web->keys = token_keys_load(cfg, err);
 	if (web->keys == NULL)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/leaks/heraldd.sh - heraldd under valgrind: the master, the workers
 # and the monitor send a mailing, reload on three SIGHUPs in a row and on
-# an edit of the configuration file after them, stop on SIGTERM; every
+# an edit of the configuration file after them, stop on SIGTERM, and the
+# monitor answers /metrics scrapes and bad requests meanwhile; every
 # process must end with no memory error and no definitely or indirectly
 # lost block. Needs a build without sanitizers (valgrind and ASan do not
 # mix): contrib/check builds one in _build-valgrind and runs this with
@@ -14,7 +15,9 @@ nm -D "$HERALDD_BIN" 2>/dev/null | grep -q __asan_init &&
 	t_skip "$HERALDD_BIN is built with AddressSanitizer; valgrind needs a plain build"
 t_use_database
 t_start_sink "$T_DIR/sink"
+metrics_port=$(t_free_port)
 cat >>"$T_CONFIG" <<CONF
+metrics_listen = 127.0.0.1:$metrics_port
 relay_port = $T_SINK_PORT
 worker_count = 2
 relay_session_size = 20
@@ -48,6 +51,13 @@ wait_for() {
 	for _ in $(seq 1 600); do "$@" && return 0; sleep 0.2; done
 	return 1
 }
+# The monitor's HTTP server: pages, errors, and a client that goes away.
+scraped() { curl -sf -m 20 "http://127.0.0.1:$metrics_port/metrics" | grep -q '^herald_sent_total{node=".*"} 300$'; }
+wait_for scraped && [ "$(curl -s -o /dev/null -w '%{http_code}' -m 20 "http://127.0.0.1:$metrics_port/x")" = 404 ] &&
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -m 20 -X DELETE "http://127.0.0.1:$metrics_port/metrics")" = 405 ] &&
+	"$PYTHON3" -c "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1]))); s.send(b'GET /met'); s.close()" "$metrics_port" &&
+	t_ok "under valgrind, /metrics answers with the 300 sent; 404, 405; a client that leaves mid-request" ||
+	t_fail "/metrics under valgrind" "$(curl -s -m 20 "http://127.0.0.1:$metrics_port/metrics" | head -5)"
 reloads() { [ "$(grep -c "reloading the configuration ($1)" "$T_DIR/heraldd.log")" -ge "$2" ]; }
 children() { pgrep -P $daemon | tr '\n' ' '; }
 # Two workers and the monitor run, none of them one of $1: a reload
@@ -77,6 +87,8 @@ echo "worker_kill_grace = 5" >>"$T_CONFIG"
 wait_for reloads "configuration file changed" 1 && wait_for replaced "$before" &&
 	t_ok "an edit after the reloads reloads the configuration" ||
 	t_fail "an edit after the reloads is seen" "$(grep -E "reload|error" "$T_DIR/heraldd.log" | tail -5)"
+wait_for scraped && t_ok "the monitor started by the reloads serves /metrics on the same socket" ||
+	t_fail "/metrics after the reloads" "$(curl -s -m 20 "http://127.0.0.1:$metrics_port/metrics" | head -5)"
 kill -TERM $daemon
 wait $daemon
 logs=$(ls "$T_DIR/vg" | wc -l)
