@@ -111,6 +111,20 @@ t_expect_fail "an unsigned one is judged (grace period) and counted as the intak
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5@bounce.test" "$T_DIR/dsn"
 t_expect_fail "a forged return path is counted as the intake account" 0 "1 forged refused today" \
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/dsn"
+# A complaint and a mailto unsubscribe, and the brake's look at the
+# mailing, as the intake account.
+r6=$(t_sql "SELECT id FROM recipients WHERE email = 'r6@example.org'")
+r7=$(t_sql "SELECT id FROM recipients WHERE email = 'r7@example.org'")
+sed "s/RETURN_PATH/bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r6")@bounce.test/g" \
+	"$HERALD_SRCDIR/tests/data/feedback/arf-yahoo-abuse.eml" >"$T_DIR/arf"
+t_sql "UPDATE mailings SET state = 'sending' WHERE id = 1"
+t_check "herald feedback records a complaint as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" feedback "$T_DIR/arf"
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r6")" = complained ] &&
+	t_ok "the recipient is complained" || t_fail "complaint recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
+sed "s/UNSUBSCRIBE_TOKEN/$("$HERALD_BIN" token make 1 "$r7")/" "$HERALD_SRCDIR/tests/data/feedback/mailto-unsubscribe.eml" >"$T_DIR/mailto"
+t_check "herald feedback records a mailto unsubscribe as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" feedback "$T_DIR/mailto"
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r7")" = unsubscribed ] &&
+	t_ok "the recipient is unsubscribed" || t_fail "mailto recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
 
 sed -i "s/^intake_database_password = .*/intake_database_password =/" "$T_CONFIG"
 t_expect_fail "an account without a password is refused" 1 \
