@@ -18,6 +18,9 @@ ALTER TABLE bounces ADD INDEX IF NOT EXISTS bounces_email (email, bounced_at);
 -- The brake counts hard bounces of one mailing over a window of time.
 ALTER TABLE bounces ADD INDEX IF NOT EXISTS bounces_mailing_time (mailing_id, bounced_at);
 
+-- Reports count a mailing's unsubscribes.
+ALTER TABLE suppressions ADD INDEX IF NOT EXISTS suppressions_mailing (mailing_id, source);
+
 -- Complaints (ARF reports): one per message, whatever the number of
 -- reports a provider sends about it.
 CREATE TABLE IF NOT EXISTS complaints (

@@ -33,6 +33,9 @@ static const struct grant daemon_grants[] = {
 	/* suppressions checked again when a batch is read (their
 	 * source and reason go into the row's reply) */
 	{ "SELECT", "suppressions" },
+	/* the monitor publishes bounce and complaint rates */
+	{ "SELECT", "bounces" },
+	{ "SELECT", "complaints" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {

@@ -175,3 +175,40 @@ out:
 	buf_free(&detail);
 	return rc;
 }
+
+/* Row: delivered, hard, soft, complaints, unsubscribes. */
+static int
+feedback_counts_row(void *arg, unsigned ncolumns, char **columns)
+{
+	struct feedback_counts *c = arg;
+	unsigned long long *slots[5] = { &c->delivered, &c->hard_bounces,
+	    &c->soft_bounces, &c->complaints, &c->unsubscribes };
+
+	for (unsigned i = 0; i < ncolumns && i < 5; i++)
+		*slots[i] = columns[i] ? strtoull(columns[i], NULL, 10) : 0;
+	return 1;
+}
+
+int
+feedback_counts_read(MYSQL *db, uint64_t mailing,
+    struct feedback_counts *counts, struct buf *err)
+{
+	const struct db_value id[5] = { db_bind_u64(mailing),
+	    db_bind_u64(mailing), db_bind_u64(mailing), db_bind_u64(mailing),
+	    db_bind_u64(mailing) };
+
+	memset(counts, 0, sizeof(*counts));
+	return db_query_values(db, "SELECT (SELECT sent_count FROM mailings "
+	    "WHERE id = ?), (SELECT COUNT(*) FROM bounces WHERE mailing_id = ? "
+	    "AND hard = 1), (SELECT COUNT(*) FROM bounces WHERE mailing_id = "
+	    "? AND hard = 0), (SELECT COUNT(*) FROM complaints WHERE "
+	    "mailing_id = ?), (SELECT COUNT(*) FROM suppressions WHERE "
+	    "mailing_id = ? AND source = 'unsubscribe')", 5, id,
+	    feedback_counts_row, counts, err);
+}
+
+double
+feedback_rate(unsigned long long events, unsigned long long delivered)
+{
+	return delivered ? 100.0 * (double)events / (double)delivered : 0.0;
+}

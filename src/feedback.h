@@ -58,6 +58,22 @@ int feedback_record_complaint(MYSQL *db, const struct history_row *row,
     uint64_t mailing, uint64_t recipient, const char *feedback_type,
     struct feedback_outcome *outcome, struct buf *err);
 
+/* What came back for one mailing, and what it delivered. */
+struct feedback_counts {
+	unsigned long long delivered;	/* messages the relay accepted
+					   (sent_count, bounced ones too) */
+	unsigned long long hard_bounces, soft_bounces;
+	unsigned long long complaints, unsubscribes;
+};
+
+/* Reads mailing's counts (all 0 for an unknown mailing). */
+int feedback_counts_read(MYSQL *db, uint64_t mailing,
+    struct feedback_counts *counts, struct buf *err);
+
+/* events per delivered message in percent; 0 when nothing delivered. */
+double feedback_rate(unsigned long long events,
+    unsigned long long delivered);
+
 /* 1 for the ARF feedback types herald knows (RFC 5965, RFC 6650):
  * abuse, fraud, virus, other, not-spam, opt-out. */
 int feedback_type_known(const char *type);

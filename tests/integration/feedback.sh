@@ -118,6 +118,42 @@ out=$(feedback "$T_DIR/soft2" 2>&1)
 	[[ $(suppressed 6) == "bounce soft bounces - 2" ]] &&
 	t_ok "the second, in another mailing, reaches soft_bounce_limit and suppresses" || t_fail "second soft bounce" "$out / $(suppressed 6)"
 
+# Rates: mailing 1 delivered 8; 1 hard (r5), 1 soft (r6), 2 complaints
+# (r1, r2), 1 unsubscribe (r4): per variant and for all, in herald
+# report (--json, --csv, text) and herald status (--json, text).
+"$HERALD_BIN" report 1 --json >"$T_DIR/report.json" 2>&1
+/usr/bin/python3 - "$T_DIR/report.json" <<'PY' && t_ok "herald report --json counts feedback per variant and class, with rates" || t_fail "report --json feedback" "$(cat "$T_DIR/report.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = {f["variant"]: f for f in r["feedback"]}
+for v in ("all", "0"):
+    f = rows[v]
+    assert (f["delivered"], f["hard_bounces"], f["soft_bounces"], f["complaints"], f["unsubscribes"]) == (8, 1, 1, 2, 1), f
+    assert (f["hard_bounce_rate"], f["soft_bounce_rate"], f["complaint_rate"], f["unsubscribe_rate"]) == (12.5, 12.5, 25, 12.5), f
+classes = {(c["variant"], c["reason"], c["kind"]): (c["bounces"], c["rate"]) for c in r["bounce_classes"]}
+assert classes == {("all", "userunknown", "hard"): (1, 12.5), ("all", "mailboxfull", "soft"): (1, 12.5),
+                   ("0", "userunknown", "hard"): (1, 12.5), ("0", "mailboxfull", "soft"): (1, 12.5)}, classes
+PY
+"$HERALD_BIN" report 1 --csv >"$T_DIR/report.csv" 2>&1
+grep -q '^feedback,all,complaint_rate,25.000$' "$T_DIR/report.csv" && grep -q '^bounce_classes,all,bounces,1$' "$T_DIR/report.csv" &&
+	t_ok "herald report --csv has them" || t_fail "report --csv feedback" "$(grep -E 'feedback|bounce_classes' "$T_DIR/report.csv")"
+"$HERALD_BIN" report 1 >"$T_DIR/report.txt" 2>&1
+grep -Eq '^  all +default|^  all +all' "$T_DIR/report.txt" && grep -Eq 'userunknown +hard +1 +12.500' "$T_DIR/report.txt" &&
+	t_ok "and its text" || t_fail "report text feedback" "$(cat "$T_DIR/report.txt")"
+"$HERALD_BIN" status --json >"$T_DIR/status.json" 2>&1
+/usr/bin/python3 - "$T_DIR/status.json" <<'PY' && t_ok "herald status --json shows the counts and rates" || t_fail "status --json feedback" "$(cat "$T_DIR/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+f = [m for m in s["mailings"] if m["id"] == 1][0]["feedback"]
+assert (f["delivered"], f["hard_bounces"], f["soft_bounces"], f["complaints"], f["unsubscribes"]) == (8, 1, 1, 2, 1), f
+assert (f["hard_bounce_rate"], f["complaint_rate"]) == (12.5, 25.0), f
+PY
+"$HERALD_BIN" status >"$T_DIR/status.txt" 2>&1
+grep -q "bounces 1 hard (12.50%) 1 soft (12.50%)  complaints 2 (25.000%)  unsubscribes 1 (12.50%)" "$T_DIR/status.txt" &&
+	t_ok "and herald status" || t_fail "status text feedback" "$(cat "$T_DIR/status.txt")"
+"$HERALD_BIN" mailing show 1 >"$T_DIR/show" 2>&1
+grep -Eq "^complained +2$" "$T_DIR/show" && t_ok "herald mailing show counts complaints" || t_fail "mailing show complained" "$(cat "$T_DIR/show")"
+
 # The database out of reach: exit 75, for every kind.
 sed "s|^database_socket = .*|database_socket = $T_DIR/no.sock|" "$T_CONFIG" >"$T_DIR/down.conf"
 sample arf-yahoo-abuse.eml "$(rp 1 "$(id 7)")" "" >"$T_DIR/arf7"
