@@ -66,9 +66,10 @@ brake_check(MYSQL *db, const struct herald_config *cfg, uint64_t mailing,
 		rc = 0;
 		goto out;
 	}
-	if (db_query_values(db, "SELECT GREATEST(UTC_TIMESTAMP() - INTERVAL "
-	    "? SECOND, IFNULL(brake_armed_at, '1970-01-01')) FROM mailings "
-	    "WHERE id = ?", 2, window, db_first_value, &since, err) != 0)
+	if (db_query_values(db, "SELECT DATE_FORMAT(GREATEST(UTC_TIMESTAMP() - "
+	    "INTERVAL ? SECOND, IFNULL(brake_armed_at, '1970-01-01')), "
+	    "'%Y-%m-%d %H:%i:%s') FROM mailings WHERE id = ?", 2, window,
+	    db_first_value, &since, err) != 0)
 		goto out;
 	values[0] = db_bind_u64(mailing);
 	values[1] = db_bind_text(buf_str(&since));

@@ -164,6 +164,19 @@ t_expect_fail "a mailto unsubscribe with the database down exits 75" 75 "try aga
 	"$HERALD_BIN" --config "$T_DIR/down.conf" feedback "$T_DIR/mailto7"
 [ "$(status_of 7)" = active ] && t_ok "and nothing changed" || t_fail "database down" "$(status_of 7)"
 
+# The brake's minimum volumes: mailing 1 (8 delivered, 25% complaints,
+# 12.5% hard bounces) stays sending under the defaults (1,000 delivered,
+# 5 events); with brake_min_delivered = 5 and brake_min_events = 3, a
+# third complaint pulls it, and says why.
+[ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = sending ] &&
+	t_ok "the brake leaves a mailing below its minimum volumes alone" || t_fail "brake minimums" "$(t_sql "SELECT state, pulled_reason FROM mailings WHERE id = 1")"
+{ cat "$T_CONFIG"; echo "brake_min_delivered = 5"; echo "brake_min_events = 3"; } >"$T_DIR/small.conf"
+sample arf-yahoo-abuse.eml "$(rp 1 "$(id 8)")" "" >"$T_DIR/arf8"
+out=$("$HERALD_BIN" --config "$T_DIR/small.conf" feedback "$T_DIR/arf8" 2>&1)
+[ $? = 0 ] && [[ $out == *"mailing 1 pulled by the brake: complaints 3 of 8 delivered since "*"(37.50%, limit 0.3%)"* ]] &&
+	[ "$(t_sql "SELECT CONCAT(state, ' ', pulled_reason LIKE 'brake: complaints 3 of 8 %') FROM mailings WHERE id = 1")" = "pulled 1" ] &&
+	t_ok "above them, the third complaint pulls it, logged and kept ($out)" || t_fail "brake pulls on complaints" "$out"
+
 # classify: no database at all (the down configuration), one line per
 # recipient; a file that is no report fails alone.
 "$HERALD_BIN" --config "$T_DIR/down.conf" feedback classify "$DATA"/*.eml "$T_DIR/other" >"$T_DIR/classify" 2>"$T_DIR/classify.err"
