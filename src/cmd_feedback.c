@@ -37,10 +37,12 @@
  *	   return path, spam to the unsubscribe address) would send
  *	   backscatter to whatever sender it names, and retrying it cannot
  *	   make it one of ours.
- *	1  a report herald can place but not record: its mailing or
+ *	1  a DSN herald can place but not record: its mailing or
  *	   recipient is unknown, or its text is malformed. DSNs come from
  *	   the null sender, so Postfix returns nothing for them; the log
- *	   keeps the reason for the operator.
+ *	   keeps the reason for the operator. An ARF report or a mailto
+ *	   unsubscribe in that case exits 0 (logged): they have a sender,
+ *	   to whom a failure would be returned.
  *	2  usage.
  *	75 (EX_TEMPFAIL) the input could not be read, or the database or
  *	   the token keys could not be reached: Postfix keeps the message
@@ -104,10 +106,10 @@ cmd_feedback_usage(FILE *out)
 	    "\n"
 	    "Exit status: 0 recorded, nothing to record, refused, or mail that\n"
 	    "is none of these (logged and dropped, so Postfix neither retries\n"
-	    "it nor returns it), 1 a report whose mailing or recipient is\n"
-	    "unknown or whose text is malformed (classify: a file that is no\n"
-	    "report), 2 usage, 75 read error or database unavailable (Postfix\n"
-	    "tries again).\n");
+	    "it nor returns it), 1 a DSN whose mailing or recipient is unknown\n"
+	    "or whose text is malformed (classify: a file that is no report),\n"
+	    "2 usage, 75 read error or database unavailable (Postfix tries\n"
+	    "again).\n");
 }
 
 /*
@@ -471,8 +473,10 @@ feedback_complaint(struct feedback_run *run, const struct dsn *dsn)
 		    run->recipient);
 		return CLI_OK;
 	}
+	/* Unknown: logged; 0, since a report has a sender a failure
+	 * would return it to (the provider's loop). */
 	if ((found = feedback_find(run)) != 0)
-		return found < 0 ? EX_TEMPFAIL : CLI_FAILED;
+		return found < 0 ? EX_TEMPFAIL : CLI_OK;
 	if (feedback_record_complaint(run->db, &run->row, run->mailing,
 	    run->recipient, dsn->feedback_type, &outcome, &err) != 0) {
 		msg_error("feedback: %s (try again later)", buf_str(&err));
@@ -507,10 +511,12 @@ feedback_unsubscribe(struct feedback_run *run)
 		goto out;
 	}
 	if (outcome == UNSUBSCRIBE_UNKNOWN) {
+		/* Logged; 0, so nothing goes back to the person who
+		 * wrote (the token verified: the data is gone). */
 		msg_error("feedback: mailto unsubscribe: mailing %" PRIu64
 		    " or recipient %" PRIu64 " does not exist", run->mailing,
 		    run->recipient);
-		status = CLI_FAILED;
+		status = CLI_OK;
 		goto out;
 	}
 	printf("mailing %" PRIu64 ", recipient %" PRIu64 " <%s>: %s\n",

@@ -72,6 +72,10 @@ t_expect_fail "an ARF report with a forged token is refused, exit 0" 0 "refused 
 	"$HERALD_BIN" feedback "$T_DIR/forged"
 [ "$(status_of 3)" = active ] && t_ok "and changes nothing" || t_fail "forged ARF changes nothing" "$(status_of 3)"
 
+sample arf-yahoo-abuse.eml "$(rp 99 "$(id 3)")" "" >"$T_DIR/arf99"
+t_expect_fail "an ARF report about an unknown mailing is logged, exit 0 (nothing returned to the provider)" 0 \
+	"mailing 99 does not exist" "$HERALD_BIN" feedback "$T_DIR/arf99"
+
 # mailto unsubscribe.
 sample mailto-unsubscribe.eml "" "$(tok 1 "$(id 4)")" >"$T_DIR/mailto"
 out=$(feedback --recipient unsubscribe@example.org "$T_DIR/mailto" 2>&1)
