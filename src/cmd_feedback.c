@@ -580,80 +580,84 @@ feedback_ignore(const char *path, const char *why)
 	return CLI_OK;
 }
 
-/* Everything after reading and parsing. Exit status. */
+/*
+ * An ARF report: the first return path among --recipient, the report's
+ * Original-Mail-From, the returned message's Return-Path and the
+ * report's own address headers decides; without one, the returned
+ * message's unsubscribe token. Exit status.
+ */
+static int
+feedback_dispatch_arf(struct feedback_run *run, const char *path,
+    const char *address, const struct dsn *dsn)
+{
+	const char *candidates[4] = { address, dsn->original_mail_from,
+	    dsn->original_return_path, dsn->verp };
+	char token[RETURN_PATH_TOKEN_MAX + 64];
+	struct return_path rp;
+	int placed;
+
+	for (int i = 0; i < 4; i++) {
+		if (candidates[i] == NULL ||
+		    return_path_parse(candidates[i], &rp) != 0)
+			continue;
+		placed = feedback_place_return_path(run, candidates[i]);
+		if (placed < 0)
+			return EX_TEMPFAIL;
+		return placed ? feedback_complaint(run, dsn) : CLI_OK;
+	}
+	if (feedback_find_token(dsn->original_unsubscribe, token,
+	    sizeof(token)) != 0)
+		return feedback_ignore(path, "an ARF report whose message "
+		    "names no herald return path or token");
+	return feedback_place_token(run, token) ? feedback_complaint(run,
+	    dsn) : CLI_OK;
+}
+
+/*
+ * Everything after reading and parsing: parse_error is NULL when the
+ * message is a DSN or an ARF report. Exit status.
+ */
 static int
 feedback_dispatch(struct feedback_run *run, const char *path,
-    const char *address, const struct dsn *dsn, int is_report,
-    const char *parse_error)
+    const char *address, const struct dsn *dsn, const char *parse_error)
 {
 	char token[RETURN_PATH_TOKEN_MAX + 64];
-	int placed = 0;
+	struct return_path rp;
+	int placed;
 
-	if (is_report && dsn->kind == DSN_KIND_FEEDBACK) {
-		/* The first return path among these decides; without one,
-		 * the complained-of message's unsubscribe token. */
-		const char *candidates[4] = { address,
-		    dsn->original_mail_from, dsn->original_return_path,
-		    dsn->verp };
-		struct return_path rp;
-
-		for (int i = 0; i < 4; i++) {
-			if (candidates[i] == NULL ||
-			    return_path_parse(candidates[i], &rp) != 0)
-				continue;
-			placed = feedback_place_return_path(run,
-			    candidates[i]);
-			if (placed < 0)
-				return EX_TEMPFAIL;
-			return placed ? feedback_complaint(run, dsn) : CLI_OK;
-		}
-		if (feedback_find_token(dsn->original_unsubscribe, token,
-		    sizeof(token)) != 0)
-			return feedback_ignore(path, "an ARF report whose "
-			    "message names no herald return path or token");
-		return feedback_place_token(run, token) ?
-		    feedback_complaint(run, dsn) : CLI_OK;
-	}
+	if (parse_error == NULL && dsn->kind == DSN_KIND_FEEDBACK)
+		return feedback_dispatch_arf(run, path, address, dsn);
 	if (address == NULL || address[0] == '\0')
 		address = dsn->verp;
-	if (address[0] != '\0' || !is_report) {
-		struct return_path rp;
-
-		if (address[0] != '\0' && return_path_parse(address, &rp) != 0 &&
-		    is_report) {
-			msg_error("feedback: --recipient \"%s\" is not a herald "
-			    "return path (bounces+MAILING-RECIPIENT-KEY-"
-			    "SIGNATURE@domain)", address);
-			return CLI_FAILED;
-		}
+	if (address[0] != '\0' && return_path_parse(address, &rp) == 0) {
 		/* The signature first: a forgery learns nothing, not even
 		 * whether its text is a DSN, and gets nothing back. */
 		placed = feedback_place_return_path(run, address);
-		if (placed < 0)
-			return EX_TEMPFAIL;
-		if (placed == 0 && return_path_parse(address, &rp) == 0)
-			return CLI_OK;	/* refused */
-	}
-	if (placed && is_report)
-		return feedback_bounce(run, dsn);
-	if (placed && parse_error) {
-		/* A report to a return path that could not be read. */
-		if (strstr(parse_error, "not multipart/report") == NULL) {
+		if (placed <= 0)
+			return placed < 0 ? EX_TEMPFAIL : CLI_OK;
+		if (parse_error == NULL)
+			return feedback_bounce(run, dsn);
+		if (dsn->multipart_report) {
 			msg_error("feedback: %s: %s", path ? path :
 			    "standard input", parse_error);
 			return CLI_FAILED;
 		}
+		/* An auto-reply to a return path, say. */
+		return feedback_ignore(path, parse_error);
 	}
-	if (!placed && feedback_find_token(dsn->subject, token,
-	    sizeof(token)) == 0) {
-		if (feedback_place_token(run, token))
-			return feedback_unsubscribe(run);
-		return CLI_OK;	/* refused */
+	if (parse_error == NULL && address[0] != '\0') {
+		msg_error("feedback: --recipient \"%s\" is not a herald return "
+		    "path (bounces+MAILING-RECIPIENT-KEY-SIGNATURE@domain)",
+		    address);
+		return CLI_FAILED;
 	}
-	if (is_report)
+	if (parse_error == NULL)
 		return feedback_ignore(path, "a DSN that names no herald "
 		    "return path (bounces+MAILING-RECIPIENT-KEY-SIGNATURE@"
 		    "domain)");
+	if (feedback_find_token(dsn->subject, token, sizeof(token)) == 0)
+		return feedback_place_token(run, token) ?
+		    feedback_unsubscribe(run) : CLI_OK;
 	return feedback_ignore(path, parse_error);
 }
 
@@ -711,8 +715,8 @@ cmd_feedback(struct cli *cli, int argc, char **argv)
 		status = EX_TEMPFAIL;
 		goto done;
 	}
-	status = feedback_dispatch(&run, path, address, dsn, is_report,
-	    is_report ? NULL : buf_str(&err));
+	status = feedback_dispatch(&run, path, address, dsn, is_report ?
+	    NULL : buf_str(&err));
 done:
 	if (run.db)
 		mysql_close(run.db);

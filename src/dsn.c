@@ -493,6 +493,7 @@ dsn_parse(const char *text, size_t length, struct dsn *dsn, struct buf *err)
 		    type_line ? shown : "missing");
 		goto out;
 	}
+	dsn->multipart_report = 1;
 	if (dsn_boundary(buf_str(&content_type), &boundary) != 0) {
 		buf_printf(err, "line %u: the multipart/report has no usable "
 		    "boundary parameter", type_line);

@@ -58,6 +58,10 @@ struct dsn {
 	/* The top-level Subject (a mailto unsubscribe's token is there),
 	 * read even when the message is no report. */
 	char subject[DSN_VALUE_MAX + 1];
+	/* The top-level Content-Type is multipart/report: a message that
+	 * fails to parse with this set is a malformed report, not some
+	 * other mail. */
+	int multipart_report;
 	/* The VERP address the DSN came to, when a header names one
 	 * (its signature is not checked here: returnpath.h). */
 	char verp[DSN_VALUE_MAX + 1];
