@@ -40,7 +40,7 @@ static const struct grant daemon_grants[] = {
 };
 static const struct grant intake_grants[] = {
 	/* the counters, and the brake's move to pulled (mailing.h) */
-	{ "SELECT (id, state, stage_table, staged_at, finished_at, "
+	{ "SELECT (id, state, stage_table, staged_at, finished_at, sent_count, "
 	    "bounced_count, complained_count, brake_armed_at), "
 	    "UPDATE (state, bounced_count, complained_count, blocked_reason, "
 	    "blocked_at, finished_at, pulled_reason, pulled_at, "

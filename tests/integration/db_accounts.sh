@@ -118,9 +118,15 @@ r7=$(t_sql "SELECT id FROM recipients WHERE email = 'r7@example.org'")
 sed "s/RETURN_PATH/bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r6")@bounce.test/g" \
 	"$HERALD_SRCDIR/tests/data/feedback/arf-yahoo-abuse.eml" >"$T_DIR/arf"
 t_sql "UPDATE mailings SET state = 'sending' WHERE id = 1"
-t_check "herald feedback records a complaint as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" feedback "$T_DIR/arf"
+# With minimum volumes of 1, that one complaint pulls the mailing: the
+# brake reads and moves it as the intake account.
+{ cat "$T_DIR/role.conf"; echo "brake_min_delivered = 1"; echo "brake_min_events = 1"; } >"$T_DIR/brake.conf"
+chmod 600 "$T_DIR/brake.conf"
+t_check "herald feedback records a complaint as the intake account" "$HERALD_BIN" --config "$T_DIR/brake.conf" feedback "$T_DIR/arf"
 [ "$(t_sql "SELECT status FROM recipients WHERE id = $r6")" = complained ] &&
 	t_ok "the recipient is complained" || t_fail "complaint recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
+[ "$(t_sql "SELECT CONCAT(state, ' ', pulled_reason LIKE 'brake: complaints 1 of %') FROM mailings WHERE id = 1")" = "pulled 1" ] &&
+	t_ok "and the brake pulls the mailing as the intake account" || t_fail "brake as intake" "$(t_sql "SELECT state, pulled_reason FROM mailings WHERE id = 1"); $(cat "$T_DIR/err")"
 sed "s/UNSUBSCRIBE_TOKEN/$("$HERALD_BIN" token make 1 "$r7")/" "$HERALD_SRCDIR/tests/data/feedback/mailto-unsubscribe.eml" >"$T_DIR/mailto"
 t_check "herald feedback records a mailto unsubscribe as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" feedback "$T_DIR/mailto"
 [ "$(t_sql "SELECT status FROM recipients WHERE id = $r7")" = unsubscribed ] &&
