@@ -254,11 +254,12 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	static const char *const labels[] = { "id", "name", "state",
 	    "template", "subject", "from", "reply-to", "segment", "send at",
 	    "priority", "rate limit/h", "expected value", "stage table",
-	    "staged", "sent", "deferred", "failed", "bounced", "suppressed",
-	    "cancelled", "created", "staged at", "finished at",
-	    "blocked since", "blocked by" };
-	/* The blocked lines only while the mailing is blocked. */
-	const unsigned blocked_since = 23;
+	    "staged", "sent", "deferred", "failed", "bounced", "complained",
+	    "suppressed", "cancelled", "created", "staged at", "finished at",
+	    "blocked since", "blocked by", "pulled since", "pulled by" };
+	/* The blocked (pulled) lines only while the mailing is blocked
+	 * (pulled by the brake). */
+	const unsigned blocked_since = 24;
 	int *found = arg;
 
 	*found = 1;
@@ -434,9 +435,10 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		    "subject, from_address, reply_to, segment_expression, "
 		    "send_at, priority, rate_limit_per_hour, expected_value, "
 		    "stage_table, staged_count, sent_count, deferred_count, "
-		    "failed_count, bounced_count, suppressed_count, "
-		    "cancelled_count, created_at, staged_at, finished_at, "
-		    "blocked_at, blocked_reason FROM mailings WHERE id = ?", 1,
+		    "failed_count, bounced_count, complained_count, "
+		    "suppressed_count, cancelled_count, created_at, staged_at, "
+		    "finished_at, blocked_at, blocked_reason, pulled_at, "
+		    "pulled_reason FROM mailings WHERE id = ?", 1,
 		    params, print_show_row, &found, &err) != 0)
 			status = CLI_FAILED;
 		else if (!found) {

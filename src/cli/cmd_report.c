@@ -2,8 +2,11 @@
  * cmd_report.c - "herald report MAILING [--json|--csv] [--top N]".
  *
  * What became of a mailing, running or finished: totals per delivery
- * state, per variant, per destination domain (the N largest), the time
- * from the first to the last delivery and the rate minute by minute.
+ * state, per variant, what came back per variant (hard and soft bounces,
+ * complaints, unsubscribes, as counts and as percentages of the messages
+ * delivered) and bounces per class, per destination domain (the N
+ * largest), the time from the first to the last delivery and the rate
+ * minute by minute.
  * Everything is read from the mailing's stage table, or from the monthly
  * archive "herald maintain" moved it to, with the bounces recorded for it
  * (history.h: a bounce makes a sent message bounced). --csv is long
@@ -33,6 +36,10 @@ cmd_report_usage(FILE *out)
 	    "Totals per delivery state, per variant and per destination\n"
 	    "domain (the N largest, 10 by default), the time from the first\n"
 	    "to the last delivery and the messages sent minute by minute.\n"
+	    "feedback: per variant (and \"all\"), messages delivered, hard and\n"
+	    "soft bounces, complaints and unsubscribes, each also as a\n"
+	    "percentage of delivered (*_rate); bounce_classes: bounces per\n"
+	    "class (userunknown, mailboxfull, ...) and variant, with rate.\n"
 	    "--json prints one document (counts as numbers, keys such as\n"
 	    "first_delivery), --csv one table with a section column; one of\n"
 	    "the two at most.\n");
@@ -44,13 +51,20 @@ struct column {
 	int number;		/* a count: JSON number, right-aligned */
 };
 
-#define SECTION_COUNT 5
-#define COLUMN_MAX 6
+#define SECTION_COUNT 7
+#define COLUMN_MAX 11
 
 static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
 	{ { "state", 0 }, { "messages", 1 } },
 	{ { "variant", 1 }, { "name", 0 }, { "messages", 1 }, { "sent", 1 },
 	    { "deferred", 1 }, { "failed", 1 } },
+	{ { "variant", 0 }, { "name", 0 }, { "delivered", 1 },
+	    { "hard_bounces", 1 }, { "soft_bounces", 1 }, { "complaints", 1 },
+	    { "unsubscribes", 1 }, { "hard_bounce_rate", 1 },
+	    { "soft_bounce_rate", 1 }, { "complaint_rate", 1 },
+	    { "unsubscribe_rate", 1 } },
+	{ { "variant", 0 }, { "reason", 0 }, { "kind", 0 }, { "bounces", 1 },
+	    { "rate", 1 } },
 	{ { "domain", 0 }, { "messages", 1 }, { "sent", 1 },
 	    { "deferred", 1 }, { "failed", 1 } },
 	{ { "first_delivery", 0 }, { "last_delivery", 0 }, { "seconds", 1 } },
@@ -231,11 +245,68 @@ print_text(const struct section *sections)
 	}
 }
 
+/*
+ * The feedback section (per variant, then "all") and the bounce_classes
+ * section. Delivered: the messages the relay accepted, bounced ones too.
+ * Rates are percentages of delivered, three decimals; null when nothing
+ * was delivered. Only the table name (checked) is spliced.
+ */
+static int
+report_feedback(MYSQL *db, const char *id, const char *table,
+    struct section *feedback, struct section *classes, struct buf *err)
+{
+	const char *ids[4] = { id, id, id, id };
+	struct buf sql = BUF_INIT;
+	int rc;
+
+#define REPORT_DELIVERED "SUM(" HISTORY_DELIVERY_STATE " IN ('sent', " \
+	"'bounced'))"
+#define REPORT_RATE(n) "ROUND(100 * " n " / NULLIF(" REPORT_DELIVERED \
+	", 0), 3)"
+	buf_printf(&sql, "SELECT IF(h.variant_id IS NULL, 'all', h.variant_id), "
+	    "IF(h.variant_id IS NULL, 'all', COALESCE(MAX(v.name), "
+	    "'A')), " REPORT_DELIVERED ", SUM(b.hard = 1), SUM(b.hard = "
+	    "0), COUNT(c.mailing_id), COUNT(s.email), "
+	    REPORT_RATE("SUM(b.hard = 1)") ", " REPORT_RATE("SUM(b.hard = 0)")
+	    ", " REPORT_RATE("COUNT(c.mailing_id)") ", "
+	    REPORT_RATE("COUNT(s.email)") " FROM `%s` h" HISTORY_BOUNCES_JOIN
+	    " LEFT JOIN complaints c ON c.mailing_id = h.mailing_id AND "
+	    "c.recipient_id = h.recipient_id LEFT JOIN suppressions s ON "
+	    "s.email = h.email AND s.mailing_id = h.mailing_id AND s.source = "
+	    "'unsubscribe' LEFT JOIN variants v ON v.id = h.variant_id WHERE "
+	    "h.mailing_id = ? GROUP BY h.variant_id WITH ROLLUP", table);
+	rc = db_query_strings(db, buf_str(&sql), 1, ids, section_row,
+	    feedback, err);
+	/* Per class: for the whole mailing ("all"), then per variant. */
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT x.variant, x.reason, x.kind, x.n, ROUND(100 * "
+	    "x.n / NULLIF(d.delivered, 0), 3) FROM (SELECT 'all' AS variant, "
+	    "reason, IF(hard, 'hard', 'soft') AS kind, COUNT(*) AS n, 0 AS "
+	    "o FROM bounces WHERE mailing_id = ? GROUP BY reason, hard UNION "
+	    "ALL SELECT CAST(variant_id AS CHAR), reason, IF(hard, 'hard', "
+	    "'soft'), COUNT(*), 1 + variant_id FROM bounces WHERE mailing_id "
+	    "= ? GROUP BY variant_id, reason, hard) x LEFT JOIN (SELECT 'all' "
+	    "AS variant, " REPORT_DELIVERED " AS delivered FROM `%s` h"
+	    HISTORY_BOUNCES_JOIN " WHERE h.mailing_id = ? UNION ALL SELECT "
+	    "CAST(h.variant_id AS CHAR), " REPORT_DELIVERED " FROM `%s` h"
+	    HISTORY_BOUNCES_JOIN " WHERE h.mailing_id = ? GROUP BY "
+	    "h.variant_id) d ON d.variant = x.variant ORDER BY x.o, x.n DESC, "
+	    "x.reason", table, table);
+#undef REPORT_RATE
+#undef REPORT_DELIVERED
+	if (rc == 0)
+		rc = db_query_strings(db, buf_str(&sql), 4, ids, section_row,
+		    classes, err);
+	buf_free(&sql);
+	return rc;
+}
+
 int
 cmd_report(struct cli *cli, int argc, char **argv)
 {
 	struct section sections[SECTION_COUNT] = { { "states", 0, NULL, 0 },
-	    { "variants", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
+	    { "variants", 0, NULL, 0 }, { "feedback", 0, NULL, 0 },
+	    { "bounce_classes", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
 	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 } };
 	enum report_format format = FORMAT_TEXT;
 	const char *id = NULL;
@@ -310,7 +381,9 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    "v ON v.id = h.variant_id WHERE h.mailing_id = ? GROUP BY "
 	    "h.variant_id ORDER BY h.variant_id", table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
-	    section_row, &sections[1], &err) != 0)
+	    section_row, &sections[1], &err) != 0 ||
+	    report_feedback(db, id, table, &sections[2], &sections[3],
+	    &err) != 0)
 		goto done;
 	buf_reset(&sql);
 	buf_printf(&sql, "SELECT SUBSTRING_INDEX(h.email, '@', -1) AS domain, "
@@ -320,21 +393,21 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    "= ? GROUP BY domain ORDER BY n DESC, domain LIMIT %ld", table,
 	    top);	/* a number we parsed: LIMIT takes no string */
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
-	    section_row, &sections[2], &err) != 0)
+	    section_row, &sections[4], &err) != 0)
 		goto done;
 	buf_reset(&sql);
 	buf_printf(&sql, "SELECT MIN(delivered_at), MAX(delivered_at), "
 	    "TIMESTAMPDIFF(SECOND, MIN(delivered_at), MAX(delivered_at)) FROM "
 	    "`%s` WHERE mailing_id = ? AND delivery_state = 'sent'", table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
-	    section_row, &sections[3], &err) != 0)
+	    section_row, &sections[5], &err) != 0)
 		goto done;
 	buf_reset(&sql);
 	buf_printf(&sql, "SELECT DATE_FORMAT(delivered_at, '%%Y-%%m-%%d "
 	    "%%H:%%i') AS minute, COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
 	    "delivery_state = 'sent' GROUP BY minute ORDER BY minute", table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
-	    section_row, &sections[4], &err) != 0)
+	    section_row, &sections[6], &err) != 0)
 		goto done;
 
 	if (format == FORMAT_JSON)

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "db.h"
 #include "encode.h"
+#include "feedback.h"
 #include "history.h"
 #include "log.h"
 #include "mailing.h"
@@ -57,6 +58,8 @@ struct mailing_status {
 	char id[24], name[201], table[65], send_at[32];
 	enum mailing_state state;
 	char *blocked_reason;		/* NULL unless blocked */
+	char *pulled_reason;		/* NULL unless pulled by the brake */
+	struct feedback_counts feedback;	/* bounces, complaints, ... */
 	unsigned long long staged, sent, deferred, failed, pending;
 	/* Sent in the last minute, and in its first second that had any
 	 * (epoch seconds of the database's clock, as now). */
@@ -94,6 +97,7 @@ mailing_row(void *arg, unsigned ncolumns, char **col)
 	snprintf(m->send_at, sizeof(m->send_at), "%s", col[4]);
 	m->staged = strtoull(col[5], NULL, 10);
 	m->blocked_reason = col[6] ? xstrdup(col[6]) : NULL;
+	m->pulled_reason = col[7] ? xstrdup(col[7]) : NULL;
 	return 0;
 }
 
@@ -133,19 +137,21 @@ static void
 status_read_db(const struct herald_config *cfg, struct status *s)
 {
 	MYSQL *db = db_connect(cfg, DB_SELECT_DATABASE, &s->db_error);
-	const char *unfinished[7] = { mailing_state_name(MAILING_DRAFT),
+	const char *unfinished[8] = { mailing_state_name(MAILING_DRAFT),
 	    mailing_state_name(MAILING_QUEUED),
 	    mailing_state_name(MAILING_STAGING),
 	    mailing_state_name(MAILING_READY),
 	    mailing_state_name(MAILING_SENDING),
 	    mailing_state_name(MAILING_BLOCKED),
-	    mailing_state_name(MAILING_PAUSED) };
+	    mailing_state_name(MAILING_PAUSED),
+	    mailing_state_name(MAILING_PULLED) };
 
 	if (db == NULL)
 		return;
 	if (db_query_strings(db, "SELECT id, name, state, stage_table, "
-	    "send_at, staged_count, blocked_reason FROM mailings WHERE state "
-	    "IN (?, ?, ?, ?, ?, ?, ?) ORDER BY id", 7, unfinished,
+	    "send_at, staged_count, blocked_reason, pulled_reason FROM "
+	    "mailings WHERE state IN (?, ?, ?, ?, ?, ?, ?, ?) ORDER BY id", 8,
+	    unfinished,
 	    mailing_row, s, &s->db_error) != 0) {
 		mysql_close(db);
 		return;
@@ -156,6 +162,8 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 
 		if (!history_is_stage_table(m->table))
 			continue;
+		feedback_counts_read(db, strtoull(m->id, NULL, 10),
+		    &m->feedback, &s->db_error);
 		/* The stage table is the truth per recipient. */
 		buf_printf(&sql, "SELECT SUM(delivery_state = 'sent'), "
 		    "SUM(delivery_state = 'deferred'), SUM(delivery_state = "
@@ -227,9 +235,39 @@ eta_seconds(const struct mailing_status *m, int daemon_running)
 	if (left == 0)
 		return 0;
 	if (!daemon_running || m->state == MAILING_PAUSED ||
-	    m->state == MAILING_BLOCKED)
+	    m->state == MAILING_BLOCKED || m->state == MAILING_PULLED)
 		return -1;
 	return rate > 0 ? (long)((double)left / rate) : -1;
+}
+
+/* The feedback counts and their rates per delivered message. */
+static void
+status_feedback_json(const struct feedback_counts *f)
+{
+	printf(", \"feedback\": {\"delivered\": %llu, \"hard_bounces\": "
+	    "%llu, \"soft_bounces\": %llu, \"complaints\": %llu, "
+	    "\"unsubscribes\": %llu, \"hard_bounce_rate\": %.4f, "
+	    "\"soft_bounce_rate\": %.4f, \"complaint_rate\": %.4f, "
+	    "\"unsubscribe_rate\": %.4f}", f->delivered, f->hard_bounces,
+	    f->soft_bounces, f->complaints, f->unsubscribes,
+	    feedback_rate(f->hard_bounces, f->delivered),
+	    feedback_rate(f->soft_bounces, f->delivered),
+	    feedback_rate(f->complaints, f->delivered),
+	    feedback_rate(f->unsubscribes, f->delivered));
+}
+
+static void
+status_feedback_text(const struct feedback_counts *f)
+{
+	if (f->delivered == 0 && f->hard_bounces + f->soft_bounces +
+	    f->complaints + f->unsubscribes == 0)
+		return;
+	printf("        bounces %llu hard (%.2f%%) %llu soft (%.2f%%)  "
+	    "complaints %llu (%.3f%%)  unsubscribes %llu (%.2f%%)\n",
+	    f->hard_bounces, feedback_rate(f->hard_bounces, f->delivered),
+	    f->soft_bounces, feedback_rate(f->soft_bounces, f->delivered),
+	    f->complaints, feedback_rate(f->complaints, f->delivered),
+	    f->unsubscribes, feedback_rate(f->unsubscribes, f->delivered));
 }
 
 static void
@@ -510,6 +548,12 @@ status_print(const struct herald_config *cfg, const struct status *s,
 				json_text(m->blocked_reason);
 			else
 				printf("null");
+			printf(", \"pulled_reason\": ");
+			if (m->pulled_reason)
+				json_text(m->pulled_reason);
+			else
+				printf("null");
+			status_feedback_json(&m->feedback);
 			printf("}");
 		}
 		printf("], \"daemon\": {\"running\": %s", running ? "true" :
@@ -588,6 +632,9 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		printf("  deferred %llu  failed %llu\n", m->deferred, m->failed);
 		if (m->blocked_reason)
 			printf("        blocked: %s\n", m->blocked_reason);
+		if (m->pulled_reason)
+			printf("        pulled: %s\n", m->pulled_reason);
+		status_feedback_text(&m->feedback);
 	}
 	if (running) {
 		printf("WORKERS (heraldd pid %d, up %llds)\n",
@@ -690,8 +737,10 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		if (board)
 			scoreboard_unmap(board);
 		free(path);
-		for (unsigned i = 0; i < s.count; i++)
+		for (unsigned i = 0; i < s.count; i++) {
 			free(s.m[i].blocked_reason);
+			free(s.m[i].pulled_reason);
+		}
 		free(s.m);
 		node_list_free(s.nodes, s.node_count);
 		buf_free(&s.db_error);

@@ -45,7 +45,9 @@ static const struct cli_command cli_commands[] = {
 	    cmd_maintain },
 	{ "status", "mailings in progress, workers and relays", cmd_status },
 	{ "report", "what became of a mailing", cmd_report },
-	{ "bounce", "record a bounce (Postfix pipe transport)", cmd_bounce },
+	{ "feedback", "record a bounce, complaint or mailto unsubscribe "
+	    "(Postfix pipe transport)", cmd_feedback },
+	{ "bounce", "the same as feedback", cmd_feedback },
 	{ "suppress", "add, remove, list, import suppressed addresses",
 	    cmd_suppress },
 	/* (further subcommands) */

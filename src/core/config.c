@@ -64,6 +64,7 @@ enum config_type {
 	CONFIG_RATE,		/* N/h, N/m, N/s: stored per hour */
 	CONFIG_RATE_LIST,	/* a list whose values are rates */
 	CONFIG_SCHEDULE,	/* durations separated by spaces */
+	CONFIG_PERCENT,		/* "0.3%": stored in parts per million */
 };
 
 /*
@@ -377,6 +378,34 @@ static const struct config_key config_keys[] = {
 	NUM(web_connection_limit, CONFIG_INTEGER, "64", 1, 10000,
 	    "The most connections herald-web serves at once; more wait in "
 	    "the listen queue until one closes."),
+
+	NUM(soft_bounce_limit, CONFIG_INTEGER, "3", 1, 1000,
+	    "herald feedback suppresses an address after this many soft "
+	    "bounces (a full mailbox, a block, an expiry: any class but "
+	    "userunknown, hostunknown and hasmoved) within "
+	    "soft_bounce_window, counted across mailings. A hard bounce "
+	    "suppresses it at once."),
+	NUM(soft_bounce_window, CONFIG_DURATION, "30d", 60, 31536000,
+	    "The span over which soft bounces of an address are counted."),
+	NUM(brake_complaint_rate, CONFIG_PERCENT, "0.3%", 1, 1000000,
+	    "The brake: a sending mailing is pulled (state pulled, reason "
+	    "kept) when its complaints in the last brake_window exceed this "
+	    "share of the messages it delivered in that window (Gmail and "
+	    "Yahoo require below 0.3% and advise 0.1%)."),
+	NUM(brake_bounce_rate, CONFIG_PERCENT, "5%", 1, 1000000,
+	    "The brake: a sending mailing is pulled when its hard bounces in "
+	    "the last brake_window exceed this share of the messages it "
+	    "delivered in that window."),
+	NUM(brake_window, CONFIG_DURATION, "1h", 60, 604800,
+	    "The sliding window of the brake: events (bounces, complaints) "
+	    "and deliveries of the last brake_window, or since the mailing "
+	    "was last resumed when that is later."),
+	NUM(brake_min_delivered, CONFIG_INTEGER, "1000", 1, 100000000,
+	    "The brake acts only when the window holds at least this many "
+	    "delivered messages: on fewer, a handful of events is noise."),
+	NUM(brake_min_events, CONFIG_INTEGER, "5", 1, 1000000,
+	    "The brake acts only on at least this many events of the kind "
+	    "(complaints, or hard bounces) in the window."),
 	/* (further keys) */
 };
 
@@ -398,6 +427,7 @@ static const struct {
 	{ "metrics_interval", "Monitoring" },
 	{ "message_domain", "Messages" },
 	{ "web_listen", "The web endpoint (herald-web)" },
+	{ "soft_bounce_limit", "Feedback and the brake (herald feedback)" },
 };
 
 /*
@@ -436,7 +466,51 @@ static int
 config_key_is_number(const struct config_key *key)
 {
 	return key->type == CONFIG_INTEGER || key->type == CONFIG_DURATION ||
-	    key->type == CONFIG_RATE;
+	    key->type == CONFIG_RATE || key->type == CONFIG_PERCENT;
+}
+
+/*
+ * "0.3%", "5%", "0.05" (a fraction, no '%' sign: "0.05" = 5%) into
+ * parts per million; -1 when it is none of these or more than 100%.
+ * At most four decimals of a percentage: 0.0001% is 1 ppm.
+ */
+static long
+config_parse_percent(const char *text)
+{
+	long whole = 0, fraction = 0, scale = 1000000;
+	const char *p = text;
+	int digits = 0, decimals = 0, percent;
+
+	for (; *p >= '0' && *p <= '9' && digits < 7; p++, digits++)
+		whole = whole * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9' && decimals < 6; p++,
+		    decimals++)
+			fraction = fraction * 10 + (*p - '0');
+	percent = *p == '%';
+	if (digits + decimals == 0 || p[percent] != '\0')
+		return -1;
+	if (percent)
+		scale = 10000;
+	if (percent && decimals > 4)
+		return -1;
+	for (int i = 0; i < decimals; i++)
+		scale /= 10;
+	whole = whole * (percent ? 10000 : 1000000) + fraction * scale;
+	return whole > 1000000 ? -1 : whole;
+}
+
+/* ppm as a percentage without trailing zeros ("0.3%"), into out. */
+static void
+config_format_percent(long ppm, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%ld.%04ld", ppm / 10000, ppm % 10000);
+
+	while (n > 0 && out[n - 1] == '0')
+		out[--n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[--n] = '\0';
+	snprintf(out + n, size - (size_t)n, "%%");
 }
 
 static int
@@ -641,6 +715,11 @@ config_parse_number(const struct config_key *key, const char *text,
 		if (value < 0)
 			return "expected a rate such as 20000/h, 300/m or 5/s "
 			    "(0 = no limit)";
+	} else if (key->type == CONFIG_PERCENT) {
+		value = config_parse_percent(text);
+		if (value < 0)
+			return "expected a percentage such as 0.3% or 5% (at "
+			    "most 100%, four decimals)";
 	} else {
 		char *end;
 
@@ -1063,6 +1142,12 @@ config_print(const struct herald_config *cfg, FILE *out)
 
 			fprintf(out, rate ? "%s = %ld/h\n" : "%s = %ld\n",
 			    key->name, rate);
+		} else if (key->type == CONFIG_PERCENT) {
+			char shown[32];
+
+			config_format_percent(*config_number_slot(c, key),
+			    shown, sizeof(shown));
+			fprintf(out, "%s = %s\n", key->name, shown);
 		} else if (config_key_is_number(key))
 			fprintf(out, "%s = %ld\n", key->name,
 			    *config_number_slot(c, key));
@@ -1088,6 +1173,7 @@ static const char *const config_type_names[] = {
 	[CONFIG_RATE] = "rate",
 	[CONFIG_RATE_LIST] = "rate",
 	[CONFIG_SCHEDULE] = "durations",
+	[CONFIG_PERCENT] = "percentage",
 };
 
 int

@@ -132,6 +132,16 @@ struct herald_config {
 	char *web_listen;		/* ADDRESS:PORT */
 	long web_timeout;		/* seconds a connection may idle */
 	long web_connection_limit;	/* connections at once */
+
+	/* Feedback (feedback.h) and the brake (brake.h). Rates are in
+	 * parts per million (0.3% = 3000). */
+	long soft_bounce_limit;		/* soft bounces before suppressing */
+	long soft_bounce_window;	/* seconds they are counted over */
+	long brake_complaint_rate;	/* ppm of delivered */
+	long brake_bounce_rate;		/* ppm of delivered, hard bounces */
+	long brake_window;		/* seconds */
+	long brake_min_delivered;
+	long brake_min_events;
 	/* (further keys) */
 };
 

@@ -4,6 +4,7 @@
 #include "monitor.h"
 #include "db.h"
 #include "exposition.h"
+#include "feedback.h"
 #include "gmetric.h"
 #include "log.h"
 #include "mailing.h"
@@ -43,6 +44,7 @@ struct mailing_sample {
 	unsigned long long id, sent, deferred, failed;
 	unsigned long long staged, bounced;
 	char state[16];
+	struct feedback_counts feedback;	/* what came back */
 };
 
 struct monitor {
@@ -300,6 +302,7 @@ monitor_mailing_row(void *arg, unsigned ncolumns, char **columns)
 	s->sent = strtoull(columns[1], NULL, 10);
 	s->deferred = strtoull(columns[2], NULL, 10);
 	s->failed = strtoull(columns[3], NULL, 10);
+	memset(&s->feedback, 0, sizeof(s->feedback));
 	m->backlog += columns[4] ? strtoll(columns[4], NULL, 10) : 0;
 	snprintf(s->state, sizeof(s->state), "%s", columns[5]);
 	s->staged = strtoull(columns[6], NULL, 10);
@@ -330,6 +333,17 @@ monitor_complaints_row(void *arg, unsigned ncolumns, char **columns)
 	return 1;
 }
 
+/* What came back for each mailing in progress (feedback.h). */
+static int
+monitor_read_feedback(struct monitor *m, struct buf *err)
+{
+	for (unsigned i = 0; i < m->fresh_count; i++)
+		if (feedback_counts_read(m->db, m->fresh[i].id,
+		    &m->fresh[i].feedback, err) != 0)
+			return -1;
+	return 0;
+}
+
 /* Reads the mailings in progress, the backlog and the staging delay. */
 static void
 monitor_read_database(struct monitor *m)
@@ -355,6 +369,7 @@ monitor_read_database(struct monitor *m)
 	    "staged_count, bounced_count FROM mailings "
 	    "WHERE state IN (?, ?, ?, ?) ORDER BY id", 4, in_progress,
 	    monitor_mailing_row, m, &err) != 0 ||
+	    monitor_read_feedback(m, &err) != 0 ||
 	    db_query_strings(m->db, "SELECT TIMESTAMPDIFF(SECOND, send_at, "
 	    "staged_at) FROM mailings WHERE staged_at IS NOT NULL ORDER BY "
 	    "staged_at DESC, id DESC LIMIT 1", 0, NULL, monitor_latency_row,
@@ -559,6 +574,36 @@ monitor_publish_relays(struct monitor *m, double seconds, int first)
 	}
 }
 
+/* A mailing's bounce, complaint and unsubscribe rates, in percent of
+ * the messages it delivered: what the brake watches (brake.h). */
+static void
+monitor_publish_feedback(struct monitor *m, const struct mailing_sample *s,
+    unsigned dmax)
+{
+	const struct feedback_counts *f = &s->feedback;
+	const struct {
+		const char *key, *what;
+		unsigned long long events;
+	} rates[4] = {
+		{ "hard_bounce_rate", "hard bounces", f->hard_bounces },
+		{ "soft_bounce_rate", "soft bounces", f->soft_bounces },
+		{ "complaint_rate", "complaints", f->complaints },
+		{ "unsubscribe_rate", "unsubscribes", f->unsubscribes },
+	};
+
+	for (unsigned k = 0; k < 4; k++) {
+		char name[96], title[96];
+
+		snprintf(name, sizeof(name), "herald_mailing_%llu_%s", s->id,
+		    rates[k].key);
+		snprintf(title, sizeof(title), "Mailing %llu: %s", s->id,
+		    rates[k].what);
+		monitor_publish(m, name, "%", title, "percent of the messages "
+		    "this mailing delivered", dmax,
+		    feedback_rate(rates[k].events, f->delivered));
+	}
+}
+
 static void
 monitor_publish_mailings(struct monitor *m, double seconds)
 {
@@ -574,6 +619,7 @@ monitor_publish_mailings(struct monitor *m, double seconds)
 		    now->failed };
 		unsigned long long old[3];
 
+		monitor_publish_feedback(m, now, dmax);
 		for (unsigned j = 0; j < m->mailing_count; j++)
 			if (m->mailings[j].id == now->id)
 				before = &m->mailings[j];

@@ -1,10 +1,13 @@
 /*
- * dsn.c - reading a delivery status notification (see dsn.h).
+ * dsn.c - reading a delivery status notification or an abuse feedback
+ * report (see dsn.h).
  *
  * Only what herald needs of MIME: the top-level headers, the boundary of
- * the multipart/report, and the header-like field groups of its
- * message/delivery-status part (RFC 3464 section 2). Headers are
- * unfolded; names compare without case; lines end in LF or CRLF.
+ * the multipart/report, the header-like field groups of its
+ * message/delivery-status part (RFC 3464 section 2) or of its
+ * message/feedback-report part (RFC 5965 section 3.1), and the headers
+ * of the original message an ARF report returns. Headers are unfolded;
+ * names compare without case; lines end in LF or CRLF.
  */
 #include "dsn.h"
 
@@ -312,6 +315,18 @@ dsn_read_status(struct dsn_reader *r, const struct buf *boundary,
 				    "without a known Action", r->number);
 				goto out;
 			}
+			if (dsn->recipient_count < DSN_RECIPIENTS_MAX) {
+				struct dsn_recipient *one = &dsn->recipients[
+				    dsn->recipient_count++];
+
+				one->action = action;
+				memcpy(one->status, status, sizeof(status));
+				memcpy(one->final_recipient, final,
+				    sizeof(final));
+				memcpy(one->diagnostic, diagnostic,
+				    sizeof(diagnostic));
+			}
+			dsn->recipients_seen++;
 			if (dsn_rank(action) > dsn_rank(dsn->action)) {
 				dsn->action = action;
 				memcpy(dsn->status, status, sizeof(status));
@@ -332,6 +347,91 @@ out:
 	buf_free(&name);
 	buf_free(&value);
 	return rc;
+}
+
+/*
+ * The fields of a message/feedback-report part, up to the blank line or
+ * the next delimiter.
+ */
+static int
+dsn_read_feedback(struct dsn_reader *r, const struct buf *boundary,
+    struct dsn *dsn, struct buf *err)
+{
+	struct buf name = BUF_INIT, value = BUF_INIT;
+	struct dsn_line line;
+	int got, rc = -1;
+
+	while (dsn_peek_line(r, &line) && line.length == 0)
+		dsn_next_line(r, &line);
+	for (;;) {
+		const char *n, *v;
+
+		if (dsn_peek_line(r, &line) && dsn_delimiter(&line, boundary))
+			break;
+		if ((got = dsn_next_field(r, &name, &value)) == 0)
+			break;
+		if (got < 0) {
+			buf_printf(err, "line %u: not a \"Name: value\" field "
+			    "in the feedback-report part", r->number);
+			goto out;
+		}
+		n = buf_str(&name);
+		v = buf_str(&value);
+		if (strcasecmp(n, "Feedback-Type") == 0) {
+			char type[sizeof(dsn->feedback_type)];
+
+			dsn_keep(type, v, strlen(v) < sizeof(type) - 1 ?
+			    strlen(v) : sizeof(type) - 1);
+			for (char *p = type; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			memcpy(dsn->feedback_type, type, sizeof(type));
+		} else if (strcasecmp(n, "Original-Mail-From") == 0) {
+			dsn_keep(dsn->original_mail_from, v, strlen(v));
+		} else if (strcasecmp(n, "Original-Rcpt-To") == 0) {
+			dsn_keep(dsn->original_rcpt_to, v, strlen(v));
+		}
+	}
+	if (dsn->feedback_type[0] == '\0') {
+		buf_printf(err, "line %u: the feedback-report part has no "
+		    "Feedback-Type", r->number);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&name);
+	buf_free(&value);
+	return rc;
+}
+
+/*
+ * The headers of the original message an ARF report returns (a
+ * message/rfc822 or text/rfc822-headers part): keeps its Return-Path
+ * and List-Unsubscribe. A line that is no header ends them.
+ */
+static void
+dsn_read_original(struct dsn_reader *r, const struct buf *boundary,
+    struct dsn *dsn)
+{
+	struct buf name = BUF_INIT, value = BUF_INIT;
+	struct dsn_line line;
+
+	while (dsn_peek_line(r, &line) && line.length == 0)
+		dsn_next_line(r, &line);
+	while (!(dsn_peek_line(r, &line) && dsn_delimiter(&line, boundary)) &&
+	    dsn_next_field(r, &name, &value) == 1) {
+		const char *n = buf_str(&name);
+
+		if (strcasecmp(n, "Return-Path") == 0 &&
+		    dsn->original_return_path[0] == '\0')
+			dsn_keep(dsn->original_return_path, value.data,
+			    value.len);
+		else if (strcasecmp(n, "List-Unsubscribe") == 0 &&
+		    dsn->original_unsubscribe[0] == '\0')
+			dsn_keep(dsn->original_unsubscribe, value.data,
+			    value.len);
+	}
+	buf_free(&name);
+	buf_free(&value);
 }
 
 int
@@ -358,7 +458,10 @@ dsn_parse(const char *text, size_t length, struct dsn *dsn, struct buf *err)
 		if ((got = dsn_next_field(&r, &name, &value)) != 1)
 			break;
 		n = buf_str(&name);
-		if (strcasecmp(n, "Content-Type") == 0 && type_line == 0) {
+		if (strcasecmp(n, "Subject") == 0 && dsn->subject[0] == '\0') {
+			dsn_keep(dsn->subject, value.data, value.len);
+		} else if (strcasecmp(n, "Content-Type") == 0 &&
+		    type_line == 0) {
 			buf_reset(&content_type);
 			buf_append(&content_type, value.data, value.len);
 			type_line = first_line;
@@ -390,42 +493,61 @@ dsn_parse(const char *text, size_t length, struct dsn *dsn, struct buf *err)
 		    type_line ? shown : "missing");
 		goto out;
 	}
+	dsn->multipart_report = 1;
 	if (dsn_boundary(buf_str(&content_type), &boundary) != 0) {
 		buf_printf(err, "line %u: the multipart/report has no usable "
 		    "boundary parameter", type_line);
 		goto out;
 	}
-	/* The parts: find message/delivery-status. */
+	/* The parts: message/delivery-status, or message/feedback-report
+	 * and the original message. */
 	while (dsn_next_line(&r, &line)) {
 		int kind = dsn_delimiter(&line, &boundary);
-		int is_status = 0;
+		enum { OTHER, STATUS, FEEDBACK, ORIGINAL } part = OTHER;
 
 		if (kind == 2)
 			break;
 		if (kind != 1)
 			continue;
-		while ((got = dsn_next_field(&r, &name, &value)) == 1)
-			if (strcasecmp(buf_str(&name), "Content-Type") == 0 &&
-			    (dsn_is_type(buf_str(&value),
-			    "message/delivery-status") ||
-			    dsn_is_type(buf_str(&value),
-			    "message/global-delivery-status")))
-				is_status = 1;
+		while ((got = dsn_next_field(&r, &name, &value)) == 1) {
+			const char *v = buf_str(&value);
+
+			if (strcasecmp(buf_str(&name), "Content-Type") != 0)
+				continue;
+			if (dsn_is_type(v, "message/delivery-status") ||
+			    dsn_is_type(v, "message/global-delivery-status"))
+				part = STATUS;
+			else if (dsn_is_type(v, "message/feedback-report"))
+				part = FEEDBACK;
+			else if (dsn_is_type(v, "message/rfc822") ||
+			    dsn_is_type(v, "text/rfc822-headers") ||
+			    dsn_is_type(v, "message/rfc822-headers"))
+				part = ORIGINAL;
+		}
 		if (got < 0) {
 			buf_printf(err, "line %u: not a header line of a part",
 			    r.number);
 			goto out;
 		}
-		if (is_status) {
+		if (part == STATUS && !found) {
 			if (dsn_read_status(&r, &boundary, dsn, err) != 0)
 				goto out;
+			dsn->kind = DSN_KIND_DELIVERY;
 			found = 1;
 			break;
+		}
+		if (part == FEEDBACK && !found) {
+			if (dsn_read_feedback(&r, &boundary, dsn, err) != 0)
+				goto out;
+			dsn->kind = DSN_KIND_FEEDBACK;
+			found = 1;
+		} else if (part == ORIGINAL) {
+			dsn_read_original(&r, &boundary, dsn);
 		}
 	}
 	if (!found) {
 		buf_append_str(err, "the multipart/report has no "
-		    "message/delivery-status part");
+		    "message/delivery-status or message/feedback-report part");
 		goto out;
 	}
 	rc = 0;

@@ -36,15 +36,24 @@ static const struct grant daemon_grants[] = {
 	/* the monitor registers its node and beats (node.h) */
 	{ "SELECT, INSERT, UPDATE, DELETE", "nodes" },
 	{ "SELECT, INSERT, UPDATE, DELETE", "node_relays" },
+	/* the monitor publishes bounce and complaint rates */
+	{ "SELECT", "bounces" },
+	{ "SELECT", "complaints" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
-	{ "SELECT (id, stage_table, staged_at, bounced_count), "
-	    "UPDATE (bounced_count)", "mailings" },
-	{ "SELECT (id, status), UPDATE (status)", "recipients" },
-	{ "INSERT", "suppressions" },
+	/* the counters, and the brake's move to pulled (mailing.h) */
+	{ "SELECT (id, state, stage_table, staged_at, finished_at, sent_count, "
+	    "bounced_count, complained_count, brake_armed_at), "
+	    "UPDATE (state, bounced_count, complained_count, blocked_reason, "
+	    "blocked_at, finished_at, pulled_reason, pulled_at, "
+	    "brake_armed_at)", "mailings" },
+	/* the address: a mailto unsubscribe suppresses it (unsubscribe.h) */
+	{ "SELECT (id, email, status), UPDATE (status)", "recipients" },
+	{ "SELECT (email), INSERT", "suppressions" },
 	/* a bounce is recorded there whatever table its row lives in */
 	{ "SELECT, INSERT", "bounces" },
+	{ "SELECT, INSERT", "complaints" },
 	{ "SELECT (version, name, applied_at)", "schema_migrations" },
 	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
 	{ NULL, NULL }
@@ -55,7 +64,8 @@ static const struct grant intake_grants[] = {
  * archived (herald maintain) finds its row there (history_find_row()),
  * and is recorded in the bounces table only.
  */
-#define INTAKE_ARCHIVE_GRANT "SELECT (mailing_id, recipient_id, email)"
+#define INTAKE_ARCHIVE_GRANT "SELECT (mailing_id, recipient_id, email, " \
+	"variant_id)"
 
 /* herald-web: an unsubscribe (unsubscribe.c), whatever its channel. */
 static const struct grant web_grants[] = {
@@ -67,8 +77,9 @@ static const struct grant web_grants[] = {
 
 /* On each stage table (after ON `DB`.`TABLE`); NULL: none. */
 #define DAEMON_STAGE_GRANT "SELECT, UPDATE"
-#define INTAKE_STAGE_GRANT "SELECT (mailing_id, recipient_id, email, " \
-	"delivery_state), UPDATE (delivery_state, relay_reply)"
+#define INTAKE_STAGE_GRANT "SELECT (mailing_id, recipient_id, variant_id, " \
+	"email, delivery_state, delivered_at), UPDATE (delivery_state, " \
+	"relay_reply)"
 
 struct role {
 	const char *user_key;

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -257,11 +258,25 @@ history_archive_replace(MYSQL *db, const char *archive, const char *copy,
 
 /* --- one recipient's row ---------------------------------------------- */
 
+/* Row: email, variant_id. */
+static int
+history_row_of(void *arg, unsigned ncolumns, char **columns)
+{
+	struct history_row *row = arg;
+
+	if (ncolumns != 2 || columns[0] == NULL)
+		return 1;
+	row->found = 1;
+	snprintf(row->email, sizeof(row->email), "%s", columns[0]);
+	row->variant_id = columns[1] ? strtoul(columns[1], NULL, 10) : 0;
+	return 1;
+}
+
 int
 history_find_row(MYSQL *db, const char *mailing_id,
     const char *recipient_id, struct history_row *row, struct buf *err)
 {
-	struct buf table = BUF_INIT, email = BUF_INIT, sql = BUF_INIT;
+	struct buf table = BUF_INIT, sql = BUF_INIT;
 	const char *params[2] = { mailing_id, recipient_id };
 	int status = -1;
 
@@ -275,17 +290,14 @@ history_find_row(MYSQL *db, const char *mailing_id,
 	}
 	snprintf(row->table, sizeof(row->table), "%s", buf_str(&table));
 	/* Only the table name (checked above) is spliced; values bound. */
-	buf_printf(&sql, "SELECT email FROM `%s` WHERE mailing_id = ? AND "
-	    "recipient_id = ? LIMIT 1", row->table);
-	if (db_query_strings(db, buf_str(&sql), 2, params, first_value,
-	    &email, err) != 0)
+	buf_printf(&sql, "SELECT email, variant_id FROM `%s` WHERE "
+	    "mailing_id = ? AND recipient_id = ? LIMIT 1", row->table);
+	if (db_query_strings(db, buf_str(&sql), 2, params, history_row_of,
+	    row, err) != 0)
 		goto out;
-	row->found = email.len > 0;
-	snprintf(row->email, sizeof(row->email), "%s", buf_str(&email));
 	status = 0;
 out:
 	buf_free(&table);
-	buf_free(&email);
 	buf_free(&sql);
 	return status;
 }
@@ -293,19 +305,23 @@ out:
 int
 history_record_bounce(MYSQL *db, const struct history_row *row,
     const char *mailing_id, const char *recipient_id, const char *reply,
-    int *changed, struct buf *err)
+    const struct bounce_class *class, int *changed, struct buf *err)
 {
-	const char *params[4] = { mailing_id, recipient_id, row->email,
-	    reply };
+	const struct db_value params[7] = { db_bind_text(mailing_id),
+	    db_bind_text(recipient_id), db_bind_u64(row->variant_id),
+	    db_bind_text(row->email), db_bind_text(reply),
+	    db_bind_text(bounce_reason_name(class->reason)),
+	    db_bind_u64(class->hard != 0) };
 	unsigned long long inserted = 0;
 	struct buf sql = BUF_INIT;
 	int status;
 
 	*changed = 0;
 	/* The primary key (mailing, recipient) keeps it once. */
-	status = db_execute(db, "INSERT IGNORE INTO bounces (mailing_id, "
-	    "recipient_id, email, reply) VALUES (?, ?, ?, LEFT(?, 512))", 4,
-	    params, &inserted, err);
+	status = db_execute_values(db, "INSERT IGNORE INTO bounces "
+	    "(mailing_id, recipient_id, variant_id, email, reply, reason, "
+	    "hard) VALUES (?, ?, ?, ?, LEFT(?, 512), ?, ?)", 7, params,
+	    &inserted, err);
 	if (status == 0 && history_is_stage_table(row->table)) {
 		const char *p[3] = { reply, mailing_id, recipient_id };
 

@@ -26,6 +26,7 @@
 #include <mysql.h>
 #include <stddef.h>
 
+#include "bounce_class.h"
 #include "buf.h"
 
 /* Room for any table name this module makes (MySQL's limit is 64). */
@@ -80,6 +81,7 @@ int history_archive_replace(MYSQL *db, const char *archive,
 struct history_row {
 	char table[HISTORY_TABLE_NAME_MAX];	/* stage_N or history_YYYYMM */
 	char email[255];
+	unsigned long variant_id;	/* the row's variant (0: none) */
 	int found;		/* 0: the mailing or the recipient's row is
 				   not there (table says whether the mailing
 				   was staged: "" when not) */
@@ -94,14 +96,15 @@ int history_find_row(MYSQL *db, const char *mailing_id,
 
 /*
  * Records that the message to row's recipient bounced, with reply (the
- * DSN's status and diagnostic): once in the bounces table, whatever
+ * DSN's status and diagnostic) and its class (reason, hard) and the
+ * row's variant: once in the bounces table, whatever
  * table the row lives in, and on the row itself while it is in a stage
  * table (writable; the daemon's counts read it). *changed is 1 the
  * first time, 0 when the bounce was recorded already.
  */
 int history_record_bounce(MYSQL *db, const struct history_row *row,
     const char *mailing_id, const char *recipient_id, const char *reply,
-    int *changed, struct buf *err);
+    const struct bounce_class *class, int *changed, struct buf *err);
 
 /*
  * SQL for the delivery state of a row of history or of a stage table

@@ -44,9 +44,11 @@ static const unsigned mailing_moves[MAILING_STATE_COUNT] = {
 	/* Resumed: back to the stager when never staged, else ready. */
 	[MAILING_PAUSED] = TO(MAILING_QUEUED) | TO(MAILING_READY) |
 	    TO(MAILING_DONE) | TO(MAILING_CANCELLED) | TO(MAILING_PULLED),
+	/* Pulled by the brake (brake.h): resumed like a paused one. */
+	[MAILING_PULLED] = TO(MAILING_QUEUED) | TO(MAILING_READY) |
+	    TO(MAILING_DONE) | TO(MAILING_CANCELLED),
 	[MAILING_DONE] = 0,
 	[MAILING_CANCELLED] = 0,
-	[MAILING_PULLED] = 0,
 };
 
 static int
@@ -98,8 +100,9 @@ mailing_move(MYSQL *db, uint64_t id, enum mailing_state from,
     enum mailing_state to, const char *reason, struct buf *err)
 {
 	struct buf kept = BUF_INIT;
-	struct db_value params[6];
+	struct db_value params[9];
 	unsigned long long affected = 0;
+	int keeps_reason = to == MAILING_BLOCKED || to == MAILING_PULLED;
 	int status;
 
 	if (!mailing_move_legal(from, to)) {
@@ -108,25 +111,32 @@ mailing_move(MYSQL *db, uint64_t id, enum mailing_state from,
 		return -1;
 	}
 	/* The reason quotes files and errors: keep it valid UTF-8. */
-	if (to == MAILING_BLOCKED && reason)
+	if (keeps_reason && reason)
 		encode_utf8_clean(reason, strlen(reason), &kept);
-	else if (to == MAILING_BLOCKED)
+	else if (keeps_reason)
 		buf_append_str(&kept, "no reason given");
 	params[0] = db_bind_text(mailing_state_name(to));
 	params[1] = db_bind_text(to == MAILING_BLOCKED ? buf_str(&kept) :
 	    NULL);
 	params[2] = params[1];
 	params[3] = db_bind_text(mailing_state_final(to) ? "final" : NULL);
-	params[4] = db_bind_u64(id);
-	params[5] = db_bind_text(mailing_state_name(from));
+	params[4] = db_bind_text(to == MAILING_PULLED ? buf_str(&kept) :
+	    NULL);
+	params[5] = params[4];
+	/* Leaving pulled re-arms the brake from now (brake.h). */
+	params[6] = db_bind_text(from == MAILING_PULLED ? "rearm" : NULL);
+	params[7] = db_bind_u64(id);
+	params[8] = db_bind_text(mailing_state_name(from));
 	/* A move from one state to another always changes the row, so the
 	 * affected count is the matched count with or without
 	 * CLIENT_FOUND_ROWS. */
 	status = db_execute_values(db, "UPDATE mailings SET state = ?, "
 	    "blocked_reason = LEFT(?, 1000), blocked_at = IF(? IS NULL, NULL, "
 	    "UTC_TIMESTAMP()), finished_at = IF(? IS NULL, finished_at, "
-	    "UTC_TIMESTAMP()) WHERE id = ? AND state = ?", 6, params,
-	    &affected, err);
+	    "UTC_TIMESTAMP()), pulled_reason = LEFT(?, 1000), pulled_at = "
+	    "IF(? IS NULL, NULL, UTC_TIMESTAMP()), brake_armed_at = IF(? IS "
+	    "NULL, brake_armed_at, UTC_TIMESTAMP()) WHERE id = ? AND state = "
+	    "?", 9, params, &affected, err);
 	buf_free(&kept);
 	if (status != 0)
 		return -1;
@@ -262,13 +272,14 @@ mailing_request(MYSQL *db, uint64_t id, enum mailing_request request,
 	/* A mailing never staged goes back to the stager. */
 	if (request == MAILING_RESUME && stage_table[0] == '\0')
 		to = MAILING_QUEUED;
-	/* Resuming is leaving paused, whichever way the mailing goes. */
-	if (request == MAILING_RESUME ? from != MAILING_PAUSED :
-	    !mailing_move_legal(from, to)) {
+	/* Resuming is leaving paused (or pulled by the brake), whichever
+	 * way the mailing goes. */
+	if (request == MAILING_RESUME ? from != MAILING_PAUSED &&
+	    from != MAILING_PULLED : !mailing_move_legal(from, to)) {
 		buf_printf(err, "mailing %" PRIu64 " is %s: only ", id,
 		    mailing_state_name(from));
 		if (request == MAILING_RESUME)
-			buf_append_str(err, "a paused");
+			buf_append_str(err, "a paused or pulled");
 		else
 			mailing_append_sources(err, to);
 		buf_printf(err, " mailing can be %s", verbs[request]);

@@ -13,7 +13,12 @@
  *	sending -> done | blocked | paused | cancelled | pulled
  *	blocked -> sending | paused | cancelled | pulled  (fixed, ...)
  *	paused  -> queued | ready | done | cancelled | pulled  (resume, ...)
- *	done, cancelled, pulled: final
+ *	pulled  -> queued | ready | done | cancelled      (resume, ...)
+ *	done, cancelled: final
+ *
+ * pulled: the brake (brake.h) stopped it, complaints or hard bounces
+ * running too high; the reason is kept on the mailing. Resuming it
+ * re-arms the brake from that moment.
  *
  * done from ready or paused: the last batch finished after a pause (or
  * after its resume) that came while its last session was out.
@@ -62,13 +67,13 @@ int mailing_move_legal(enum mailing_state from, enum mailing_state to);
 /* 1 for ready and sending: workers send the mailing's batches. */
 int mailing_state_sends(enum mailing_state state);
 
-/* 1 for done, cancelled and pulled: nothing moves it any more. */
+/* 1 for done and cancelled: nothing moves it any more. */
 int mailing_state_final(enum mailing_state state);
 
 /*
  * Moves mailing id from `from` to `to` in one statement. reason is
- * kept with a move to blocked (NULL otherwise); any other move clears
- * it. A move to a final state sets finished_at. Returns 1 when moved,
+ * kept with a move to blocked or pulled (NULL otherwise); any other move
+ * clears it. A move out of pulled re-arms the brake. A move to a final state sets finished_at. Returns 1 when moved,
  * 0 when the mailing was not in `from` (nothing changed), -1 on a
  * database error or a move the table does not allow (nothing changed).
  * Runs inside the caller's transaction when there is one.
@@ -108,7 +113,7 @@ enum mailing_request {
 
 /*
  * Carries out an operator's request on mailing id: pause (to paused),
- * resume (to ready when staged, else queued) or cancel (to cancelled).
+ * resume a paused or pulled one (to ready when staged, else queued) or cancel (to cancelled).
  * Refuses, changing nothing, when the mailing does not exist or its
  * state does not allow the request: err names the state and the states
  * that would. stage_table gets the mailing's stage table ("" when not

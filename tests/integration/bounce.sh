@@ -25,9 +25,13 @@ OK=20
 GONE=10
 
 t_start_sink "$T_DIR/sink"
-gone_port=$(t_free_port)
-/usr/sbin/smtp-sink -u nobody -f rcpt "127.0.0.1:$gone_port" 100 >>"$T_DIR/gone.log" 2>&1 &
+# gone.test's relay refuses every recipient as an unknown user (550
+# 5.1.1), as a provider would: a hard bounce.
+/usr/bin/python3 "$HERALD_SRCDIR/tests/lib/reject_relay.py" '@gone\.test$' >"$T_DIR/gone.log" 2>&1 &
 t_at_exit "kill $! 2>/dev/null"
+for _ in $(seq 1 100); do grep -q '^ready' "$T_DIR/gone.log" && break; sleep 0.1; done
+gone_port=$(awk '/^ready/ { print $2 }' "$T_DIR/gone.log")
+[ -n "$gone_port" ] || t_skip "the reject relay did not start: $(cat "$T_DIR/gone.log")"
 t_start_postfix "$T_SINK_PORT" \
 	"transport_maps = inline:{gone.test=smtp:[127.0.0.1]:$gone_port, bounce.test=herald-bounce:}" \
 	"herald-bounce_destination_recipient_limit = 1" \
@@ -92,6 +96,8 @@ reply=$(t_sql "SELECT relay_reply FROM stage_1 WHERE email = 'g1@gone.test'")
 [ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'bounced'")" = $GONE ] &&
 [ "$(t_sql "SELECT COUNT(*) FROM recipients WHERE status = 'bounced' AND email LIKE '%@gone.test'")" = $GONE ] &&
 	t_ok "those $GONE recipients are marked bounced" || t_fail "recipients marked bounced" "$(t_sql "SELECT email, status FROM recipients WHERE status <> 'active'")"
+[ "$(t_sql "SELECT CONCAT(COUNT(*), ' ', MIN(reason), ' ', MAX(reason), ' ', MIN(hard)) FROM bounces WHERE mailing_id = 1")" = "$GONE userunknown userunknown 1" ] &&
+	t_ok "each bounce is classified userunknown, hard" || t_fail "bounces classified" "$(t_sql "SELECT email, reason, hard, reply FROM bounces")"
 [ "$(t_sql "SELECT COUNT(*) FROM suppressions WHERE reason = 'bounced' AND mailing_id = 1 AND email LIKE '%@gone.test'")" = $GONE ] &&
 	t_ok "and their addresses suppressed, naming mailing 1" || t_fail "addresses suppressed" "$(t_sql "SELECT * FROM suppressions")"
 
@@ -139,9 +145,12 @@ out=$(dsn "$r1" delayed 4.4.1 | "$HERALD_BIN" bounce 2>&1)
 
 # Bad input: each refused with the reason, nothing changed.
 printf 'From: a@b.test\nTo: %s\nSubject: out of office\n\nback Monday\n' "$(rp 1 "$r1")" >"$T_DIR/ooo"
-t_expect_fail "mail that is no DSN is refused" 1 "not multipart/report" "$HERALD_BIN" bounce "$T_DIR/ooo"
+# Mail that is none of the kinds herald reads (an auto-reply to a return
+# path) is logged and dropped with exit 0: Postfix neither retries it
+# nor returns it to its sender (backscatter).
+t_expect_fail "mail that is no DSN is logged and dropped, exit 0" 0 "ignored, not a report.*not multipart/report" "$HERALD_BIN" bounce "$T_DIR/ooo"
 dsn "$r1" failed 5.1.1 | sed 's/^To: .*/To: someone@bounce.test/' >"$T_DIR/nowhere"
-t_expect_fail "a DSN naming no return path is refused" 1 "no header names a herald return path" "$HERALD_BIN" bounce "$T_DIR/nowhere"
+t_expect_fail "a DSN naming no return path is logged and dropped, exit 0" 0 "ignored.*a DSN that names no herald return path" "$HERALD_BIN" bounce "$T_DIR/nowhere"
 dsn "$r1" failed 5.1.1 >"$T_DIR/r1"
 t_expect_fail "an unknown mailing is refused" 1 "mailing 99 does not exist" "$HERALD_BIN" bounce --recipient "$(rp 99 "$r1")" "$T_DIR/r1"
 t_expect_fail "a recipient not in the mailing is refused" 1 "recipient 999999 was not in mailing 1" "$HERALD_BIN" bounce --recipient "$(rp 1 999999)" "$T_DIR/r1"
@@ -149,7 +158,7 @@ t_expect_fail "a --recipient that is no return path is refused" 1 "is not a hera
 dsn "$r1" failed 9.1 >"$T_DIR/badstatus"
 t_expect_fail "a malformed Status is refused with its line" 1 "line 12: Status \"9.1\" is no status code" "$HERALD_BIN" bounce "$T_DIR/badstatus"
 t_expect_fail "a missing file is refused" 1 "cannot open" "$HERALD_BIN" bounce "$T_DIR/absent"
-t_expect_fail "usage errors exit 2" 2 "usage: herald bounce" "$HERALD_BIN" bounce --nonsense
+t_expect_fail "usage errors exit 2" 2 "usage: herald feedback" "$HERALD_BIN" bounce --nonsense
 [ "$(snapshot)" = "$before" ] && t_ok "none of these changed anything" || t_fail "bad input changed nothing" "the database changed"
 
 # Forged feedback against r2 (sent, active): r1's signed address moved

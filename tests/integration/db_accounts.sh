@@ -119,23 +119,45 @@ t_expect_fail "an unsigned one is judged (grace period) and counted as the intak
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5@bounce.test" "$T_DIR/dsn"
 t_expect_fail "a forged return path is counted as the intake account" 0 "1 forged refused today" \
 	"$HERALD_BIN" --config "$T_DIR/role.conf" bounce --recipient "bounces+1-$r5-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/dsn"
+# A complaint and a mailto unsubscribe, and the brake's look at the
+# mailing, as the intake account.
+r6=$(t_sql "SELECT id FROM recipients WHERE email = 'r6@example.org'")
+r7=$(t_sql "SELECT id FROM recipients WHERE email = 'r7@example.org'")
+sed "s/RETURN_PATH/bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r6")@bounce.test/g" \
+	"$HERALD_SRCDIR/tests/data/feedback/arf-yahoo-abuse.eml" >"$T_DIR/arf"
+t_sql "UPDATE mailings SET state = 'sending' WHERE id = 1"
+# With minimum volumes of 1, that one complaint pulls the mailing: the
+# brake reads and moves it as the intake account.
+{ cat "$T_DIR/role.conf"; echo "brake_min_delivered = 1"; echo "brake_min_events = 1"; } >"$T_DIR/brake.conf"
+chmod 600 "$T_DIR/brake.conf"
+t_check "herald feedback records a complaint as the intake account" "$HERALD_BIN" --config "$T_DIR/brake.conf" feedback "$T_DIR/arf"
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r6")" = complained ] &&
+	t_ok "the recipient is complained" || t_fail "complaint recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
+[ "$(t_sql "SELECT CONCAT(state, ' ', pulled_reason LIKE 'brake: complaints 1 of %') FROM mailings WHERE id = 1")" = "pulled 1" ] &&
+	t_ok "and the brake pulls the mailing as the intake account" || t_fail "brake as intake" "$(t_sql "SELECT state, pulled_reason FROM mailings WHERE id = 1"); $(cat "$T_DIR/err")"
+sed "s/UNSUBSCRIBE_TOKEN/$("$HERALD_BIN" token make 1 "$r7")/" "$HERALD_SRCDIR/tests/data/feedback/mailto-unsubscribe.eml" >"$T_DIR/mailto"
+t_check "herald feedback records a mailto unsubscribe as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" feedback "$T_DIR/mailto"
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r7")" = unsubscribed ] &&
+	t_ok "the recipient is unsubscribed" || t_fail "mailto recorded" "$(cat "$T_DIR/out" "$T_DIR/err")"
 
 # A late bounce, after herald maintain moved the mailing into its
 # monthly archive, recorded as the intake account.
+# (The brake pulled it above; a cancelled mailing is compacted too.)
 echo "compact_after = 0" >>"$T_CONFIG"
+t_check "mailing 1 cancelled" "$HERALD_BIN" mailing cancel 1
 t_check "herald maintain archives the mailing" "$HERALD_BIN" maintain
 archive=$(t_sql "SELECT stage_table FROM mailings WHERE id = 1")
 [[ $archive == history_* ]] && t_ok "mailing 1 now lives in $archive" ||
 	t_fail "mailing 1 archived" "its table: $archive"
 denied "the intake account cannot read names in the archive" $intake_user "$intake_pw" "SELECT first_name FROM $archive"
-r6=$(t_sql "SELECT id FROM recipients WHERE email = 'r6@example.org'")
-sed "s/r5@example.org/r6@example.org/" "$T_DIR/dsn" >"$T_DIR/dsn6"
+r8=$(t_sql "SELECT id FROM recipients WHERE email = 'r8@example.org'")
+sed "s/r5@example.org/r8@example.org/" "$T_DIR/dsn" >"$T_DIR/dsn8"
 t_check "herald bounce records a late bounce as the intake account" "$HERALD_BIN" --config "$T_DIR/role.conf" bounce \
-	--recipient "bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r6")@bounce.test" "$T_DIR/dsn6"
-[ "$(t_sql "SELECT COUNT(*) FROM bounces WHERE mailing_id = 1 AND recipient_id = $r6")" = 1 ] &&
-[ "$(t_sql "SELECT status FROM recipients WHERE id = $r6")" = bounced ] &&
+	--recipient "bounces+$("$HERALD_BIN" token make --purpose return-path 1 "$r8")@bounce.test" "$T_DIR/dsn8"
+[ "$(t_sql "SELECT COUNT(*) FROM bounces WHERE mailing_id = 1 AND recipient_id = $r8")" = 1 ] &&
+[ "$(t_sql "SELECT status FROM recipients WHERE id = $r8")" = bounced ] &&
 	t_ok "the late bounce is in the bounces table and the recipient is bounced" ||
-	t_fail "late bounce recorded" "$(t_sql "SELECT status FROM recipients WHERE id = $r6")"
+	t_fail "late bounce recorded" "$(t_sql "SELECT status FROM recipients WHERE id = $r8")"
 
 # A one-click unsubscribe recorded by herald-web as the web account.
 denied "the web account cannot DROP a table" $web_user "$web_pw" "DROP TABLE suppressions"
@@ -153,11 +175,11 @@ if command -v curl >/dev/null; then
 		kill -0 $web 2>/dev/null || break
 		sleep 0.1
 	done
-	r7=$(t_sql "SELECT id FROM recipients WHERE email = 'r7@example.org'")
+	r9=$(t_sql "SELECT id FROM recipients WHERE email = 'r9@example.org'")
 	code=$(curl -s -o "$T_DIR/body" -w '%{http_code}' -d List-Unsubscribe=One-Click \
-	    "http://127.0.0.1:$WEB_PORT/u/$("$HERALD_BIN" token make 1 "$r7")")
-	[ "$code" = 200 ] && [ "$(t_sql "SELECT status FROM recipients WHERE id = $r7")" = unsubscribed ] &&
-	[ "$(t_sql "SELECT channel FROM suppressions WHERE email = 'r7@example.org'")" = one-click ] &&
+	    "http://127.0.0.1:$WEB_PORT/u/$("$HERALD_BIN" token make 1 "$r9")")
+	[ "$code" = 200 ] && [ "$(t_sql "SELECT status FROM recipients WHERE id = $r9")" = unsubscribed ] &&
+	[ "$(t_sql "SELECT channel FROM suppressions WHERE email = 'r9@example.org'")" = one-click ] &&
 		t_ok "herald-web records a one-click unsubscribe as the web account" ||
 		t_fail "herald-web unsubscribes as the web account" "HTTP $code; $(cat "$T_DIR/web.log")"
 	! grep -Eq "cannot connect|denied" "$T_DIR/web.log" && t_ok "with no connection or privilege error" ||

@@ -137,6 +137,8 @@ want = {
     "herald_backlog": "messages", "herald_postfix_active": "messages",
     "herald_postfix_deferred": "messages", "herald_claim_latency": "ms",
     "herald_stage_latency": "s", "herald_mailing_1_sent_rate": "messages/s",
+    "herald_mailing_1_hard_bounce_rate": "%", "herald_mailing_1_soft_bounce_rate": "%",
+    "herald_mailing_1_complaint_rate": "%", "herald_mailing_1_unsubscribe_rate": "%",
     relay + "_sent_rate": "messages/s", relay + "_up": "up",
 }
 bad = []
@@ -165,6 +167,10 @@ if max(values(relay + "_sent_rate") or [0]) <= 0 or values(relay + "_up")[-1] !=
     bad.append("relay metrics %s %s" % (values(relay + "_sent_rate"), values(relay + "_up")))
 if max(values("herald_mailing_1_sent_rate") or [0]) <= 0:
     bad.append("herald_mailing_1_sent_rate never above 0")
+# Nothing bounced or complained here: the rates are published, and 0.
+for k in ("hard_bounce", "soft_bounce", "complaint", "unsubscribe"):
+    if values("herald_mailing_1_%s_rate" % k) and max(values("herald_mailing_1_%s_rate" % k)) != 0:
+        bad.append("herald_mailing_1_%s_rate %s" % (k, values("herald_mailing_1_%s_rate" % k)))
 if not 0 <= values("herald_stage_latency")[-1] < 600:
     bad.append("herald_stage_latency %s" % values("herald_stage_latency"))
 print("peak send rate %.1f/s; backlog peak %.0f; metrics %d" % (peak, max(values("herald_backlog")), len(seen)))

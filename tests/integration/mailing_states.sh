@@ -31,17 +31,17 @@ put() {	# MAILING STATE: as the stager or a worker would leave it
 expect() {	# VERB STATE
 	case "$1 $2" in
 	"pause queued" | "pause ready" | "pause sending" | "pause blocked") echo paused ;;
-	"resume paused") echo ready ;;
+	"resume paused" | "resume pulled") echo ready ;;
 	"cancel draft" | "cancel queued" | "cancel ready" | "cancel sending" | \
-	"cancel blocked" | "cancel paused") echo cancelled ;;
+	"cancel blocked" | "cancel paused" | "cancel pulled") echo cancelled ;;
 	*) echo - ;;
 	esac
 }
 sources() {	# VERB: the states the refusal names
 	case "$1" in
 	pause) echo "only a queued, ready, sending or blocked mailing can be paused" ;;
-	resume) echo "only a paused mailing can be resumed" ;;
-	cancel) echo "only a draft, queued, ready, sending, blocked or paused mailing can be cancelled" ;;
+	resume) echo "only a paused or pulled mailing can be resumed" ;;
+	cancel) echo "only a draft, queued, ready, sending, blocked, paused or pulled mailing can be cancelled" ;;
 	esac
 }
 for verb in pause resume cancel; do

@@ -160,7 +160,7 @@ t_check "and a retry of that changes nothing" "$HERALD_BIN" bounce "$T_DIR/dsn"
 grep -q "bounced already" "$T_DIR/out" && t_ok "it says the bounce was recorded already" || t_fail "bounced already" "$(cat "$T_DIR/out")"
 [ "$(bounce_state)" = "bounced|1|bounced|1" ] && t_ok "the bounce is counted once, the recipient bounced and suppressed" ||
 	t_fail "the bounce is counted once" "$(bounce_state)"
-[ "$(t_sql "SELECT CONCAT_WS('|', source, reason, mailing_id, detail) FROM suppressions WHERE email = 's1@example.net'")" = "bounce|bounced|1|5.1.1 550 5.1.1 no such user" ] &&
-	t_ok "the suppression says bounce, its mailing and the DSN" ||
+[ "$(t_sql "SELECT CONCAT_WS('|', source, reason, mailing_id, detail) FROM suppressions WHERE email = 's1@example.net'")" = "bounce|bounced|1|5.1.1 550 5.1.1 no such user (userunknown)" ] &&
+	t_ok "the suppression says bounce, its mailing, the DSN and its class" ||
 	t_fail "the bounce's suppression" "$(t_sql "SELECT * FROM suppressions WHERE email = 's1@example.net'")"
 t_done

@@ -226,6 +226,34 @@ START_TEST(bad_duration)
 }
 END_TEST
 
+START_TEST(percentages)
+{
+	struct herald_config cfg;
+	const char *err;
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(cfg.brake_complaint_rate, 3000);	/* 0.3% */
+	ck_assert_int_eq(cfg.brake_bounce_rate, 50000);		/* 5% */
+	config_free(&cfg);
+	err = load("brake_complaint_rate = 0.1%\n"
+	    "brake_bounce_rate = 0.025\n", 0600, &cfg);
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_int_eq(cfg.brake_complaint_rate, 1000);
+	ck_assert_int_eq(cfg.brake_bounce_rate, 25000);	/* a fraction */
+	config_free(&cfg);
+	err = load("brake_complaint_rate = 100%\n", 0600, &cfg);
+	ck_assert_msg(err == NULL, "%s", err);
+	ck_assert_int_eq(cfg.brake_complaint_rate, 1000000);
+	config_free(&cfg);
+	expect_error("brake_complaint_rate = 0.3 %\n", ":1:", "percentage");
+	expect_error("brake_complaint_rate = 101%\n", "percentage", NULL);
+	expect_error("brake_complaint_rate = 0.00001%\n", "percentage",
+	    NULL);
+	expect_error("brake_complaint_rate = %\n", "percentage", NULL);
+	expect_error("brake_complaint_rate = 0%\n", "out of range", NULL);
+}
+END_TEST
+
 START_TEST(control_character_in_value)
 {
 	expect_error("database_name = a\tb\x01\n", ":1:", "control character");
@@ -557,6 +585,7 @@ config_suite(void)
 	tcase_add_test(tc, not_a_number);
 	tcase_add_test(tc, number_out_of_range);
 	tcase_add_test(tc, bad_duration);
+	tcase_add_test(tc, percentages);
 	tcase_add_test(tc, control_character_in_value);
 	tcase_add_test(tc, nul_byte_in_line);
 	tcase_add_test(tc, argument_on_plain_key);

@@ -211,7 +211,8 @@ START_TEST(what_is_not_a_dsn_is_refused)
 	free(text);
 	text = replaced(postfix_bounce, "message/delivery-status",
 	    "text/plain");
-	expect_refused(text, "no message/delivery-status part");
+	expect_refused(text, "no message/delivery-status or "
+	    "message/feedback-report part");
 	free(text);
 	text = replaced(postfix_bounce, "Status: 5.1.1", "Status: 9.9");
 	expect_refused(text, "line 32: Status \"9.9\" is no status code");

@@ -23,6 +23,7 @@ static const char *const legal[] = {
 	"blocked pulled",
 	"paused queued", "paused ready", "paused done", "paused cancelled",
 	"paused pulled",
+	"pulled queued", "pulled ready", "pulled done", "pulled cancelled",
 };
 
 static int
@@ -111,7 +112,7 @@ START_TEST(final_and_sending_states)
 	}
 	ck_assert(mailing_state_final(MAILING_DONE));
 	ck_assert(mailing_state_final(MAILING_CANCELLED));
-	ck_assert(mailing_state_final(MAILING_PULLED));
+	ck_assert(!mailing_state_final(MAILING_PULLED));
 }
 END_TEST
 
