@@ -325,6 +325,14 @@ static const struct config_key config_keys[] = {
 	    "The base of the {{view_online_url}} template value (?t=TOKEN is "
 	    "appended, a view-online token that cannot unsubscribe); empty "
 	    "= the value is empty."),
+	STR(track_domain, CONFIG_STRING, "",
+	    "The host of tracked links: each http(s) link written in a "
+	    "mailing's text and HTML parts is sent as https://track_domain/"
+	    "c/TOKEN, a click token naming mailing, recipient and link, "
+	    "which herald-web redirects to the original URL and counts. "
+	    "Point it at the nginx in front of herald-web. A mailing can "
+	    "opt out (herald mailing create --no-track-clicks) and a link "
+	    "too ({{! notrack }} before it). Empty = no link is tracked."),
 	STR(feedback_id_sender, CONFIG_STRING, "herald",
 	    "The last field of the Feedback-ID header, "
 	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "

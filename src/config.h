@@ -119,6 +119,8 @@ struct herald_config {
 	char *unsubscribe_url;		/* https one-click base URL */
 	char *unsubscribe_mailto;	/* address for mailto: unsubscribe */
 	char *view_online_url;		/* base URL; empty = none */
+	char *track_domain;		/* click URLs' host; empty = no
+					 * click tracking */
 	char *feedback_id_sender;	/* last field of Feedback-ID */
 	/* Unsubscribe token keys, "token_key ID = SECRET", newest last;
 	 * none = a key generated in the state directory (token.h). */
