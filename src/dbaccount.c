@@ -33,6 +33,10 @@ static const struct grant daemon_grants[] = {
 	/* suppressions checked again when a batch is read (their
 	 * source and reason go into the row's reply) */
 	{ "SELECT", "suppressions" },
+	/* a mailing's tracked links, registered when a worker compiles
+	 * its templates (links.h; the update is the no-op of ON
+	 * DUPLICATE KEY) */
+	{ "SELECT, INSERT, UPDATE", "links" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
@@ -44,6 +48,9 @@ static const struct grant intake_grants[] = {
 	{ "SELECT, INSERT", "bounces" },
 	{ "SELECT (version, name, applied_at)", "schema_migrations" },
 	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
+	/* herald-web's click redirects (links.h, clicks.h) */
+	{ "SELECT (id, mailing_id, url)", "links" },
+	{ "SELECT, INSERT, UPDATE", "clicks" },
 	{ NULL, NULL }
 };
 

@@ -10,6 +10,7 @@
  * Referer leaves the page (its URL holds the token).
  */
 #include "web.h"
+#include "click_redirect.h"
 #include "db.h"
 #include "log.h"
 #include "token.h"
@@ -34,6 +35,7 @@ struct web {
 	ev_timer timer;		/* MHD's next connection timeout */
 	struct token_keys *keys;
 	MYSQL *db;		/* NULL after a failure: reconnect */
+	struct click_redirect *clicks;	/* GET /c/TOKEN */
 };
 
 enum web_method { WEB_GET, WEB_POST };
@@ -240,6 +242,71 @@ web_db_failed(struct web *web, struct MHD_Connection *conn,
 	    "temporarily unavailable: try again later\n");
 }
 
+static MYSQL *
+web_click_db(void *arg)
+{
+	return web_db(arg);
+}
+
+/* Answers 302 to location (checked by its maker: no CR or LF). */
+static enum MHD_Result
+web_redirect(struct MHD_Connection *conn, const char *location)
+{
+	static const char body[] = "moved\n";
+	struct MHD_Response *response;
+	enum MHD_Result result;
+
+	response = MHD_create_response_from_buffer(sizeof(body) - 1,
+	    (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (response == NULL)
+		return MHD_NO;
+	MHD_add_response_header(response, "Location", location);
+	MHD_add_response_header(response, "Content-Type",
+	    "text/plain; charset=utf-8");
+	MHD_add_response_header(response, "Cache-Control", "no-store");
+	/* The click URL holds the token: the target must not see it. */
+	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+	result = MHD_queue_response(conn, MHD_HTTP_FOUND, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+/*
+ * GET /c/TOKEN: a redirect to the link's target, the click queued
+ * (click_redirect.h). HEAD answers the same and records nothing.
+ */
+static enum MHD_Result
+web_click(struct web *web, struct MHD_Connection *conn, const char *token,
+    const char *method)
+{
+	struct buf url = BUF_INIT, err = BUF_INIT;
+	int get = strcmp(method, "GET") == 0;
+	enum click_outcome outcome;
+	enum MHD_Result result;
+
+	outcome = click_redirect_find(web->clicks, token, get, web_click_db,
+	    web, &url, &err);
+	if (outcome == CLICK_NOT_FOUND) {
+		result = web_not_found(conn);
+	} else if (outcome == CLICK_UNAVAILABLE) {
+		msg_error("click: %s", err.len ? buf_str(&err) : "no database "
+		    "connection (see the message before)");
+		if (web->db)
+			mysql_close(web->db);
+		web->db = NULL;
+		result = web_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "temporarily unavailable: try again later\n");
+	} else if (!get && strcmp(method, "HEAD") != 0) {
+		result = web_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed: use GET\n");
+	} else {
+		result = web_redirect(conn, buf_str(&url));
+	}
+	buf_free(&url);
+	buf_free(&err);
+	return result;
+}
+
 /* GET: the confirmation page; changes nothing. */
 static enum MHD_Result
 web_confirm_page(struct web *web, struct MHD_Connection *conn,
@@ -401,6 +468,8 @@ web_handle(void *arg, struct MHD_Connection *conn, const char *url,
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
 		*state = r;
+		if (strncmp(url, "/c/", 3) == 0)
+			return web_click(web, conn, url + 3, method);
 		return web_begin(web, conn, url, method, r);
 	}
 	if (*upload_size != 0) {
@@ -552,6 +621,9 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 	web->db = db_connect(cfg, DB_SELECT_DATABASE, err);
 	if (web->db == NULL)
 		goto fail;
+	web->clicks = click_redirect_start(cfg, web->keys, err);
+	if (web->clicks == NULL)
+		goto fail;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger first, so that no message of MHD's escapes it. */
@@ -596,6 +668,8 @@ web_stop(struct web *web)
 		ev_timer_stop(web->loop, &web->timer);
 		MHD_stop_daemon(web->mhd);
 	}
+	/* After MHD: no request can queue a click any more. */
+	click_redirect_stop(web->clicks);
 	if (web->db)
 		mysql_close(web->db);
 	token_keys_free(web->keys);

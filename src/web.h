@@ -20,6 +20,10 @@
  *			the page's own URL (from=page); a GET
  *			changes nothing, so a mail scanner following links
  *			unsubscribes nobody.
+ *	GET  /c/TOKEN	(TOKEN: a click token, token.h) 302 to the
+ *			link's target, the click queued for the writer
+ *			(click_redirect.h, clicks.h); HEAD answers the
+ *			same and records nothing; other methods 405.
  * The token may also come as ?t=TOKEN on /u or /unsubscribe, the form
  * of the links herald puts in mail (unsubscribe_url?t=TOKEN).
  * A malformed, forged or unknown token, or any other path, gets the
