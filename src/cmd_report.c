@@ -3,7 +3,8 @@
  *
  * What became of a mailing, running or finished: totals per delivery
  * state, per variant, per destination domain (the N largest), the time
- * from the first to the last delivery and the rate minute by minute.
+ * from the first to the last delivery, the rate minute by minute, and
+ * the clicks per variant and in all (the clicks table, clicks.h).
  * Everything is read from the mailing's stage table, or from the monthly
  * archive "herald maintain" moved it to, with the bounces recorded for it
  * (history.h: a bounce makes a sent message bounced). --csv is long
@@ -32,7 +33,10 @@ cmd_report_usage(FILE *out)
 	    "\n"
 	    "Totals per delivery state, per variant and per destination\n"
 	    "domain (the N largest, 10 by default), the time from the first\n"
-	    "to the last delivery and the messages sent minute by minute.\n"
+	    "to the last delivery, the messages sent minute by minute, and\n"
+	    "the clicks per variant and in all: delivered, unique clicks\n"
+	    "(recipients who clicked), total clicks and click rate (unique\n"
+	    "clicks per 100 delivered).\n"
 	    "--json prints one document (counts as numbers, keys such as\n"
 	    "first_delivery), --csv one table with a section column; one of\n"
 	    "the two at most.\n");
@@ -44,7 +48,7 @@ struct column {
 	int number;		/* a count: JSON number, right-aligned */
 };
 
-#define SECTION_COUNT 5
+#define SECTION_COUNT 6
 #define COLUMN_MAX 6
 
 static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
@@ -55,6 +59,9 @@ static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
 	    { "deferred", 1 }, { "failed", 1 } },
 	{ { "first_delivery", 0 }, { "last_delivery", 0 }, { "seconds", 1 } },
 	{ { "minute", 0 }, { "sent", 1 } },
+	{ { "variant", 1 }, { "name", 0 }, { "delivered", 1 },
+	    { "unique_clicks", 1 }, { "total_clicks", 1 },
+	    { "click_rate", 1 } },
 };
 
 /* Rows of one section, kept as strings (NULL for SQL NULL). */
@@ -236,7 +243,8 @@ cmd_report(struct cli *cli, int argc, char **argv)
 {
 	struct section sections[SECTION_COUNT] = { { "states", 0, NULL, 0 },
 	    { "variants", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
-	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 } };
+	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 },
+	    { "clicks", 0, NULL, 0 } };
 	enum report_format format = FORMAT_TEXT;
 	const char *id = NULL;
 	long top = 10;
@@ -335,6 +343,21 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    "delivery_state = 'sent' GROUP BY minute ORDER BY minute", table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
 	    section_row, &sections[4], &err) != 0)
+		goto done;
+	/* Per variant, then in all (the ROLLUP row: variant NULL). */
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT h.variant_id, IF(h.variant_id IS NULL, "
+	    "'all', COALESCE(MAX(v.name), 'default')), SUM("
+	    HISTORY_DELIVERY_STATE " = 'sent') AS delivered, COUNT(c.clicks), "
+	    "COALESCE(SUM(c.clicks), 0), ROUND(100 * COUNT(c.clicks) / "
+	    "NULLIF(SUM(" HISTORY_DELIVERY_STATE " = 'sent'), 0), 2) FROM "
+	    "`%s` h" HISTORY_BOUNCES_JOIN " LEFT JOIN variants v ON v.id = "
+	    "h.variant_id LEFT JOIN (SELECT recipient_id, SUM(clicks) AS "
+	    "clicks FROM clicks WHERE mailing_id = ? GROUP BY recipient_id) c "
+	    "ON c.recipient_id = h.recipient_id WHERE h.mailing_id = ? GROUP "
+	    "BY h.variant_id WITH ROLLUP", table);
+	if (db_query_strings(db, buf_str(&sql), 2, (const char *[]){ id, id },
+	    section_row, &sections[5], &err) != 0)
 		goto done;
 
 	if (format == FORMAT_JSON)

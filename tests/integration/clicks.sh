@@ -205,4 +205,28 @@ kill -TERM $daemon; wait $daemon
 	[ "$(grep -l "click.example.org/c/k1\.1\." -r "$T_DIR/sink" | wc -l)" = 3 ] &&
 	t_ok "heraldd sent 6 messages: mailing 1's three carry click URLs, still 2 links rows" ||
 	t_fail "sent" "$(t_sink_count "$T_DIR/sink") sent, $(links_of 1) rows; $(tail -c 600 "$T_DIR/heraldd.log")"
+
+# --- the report ----------------------------------------------------------------------------
+"$HERALD_BIN" report 1 --json >"$T_DIR/report.json" 2>&1
+python3 - "$T_DIR/report.json" <<'PY' >"$T_DIR/report.check" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["clicks"] == [
+    {"variant": 0, "name": "default", "delivered": 3, "unique_clicks": 2, "total_clicks": 204, "click_rate": 66.67},
+    {"variant": None, "name": "all", "delivered": 3, "unique_clicks": 2, "total_clicks": 204, "click_rate": 66.67}], d["clicks"]
+print("ok")
+PY
+[ $? = 0 ] && t_ok "report --json: per variant and in all, 3 delivered, 2 unique clicks, 204 in all, a click rate of 66.67%" ||
+	t_fail "report --json clicks" "$(cat "$T_DIR/report.check" "$T_DIR/report.json")"
+"$HERALD_BIN" report 1 --csv >"$T_DIR/report.csv"
+grep -q '^clicks,0,unique_clicks,2$' "$T_DIR/report.csv" && grep -q '^clicks,,total_clicks,204$' "$T_DIR/report.csv" &&
+	grep -q '^clicks,0,click_rate,66.67$' "$T_DIR/report.csv" && t_ok "report --csv: the same figures" ||
+	t_fail "report --csv clicks" "$(grep '^clicks' "$T_DIR/report.csv")"
+"$HERALD_BIN" report 1 >"$T_DIR/report.txt"
+grep -Eq '^  variant +name +delivered +unique_clicks +total_clicks +click_rate$' "$T_DIR/report.txt" &&
+	grep -Eq '^  +- +all +3 +2 +204 +66.67$' "$T_DIR/report.txt" && t_ok "report (text): a clicks table" ||
+	t_fail "report text clicks" "$(cat "$T_DIR/report.txt")"
+"$HERALD_BIN" report 2 --csv >"$T_DIR/report2.csv"
+grep -q '^clicks,0,unique_clicks,0$' "$T_DIR/report2.csv" && grep -q '^clicks,0,click_rate,0.00$' "$T_DIR/report2.csv" &&
+	t_ok "the untracked mailing: 0 clicks, a rate of 0.00" || t_fail "report 2" "$(grep '^clicks' "$T_DIR/report2.csv")"
 t_done
