@@ -1,6 +1,7 @@
--- 008_clicks.sql - click tracking: the links of each mailing, the clicks
--- on them, and each mailing's tracking options (src/links.c owns links,
--- src/clicks.c owns clicks; herald-web writes clicks).
+-- 008_clicks.sql - click tracking and conversions: the links of each
+-- mailing, the clicks on them, the conversions, and each mailing's
+-- tracking options (src/links.c owns links, src/clicks.c clicks,
+-- src/conversion.c conversions; herald-web writes clicks).
 --
 -- links: one row per distinct target URL of a mailing's tracked links
 -- (UTM parameters included), made when a worker or "herald preview"
@@ -43,3 +44,29 @@ ALTER TABLE mailings
   ADD COLUMN IF NOT EXISTS track_clicks TINYINT(1) NOT NULL DEFAULT 1;
 ALTER TABLE mailings
   ADD COLUMN IF NOT EXISTS utm_parameters VARCHAR(500) CHARACTER SET ascii NULL;
+
+-- conversions: one row per conversion (a donation, a sign-up), by the
+-- id its source gives it, so importing or posting it again changes
+-- nothing (src/conversion.c owns it). recipient_id is who converted;
+-- claimed_mailing_id the mailing the row named (a click token's, or the
+-- one given with the email). mailing_id is the mailing it is attributed
+-- to: the last click of the recipient within attribution_window before
+-- converted_at (link_id set, attribution 'click'), else the last
+-- mailing delivered to the recipient within it ('delivery'), else none
+-- ('none', mailing_id NULL).
+CREATE TABLE IF NOT EXISTS conversions (
+  conversion_id       VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  amount              DECIMAL(14,2) NOT NULL,
+  currency            CHAR(3) CHARACTER SET ascii NOT NULL,
+  converted_at        DATETIME NOT NULL,
+  recipient_id        BIGINT UNSIGNED NOT NULL,
+  claimed_mailing_id  BIGINT UNSIGNED NULL,
+  mailing_id          BIGINT UNSIGNED NULL,
+  link_id             BIGINT UNSIGNED NULL,
+  attribution         ENUM('click','delivery','none') NOT NULL,
+  source              ENUM('import','post') NOT NULL,
+  created_at          TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (conversion_id),
+  KEY conversions_mailing (mailing_id),
+  KEY conversions_recipient (recipient_id)
+) ENGINE=InnoDB;

@@ -112,6 +112,7 @@ int cmd_segment(struct cli *cli, int argc, char **argv);
 int cmd_maintain(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_conversion(struct cli *cli, int argc, char **argv);
 int cmd_bounce(struct cli *cli, int argc, char **argv);
 int cmd_suppress(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */

@@ -333,6 +333,11 @@ static const struct config_key config_keys[] = {
 	    "Point it at the nginx in front of herald-web. A mailing can "
 	    "opt out (herald mailing create --no-track-clicks) and a link "
 	    "too ({{! notrack }} before it). Empty = no link is tracked."),
+	NUM(attribution_window, CONFIG_DURATION, "7d", 60, 31622400,
+	    "A conversion (herald conversion import, herald-web's POST /v) "
+	    "is attributed to the mailing of the recipient's last click "
+	    "this long before it, failing that to the last mailing "
+	    "delivered to the recipient this long before it."),
 	STR(feedback_id_sender, CONFIG_STRING, "herald",
 	    "The last field of the Feedback-ID header, "
 	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "

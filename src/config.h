@@ -121,6 +121,8 @@ struct herald_config {
 	char *view_online_url;		/* base URL; empty = none */
 	char *track_domain;		/* click URLs' host; empty = no
 					 * click tracking */
+	long attribution_window;	/* seconds a conversion looks back
+					 * for a click or a delivery */
 	char *feedback_id_sender;	/* last field of Feedback-ID */
 	/* Unsubscribe token keys, "token_key ID = SECRET", newest last;
 	 * none = a key generated in the state directory (token.h). */

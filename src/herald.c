@@ -44,6 +44,8 @@ static const struct cli_command cli_commands[] = {
 	    cmd_maintain },
 	{ "status", "mailings in progress, workers and relays", cmd_status },
 	{ "report", "what became of a mailing", cmd_report },
+	{ "conversion", "import conversions (donations, sign-ups)",
+	    cmd_conversion },
 	{ "bounce", "record a bounce (Postfix pipe transport)", cmd_bounce },
 	{ "suppress", "add, remove, list, import suppressed addresses",
 	    cmd_suppress },
