@@ -363,6 +363,12 @@ static const struct config_key config_keys[] = {
 	NUM(web_connection_limit, CONFIG_INTEGER, "64", 1, 10000,
 	    "The most connections herald-web serves at once; more wait in "
 	    "the listen queue until one closes."),
+	STR(conversion_secret, CONFIG_SECRET, "",
+	    "The secret shared with the site that posts conversions to "
+	    "herald-web's POST /v: each body is signed with it, header "
+	    "X-Herald-Signature: sha256=HEX (HMAC-SHA256 of the body, "
+	    "lowercase hex). At least 32 characters. Empty = POST /v "
+	    "answers 404."),
 	/* (further keys) */
 };
 

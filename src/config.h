@@ -132,6 +132,8 @@ struct herald_config {
 	char *web_listen;		/* ADDRESS:PORT */
 	long web_timeout;		/* seconds a connection may idle */
 	long web_connection_limit;	/* connections at once */
+	char *conversion_secret;	/* signs POST /v bodies; empty =
+					 * no POST /v */
 	/* (further keys) */
 };
 

@@ -48,15 +48,21 @@ static const struct grant intake_grants[] = {
 	{ "SELECT, INSERT", "bounces" },
 	{ "SELECT (version, name, applied_at)", "schema_migrations" },
 	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
-	/* herald-web's click redirects (links.h, clicks.h) */
+	/* herald-web's click redirects (links.h, clicks.h) and posted
+	 * conversions (conversion.h: who, the last click or delivery) */
 	{ "SELECT (id, mailing_id, url)", "links" },
 	{ "SELECT, INSERT, UPDATE", "clicks" },
+	{ "SELECT, INSERT, UPDATE", "conversions" },
+	{ "SELECT (id, email)", "recipients" },
+	{ "SELECT (mailing_id, recipient_id, delivery_state, delivered_at)",
+	    "history" },
 	{ NULL, NULL }
 };
 
 /* On each stage table (after ON `DB`.`TABLE`). */
 #define DAEMON_STAGE_GRANT "SELECT, UPDATE"
 #define INTAKE_STAGE_GRANT "SELECT (mailing_id, recipient_id, email, " \
+	"delivered_at, " \
 	"delivery_state), UPDATE (delivery_state, relay_reply)"
 
 struct role {

@@ -11,6 +11,7 @@
  */
 #include "web.h"
 #include "click_redirect.h"
+#include "conversion_post.h"
 #include "db.h"
 #include "log.h"
 #include "token.h"
@@ -50,6 +51,8 @@ struct web_request {
 	char one_click[WEB_FIELD_MAX + 1];	/* List-Unsubscribe value */
 	char from[WEB_FIELD_MAX + 1];		/* "page" from our button */
 	int field_too_long;
+	int conversion;			/* POST /v: body kept in body */
+	struct buf body;
 };
 
 static const char web_not_found_body[] = "not found\n";
@@ -307,6 +310,84 @@ web_click(struct web *web, struct MHD_Connection *conn, const char *token,
 	return result;
 }
 
+/* POST /v's head: the method, that conversions are on, the size. */
+static enum MHD_Result
+web_conversion_begin(struct web *web, struct MHD_Connection *conn,
+    const char *method, struct web_request *r)
+{
+	const char *length = MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Content-Length");
+
+	if (web->cfg->conversion_secret[0] == '\0')
+		return web_not_found(conn);
+	if (strcmp(method, "POST") != 0)
+		return web_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed: use POST\n");
+	if (length && strtoull(length, NULL, 10) > WEB_BODY_MAX)
+		return web_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "request body too large\n");
+	r->conversion = 1;
+	return MHD_YES;
+}
+
+/* POST /v's body, whole: checks its signature, records it. */
+static enum MHD_Result
+web_conversion(struct web *web, struct MHD_Connection *conn,
+    struct web_request *r)
+{
+	struct conversion_post post;
+	struct conversion_result result = { .why = BUF_INIT };
+	struct buf why = BUF_INIT, err = BUF_INIT, answer = BUF_INIT;
+	enum conversion_post_check check;
+	enum MHD_Result rc;
+	MYSQL *db;
+
+	check = conversion_post_read(web->cfg->conversion_secret,
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "X-Herald-Signature"), r->body.len ? r->body.data : "",
+	    r->body.len, &post, &why);
+	if (check != CONVERSION_POST_OK) {
+		msg_warn("POST /v refused: %s", buf_str(&why));
+		buf_printf(&answer, "refused: %s\n", buf_str(&why));
+		rc = web_text(conn, check == CONVERSION_POST_UNSIGNED ?
+		    MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST,
+		    buf_str(&answer));
+		goto out;
+	}
+	db = web_db(web);
+	if (db == NULL || conversion_record(db, web->keys,
+	    web->cfg->attribution_window, &post.c, CONVERSION_POST, &result,
+	    &err) != 0) {
+		msg_error("POST /v: %s", err.len ? buf_str(&err) : "no "
+		    "database connection (see the message before)");
+		if (web->db)
+			mysql_close(web->db);
+		web->db = NULL;
+		rc = web_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "temporarily unavailable: try again later\n");
+	} else if (result.outcome == CONVERSION_REFUSED) {
+		msg_warn("POST /v refused: %s", buf_str(&result.why));
+		buf_printf(&answer, "refused: %s\n", buf_str(&result.why));
+		rc = web_text(conn, MHD_HTTP_BAD_REQUEST, buf_str(&answer));
+	} else {
+		if (result.outcome == CONVERSION_RECORDED)
+			msg_info("conversion %s of recipient %" PRIu64
+			    " attributed to mailing %" PRIu64 " (%s; 0: "
+			    "none)", post.c.id, result.recipient_id,
+			    result.mailing_id, result.attribution);
+		buf_printf(&answer, "%s\n", result.outcome ==
+		    CONVERSION_RECORDED ? "recorded" : "already recorded");
+		rc = web_text(conn, MHD_HTTP_OK, buf_str(&answer));
+	}
+	conversion_post_free(&post);
+out:
+	buf_free(&result.why);
+	buf_free(&why);
+	buf_free(&err);
+	buf_free(&answer);
+	return rc;
+}
+
 /* GET: the confirmation page; changes nothing. */
 static enum MHD_Result
 web_confirm_page(struct web *web, struct MHD_Connection *conn,
@@ -470,6 +551,8 @@ web_handle(void *arg, struct MHD_Connection *conn, const char *url,
 		*state = r;
 		if (strncmp(url, "/c/", 3) == 0)
 			return web_click(web, conn, url + 3, method);
+		if (strcmp(url, "/v") == 0)
+			return web_conversion_begin(web, conn, method, r);
 		return web_begin(web, conn, url, method, r);
 	}
 	if (*upload_size != 0) {
@@ -482,11 +565,15 @@ web_handle(void *arg, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		}
 		r->body_length += *upload_size;
+		if (r->conversion)
+			buf_append(&r->body, upload_data, *upload_size);
 		if (r->form)
 			MHD_post_process(r->form, upload_data, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->conversion)
+		return web_conversion(web, conn, r);
 	if (r->method == WEB_GET)
 		return web_confirm_page(web, conn, r);
 	/* Destroying the form processor hands over a last field that
@@ -508,6 +595,7 @@ web_completed(void *arg, struct MHD_Connection *conn, void **state,
 		return;
 	if (r->form)
 		MHD_destroy_post_processor(r->form);
+	buf_free(&r->body);
 	free(r);
 	*state = NULL;
 }
@@ -613,6 +701,11 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 	web->loop = loop;
 	if (web_parse_listen(cfg->web_listen, &addr, err) != 0)
 		goto fail;
+	if (cfg->conversion_secret[0] && strlen(cfg->conversion_secret) < 32) {
+		buf_printf(err, "conversion_secret: at least 32 characters, "
+		    "for an HMAC key no one can guess");
+		goto fail;
+	}
 	web->keys = token_keys_load(cfg, err);
 	if (web->keys == NULL)
 		goto fail;

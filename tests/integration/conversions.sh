@@ -4,7 +4,9 @@
 # recipient's last click (made through the real herald-web) within
 # attribution_window, else to its last delivery within it, else to
 # none; each bad row refused with FILE:LINE and the field; a conversion
-# imported twice counts once.
+# imported twice counts once. Then a site posts conversions to the real
+# herald-web's POST /v, signed with conversion_secret: recorded once,
+# and an unsigned, wrongly signed or malformed body changes nothing.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALD_WEB_BIN:?HERALD_WEB_BIN is not set: run the tests with make check}"
@@ -15,6 +17,7 @@ cat >>"$T_CONFIG" <<CONF
 message_domain = news.example.org
 track_domain = click.example.org
 web_listen = 127.0.0.1:$PORT
+conversion_secret = a-shared-conversion-secret-of-32-characters
 token_key k1 = a-test-secret-of-at-least-32-characters-long
 CONF
 chmod 600 "$T_CONFIG"
@@ -94,4 +97,46 @@ rc=$?
 t_expect_fail "a missing file is an error naming it" 1 "nothing.csv: cannot read" "$HERALD_BIN" conversion import "$T_DIR/nothing.csv"
 printf 'id,amount,price\n' >"$T_DIR/badhead.csv"
 t_expect_fail "an unknown column is refused, naming it" 1 'column "price": unknown' "$HERALD_BIN" conversion import "$T_DIR/badhead.csv"
+
+# --- POST /v -----------------------------------------------------------------------
+"$HERALD_WEB_BIN" -f >"$T_DIR/web2.log" 2>&1 &
+web=$!
+t_at_exit "kill $web 2>/dev/null"
+for _ in $(seq 1 200); do grep -q "listening on" "$T_DIR/web2.log" && break; sleep 0.1; done
+sign() { python3 -c 'import hmac, hashlib, sys; print("sha256=" + hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' "$1" "$2"; }
+SECRET=a-shared-conversion-secret-of-32-characters
+# post BODY [SIGNATURE]: the status, the answer in $T_DIR/answer.
+post() {
+	curl -s -o "$T_DIR/answer" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	    -H "X-Herald-Signature: ${2-$(sign "$SECRET" "$1")}" --data-binary "$1" "http://127.0.0.1:$PORT/v"
+}
+body="{\"id\": \"p1\", \"amount\": \"12.50\", \"currency\": \"EUR\", \"time\": \"$soon\", \"token\": \"$token\"}"
+code=$(post "$body")
+[ "$code" = 200 ] && [ "$(cat "$T_DIR/answer")" = recorded ] && [ "$(row p1)" = "$(id_of u1@example.net) 1 $link click 12.50 post" ] &&
+	t_ok "a signed POST /v is recorded and attributed to u1's click" || t_fail "POST /v" "$code $(cat "$T_DIR/answer") $(row p1); $(tail -3 "$T_DIR/web2.log")"
+code=$(post "$body")
+[ "$code" = 200 ] && [ "$(cat "$T_DIR/answer")" = "already recorded" ] && [ "$(t_sql "SELECT COUNT(*) FROM conversions WHERE conversion_id = 'p1'")" = 1 ] &&
+	t_ok "posted again: 200 already recorded, counted once" || t_fail "POST /v again" "$code $(cat "$T_DIR/answer")"
+before=$(t_sql "SELECT COUNT(*) FROM conversions")
+body2="{\"id\": \"p2\", \"amount\": \"5\", \"currency\": \"EUR\", \"time\": \"$now\", \"email\": \"u2@example.net\", \"mailing\": \"1\"}"
+refused=1
+check() { # what status pattern code
+	if [ "$3" != "$2" ] || ! grep -q "$4" "$T_DIR/answer"; then refused=0; t_fail "$1" "$3 $(cat "$T_DIR/answer")"; fi
+}
+check "no signature" 401 "$(post "$body2" "")" "refused: no X-Herald-Signature header"
+check "a wrong signature" 401 "$(post "$body2" "$(sign wrong-secret-wrong-secret-wrong-secret "$body2")")" "bad signature"
+check "a signature of another body" 401 "$(post "$body2" "$(sign "$SECRET" "$body")")" "bad signature"
+check "a body that is not JSON" 400 "$(post "id=p2")" "not a JSON object"
+check "an unknown field" 400 "$(post '{"id": "p2", "price": "5"}')" 'field "price": unknown'
+check "a number, not a string" 400 "$(post '{"id": "p2", "amount": 5}')" 'field "amount": expected a string'
+check "a bad amount" 400 "$(post "${body2/\"5\"/\"five\"}")" 'amount "five"'
+check "a forged token" 400 "$(post "${body/$token/${token%?}A}")" "token: bad signature"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v")" = 405 ] || { refused=0; t_fail "GET /v" "not 405"; }
+[ $refused = 1 ] && [ "$(t_sql "SELECT COUNT(*) FROM conversions")" = "$before" ] &&
+	t_ok "unsigned, wrongly signed, malformed, bad fields, forged token: 401 or 400 saying why, GET 405; nothing recorded" ||
+	t_fail "refusals changed something" "$(t_sql "SELECT conversion_id FROM conversions")"
+code=$(post "$body2")
+[ "$code" = 200 ] && [ "$(row p2)" = "$(id_of u2@example.net) 1 - delivery 5.00 post" ] &&
+	t_ok "email and mailing work too: attributed to u2's delivery" || t_fail "POST /v by email" "$code $(cat "$T_DIR/answer") $(row p2)"
+kill -TERM $web; wait $web
 t_done
