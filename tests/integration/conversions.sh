@@ -139,4 +139,10 @@ code=$(post "$body2")
 [ "$code" = 200 ] && [ "$(row p2)" = "$(id_of u2@example.net) 1 - delivery 5.00 post" ] &&
 	t_ok "email and mailing work too: attributed to u2's delivery" || t_fail "POST /v by email" "$code $(cat "$T_DIR/answer") $(row p2)"
 kill -TERM $web; wait $web
+# Attributed to mailing 1: c1 50, c2 25, c20 7, p1 12.50, p2 5 (3 delivered).
+"$HERALD_BIN" report 1 --csv >"$T_DIR/report.csv"
+grep -q '^conversions,0,conversions,5$' "$T_DIR/report.csv" && grep -q '^conversions,0,revenue,99.50$' "$T_DIR/report.csv" &&
+	grep -q '^conversions,,revenue_per_1000,33166.67$' "$T_DIR/report.csv" &&
+	t_ok "report: 5 conversions, 99.50 in revenue, 33,166.67 per 1,000 delivered" ||
+	t_fail "report conversions" "$(grep '^conversions' "$T_DIR/report.csv")"
 t_done
