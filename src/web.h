@@ -1,5 +1,6 @@
 /*
- * web.h - herald-web's HTTP service: one-click and page unsubscribes.
+ * web.h - herald-web's HTTP service: one-click and page unsubscribes,
+ * click redirects, posted conversions.
  *
  * GNU libmicrohttpd parses HTTP; it runs in external mode with its own
  * epoll set, whose one descriptor sits in the caller's libev loop: an
