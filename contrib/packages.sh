@@ -4,7 +4,7 @@
 HERALD_PACKAGES="autoconf automake libtool pkg-config make gcc
 	default-libmysqlclient-dev libesmtp-dev libev-dev libcurl4-openssl-dev
 	libssl-dev check libsubunit-dev libjansson-dev libcsv-dev
-	libmicrohttpd-dev chromium
+	libmicrohttpd-dev chromium wrk
 	mariadb-server mariadb-client postfix python3 python3-aiosmtpd valgrind
 	python3-prometheus-client prometheus
 	ganglia-monitor dpkg-dev debhelper lintian systemd"

@@ -115,6 +115,7 @@ int cmd_maintain(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
 int cmd_feedback(struct cli *cli, int argc, char **argv);
+int cmd_conversion(struct cli *cli, int argc, char **argv);
 int cmd_suppress(struct cli *cli, int argc, char **argv);
 /* (further subcommands) */
 

@@ -29,6 +29,7 @@
 #include "namecheck.h"
 #include "segment.h"
 #include "tmplset.h"
+#include "tracking.h"
 #include "variant.h"
 
 static void
@@ -39,6 +40,7 @@ cmd_mailing_usage(FILE *out)
 	    "           --segment EXPR|NAME --from ADDRESS [--subject TEXT]\n"
 	    "           [--reply-to ADDRESS] [--send-at TIME] [--rate N/h]\n"
 	    "           [--priority N] [--expected-value AMOUNT]\n"
+	    "           [--no-track-clicks] [--utm utm_NAME=VALUE&...]\n"
 	    "       herald mailing list\n"
 	    "       herald mailing show ID\n"
 	    "       herald mailing variant add|list|remove ID ...\n"
@@ -58,7 +60,11 @@ cmd_mailing_usage(FILE *out)
 	    "undoes it; cancel marks every message not yet sent cancelled.\n"
 	    "A mailing whose messages cannot be built (a template broken\n"
 	    "mid-send) is blocked: show gives the reason; once fixed, the\n"
-	    "workers send it again on their own.\n");
+	    "workers send it again on their own.\n"
+	    "With track_domain set, the links of the text and HTML parts\n"
+	    "are tracked (https://track_domain/c/TOKEN redirects and counts\n"
+	    "each click) unless --no-track-clicks, or {{! notrack }} before\n"
+	    "a link; --utm adds its parameters to every tracked link's URL.\n");
 }
 
 /* --- create ------------------------------------------------------------ */
@@ -66,6 +72,8 @@ cmd_mailing_usage(FILE *out)
 struct create_args {
 	const char *name, *template_dir, *segment, *from, *subject;
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
+	const char *utm;
+	int no_track_clicks;
 };
 
 static int
@@ -78,7 +86,7 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	struct segment_sql seg;
 	struct tmplset *set = NULL;
 	char send_at[32], rate[24] = "", today[16], id[24];
-	const char *params[11];
+	const char *params[13];
 	MYSQL *db = NULL;
 	time_t now = time(NULL), send_time;
 	struct tm tm;
@@ -87,6 +95,10 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char **slot = NULL;
 
+		if (!strcmp(argv[i], "--no-track-clicks")) {
+			a.no_track_clicks = 1;
+			continue;
+		}
 		if (!strcmp(argv[i], "--name"))
 			slot = &a.name;
 		else if (!strcmp(argv[i], "--template"))
@@ -107,6 +119,8 @@ mailing_create(struct cli *cli, int argc, char **argv)
 			slot = &a.priority;
 		else if (!strcmp(argv[i], "--expected-value"))
 			slot = &a.expected_value;
+		else if (!strcmp(argv[i], "--utm"))
+			slot = &a.utm;
 		if (slot == NULL)
 			return cli_unexpected(cmd_mailing_usage,
 			    "mailing create", argv[i]);
@@ -156,6 +170,10 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	    strlen(a.expected_value) || !a.expected_value[0])) {
 		buf_printf(&err, "--expected-value \"%s\": expected an amount "
 		    "such as 1250.00", a.expected_value);
+		goto done;
+	}
+	if (a.utm && tracking_check_utm(a.utm, &why) != 0) {
+		buf_printf(&err, "--utm \"%s\": %s", a.utm, buf_str(&why));
 		goto done;
 	}
 	set = mailing_check_templates(a.template_dir, a.subject,
@@ -208,10 +226,13 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	params[8] = a.rate ? rate : NULL;
 	params[9] = a.expected_value;
 	params[10] = mailing_state_name(MAILING_QUEUED);
+	params[11] = a.no_track_clicks ? "0" : "1";
+	params[12] = a.utm;
 	if (db_execute(db, "INSERT INTO mailings (name, template_dir, subject, "
 	    "from_address, reply_to, segment_expression, send_at, priority, "
-	    "rate_limit_per_hour, expected_value, state) VALUES (?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?)", 11, params, NULL, &err) != 0)
+	    "rate_limit_per_hour, expected_value, state, track_clicks, "
+	    "utm_parameters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    13, params, NULL, &err) != 0)
 		goto done;
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)
 	    mysql_insert_id(db));

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "history.h"
 #include "log.h"
+#include "links.h"
 #include "mailing_content.h"
 
 static void
@@ -148,7 +149,7 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 		goto done;
 	c = composer_open(cfg, &content, &err);
 	mailing_content_free(&content);
-	if (c == NULL || preview_find(db, mailing, who, &p, &err) != 0)
+	if (c == NULL || links_attach(db, c, &err) != 0 || preview_find(db, mailing, who, &p, &err) != 0)
 		goto done;
 	if (!p.found) {
 		buf_printf(&err, "mailing %s has no recipient%s%s%s", mailing,

@@ -6,7 +6,8 @@
  * complaints, unsubscribes, as counts and as percentages of the messages
  * delivered) and bounces per class, per destination domain (the N
  * largest), the time from the first to the last delivery and the rate
- * minute by minute.
+ * minute by minute, and the clicks and the conversions per variant and
+ * in all (clicks.h, conversion.h).
  * Everything is read from the mailing's stage table, or from the monthly
  * archive "herald maintain" moved it to, with the bounces recorded for it
  * (history.h: a bounce makes a sent message bounced). --csv is long
@@ -40,6 +41,11 @@ cmd_report_usage(FILE *out)
 	    "soft bounces, complaints and unsubscribes, each also as a\n"
 	    "percentage of delivered (*_rate); bounce_classes: bounces per\n"
 	    "class (userunknown, mailboxfull, ...) and variant, with rate.\n"
+	    "clicks: per variant and in all: delivered, unique clicks\n"
+	    "(recipients who clicked), total clicks and click rate (unique\n"
+	    "clicks per 100 delivered), then conversions attributed to the\n"
+	    "mailing, revenue and revenue per 1,000 delivered (amounts\n"
+	    "summed as recorded: one currency is assumed).\n"
 	    "--json prints one document (counts as numbers, keys such as\n"
 	    "first_delivery), --csv one table with a section column; one of\n"
 	    "the two at most.\n");
@@ -51,7 +57,7 @@ struct column {
 	int number;		/* a count: JSON number, right-aligned */
 };
 
-#define SECTION_COUNT 7
+#define SECTION_COUNT 9
 #define COLUMN_MAX 11
 
 static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
@@ -69,6 +75,12 @@ static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
 	    { "deferred", 1 }, { "failed", 1 } },
 	{ { "first_delivery", 0 }, { "last_delivery", 0 }, { "seconds", 1 } },
 	{ { "minute", 0 }, { "sent", 1 } },
+	{ { "variant", 1 }, { "name", 0 }, { "delivered", 1 },
+	    { "unique_clicks", 1 }, { "total_clicks", 1 },
+	    { "click_rate", 1 } },
+	{ { "variant", 1 }, { "name", 0 }, { "delivered", 1 },
+	    { "conversions", 1 }, { "revenue", 1 },
+	    { "revenue_per_1000", 1 } },
 };
 
 /* Rows of one section, kept as strings (NULL for SQL NULL). */
@@ -307,7 +319,8 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	struct section sections[SECTION_COUNT] = { { "states", 0, NULL, 0 },
 	    { "variants", 0, NULL, 0 }, { "feedback", 0, NULL, 0 },
 	    { "bounce_classes", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
-	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 } };
+	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 },
+	    { "clicks", 0, NULL, 0 }, { "conversions", 0, NULL, 0 } };
 	enum report_format format = FORMAT_TEXT;
 	const char *id = NULL;
 	long top = 10;
@@ -408,6 +421,38 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    "delivery_state = 'sent' GROUP BY minute ORDER BY minute", table);
 	if (db_query_strings(db, buf_str(&sql), 1, (const char *[]){ id },
 	    section_row, &sections[6], &err) != 0)
+		goto done;
+	/* Per variant, then in all (the ROLLUP row: variant NULL). */
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT h.variant_id, IF(h.variant_id IS NULL, "
+	    "'all', COALESCE(MAX(v.name), 'A')), SUM("
+	    HISTORY_DELIVERY_STATE " = 'sent') AS delivered, COUNT(c.clicks), "
+	    "COALESCE(SUM(c.clicks), 0), ROUND(100 * COUNT(c.clicks) / "
+	    "NULLIF(SUM(" HISTORY_DELIVERY_STATE " = 'sent'), 0), 2) FROM "
+	    "`%s` h" HISTORY_BOUNCES_JOIN " LEFT JOIN variants v ON v.id = "
+	    "h.variant_id LEFT JOIN (SELECT recipient_id, SUM(clicks) AS "
+	    "clicks FROM clicks WHERE mailing_id = ? GROUP BY recipient_id) c "
+	    "ON c.recipient_id = h.recipient_id WHERE h.mailing_id = ? GROUP "
+	    "BY h.variant_id WITH ROLLUP", table);
+	if (db_query_strings(db, buf_str(&sql), 2, (const char *[]){ id, id },
+	    section_row, &sections[7], &err) != 0)
+		goto done;
+	/* The conversions attributed to the mailing (conversion.h), by
+	 * the variant their recipient got. */
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT h.variant_id, IF(h.variant_id IS NULL, "
+	    "'all', COALESCE(MAX(v.name), 'A')), SUM("
+	    HISTORY_DELIVERY_STATE " = 'sent'), COALESCE(SUM(cv.n), 0), "
+	    "COALESCE(SUM(cv.amount), 0), ROUND(1000 * COALESCE(SUM("
+	    "cv.amount), 0) / NULLIF(SUM(" HISTORY_DELIVERY_STATE " = "
+	    "'sent'), 0), 2) FROM `%s` h" HISTORY_BOUNCES_JOIN " LEFT JOIN "
+	    "variants v ON v.id = h.variant_id LEFT JOIN (SELECT "
+	    "recipient_id, COUNT(*) AS n, SUM(amount) AS amount FROM "
+	    "conversions WHERE mailing_id = ? GROUP BY recipient_id) cv ON "
+	    "cv.recipient_id = h.recipient_id WHERE h.mailing_id = ? GROUP "
+	    "BY h.variant_id WITH ROLLUP", table);
+	if (db_query_strings(db, buf_str(&sql), 2, (const char *[]){ id, id },
+	    section_row, &sections[8], &err) != 0)
 		goto done;
 
 	if (format == FORMAT_JSON)

@@ -1,7 +1,8 @@
 /*
  * cmd_token.c - "herald token verify [--purpose P] TOKEN" and "herald
- * token make [--purpose P] MAILING RECIPIENT": the signed tokens of
- * token.h, one purpose each (unsubscribe, view-online, return-path), for
+ * token make [--purpose P] MAILING RECIPIENT [LINK]": the signed tokens
+ * of token.h, one purpose each (unsubscribe, view-online, return-path,
+ * click), for
  * operators and for the web endpoint that handles one-click
  * unsubscribes.
  */
@@ -21,12 +22,14 @@ cmd_token_usage(FILE *out)
 	fprintf(out,
 	    "usage: herald token verify [--purpose PURPOSE] TOKEN\n"
 	    "       herald token make [--purpose PURPOSE] MAILING RECIPIENT\n"
+	    "       herald token make --purpose click MAILING RECIPIENT LINK\n"
 	    "\n"
 	    "Each token has one purpose: unsubscribe (the default; the\n"
 	    "List-Unsubscribe links and {{unsubscribe_url}}), view-online\n"
-	    "({{view_online_url}}) or return-path (the VERP envelope sender\n"
-	    "bounces+TOKEN@bounce_domain). A token of one purpose is refused\n"
-	    "for another.\n"
+	    "({{view_online_url}}), return-path (the VERP envelope sender\n"
+	    "bounces+TOKEN@bounce_domain) or click (a tracked link,\n"
+	    "https://track_domain/c/TOKEN, which also names the LINK id).\n"
+	    "A token of one purpose is refused for another.\n"
 	    "\n"
 	    "verify checks a token's signature with the keys of the\n"
 	    "configuration (token_key) and prints the mailing and the\n"
@@ -63,9 +66,9 @@ cmd_token(struct cli *cli, int argc, char **argv)
 	struct buf err = BUF_INIT, out = BUF_INIT;
 	enum token_purpose purpose = TOKEN_UNSUBSCRIBE;
 	struct return_path rp;
-	const char *verb, *args[3];
-	unsigned nargs = 0;
-	uint64_t mailing, recipient;
+	const char *verb, *args[4];
+	unsigned nargs = 0, ids;
+	uint64_t mailing, recipient, link = 0;
 	int status = CLI_OK;
 
 	if (cli_wants_help(argc, argv)) {
@@ -82,13 +85,13 @@ cmd_token(struct cli *cli, int argc, char **argv)
 			if (i + 1 == argc)
 				return cli_missing_value(cmd_token_usage,
 				    "token", argv[i], "unsubscribe, "
-				    "view-online or return-path");
+				    "view-online, return-path or click");
 			if (token_purpose_parse(argv[++i], &purpose) != 0)
 				return cli_usage_error(cmd_token_usage,
 				    "token: unknown purpose \"%s\": expected "
-				    "unsubscribe, view-online or return-path",
-				    argv[i]);
-		} else if (nargs < 3) {
+				    "unsubscribe, view-online, return-path or "
+				    "click", argv[i]);
+		} else if (nargs < 4) {
 			args[nargs++] = argv[i];
 		} else {
 			return cli_unexpected(cmd_token_usage, "token",
@@ -99,18 +102,23 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		return nargs < 1 ? cli_usage_error(cmd_token_usage, "token "
 		    "verify: name the TOKEN to verify") :
 		    cli_unexpected(cmd_token_usage, "token verify", args[1]);
-	if (!strcmp(verb, "make") && nargs != 2)
-		return nargs < 2 ? cli_usage_error(cmd_token_usage, "token "
-		    "make: name the MAILING and the RECIPIENT (two ids)") :
-		    cli_unexpected(cmd_token_usage, "token make", args[2]);
-	if (nargs == 2 && (!cli_is_id(args[0]) || parse_u64(args[0],
+	ids = purpose == TOKEN_CLICK ? 3 : 2;
+	if (!strcmp(verb, "make") && nargs != ids)
+		return nargs < ids ? cli_usage_error(cmd_token_usage, "token "
+		    "make: name the MAILING and the RECIPIENT%s", ids == 3 ?
+		    " and the LINK (three ids)" : " (two ids)") :
+		    cli_unexpected(cmd_token_usage, "token make", args[ids]);
+	if (nargs >= 2 && (!cli_is_id(args[0]) || parse_u64(args[0],
 	    &mailing)))
 		return cli_bad_id(cmd_token_usage, "token make", "mailing",
 		    args[0]);
-	if (nargs == 2 && (!cli_is_id(args[1]) || parse_u64(args[1],
+	if (nargs >= 2 && (!cli_is_id(args[1]) || parse_u64(args[1],
 	    &recipient)))
 		return cli_bad_id(cmd_token_usage, "token make", "recipient",
 		    args[1]);
+	if (nargs == 3 && (!cli_is_id(args[2]) || parse_u64(args[2], &link)))
+		return cli_bad_id(cmd_token_usage, "token make", "link",
+		    args[2]);
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;
@@ -120,9 +128,22 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		buf_free(&err);
 		return CLI_FAILED;
 	}
-	if (nargs == 2) {
-		token_make(keys, purpose, mailing, recipient, &out);
+	if (nargs >= 2) {
+		if (purpose == TOKEN_CLICK)
+			token_make_click(keys, mailing, recipient, link, &out);
+		else
+			token_make(keys, purpose, mailing, recipient, &out);
 		printf("%s\n", buf_str(&out));
+	} else if (purpose == TOKEN_CLICK) {
+		if (token_verify_click(keys, args[0], &mailing, &recipient,
+		    &link, &err) == 0) {
+			printf("valid click token: mailing %" PRIu64 ", "
+			    "recipient %" PRIu64 ", link %" PRIu64 "\n",
+			    mailing, recipient, link);
+		} else {
+			msg_error("token \"%s\": %s", args[0], buf_str(&err));
+			status = CLI_FAILED;
+		}
 	} else if (token_verify(keys, purpose, purpose == TOKEN_RETURN_PATH ?
 	    token_of_address(args[0], &rp) : args[0], &mailing, &recipient,
 	    &err) == 0) {

@@ -48,6 +48,8 @@ static const struct cli_command cli_commands[] = {
 	{ "feedback", "record a bounce, complaint or mailto unsubscribe "
 	    "(Postfix pipe transport)", cmd_feedback },
 	{ "bounce", "the same as feedback", cmd_feedback },
+	{ "conversion", "import conversions (donations, sign-ups)",
+	    cmd_conversion },
 	{ "suppress", "add, remove, list, import suppressed addresses",
 	    cmd_suppress },
 	/* (further subcommands) */

@@ -351,6 +351,19 @@ static const struct config_key config_keys[] = {
 	    "The base of the {{view_online_url}} template value (?t=TOKEN is "
 	    "appended, a view-online token that cannot unsubscribe); empty "
 	    "= the value is empty."),
+	STR(track_domain, CONFIG_STRING, "",
+	    "The host of tracked links: each http(s) link written in a "
+	    "mailing's text and HTML parts is sent as https://track_domain/"
+	    "c/TOKEN, a click token naming mailing, recipient and link, "
+	    "which herald-web redirects to the original URL and counts. "
+	    "Point it at the nginx in front of herald-web. A mailing can "
+	    "opt out (herald mailing create --no-track-clicks) and a link "
+	    "too ({{! notrack }} before it). Empty = no link is tracked."),
+	NUM(attribution_window, CONFIG_DURATION, "7d", 60, 31622400,
+	    "A conversion (herald conversion import, herald-web's POST /v) "
+	    "is attributed to the mailing of the recipient's last click "
+	    "this long before it, failing that to the last mailing "
+	    "delivered to the recipient this long before it."),
 	STR(feedback_id_sender, CONFIG_STRING, "herald",
 	    "The last field of the Feedback-ID header, "
 	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "
@@ -406,6 +419,12 @@ static const struct config_key config_keys[] = {
 	NUM(brake_min_events, CONFIG_INTEGER, "5", 1, 1000000,
 	    "The brake acts only on at least this many events of the kind "
 	    "(complaints, or hard bounces) in the window."),
+	STR(conversion_secret, CONFIG_SECRET, "",
+	    "The secret shared with the site that posts conversions to "
+	    "herald-web's POST /v: each body is signed with it, header "
+	    "X-Herald-Signature: sha256=HEX (HMAC-SHA256 of the body, "
+	    "lowercase hex). At least 32 characters. Empty = POST /v "
+	    "answers 404."),
 	/* (further keys) */
 };
 

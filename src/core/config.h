@@ -123,6 +123,10 @@ struct herald_config {
 	char *unsubscribe_url;		/* https one-click base URL */
 	char *unsubscribe_mailto;	/* address for mailto: unsubscribe */
 	char *view_online_url;		/* base URL; empty = none */
+	char *track_domain;		/* click URLs' host; empty = no
+					 * click tracking */
+	long attribution_window;	/* seconds a conversion looks back
+					 * for a click or a delivery */
 	char *feedback_id_sender;	/* last field of Feedback-ID */
 	/* Unsubscribe token keys, "token_key ID = SECRET", newest last;
 	 * none = a key generated in the state directory (token.h). */
@@ -142,6 +146,8 @@ struct herald_config {
 	long brake_window;		/* seconds */
 	long brake_min_delivered;
 	long brake_min_events;
+	char *conversion_secret;	/* signs POST /v bodies; empty =
+					 * no POST /v */
 	/* (further keys) */
 };
 

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "delivery.h"
 #include "log.h"
+#include "links.h"
 #include "mailing.h"
 #include "master.h"
 #include "node.h"
@@ -465,8 +466,15 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 		w->composer = composer_open(w->cfg, &content, &err);
 		mailing_content_free(&content);
 	}
-	if (w->composer == NULL)
+	if (w->composer == NULL) {
 		worker_block_mailing(w, mailing_id, &err);
+	} else if (links_attach(w->db, w->composer, &err) != 0) {
+		/* The database, not the mailing: try again later. */
+		worker_database_failed(w, "registering the tracked links",
+		    &err);
+		composer_free(w->composer);
+		w->composer = NULL;
+	}
 	buf_free(&err);
 	return w->composer ? 0 : -1;
 }

@@ -51,6 +51,7 @@ struct variant_set {
 	uint32_t variant_id;		/* 0: the mailing's own */
 	struct tmplset *set;
 	char *from_name, *from_address;	/* NULL: the mailing's */
+	unsigned *targets;		/* its link slot -> c->targets index */
 };
 
 struct composer {
@@ -66,6 +67,11 @@ struct composer {
 	char *unsubscribe_base;		/* https://.../unsubscribe */
 	char *unsubscribe_mailto;	/* unsubscribe@domain */
 	struct token_keys *keys;
+	int track_clicks;		/* track_domain set, mailing tracks */
+	char *utm;			/* the mailing's UTM parameters */
+	char **targets;			/* distinct tracked link targets */
+	unsigned target_count;
+	uint64_t *link_ids;		/* per target; NULL until set */
 
 	struct variant_set *variants;
 	unsigned variant_count;
@@ -78,6 +84,10 @@ struct composer {
 	struct tvalue data;
 	struct tvalue mailing;
 	char id_text[24];
+	struct tvalue *link_values;	/* per slot of the set in use */
+	size_t *link_ends;		/* end of each slot's URL in links */
+	unsigned link_capacity;
+	struct buf links;		/* this message's click URLs */
 	struct buf token, view_token, unsubscribe_url, unsubscribe_mailto_uri,
 	    view_online, subject_text, text, html, headers, scratch,
 	    message_id, to_name, feedback_id, header_why;
@@ -182,8 +192,51 @@ composer_settings(struct composer *c, struct buf *err)
 		    "(RFC 8058 one-click unsubscribe)", c->unsubscribe_base);
 		return -1;
 	}
+	if (cfg->track_domain[0] && (strspn(cfg->track_domain,
+	    "abcdefghijklmnopqrstuvwxyz0123456789.-:[]"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(cfg->track_domain) ||
+	    cfg->track_domain[0] == '.' || cfg->track_domain[0] == '-')) {
+		buf_printf(err, "track_domain \"%s\" must be a host name, "
+		    "with a :PORT if needed (click URLs are https://"
+		    "track_domain/c/TOKEN)", cfg->track_domain);
+		return -1;
+	}
 	c->keys = token_keys_load(cfg, err);
 	return c->keys ? 0 : -1;
+}
+
+/* The targets of set's links (UTM parameters added), each listed once
+ * among the mailing's, and the set's slot -> target map. */
+static void
+composer_add_targets(struct composer *c, struct variant_set *v)
+{
+	const struct tracking_links *links = &v->set->links;
+	struct buf target = BUF_INIT;
+
+	v->targets = xcalloc(links->count + 1, sizeof(*v->targets));
+	for (unsigned i = 0; i < links->count; i++) {
+		unsigned t;
+
+		buf_reset(&target);
+		tracking_target(links->urls[i], c->utm, &target);
+		for (t = 0; t < c->target_count; t++)
+			if (strcmp(c->targets[t], buf_str(&target)) == 0)
+				break;
+		if (t == c->target_count) {
+			c->targets = xrealloc(c->targets, (t + 1) *
+			    sizeof(*c->targets));
+			c->targets[c->target_count++] = xstrdup(buf_str(&target));
+		}
+		v->targets[i] = t;
+	}
+	if (links->count > c->link_capacity) {
+		c->link_capacity = links->count;
+		c->link_values = xrealloc(c->link_values, c->link_capacity *
+		    sizeof(*c->link_values));
+		c->link_ends = xrealloc(c->link_ends, c->link_capacity *
+		    sizeof(*c->link_ends));
+	}
+	buf_free(&target);
 }
 
 /* The variant's own files, subject or From, compiled; none when it has
@@ -208,6 +261,7 @@ composer_add_variant(struct composer *c, const struct mailing_variant *v,
 	memset(added, 0, sizeof(*added));
 	added->variant_id = v->id;
 	added->set = set;
+	composer_add_targets(c, added);
 	return v->from ? parse_from(v->from, &added->from_name,
 	    &added->from_address, err) : 0;
 }
@@ -226,6 +280,8 @@ composer_open(const struct herald_config *cfg,
 	c->subject = xstrdup(m->subject);
 	c->reply_to = xstrdup(m->reply_to);
 	c->rate_limit = m->rate_limit;
+	c->track_clicks = cfg->track_domain[0] && m->track_clicks;
+	c->utm = m->utm_parameters ? xstrdup(m->utm_parameters) : NULL;
 	if (parse_from(m->from, &c->from_name, &c->from_address, err) != 0)
 		goto fail;
 	if (composer_settings(c, err) != 0)
@@ -235,6 +291,7 @@ composer_open(const struct herald_config *cfg,
 	if (c->variants[0].set == NULL)
 		goto fail;
 	c->variant_count = 1;
+	composer_add_targets(c, &c->variants[0]);
 	for (unsigned i = 0; i < m->variant_count; i++)
 		if (composer_add_variant(c, &m->variants[i], err) != 0)
 			goto fail;
@@ -254,8 +311,17 @@ composer_free(struct composer *c)
 		tmplset_free(c->variants[i].set);
 		free(c->variants[i].from_name);
 		free(c->variants[i].from_address);
+		free(c->variants[i].targets);
 	}
 	free(c->variants);
+	for (unsigned i = 0; i < c->target_count; i++)
+		free(c->targets[i]);
+	free(c->targets);
+	free(c->link_ids);
+	free(c->utm);
+	free(c->link_values);
+	free(c->link_ends);
+	buf_free(&c->links);
 	free(c->mailing_name);
 	free(c->subject);
 	free(c->from_name);
@@ -478,6 +544,39 @@ composer_values(struct composer *c, const struct delivery_row *row)
 	c->data.items = c->values;
 }
 
+/*
+ * The values of v's link slots for this recipient: its own click URLs
+ * when the mailing tracks clicks, else the targets as they are.
+ */
+static void
+composer_link_values(struct composer *c, const struct variant_set *v,
+    uint64_t recipient_id)
+{
+	unsigned count = v->set->links.count;
+
+	buf_reset(&c->links);
+	for (unsigned i = 0; i < count; i++) {
+		const char *target = c->targets[v->targets[i]];
+
+		if (c->track_clicks) {
+			buf_printf(&c->links, "https://%s/c/",
+			    c->cfg->track_domain);
+			token_make_click(c->keys, c->mailing_id, recipient_id,
+			    c->link_ids[v->targets[i]], &c->links);
+			c->link_ends[i] = c->links.len;
+		} else {
+			set_string(&c->link_values[i], target, strlen(target));
+		}
+	}
+	/* The buffer has stopped growing: now its pointers hold. */
+	for (unsigned i = 0; c->track_clicks && i < count; i++) {
+		size_t start = i ? c->link_ends[i - 1] : 0;
+
+		set_string(&c->link_values[i], c->links.data + start,
+		    c->link_ends[i] - start);
+	}
+}
+
 int
 composer_build(struct composer *c, const struct delivery_row *row,
     struct buf *message, struct buf *sender, struct buf *err)
@@ -485,6 +584,7 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	const struct variant_set *variant = composer_variant(c,
 	    row->variant_id);
 	const struct tmplset *set = variant->set;
+	size_t link_count = set->links.count;
 	struct message_fields f;
 	char mailing_id[24];
 	size_t name_length;
@@ -500,15 +600,24 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	    strlen(c->mailing_name));
 	set_string(&c->mailing_values[2], c->subject, strlen(c->subject));
 	composer_values(c, row);
+	if (c->track_clicks && c->target_count && c->link_ids == NULL) {
+		buf_printf(err, "mailing %" PRIu64 ": its links are not "
+		    "registered (links_register) yet", c->mailing_id);
+		return -1;
+	}
+	if (link_count)
+		composer_link_values(c, variant, row->recipient_id);
 
 	buf_reset(&c->subject_text);
 	buf_reset(&c->text);
 	buf_reset(&c->html);
 	buf_reset(&c->headers);
 	if (template_render(set->subject, &c->data, ESCAPE_HEADER,
-	    &c->subject_text) != 0 || (set->text && template_render(set->text,
-	    &c->data, ESCAPE_TEXT, &c->text) != 0) || (set->html &&
-	    template_render(set->html, &c->data, ESCAPE_HTML, &c->html) != 0) ||
+	    &c->subject_text) != 0 || (set->text &&
+	    template_render_links(set->text, &c->data, ESCAPE_TEXT,
+	    c->link_values, link_count, &c->text) != 0) || (set->html &&
+	    template_render_links(set->html, &c->data, ESCAPE_HTML,
+	    c->link_values, link_count, &c->html) != 0) ||
 	    (set->headers && template_render(set->headers, &c->data,
 	    ESCAPE_HEADER, &c->headers) != 0)) {
 		buf_printf(err, "the templates of %s need more than 4 million "
@@ -606,4 +715,25 @@ double
 composer_rate_limit(const struct composer *c)
 {
 	return c->rate_limit;
+}
+
+int
+composer_tracks_clicks(const struct composer *c)
+{
+	return c->track_clicks;
+}
+
+unsigned
+composer_links(const struct composer *c, const char *const **targets)
+{
+	*targets = (const char *const *)c->targets;
+	return c->target_count;
+}
+
+void
+composer_set_link_ids(struct composer *c, const uint64_t *ids)
+{
+	free(c->link_ids);
+	c->link_ids = xcalloc(c->target_count + 1, sizeof(*c->link_ids));
+	memcpy(c->link_ids, ids, c->target_count * sizeof(*ids));
 }

@@ -11,6 +11,15 @@
  * purpose: token.h), and assembles the complete message (message.h) and
  * its signed VERP envelope sender (returnpath.h).
  *
+ * Click tracking (tracking.h): the tracked links of every template set
+ * are found once, when it compiles. Their targets (the mailing's UTM
+ * parameters added) are listed by composer_links(); when the mailing
+ * tracks clicks (track_domain set and the mailing's track_clicks), the
+ * caller registers them (links.h) and hands the ids back with
+ * composer_set_link_ids() before the first build, and each link of a
+ * message becomes https://track_domain/c/TOKEN with a click token for
+ * (mailing, recipient, link). Otherwise the links are the targets.
+ *
  * composer_files_changed() tells whether any file the composer was built
  * from (template files, partials) has changed since it was opened; a
  * worker that sees it finishes the session in hand and exits, so no
@@ -64,6 +73,18 @@ const char *composer_last_html(const struct composer *c, size_t *length);
 int composer_files_changed(struct composer *c);
 
 uint64_t composer_mailing_id(const struct composer *c);
+
+/* 1 when the mailing's links become click URLs. */
+int composer_tracks_clicks(const struct composer *c);
+
+/* The distinct targets of the mailing's tracked links (all variants),
+ * in *targets (the composer's); returns how many. */
+unsigned composer_links(const struct composer *c,
+    const char *const **targets);
+
+/* The links table's id of each target, in composer_links() order
+ * (copied); a composer that tracks clicks builds nothing before. */
+void composer_set_link_ids(struct composer *c, const uint64_t *ids);
 
 /* The mailing's own rate limit in messages per hour; 0 = none. */
 double composer_rate_limit(const struct composer *c);

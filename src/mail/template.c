@@ -33,6 +33,10 @@ struct node {
 	enum node_type type;
 	const char *text;	/* NODE_TEXT: into the template's copy */
 	size_t length;
+	struct template_link *links;	/* NODE_TEXT: its link slots, in
+					 * order (template_find_links()) */
+	unsigned link_count;
+	int marked;		/* NODE_TEXT: {{! notrack }} came before it */
 	char **parts;		/* dotted name split; NULL parts for "." */
 	unsigned part_count;
 	unsigned end;		/* sections: index of the node after the body */
@@ -76,6 +80,7 @@ struct parser {
 	unsigned stack[TEMPLATE_MAX_DEPTH];	/* open section nodes */
 	unsigned depth;
 	struct buf *err;
+	int notrack;		/* a {{! notrack }} waits for the next text */
 };
 
 static void parser_error(struct parser *p, size_t at, const char *fmt, ...)
@@ -117,15 +122,17 @@ template_add_node(struct template *t, enum node_type type)
 }
 
 static void
-template_add_text(struct template *t, const char *text, size_t length)
+template_add_text(struct parser *p, const char *text, size_t length)
 {
 	struct node *n;
 
 	if (length == 0)
 		return;
-	n = template_add_node(t, NODE_TEXT);
+	n = template_add_node(p->t, NODE_TEXT);
 	n->text = text;
 	n->length = length;
+	n->marked = p->notrack;
+	p->notrack = 0;
 }
 
 /* Splits a dotted name; "." stays a single empty-part name. */
@@ -160,6 +167,17 @@ trim(const char *s, size_t *start, size_t *end)
 		(*start)++;
 	while (*end > *start && is_blank(s[*end - 1]))
 		(*end)--;
+}
+
+/* 1 when [s, s+length) is the comment "notrack", spaces around it
+ * allowed. */
+static int
+is_notrack_comment(const char *s, size_t length)
+{
+	size_t start = 0, end = length;
+
+	trim(s, &start, &end);
+	return end - start == 7 && memcmp(s + start, "notrack", 7) == 0;
 }
 
 static struct template *template_compile_with(const char *name,
@@ -318,11 +336,11 @@ parser_tag(struct parser *p, size_t tag_start)
 		 * a partial indents its lines by those spaces instead. */
 		indent = p->src + p->line_start;
 		indent_length = tag_start - p->line_start;
-		template_add_text(p->t, p->src + p->pos, p->line_start - p->pos);
+		template_add_text(p, p->src + p->pos, p->line_start - p->pos);
 		p->pos = after;
 		p->line_start = after;
 	} else {
-		template_add_text(p->t, p->src + p->pos, tag_start - p->pos);
+		template_add_text(p, p->src + p->pos, tag_start - p->pos);
 		p->pos = tag_end;
 	}
 	if (kind != '!' && kind != '=' && name_end == name_start) {
@@ -331,6 +349,9 @@ parser_tag(struct parser *p, size_t tag_start)
 	}
 	switch (kind) {
 	case '!':
+		if (is_notrack_comment(p->src + name_start, name_end -
+		    name_start))
+			p->notrack = 1;
 		return 0;
 	case '=':
 		return parser_set_delimiters(p, p->src + content + 1,
@@ -417,7 +438,7 @@ parser_run(struct parser *p)
 			if (p->src[i] == '\n')
 				p->line_start = i + 1;
 		if (found == NULL) {
-			template_add_text(p->t, p->src + p->pos,
+			template_add_text(p, p->src + p->pos,
 			    p->length - p->pos);
 			p->pos = p->length;
 			break;
@@ -444,6 +465,7 @@ static void
 template_free_nodes(struct template *t)
 {
 	for (unsigned i = 0; i < t->count; i++) {
+		free(t->nodes[i].links);
 		for (unsigned j = 0; j < t->nodes[i].part_count; j++)
 			free(t->nodes[i].parts[j]);
 		free(t->nodes[i].parts);
@@ -535,6 +557,41 @@ template_free(struct template *t)
 		template_free_nodes(t);
 		free(t);
 	}
+}
+
+/* --- links --------------------------------------------------------------- */
+
+/* The links of one compiled template's texts (its partials apart). */
+static void
+find_links_in(struct template *t, template_link_fn *fn, void *arg)
+{
+	for (unsigned i = 0; i < t->count; i++) {
+		struct node *n = &t->nodes[i];
+		struct template_link link;
+		size_t from = 0;
+		int marked = n->marked;
+		int followed = i + 1 < t->count;
+
+		if (n->type != NODE_TEXT)
+			continue;
+		while (fn(arg, t->source, (size_t)(n->text - t->source),
+		    n->length, &from, &marked, followed, &link)) {
+			n->links = xrealloc(n->links, (n->link_count + 1) *
+			    sizeof(*n->links));
+			n->links[n->link_count++] = link;
+		}
+	}
+}
+
+void
+template_find_links(struct template *t, template_link_fn *fn, void *arg)
+{
+	struct partial_table *table = t->partials;
+
+	find_links_in(t, fn, arg);
+	for (unsigned i = 0; table && i < table->count; i++)
+		if (table->entries[i].template)
+			find_links_in(table->entries[i].template, fn, arg);
 }
 
 /* --- the names a template uses ------------------------------------------ */
@@ -670,6 +727,8 @@ struct render {
 	size_t output_limit;
 	enum template_escape escape;
 	struct buf *out;
+	const struct tvalue *links;	/* link slots' values, or NULL */
+	size_t link_count;
 };
 
 static const struct tvalue *
@@ -762,6 +821,28 @@ render_escaped(struct render *r, const char *s, size_t length, int raw)
 static void render_nodes(struct render *r, const struct template *t,
     unsigned from, unsigned to);
 
+/* A text with link slots: each slot's value (escaped as a variable's)
+ * in place of the link as written; a slot with no value keeps it. */
+static void
+render_text_links(struct render *r, const struct node *n)
+{
+	size_t pos = 0;
+
+	for (unsigned i = 0; i < n->link_count; i++) {
+		const struct template_link *l = &n->links[i];
+		const struct tvalue *v = l->slot < r->link_count ?
+		    &r->links[l->slot] : NULL;
+
+		buf_append(r->out, n->text + pos, l->offset - pos);
+		if (v && v->type == TV_STRING)
+			render_escaped(r, v->string, v->length, 0);
+		else
+			buf_append(r->out, n->text + l->offset, l->length);
+		pos = l->offset + l->length;
+	}
+	buf_append(r->out, n->text + pos, n->length - pos);
+}
+
 static void
 render_push(struct render *r, const struct tvalue *v, const struct template *t,
     unsigned from, unsigned to)
@@ -792,7 +873,10 @@ render_nodes(struct render *r, const struct template *t, unsigned from,
 
 		switch (n->type) {
 		case NODE_TEXT:
-			buf_append(r->out, n->text, n->length);
+			if (n->link_count && r->links)
+				render_text_links(r, n);
+			else
+				buf_append(r->out, n->text, n->length);
 			break;
 		case NODE_VARIABLE:
 		case NODE_RAW:
@@ -842,8 +926,18 @@ int
 template_render(const struct template *t, const struct tvalue *data,
     enum template_escape escape, struct buf *out)
 {
+	return template_render_links(t, data, escape, NULL, 0, out);
+}
+
+int
+template_render_links(const struct template *t, const struct tvalue *data,
+    enum template_escape escape, const struct tvalue *links,
+    size_t link_count, struct buf *out)
+{
 	struct render r;
 
+	r.links = links;
+	r.link_count = link_count;
 	r.depth = 0;
 	r.escape = escape;
 	r.out = out;

@@ -97,6 +97,36 @@ void template_names(const struct template *t, template_name_fn *fn,
     void *arg);
 
 /*
+ * Links: a caller (tracking.h) can mark spans of a template's literal
+ * text as link slots; rendering with slot values puts each slot's value
+ * (escaped as a variable's) in place of the span. Only literal text is
+ * looked at: a link built from tags ({{base}}/x) is never a slot.
+ */
+struct template_link {
+	size_t offset, length;	/* the span, within its text */
+	unsigned slot;		/* its value's index at render time */
+};
+
+/*
+ * Finds the next link of a literal text: source is the whole template
+ * source (for looking back before the text, e.g. to the start of an
+ * HTML tag), the text is [start, start + length) of it. It searches
+ * from *from (relative to start), and returns 1 with link filled and
+ * *from past it, or 0 when there is none left. *marked is 1 when the
+ * comment {{! notrack }} came just before this text: the finder skips
+ * the first link it finds and clears it. followed is 1 when a tag comes
+ * after the text, so a link running to its very end goes on in a tag.
+ */
+typedef int template_link_fn(void *arg, const char *source, size_t start,
+    size_t length, size_t *from, int *marked, int followed,
+    struct template_link *link);
+
+/* Marks the links fn finds in every literal text of t and of the
+ * partials it uses (each compiled partial once), in source order. */
+void template_find_links(struct template *t, template_link_fn *fn,
+    void *arg);
+
+/*
  * Appends the rendering of t with data to out. Returns 0, or -1 when
  * the rendering was cut short: sections nested over lists multiply, so
  * a render may visit at most 4 million nodes and write 32 MB (a real
@@ -104,5 +134,11 @@ void template_names(const struct template *t, template_name_fn *fn,
  */
 int template_render(const struct template *t, const struct tvalue *data,
     enum template_escape escape, struct buf *out);
+
+/* The same, with links[slot] (TV_STRING, link_count of them) in place
+ * of each link slot; template_render() keeps the links as written. */
+int template_render_links(const struct template *t,
+    const struct tvalue *data, enum template_escape escape,
+    const struct tvalue *links, size_t link_count, struct buf *out);
 
 #endif

@@ -209,6 +209,10 @@ tmplset_open(const char *directory, const char *subject, struct buf *err)
 	}
 	if (set->headers && check_headers(&l))
 		goto done;
+	if (set->text)
+		tracking_find(set->text, 0, &set->links);
+	if (set->html)
+		tracking_find(set->html, 1, &set->links);
 	status = 0;
 done:
 	/* Compiled templates keep their own copies of the sources. */
@@ -232,6 +236,7 @@ tmplset_free(struct tmplset *set)
 	template_free(set->html);
 	template_free(set->headers);
 	free(set->subject_source);
+	tracking_links_free(&set->links);
 	for (unsigned i = 0; i < set->file_count; i++)
 		free(set->files[i].path);
 	free(set->files);

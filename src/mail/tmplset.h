@@ -12,13 +12,17 @@
  * tmplset_open() compiles every part once, checking syntax (errors are
  * FILE:LINE:COLUMN: what was expected) and the extra headers' names, and
  * records every file it read (size, mtime, inode) so tmplset_changed()
- * can tell when any of them was edited, replaced or removed.
+ * can tell when any of them was edited, replaced or removed. It also
+ * marks the tracked links of the text and HTML parts as link slots
+ * (tracking.h): links lists their distinct URLs, once per set, however
+ * many messages are rendered from it.
  */
 #ifndef HERALD_TMPLSET_H
 #define HERALD_TMPLSET_H
 
 #include "buf.h"
 #include "template.h"
+#include "tracking.h"
 
 struct tmplset {
 	struct template *subject;
@@ -31,6 +35,8 @@ struct tmplset {
 	char *directory;
 	struct tmplset_file *files;	/* every file looked for, for changes */
 	unsigned file_count;		/* entries in files, absent ones too */
+	struct tracking_links links;	/* the text and HTML parts' tracked
+					 * links; a URL's index is its slot */
 };
 
 /*

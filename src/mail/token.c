@@ -195,6 +195,7 @@ static const struct {
 	[TOKEN_UNSUBSCRIBE] = { "unsubscribe", "herald-unsubscribe:" },
 	[TOKEN_VIEW_ONLINE] = { "view-online", "herald-view-online:" },
 	[TOKEN_RETURN_PATH] = { "return-path", "herald-return-path:" },
+	[TOKEN_CLICK] = { "click", "herald-click:" },
 };
 
 const char *
@@ -233,19 +234,25 @@ token_base32(const unsigned char *in, size_t length, struct buf *out)
 		buf_append_char(out, alphabet[(value << (5 - bits)) & 31]);
 }
 
-/* The MAC of "KID.MAILING.RECIPIENT" under purpose's label, in the
- * purpose's encoding. */
+/* The MAC of "KID.MAILING.RECIPIENT" (a click's: "KID.MAILING.
+ * RECIPIENT.LINK") under purpose's label, in the purpose's encoding. */
 static void
 token_mac(const struct token_key *key, enum token_purpose purpose,
-    uint64_t mailing, uint64_t recipient, struct buf *out)
+    uint64_t mailing, uint64_t recipient, uint64_t link, struct buf *out)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned mac_length = 0;
 	char message[TOKEN_MAX + 32];
 	int length;
 
-	length = snprintf(message, sizeof(message), "%s%s.%" PRIu64 ".%"
-	    PRIu64, token_purposes[purpose].label, key->id, mailing, recipient);
+	if (purpose == TOKEN_CLICK)
+		length = snprintf(message, sizeof(message), "%s%s.%" PRIu64
+		    ".%" PRIu64 ".%" PRIu64, token_purposes[purpose].label,
+		    key->id, mailing, recipient, link);
+	else
+		length = snprintf(message, sizeof(message), "%s%s.%" PRIu64
+		    ".%" PRIu64, token_purposes[purpose].label, key->id,
+		    mailing, recipient);
 	HMAC(EVP_sha256(), key->secret, (int)strlen(key->secret),
 	    (const unsigned char *)message, (size_t)length, mac, &mac_length);
 	if (purpose == TOKEN_RETURN_PATH)
@@ -266,7 +273,18 @@ token_make(const struct token_keys *keys, enum token_purpose purpose,
 	else
 		buf_printf(out, "%s.%" PRIu64 ".%" PRIu64 ".", key->id,
 		    mailing, recipient);
-	token_mac(key, purpose, mailing, recipient, out);
+	token_mac(key, purpose, mailing, recipient, 0, out);
+}
+
+void
+token_make_click(const struct token_keys *keys, uint64_t mailing,
+    uint64_t recipient, uint64_t link, struct buf *out)
+{
+	const struct token_key *key = &keys->keys[keys->count - 1];
+
+	buf_printf(out, "%s.%" PRIu64 ".%" PRIu64 ".%" PRIu64 ".", key->id,
+	    mailing, recipient, link);
+	token_mac(key, TOKEN_CLICK, mailing, recipient, link, out);
 }
 
 void
@@ -303,7 +321,7 @@ parse_id(const char *s, size_t length, uint64_t *value)
 struct token_parts {
 	char id[CONFIG_TOKEN_KEY_ID_MAX + 1];
 	char mac[32];
-	uint64_t mailing, recipient;
+	uint64_t mailing, recipient, link;
 };
 
 /* Copies [s, s+n) into out (size size) when it fits: 0, else -1. */
@@ -317,22 +335,26 @@ token_copy(char *out, size_t size, const char *s, size_t n)
 	return 0;
 }
 
-/* KID.MAILING.RECIPIENT.MAC */
+/* KID.MAILING.RECIPIENT.MAC, or with ids 3, KID.MAILING.RECIPIENT.
+ * LINK.MAC (a click's). */
 static int
-token_split_link(const char *token, struct token_parts *t)
+token_split_link(const char *token, unsigned ids, struct token_parts *t)
 {
-	const char *dot[3], *p = token;
+	const char *dot[4], *p = token;
 
-	for (int i = 0; i < 3; i++) {
+	for (unsigned i = 0; i <= ids; i++) {
 		dot[i] = p ? strchr(p, '.') : NULL;
 		p = dot[i] ? dot[i] + 1 : NULL;
 	}
-	if (dot[2] == NULL || strchr(p, '.') ||
+	t->link = 0;
+	if (dot[ids] == NULL || strchr(p, '.') ||
 	    token_copy(t->id, sizeof(t->id), token,
 	    (size_t)(dot[0] - token)) ||
 	    parse_id(dot[0] + 1, (size_t)(dot[1] - dot[0] - 1), &t->mailing) ||
 	    parse_id(dot[1] + 1, (size_t)(dot[2] - dot[1] - 1),
 	    &t->recipient) ||
+	    (ids == 3 && parse_id(dot[2] + 1, (size_t)(dot[3] - dot[2] - 1),
+	    &t->link)) ||
 	    token_copy(t->mac, sizeof(t->mac), p, strlen(p)))
 		return -1;
 	return 0;
@@ -382,17 +404,17 @@ token_mac_matches(const struct token_key *key, enum token_purpose purpose,
 	struct buf mac = BUF_INIT;
 	int good;
 
-	token_mac(key, purpose, t->mailing, t->recipient, &mac);
+	token_mac(key, purpose, t->mailing, t->recipient, t->link, &mac);
 	good = mac.len == strlen(t->mac) &&
 	    CRYPTO_memcmp(mac.data, t->mac, mac.len) == 0;
 	buf_free(&mac);
 	return good;
 }
 
-int
-token_verify(const struct token_keys *keys, enum token_purpose purpose,
-    const char *token, uint64_t *mailing, uint64_t *recipient,
-    struct buf *why)
+/* token_verify() and token_verify_click(): 0 and the parts, or -1. */
+static int
+token_check(const struct token_keys *keys, enum token_purpose purpose,
+    const char *token, struct token_parts *parts, struct buf *why)
 {
 	struct token_parts t;
 	const struct token_key *key;
@@ -403,11 +425,13 @@ token_verify(const struct token_keys *keys, enum token_purpose purpose,
 	else if (purpose == TOKEN_RETURN_PATH)
 		split = token_split_return_path(token, &t);
 	else
-		split = token_split_link(token, &t);
+		split = token_split_link(token, purpose == TOKEN_CLICK ? 3 : 2,
+		    &t);
 	if (split != 0) {
 		buf_printf(why, "malformed %s token: expected %s",
 		    token_purposes[purpose].name, purpose == TOKEN_RETURN_PATH ?
-		    "MAILING-RECIPIENT-KEY-SIGNATURE" :
+		    "MAILING-RECIPIENT-KEY-SIGNATURE" : purpose == TOKEN_CLICK ?
+		    "KEY.MAILING.RECIPIENT.LINK.SIGNATURE" :
 		    "KEY.MAILING.RECIPIENT.SIGNATURE");
 		return -1;
 	}
@@ -418,14 +442,15 @@ token_verify(const struct token_keys *keys, enum token_purpose purpose,
 		return -1;
 	}
 	if (token_mac_matches(key, purpose, &t)) {
-		*mailing = t.mailing;
-		*recipient = t.recipient;
+		*parts = t;
 		return 0;
 	}
-	/* Say so when the token is genuine but made for another purpose. */
+	/* Say so when the token is genuine but made for another purpose
+	 * of the same shape. */
 	for (int other = 0; other < TOKEN_PURPOSE_COUNT; other++)
 		if (other != (int)purpose && (other == TOKEN_RETURN_PATH) ==
-		    (purpose == TOKEN_RETURN_PATH) &&
+		    (purpose == TOKEN_RETURN_PATH) && (other == TOKEN_CLICK) ==
+		    (purpose == TOKEN_CLICK) &&
 		    token_mac_matches(key, (enum token_purpose)other, &t)) {
 			buf_printf(why, "this is a %s token; it cannot be used "
 			    "as a %s token", token_purposes[other].name,
@@ -435,4 +460,38 @@ token_verify(const struct token_keys *keys, enum token_purpose purpose,
 	buf_printf(why, "bad signature: the token was altered or not "
 	    "made by herald");
 	return -1;
+}
+
+int
+token_verify(const struct token_keys *keys, enum token_purpose purpose,
+    const char *token, uint64_t *mailing, uint64_t *recipient,
+    struct buf *why)
+{
+	struct token_parts t;
+
+	if (purpose == TOKEN_CLICK) {
+		buf_printf(why, "a click token names a link too: use "
+		    "token_verify_click()");
+		return -1;
+	}
+	if (token_check(keys, purpose, token, &t, why) != 0)
+		return -1;
+	*mailing = t.mailing;
+	*recipient = t.recipient;
+	return 0;
+}
+
+int
+token_verify_click(const struct token_keys *keys, const char *token,
+    uint64_t *mailing, uint64_t *recipient, uint64_t *link,
+    struct buf *why)
+{
+	struct token_parts t;
+
+	if (token_check(keys, TOKEN_CLICK, token, &t, why) != 0)
+		return -1;
+	*mailing = t.mailing;
+	*recipient = t.recipient;
+	*link = t.link;
+	return 0;
 }

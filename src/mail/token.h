@@ -8,6 +8,7 @@
  * and neither link's token can sign a return path.
  *
  *	unsubscribe, view-online:  KID.MAILING.RECIPIENT.MAC
+ *	click:                     KID.MAILING.RECIPIENT.LINK.MAC
  *	return-path:               MAILING-RECIPIENT-KID-MAC
  *
  * KID names the key, MAILING and RECIPIENT are decimal ids. In the link
@@ -16,7 +17,9 @@
  * token goes into a URL or a mailto subject as is. The label is
  * "herald-unsubscribe:" (the label of the tokens herald made before
  * purposes were separated, so links in mail already delivered keep
- * working) or "herald-view-online:". The return-path token is the local
+ * working), "herald-view-online:" or "herald-click:"; a click token
+ * also signs LINK, the id of the link in the links table (links.h), so
+ * it redirects to that one link only. The return-path token is the local
  * part after "bounces+" of the VERP envelope sender (returnpath.h):
  * its MAC is the first 8 bytes under "herald-return-path:", in
  * lowercase base32, since mail systems may change the case of an
@@ -55,17 +58,18 @@ enum token_purpose {
 	TOKEN_UNSUBSCRIBE,	/* one-click and mailto unsubscribe */
 	TOKEN_VIEW_ONLINE,	/* the view-online link */
 	TOKEN_RETURN_PATH,	/* the VERP envelope sender (returnpath.h) */
+	TOKEN_CLICK,		/* a tracked link (token_make_click()) */
 	TOKEN_PURPOSE_COUNT
 };
 
-/* "unsubscribe", "view-online", "return-path". */
+/* "unsubscribe", "view-online", "return-path", "click". */
 const char *token_purpose_name(enum token_purpose purpose);
 
 /* The purpose named name: 0, or -1 when there is none by that name. */
 int token_purpose_parse(const char *name, enum token_purpose *purpose);
 
-/* Appends the token for (mailing, recipient) and purpose, signed with
- * the newest key. */
+/* Appends the token for (mailing, recipient) and purpose (not
+ * TOKEN_CLICK: see token_make_click()), signed with the newest key. */
 void token_make(const struct token_keys *keys, enum token_purpose purpose,
     uint64_t mailing, uint64_t recipient, struct buf *out);
 
@@ -81,13 +85,24 @@ void token_make(const struct token_keys *keys, enum token_purpose purpose,
 void token_derive_key(const struct token_keys *keys, const char *label,
     unsigned char out[TOKEN_DERIVED_KEY_BYTES]);
 
+/* Appends the click token for (mailing, recipient, link), signed with
+ * the newest key. */
+void token_make_click(const struct token_keys *keys, uint64_t mailing,
+    uint64_t recipient, uint64_t link, struct buf *out);
+
 /*
- * Checks token for purpose. Returns 0 and the ids when its MAC is right
+ * Checks token for purpose (not TOKEN_CLICK: see token_verify_click()). Returns 0 and the ids when its MAC is right
  * under the key it names, or -1 with the reason in why (malformed,
  * unknown key, made for another purpose, bad signature).
  */
 int token_verify(const struct token_keys *keys, enum token_purpose purpose,
     const char *token, uint64_t *mailing, uint64_t *recipient,
+    struct buf *why);
+
+/* Checks a click token: 0 and its three ids, or -1 with the reason in
+ * why, as token_verify(). */
+int token_verify_click(const struct token_keys *keys, const char *token,
+    uint64_t *mailing, uint64_t *recipient, uint64_t *link,
     struct buf *why);
 
 #endif

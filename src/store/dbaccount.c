@@ -39,6 +39,10 @@ static const struct grant daemon_grants[] = {
 	/* the monitor publishes bounce and complaint rates */
 	{ "SELECT", "bounces" },
 	{ "SELECT", "complaints" },
+	/* a mailing's tracked links, registered when a worker compiles
+	 * its templates (links.h; the update is the no-op of ON
+	 * DUPLICATE KEY) */
+	{ "SELECT, INSERT, UPDATE", "links" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
@@ -67,11 +71,20 @@ static const struct grant intake_grants[] = {
 #define INTAKE_ARCHIVE_GRANT "SELECT (mailing_id, recipient_id, email, " \
 	"variant_id)"
 
-/* herald-web: an unsubscribe (unsubscribe.c), whatever its channel. */
+/*
+ * herald-web: an unsubscribe (unsubscribe.c), whatever its channel;
+ * click redirects (links.h, clicks.h) and posted conversions
+ * (conversion.h: who, the last click or delivery).
+ */
 static const struct grant web_grants[] = {
 	{ "SELECT (id)", "mailings" },
 	{ "SELECT (id, email, status), UPDATE (status)", "recipients" },
 	{ "SELECT (email), INSERT", "suppressions" },
+	{ "SELECT (id, mailing_id, url)", "links" },
+	{ "SELECT, INSERT, UPDATE", "clicks" },
+	{ "SELECT, INSERT, UPDATE", "conversions" },
+	{ "SELECT (mailing_id, recipient_id, delivery_state, delivered_at)",
+	    "history" },
 	{ NULL, NULL }
 };
 

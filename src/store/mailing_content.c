@@ -30,6 +30,8 @@ mailing_row(void *arg, unsigned ncolumns, char **col)
 	m->from = xstrdup(col[3]);
 	m->reply_to = xstrdup(col[4] ? col[4] : "");
 	m->rate_limit = col[5] ? atof(col[5]) : 0;
+	m->track_clicks = col[6] && strcmp(col[6], "0") != 0;
+	m->utm_parameters = col[7] ? xstrdup(col[7]) : NULL;
 	return 0;
 }
 
@@ -62,7 +64,8 @@ mailing_content_read(MYSQL *db, uint64_t mailing_id,
 	m->id = mailing_id;
 	snprintf(id, sizeof(id), "%" PRIu64, mailing_id);
 	if (db_query_strings(db, "SELECT name, template_dir, subject, "
-	    "from_address, reply_to, rate_limit_per_hour FROM mailings "
+	    "from_address, reply_to, rate_limit_per_hour, track_clicks, "
+	    "utm_parameters FROM mailings "
 	    "WHERE id = ?", 1, params, mailing_row, &r, err) != 0)
 		goto fail;
 	if (!r.found) {
@@ -93,5 +96,6 @@ mailing_content_free(struct mailing_content *m)
 	free(m->subject);
 	free(m->from);
 	free(m->reply_to);
+	free(m->utm_parameters);
 	memset(m, 0, sizeof(*m));
 }

@@ -1,7 +1,8 @@
 /*
  * mailing_content.h - what the composer needs of a mailing, read from
  * the database: its name, addresses, subject, template directory, rate
- * limit, and the variants that have their own files, subject or From.
+ * limit, click tracking options, and the variants that have their own
+ * files, subject or From.
  *
  * The worker and "herald preview" read it and hand it to
  * composer_open() (compose.h), so that rendering stays rows in, bytes
@@ -30,6 +31,8 @@ struct mailing_content {
 	char *from;		/* as entered: "Name <address>" or address */
 	char *reply_to;		/* "" when none */
 	double rate_limit;	/* messages per hour; 0 = none */
+	int track_clicks;	/* 0: its links are not tracked */
+	char *utm_parameters;	/* added to tracked links; NULL = none */
 	struct mailing_variant *variants;
 	unsigned variant_count;
 };

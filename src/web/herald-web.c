@@ -1,6 +1,6 @@
 /*
  * herald-web.c - the web endpoint: one-click (RFC 8058) and page
- * unsubscribes over HTTP, behind the site's nginx.
+ * unsubscribes and click redirects over HTTP, behind the site's nginx.
  *
  * SYNOPSIS
  *	herald-web [-f] [--config FILE] [--verbose]
@@ -41,7 +41,9 @@ herald_web_usage(FILE *out)
 	    "\n"
 	    "herald's web endpoint: one-click unsubscribes (RFC 8058,\n"
 	    "POST /u/TOKEN with List-Unsubscribe=One-Click) and a\n"
-	    "confirmation page (GET /u/TOKEN) whose button unsubscribes.\n"
+	    "confirmation page (GET /u/TOKEN) whose button unsubscribes;\n"
+	    "tracked links (GET /c/TOKEN: 302 to the link, the click\n"
+	    "counted; TERM writes every queued click before exiting).\n"
 	    "Listens on web_listen (default 127.0.0.1:8025) behind nginx,\n"
 	    "which terminates TLS.\n"
 	    "Stays in the foreground; TERM or INT stop it.\n"

@@ -10,6 +10,8 @@
  * Referer leaves the page (its URL holds the token).
  */
 #include "web.h"
+#include "click_redirect.h"
+#include "conversion_post.h"
 #include "db.h"
 #include "listen_address.h"
 #include "log.h"
@@ -34,6 +36,7 @@ struct web {
 	ev_timer timer;		/* MHD's next connection timeout */
 	struct token_keys *keys;
 	MYSQL *db;		/* NULL after a failure: reconnect */
+	struct click_redirect *clicks;	/* GET /c/TOKEN */
 };
 
 enum web_method { WEB_GET, WEB_POST };
@@ -48,6 +51,8 @@ struct web_request {
 	char one_click[WEB_FIELD_MAX + 1];	/* List-Unsubscribe value */
 	char from[WEB_FIELD_MAX + 1];		/* "page" from our button */
 	int field_too_long;
+	int conversion;			/* POST /v: body kept in body */
+	struct buf body;
 };
 
 static const char web_not_found_body[] = "not found\n";
@@ -241,6 +246,149 @@ web_db_failed(struct web *web, struct MHD_Connection *conn,
 	    "temporarily unavailable: try again later\n");
 }
 
+static MYSQL *
+web_click_db(void *arg)
+{
+	return web_db(arg);
+}
+
+/* Answers 302 to location (checked by its maker: no CR or LF). */
+static enum MHD_Result
+web_redirect(struct MHD_Connection *conn, const char *location)
+{
+	static const char body[] = "moved\n";
+	struct MHD_Response *response;
+	enum MHD_Result result;
+
+	response = MHD_create_response_from_buffer(sizeof(body) - 1,
+	    (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (response == NULL)
+		return MHD_NO;
+	MHD_add_response_header(response, "Location", location);
+	MHD_add_response_header(response, "Content-Type",
+	    "text/plain; charset=utf-8");
+	MHD_add_response_header(response, "Cache-Control", "no-store");
+	/* The click URL holds the token: the target must not see it. */
+	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+	result = MHD_queue_response(conn, MHD_HTTP_FOUND, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+/*
+ * GET /c/TOKEN: a redirect to the link's target, the click queued
+ * (click_redirect.h). HEAD answers the same and records nothing.
+ */
+static enum MHD_Result
+web_click(struct web *web, struct MHD_Connection *conn, const char *token,
+    const char *method)
+{
+	struct buf url = BUF_INIT, err = BUF_INIT;
+	int get = strcmp(method, "GET") == 0;
+	enum click_outcome outcome;
+	enum MHD_Result result;
+
+	outcome = click_redirect_find(web->clicks, token, get, web_click_db,
+	    web, &url, &err);
+	if (outcome == CLICK_NOT_FOUND) {
+		result = web_not_found(conn);
+	} else if (outcome == CLICK_UNAVAILABLE) {
+		msg_error("click: %s", err.len ? buf_str(&err) : "no database "
+		    "connection (see the message before)");
+		if (web->db)
+			mysql_close(web->db);
+		web->db = NULL;
+		result = web_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "temporarily unavailable: try again later\n");
+	} else if (!get && strcmp(method, "HEAD") != 0) {
+		result = web_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed: use GET\n");
+	} else {
+		result = web_redirect(conn, buf_str(&url));
+	}
+	buf_free(&url);
+	buf_free(&err);
+	return result;
+}
+
+/* POST /v's head: the method, that conversions are on, the size. */
+static enum MHD_Result
+web_conversion_begin(struct web *web, struct MHD_Connection *conn,
+    const char *method, struct web_request *r)
+{
+	const char *length = MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Content-Length");
+
+	if (web->cfg->conversion_secret[0] == '\0')
+		return web_not_found(conn);
+	if (strcmp(method, "POST") != 0)
+		return web_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed: use POST\n");
+	if (length && strtoull(length, NULL, 10) > WEB_BODY_MAX)
+		return web_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "request body too large\n");
+	r->conversion = 1;
+	return MHD_YES;
+}
+
+/* POST /v's body, whole: checks its signature, records it. */
+static enum MHD_Result
+web_conversion(struct web *web, struct MHD_Connection *conn,
+    struct web_request *r)
+{
+	struct conversion_post post;
+	struct conversion_result result = { .why = BUF_INIT };
+	struct buf why = BUF_INIT, err = BUF_INIT, answer = BUF_INIT;
+	enum conversion_post_check check;
+	enum MHD_Result rc;
+	MYSQL *db;
+
+	check = conversion_post_read(web->cfg->conversion_secret,
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "X-Herald-Signature"), r->body.len ? r->body.data : "",
+	    r->body.len, &post, &why);
+	if (check != CONVERSION_POST_OK) {
+		msg_warn("POST /v refused: %s", buf_str(&why));
+		buf_printf(&answer, "refused: %s\n", buf_str(&why));
+		rc = web_text(conn, check == CONVERSION_POST_UNSIGNED ?
+		    MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST,
+		    buf_str(&answer));
+		goto out;
+	}
+	db = web_db(web);
+	if (db == NULL || conversion_record(db, web->keys,
+	    web->cfg->attribution_window, &post.c, CONVERSION_POST, &result,
+	    &err) != 0) {
+		msg_error("POST /v: %s", err.len ? buf_str(&err) : "no "
+		    "database connection (see the message before)");
+		if (web->db)
+			mysql_close(web->db);
+		web->db = NULL;
+		rc = web_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "temporarily unavailable: try again later\n");
+	} else if (result.outcome == CONVERSION_REFUSED) {
+		msg_warn("POST /v refused: %s", buf_str(&result.why));
+		buf_printf(&answer, "refused: %s\n", buf_str(&result.why));
+		rc = web_text(conn, MHD_HTTP_BAD_REQUEST, buf_str(&answer));
+	} else {
+		if (result.outcome == CONVERSION_RECORDED)
+			msg_info("conversion %s of recipient %" PRIu64
+			    " attributed to mailing %" PRIu64 " (%s; 0: "
+			    "none)", post.c.id, result.recipient_id,
+			    result.mailing_id, result.attribution);
+		buf_printf(&answer, "%s\n", result.outcome ==
+		    CONVERSION_RECORDED ? "recorded" : "already recorded");
+		rc = web_text(conn, MHD_HTTP_OK, buf_str(&answer));
+	}
+	conversion_post_free(&post);
+out:
+	buf_free(&result.why);
+	buf_free(&why);
+	buf_free(&err);
+	buf_free(&answer);
+	return rc;
+}
+
 /* GET: the confirmation page; changes nothing. */
 static enum MHD_Result
 web_confirm_page(struct web *web, struct MHD_Connection *conn,
@@ -402,6 +550,10 @@ web_handle(void *arg, struct MHD_Connection *conn, const char *url,
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
 		*state = r;
+		if (strncmp(url, "/c/", 3) == 0)
+			return web_click(web, conn, url + 3, method);
+		if (strcmp(url, "/v") == 0)
+			return web_conversion_begin(web, conn, method, r);
 		return web_begin(web, conn, url, method, r);
 	}
 	if (*upload_size != 0) {
@@ -414,11 +566,15 @@ web_handle(void *arg, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		}
 		r->body_length += *upload_size;
+		if (r->conversion)
+			buf_append(&r->body, upload_data, *upload_size);
 		if (r->form)
 			MHD_post_process(r->form, upload_data, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->conversion)
+		return web_conversion(web, conn, r);
 	if (r->method == WEB_GET)
 		return web_confirm_page(web, conn, r);
 	/* Destroying the form processor hands over a last field that
@@ -440,6 +596,7 @@ web_completed(void *arg, struct MHD_Connection *conn, void **state,
 		return;
 	if (r->form)
 		MHD_destroy_post_processor(r->form);
+	buf_free(&r->body);
 	free(r);
 	*state = NULL;
 }
@@ -500,6 +657,11 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 	if (listen_address_parse("web_listen", cfg->web_listen, &addr,
 	    err) != 0)
 		goto fail;
+	if (cfg->conversion_secret[0] && strlen(cfg->conversion_secret) < 32) {
+		buf_printf(err, "conversion_secret: at least 32 characters, "
+		    "for an HMAC key no one can guess");
+		goto fail;
+	}
 	web->keys = token_keys_load(cfg, err);
 	if (web->keys == NULL)
 		goto fail;
@@ -507,6 +669,9 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 	 * operator sees it at once rather than at the first unsubscribe. */
 	web->db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_WEB, err);
 	if (web->db == NULL)
+		goto fail;
+	web->clicks = click_redirect_start(cfg, web->keys, err);
+	if (web->clicks == NULL)
 		goto fail;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -552,6 +717,8 @@ web_stop(struct web *web)
 		ev_timer_stop(web->loop, &web->timer);
 		MHD_stop_daemon(web->mhd);
 	}
+	/* After MHD: no request can queue a click any more. */
+	click_redirect_stop(web->clicks);
 	if (web->db)
 		mysql_close(web->db);
 	token_keys_free(web->keys);

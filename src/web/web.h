@@ -1,5 +1,6 @@
 /*
- * web.h - herald-web's HTTP service: one-click and page unsubscribes.
+ * web.h - herald-web's HTTP service: one-click and page unsubscribes,
+ * click redirects, posted conversions.
  *
  * GNU libmicrohttpd parses HTTP; it runs in external mode with its own
  * epoll set, whose one descriptor sits in the caller's libev loop: an
@@ -20,6 +21,16 @@
  *			the page's own URL (from=page); a GET
  *			changes nothing, so a mail scanner following links
  *			unsubscribes nobody.
+ *	GET  /c/TOKEN	(TOKEN: a click token, token.h) 302 to the
+ *			link's target, the click queued for the writer
+ *			(click_redirect.h, clicks.h); HEAD answers the
+ *			same and records nothing; other methods 405.
+ *	POST /v		a conversion, a JSON body signed with
+ *			conversion_secret (conversion_post.h): recorded
+ *			and attributed (conversion.h), 200 "recorded" or
+ *			"already recorded"; a missing or wrong signature
+ *			401, a bad body or field 400 saying why; 404
+ *			when conversion_secret is not set.
  * The token may also come as ?t=TOKEN on /u or /unsubscribe, the form
  * of the links herald puts in mail (unsubscribe_url?t=TOKEN).
  * A malformed, forged or unknown token, or any other path, gets the
