@@ -27,7 +27,9 @@
 #include "mailing.h"
 #include "namecheck.h"
 #include "segment.h"
+#include "sendwindow.h"
 #include "tmplset.h"
+#include "zone.h"
 
 static void
 cmd_mailing_usage(FILE *out)
@@ -37,6 +39,7 @@ cmd_mailing_usage(FILE *out)
 	    "           --segment EXPR|NAME --from ADDRESS [--subject TEXT]\n"
 	    "           [--reply-to ADDRESS] [--send-at TIME] [--rate N/h]\n"
 	    "           [--priority N] [--expected-value AMOUNT]\n"
+	    "           [--window HH:MM-HH:MM [--days DAYS] [--time-zone ZONE]]\n"
 	    "       herald mailing list\n"
 	    "       herald mailing show ID\n"
 	    "       herald mailing pause|resume|cancel ID\n"
@@ -51,6 +54,14 @@ cmd_mailing_usage(FILE *out)
 	    "past one is staged at once, with a warning. Template names that\n"
 	    "nothing fills, received(ID) of no mailing and list = NAME of no\n"
 	    "list are warned about (see herald template check).\n"
+	    "--window sends to each recipient only within those hours of\n"
+	    "their own local time (their time_zone, else their list's\n"
+	    "default, else --time-zone, else UTC; zoneinfo makes it right\n"
+	    "across clock changes), spread evenly over the window, on DAYS\n"
+	    "(mon-fri, sat,sun, ...; default all). A window that has closed\n"
+	    "for today when the mailing is staged moves to the next allowed\n"
+	    "day; one open already sends over what is left of it. An end\n"
+	    "before the start runs past midnight (22:00-02:00).\n"
 	    "pause stops new batches (messages in flight finish); resume\n"
 	    "undoes it; cancel marks every message not yet sent cancelled.\n"
 	    "A mailing whose messages cannot be built (a template broken\n"
@@ -63,6 +74,7 @@ cmd_mailing_usage(FILE *out)
 struct create_args {
 	const char *name, *template_dir, *segment, *from, *subject;
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
+	const char *window, *days, *time_zone;
 };
 
 /* Accepts "Name <address>" or "address"; checks the address. */
@@ -101,7 +113,9 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	struct segment_sql seg;
 	struct tmplset *set = NULL;
 	char send_at[32], rate[24] = "", today[16], id[24];
-	const char *params[11];
+	char window_start[8], window_end[8], window_days[8];
+	struct send_window window;
+	const char *params[15];
 	MYSQL *db = NULL;
 	time_t now = time(NULL), send_time;
 	struct tm tm;
@@ -130,6 +144,12 @@ mailing_create(struct cli *cli, int argc, char **argv)
 			slot = &a.priority;
 		else if (!strcmp(argv[i], "--expected-value"))
 			slot = &a.expected_value;
+		else if (!strcmp(argv[i], "--window"))
+			slot = &a.window;
+		else if (!strcmp(argv[i], "--days"))
+			slot = &a.days;
+		else if (!strcmp(argv[i], "--time-zone"))
+			slot = &a.time_zone;
 		if (slot == NULL)
 			return cli_unexpected(cmd_mailing_usage,
 			    "mailing create", argv[i]);
@@ -145,7 +165,30 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    "has subject.mustache)", a.name ? "" : " --name",
 		    a.template_dir ? "" : " --template", a.segment ? "" :
 		    " --segment", a.from ? "" : " --from");
+	if ((a.days || a.time_zone) && !a.window)
+		return cli_usage_error(cmd_mailing_usage, "mailing create: "
+		    "%s belongs to a send window: give --window HH:MM-HH:MM "
+		    "too", a.days ? "--days" : "--time-zone");
 	segment_sql_init(&seg);
+	if (a.window && send_window_parse(a.window, &window, &why) != 0) {
+		buf_printf(&err, "--window %s", buf_str(&why));
+		goto done;
+	}
+	if (a.days && send_window_parse_days(a.days, &window.days, &why) !=
+	    0) {
+		buf_printf(&err, "--days %s", buf_str(&why));
+		goto done;
+	}
+	if (a.time_zone && zone_check(a.time_zone, &why) != 0) {
+		buf_printf(&err, "--time-zone: %s", buf_str(&why));
+		goto done;
+	}
+	if (a.window) {
+		snprintf(window_start, sizeof(window_start), "%d",
+		    window.start);
+		snprintf(window_end, sizeof(window_end), "%d", window.end);
+		snprintf(window_days, sizeof(window_days), "%u", window.days);
+	}
 	if (date_parse_time(a.send_at, &send_time, &why) != 0) {
 		buf_printf(&err, "--send-at %s", buf_str(&why));
 		goto done;
@@ -238,10 +281,15 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	params[8] = a.rate ? rate : NULL;
 	params[9] = a.expected_value;
 	params[10] = mailing_state_name(MAILING_QUEUED);
+	params[11] = a.window ? window_start : NULL;
+	params[12] = a.window ? window_end : NULL;
+	params[13] = a.window ? window_days : "127";
+	params[14] = a.window ? (a.time_zone ? a.time_zone : "UTC") : NULL;
 	if (db_execute(db, "INSERT INTO mailings (name, template_dir, subject, "
 	    "from_address, reply_to, segment_expression, send_at, priority, "
-	    "rate_limit_per_hour, expected_value, state) VALUES (?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?)", 11, params, NULL, &err) != 0)
+	    "rate_limit_per_hour, expected_value, state, window_start, "
+	    "window_end, window_days, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?)", 15, params, NULL, &err) != 0)
 		goto done;
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)
 	    mysql_insert_id(db));
@@ -250,6 +298,9 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    "past: the mailing will be staged at once", a.send_at,
 		    send_at);
 	printf("mailing %s queued, to be staged at %s UTC\n", id, send_at);
+	if (a.window)
+		printf("mailing %s sends from %s in each recipient's local "
+		    "time (default zone %s)\n", id, a.window, params[14]);
 	status = CLI_OK;
 done:
 	if (status != CLI_OK)
@@ -288,7 +339,7 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	    "cancelled", "created", "staged at", "finished at",
 	    "blocked since", "blocked by" };
 	/* The blocked lines only while the mailing is blocked. */
-	const unsigned blocked_since = 23;
+	const unsigned blocked_since = 23, window = 25;
 	int *found = arg;
 
 	*found = 1;
@@ -297,6 +348,17 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 		if (i >= blocked_since && col[i] == NULL)
 			continue;
 		printf("%-15s %s\n", labels[i], col[i] ? col[i] : "-");
+	}
+	/* The window line only for a mailing that has one. */
+	if (ncolumns == window + 3 && col[window]) {
+		struct buf days = BUF_INIT;
+
+		send_window_format_days((unsigned)strtoul(col[window + 1],
+		    NULL, 10), &days);
+		printf("%-15s %s, days %s, recipients' local time (default "
+		    "zone %s)\n", "send window", col[window], buf_str(&days),
+		    col[window + 2] ? col[window + 2] : "UTC");
+		buf_free(&days);
 	}
 	return 0;
 }
@@ -425,7 +487,11 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		    "stage_table, staged_count, sent_count, deferred_count, "
 		    "failed_count, bounced_count, suppressed_count, "
 		    "cancelled_count, created_at, staged_at, finished_at, "
-		    "blocked_at, blocked_reason FROM mailings WHERE id = ?", 1,
+		    "blocked_at, blocked_reason, IF(window_start IS NULL, NULL, "
+		    "CONCAT(LPAD(window_start DIV 60, 2, '0'), ':', "
+		    "LPAD(window_start MOD 60, 2, '0'), '-', LPAD(window_end DIV "
+		    "60, 2, '0'), ':', LPAD(window_end MOD 60, 2, '0'))), "
+		    "window_days, time_zone FROM mailings WHERE id = ?", 1,
 		    params, print_show_row, &found, &err) != 0)
 			status = CLI_FAILED;
 		else if (!found) {

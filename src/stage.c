@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mailing.h"
 #include "segment.h"
+#include "stagewindow.h"
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
 
@@ -55,6 +56,7 @@ struct stage_mailing {
 	char new_table[HISTORY_TABLE_NAME_MAX + 4];
 	char *segment;
 	unsigned long long rows;
+	int windowed;		/* rows carry due times (send window) */
 };
 
 /* Undoes steps 2-4 of a run that died: leaves no trace of M's staging. */
@@ -137,12 +139,31 @@ variant_expression(MYSQL *db, struct stage_mailing *m, struct buf *out,
 	return 0;
 }
 
+/* The filling statement: row numbers in recipient order. */
+static void
+stage_fill_sql(const struct stage_mailing *m, const struct buf *variant,
+    const struct segment_sql *seg, struct buf *sql)
+{
+	buf_printf(sql, "INSERT INTO `%s` (mailing_id, row_id, recipient_id, "
+	    "variant_id", m->new_table);
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", %s", delivery_field_names[i]);
+	buf_printf(sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY r.id), "
+	    "r.id, %s", buf_str(variant));
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", r.%s", delivery_field_names[i]);
+	buf_printf(sql, " FROM recipients r WHERE r.status = 'active' AND "
+	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
+	    "r.email) AND (%s)", buf_str(&seg->where));
+}
+
 /* Step 2: the fresh table, filled in one statement. */
 static int
 stage_fill(MYSQL *db, struct stage_mailing *m, const char *today,
     struct buf *err)
 {
 	struct segment_sql seg;
+	struct stage_window window;
 	struct buf sql = BUF_INIT, variant = BUF_INIT;
 	const char **params = NULL;
 	unsigned nvariant = 0, n = 0;
@@ -158,26 +179,27 @@ stage_fill(MYSQL *db, struct stage_mailing *m, const char *today,
 	}
 	if (variant_expression(db, m, &variant, &nvariant, err) != 0)
 		goto out;
+	if (stage_window_read(db, m->id, &window, err) != 0)
+		goto out;
+	m->windowed = window.found;
+	if (m->windowed && stage_window_prepare(db, m->id, &window, &seg,
+	    err) != 0)
+		goto out;
 	buf_printf(&sql, "CREATE TABLE `%s` LIKE stage_template",
 	    m->new_table);
 	if (db_exec(db, buf_str(&sql), err) != 0)
 		goto out;
 	buf_reset(&sql);
-	buf_printf(&sql, "INSERT INTO `%s` (mailing_id, row_id, recipient_id, "
-	    "variant_id", m->new_table);
-	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
-		buf_printf(&sql, ", %s", delivery_field_names[i]);
-	buf_printf(&sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY r.id), "
-	    "r.id, %s", buf_str(&variant));
-	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
-		buf_printf(&sql, ", r.%s", delivery_field_names[i]);
-	buf_printf(&sql, " FROM recipients r WHERE r.status = 'active' AND "
-	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
-	    "r.email) AND (%s)", buf_str(&seg.where));
-	params = xcalloc(1 + nvariant + seg.count, sizeof(*params));
+	if (m->windowed)
+		stage_window_fill_sql(m->new_table, &variant, &seg, &sql);
+	else
+		stage_fill_sql(m, &variant, &seg, &sql);
+	params = xcalloc(2 + nvariant + seg.count, sizeof(*params));
 	params[n++] = m->id;
 	for (unsigned i = 0; i < nvariant; i++)
 		params[n++] = m->id;
+	if (m->windowed)
+		params[n++] = window.zone;
 	for (unsigned i = 0; i < seg.count; i++)
 		params[n++] = seg.params[i];
 	status = db_execute(db, buf_str(&sql), n, params, &m->rows, err);
@@ -220,6 +242,8 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 			in_statement = 0;
 		}
 	}
+	if (!status && m->windowed)
+		status = stage_window_batches(db, m->table, m->id, err);
 	stage_crash_point("batches-inserted");
 	if (!status)
 		status = db_execute_values(db, "UPDATE mailings SET "
