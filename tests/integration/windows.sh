@@ -156,6 +156,9 @@ start_daemon() {	# FAKE-UTC-TIME: heraldd with its clock there now
 }
 stop_daemon() {
 	[ -n "$daemon" ] || return 0
+	# Not before heraldd runs: a TERM between the fork and the exec
+	# would hit a copy of this shell, which would run its exit trap.
+	for _ in $(seq 1 100); do [ -s "$T_DIR/heraldd.pid" ] && break; sleep 0.1; done
 	kill -TERM "$daemon" 2>/dev/null
 	wait "$daemon" 2>/dev/null
 	daemon=
