@@ -901,8 +901,9 @@ create_scratch(MYSQL *db, const char *scratch, struct buf *err)
 	    "zip VARCHAR(16), country CHAR(2) CHARACTER SET ascii, "
 	    "donated_total DECIMAL(14,2), donation_count INT UNSIGNED, "
 	    "last_donation_amount DECIMAL(14,2), last_donation_at DATE, "
-	    "time_zone VARCHAR(64) CHARACTER SET ascii, attributes LONGTEXT, KEY (email)) ENGINE=MyISAM DEFAULT "
-	    "CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci", scratch);
+	    "time_zone VARCHAR(64) CHARACTER SET ascii, attributes LONGTEXT, "
+	    "KEY (email)) ENGINE=MyISAM DEFAULT CHARSET=utf8mb4 COLLATE="
+	    "utf8mb4_unicode_ci", scratch);
 	status = db_exec(db, buf_str(&sql), err);
 	buf_free(&sql);
 	return status;

@@ -105,8 +105,9 @@ stage_window_prepare(MYSQL *db, const char *mailing_id,
 	struct zone_list zones = { NULL, 0 };
 	struct buf sql = BUF_INIT;
 	const char **params = xcalloc(1 + seg->count, sizeof(*params));
+	struct buf why = BUF_INIT;
 	time_t now = date_now();
-	int status, has_default = 0;
+	int status;
 
 	status = db_exec(db, "DROP TEMPORARY TABLE IF EXISTS stage_windows",
 	    err);
@@ -124,17 +125,26 @@ stage_window_prepare(MYSQL *db, const char *mailing_id,
 	if (!status)
 		status = db_query_strings(db, buf_str(&sql), 1 + seg->count,
 		    params, zone_list_row, &zones, err);
-	for (unsigned i = 0; !status && i < zones.count; i++) {
-		has_default |= strcmp(zones.names[i], w->zone) == 0;
-		status = stage_window_zone(db, mailing_id, w, zones.names[i], now, err);
+	/* The mailing's zone first: every other zone falls back on it, so
+	 * without it rows would be lost, and nothing is staged. */
+	if (!status && zone_check(w->zone, &why) != 0) {
+		buf_printf(err, "mailing %s: its time zone: %s", mailing_id,
+		    buf_str(&why));
+		status = -1;
 	}
-	if (!status && !has_default)
-		status = stage_window_zone(db, mailing_id, w, w->zone, now, err);
+	if (!status)
+		status = stage_window_zone(db, mailing_id, w, w->zone, now,
+		    err);
+	for (unsigned i = 0; !status && i < zones.count; i++)
+		if (strcmp(zones.names[i], w->zone) != 0)
+			status = stage_window_zone(db, mailing_id, w,
+			    zones.names[i], now, err);
 	for (unsigned i = 0; i < zones.count; i++)
 		free(zones.names[i]);
 	free(zones.names);
 	free(params);
 	buf_free(&sql);
+	buf_free(&why);
 	return status;
 }
 

@@ -200,4 +200,20 @@ PY
 	t_fail "messages inside their windows" "$(cat arrivals.out); $(tail -c 1500 "$T_DIR/heraldd.log")"
 [ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && t_ok "the mailing ends done" ||
 	t_fail "the mailing ends done" "$(t_sql "SELECT state FROM mailings WHERE id = 1")"
+
+# --- zones the installed tzdata lacks at staging -----------------------------
+t_check "a second windowed mailing" "$HERALD_BIN" mailing create --name w2 --template "$tpl" \
+    --segment all --from news@example.org --subject Hi --window 09:00-09:01 --time-zone America/Bogota
+mkdir -p "$T_DIR/tz/America"
+t_expect_fail "staging without the mailing's own zone fails, naming it" 1 \
+    'mailing 2: its time zone: unknown time zone "America/Bogota"' \
+    env TZDIR="$T_DIR/tz" HERALD_TEST_CLOCK_OFFSET=$(offset_for "$STAGED_AT") "$HERALD_BIN" stage
+[ "$(t_sql "SELECT COUNT(*) FROM batches WHERE mailing_id = 2")" = 0 ] &&
+	t_ok "and stages nothing" || t_fail "a failed staging stages nothing" "batches exist"
+cp /usr/share/zoneinfo/America/Bogota "$T_DIR/tz/America/"
+TZDIR="$T_DIR/tz" HERALD_TEST_CLOCK_OFFSET=$(offset_for "$STAGED_AT") "$HERALD_BIN" stage >stage2.out 2>&1
+grep -q 'unknown time zone "Asia/Tokyo".*its recipients get the mailing.s zone America/Bogota' stage2.out &&
+	[ "$(t_sql "SELECT COUNT(*), MIN(next_attempt_at), MAX(next_attempt_at) < '2026-11-01 14:01:00' FROM stage_2")" = "14	2026-11-01 14:00:00	1" ] &&
+	t_ok "a recipient's zone gone from tzdata falls back to the mailing's, with a warning" ||
+	t_fail "a zone gone from tzdata" "$(cat stage2.out); $(t_sql "SELECT COUNT(*), MIN(next_attempt_at), MAX(next_attempt_at) FROM stage_2")"
 t_done
