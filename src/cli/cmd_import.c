@@ -1,6 +1,6 @@
 /*
- * cmd_import.c - "herald import SOURCE [--list NAME] [--mode merge|replace]
- * [--format csv|tsv] [--reject FILE] [--yes]".
+ * cmd_import.c - "herald import SOURCE [--list NAME [--default-time-zone
+ * ZONE]] [--mode merge|replace] [--format csv|tsv] [--reject FILE] [--yes]".
  *
  * --mode replace removes every recipient the file does not name: the
  * summary says how many, and on a terminal the operator confirms first
@@ -17,20 +17,24 @@
 #include "db.h"
 #include "import.h"
 #include "log.h"
+#include "zone.h"
 
 static void
 cmd_import_usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: herald import SOURCE [--list NAME] [--mode merge|replace]\n"
-	    "                     [--format csv|tsv] [--reject FILE] [--yes]\n"
+	    "usage: herald import SOURCE [--list NAME [--default-time-zone ZONE]]\n"
+	    "                     [--mode merge|replace] [--format csv|tsv]\n"
+	    "                     [--reject FILE] [--yes]\n"
 	    "\n"
 	    "Loads recipients from SOURCE, a path or any URL libcurl reads\n"
 	    "(http, https, ftp, sftp, file), streamed: memory stays bounded\n"
 	    "whatever the size. The header row names the columns: email\n"
 	    "(required), first_name, last_name, address, city, state, zip,\n"
 	    "country, donated_total, donation_count, last_donation_amount,\n"
-	    "last_donation_at; other columns become attributes.\n"
+	    "last_donation_at, time_zone; other columns become attributes.\n"
+	    "time_zone is a tz database name (Europe/Paris), checked against\n"
+	    "the system's zoneinfo: a bad one rejects its row.\n"
 	    "\n"
 	    "  --mode merge    add new addresses, update known ones (default)\n"
 	    "  --mode replace  the file becomes the whole recipients table,\n"
@@ -39,6 +43,13 @@ cmd_import_usage(FILE *out)
 	    "                  first says how many and asks to go on\n"
 	    "  --yes           replace without asking\n"
 	    "  --list NAME     also add every row to list NAME\n"
+	    "  --default-time-zone ZONE\n"
+	    "                  with --list: the list's default zone, given\n"
+	    "                  to its recipients who have none (an empty\n"
+	    "                  time_zone), now and in later imports.\n"
+	    "                  A recipient's zone for send windows: the\n"
+	    "                  row's time_zone, else the list's default,\n"
+	    "                  else the mailing's --time-zone, else UTC\n"
 	    "  --format        csv (RFC 4180, the default) or tsv; a .tsv\n"
 	    "                  SOURCE is read as tsv\n"
 	    "  --reject FILE   where bad rows go, as LINE,REASON,TEXT\n"
@@ -134,6 +145,8 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--list"))
 			slot = &o.list, what = "a list name";
+		else if (!strcmp(argv[i], "--default-time-zone"))
+			slot = &o.default_time_zone, what = "a zone name";
 		else if (!strcmp(argv[i], "--mode"))
 			slot = &mode, what = "merge or replace";
 		else if (!strcmp(argv[i], "--format"))
@@ -157,6 +170,16 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	if (strcmp(mode, "merge") && strcmp(mode, "replace"))
 		return cli_usage_error(cmd_import_usage, "import: --mode must "
 		    "be merge or replace, not \"%s\"", mode);
+	if (o.default_time_zone && o.list == NULL)
+		return cli_usage_error(cmd_import_usage, "import: "
+		    "--default-time-zone is a list's default: give --list "
+		    "NAME too");
+	if (o.default_time_zone && zone_check(o.default_time_zone,
+	    &err) != 0) {
+		msg_error("import: --default-time-zone: %s", buf_str(&err));
+		buf_free(&err);
+		return CLI_USAGE;
+	}
 	if (format && strcmp(format, "csv") && strcmp(format, "tsv"))
 		return cli_usage_error(cmd_import_usage, "import: --format "
 		    "must be csv or tsv, not \"%s\"", format);

@@ -28,9 +28,11 @@
 #include "mailing_check.h"
 #include "namecheck.h"
 #include "segment.h"
+#include "sendwindow.h"
 #include "tmplset.h"
 #include "tracking.h"
 #include "variant.h"
+#include "zone.h"
 
 static void
 cmd_mailing_usage(FILE *out)
@@ -41,6 +43,7 @@ cmd_mailing_usage(FILE *out)
 	    "           [--reply-to ADDRESS] [--send-at TIME] [--rate N/h]\n"
 	    "           [--priority N] [--expected-value AMOUNT]\n"
 	    "           [--no-track-clicks] [--utm utm_NAME=VALUE&...]\n"
+	    "           [--window HH:MM-HH:MM [--days DAYS] [--time-zone ZONE]]\n"
 	    "       herald mailing list\n"
 	    "       herald mailing show ID\n"
 	    "       herald mailing variant add|list|remove ID ...\n"
@@ -56,6 +59,14 @@ cmd_mailing_usage(FILE *out)
 	    "past one is staged at once, with a warning. Template names that\n"
 	    "nothing fills, received(ID) of no mailing and list = NAME of no\n"
 	    "list are warned about (see herald template check).\n"
+	    "--window sends to each recipient only within those hours of\n"
+	    "their own local time (their time_zone, else their list's\n"
+	    "default, else --time-zone, else UTC; zoneinfo makes it right\n"
+	    "across clock changes), spread evenly over the window, on DAYS\n"
+	    "(mon-fri, sat,sun, ...; default all). A window that has closed\n"
+	    "for today when the mailing is staged moves to the next allowed\n"
+	    "day; one open already sends over what is left of it. An end\n"
+	    "before the start runs past midnight (22:00-02:00).\n"
 	    "pause stops new batches (messages in flight finish); resume\n"
 	    "undoes it; cancel marks every message not yet sent cancelled.\n"
 	    "A mailing whose messages cannot be built (a template broken\n"
@@ -74,6 +85,7 @@ struct create_args {
 	const char *reply_to, *send_at, *rate, *priority, *expected_value;
 	const char *utm;
 	int no_track_clicks;
+	const char *window, *days, *time_zone;
 };
 
 static int
@@ -86,7 +98,9 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	struct segment_sql seg;
 	struct tmplset *set = NULL;
 	char send_at[32], rate[24] = "", today[16], id[24];
-	const char *params[13];
+	char window_start[8], window_end[8], window_days[8];
+	struct send_window window;
+	const char *params[17];
 	MYSQL *db = NULL;
 	time_t now = time(NULL), send_time;
 	struct tm tm;
@@ -121,6 +135,12 @@ mailing_create(struct cli *cli, int argc, char **argv)
 			slot = &a.expected_value;
 		else if (!strcmp(argv[i], "--utm"))
 			slot = &a.utm;
+		else if (!strcmp(argv[i], "--window"))
+			slot = &a.window;
+		else if (!strcmp(argv[i], "--days"))
+			slot = &a.days;
+		else if (!strcmp(argv[i], "--time-zone"))
+			slot = &a.time_zone;
 		if (slot == NULL)
 			return cli_unexpected(cmd_mailing_usage,
 			    "mailing create", argv[i]);
@@ -136,7 +156,30 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    "has subject.mustache)", a.name ? "" : " --name",
 		    a.template_dir ? "" : " --template", a.segment ? "" :
 		    " --segment", a.from ? "" : " --from");
+	if ((a.days || a.time_zone) && !a.window)
+		return cli_usage_error(cmd_mailing_usage, "mailing create: "
+		    "%s belongs to a send window: give --window HH:MM-HH:MM "
+		    "too", a.days ? "--days" : "--time-zone");
 	segment_sql_init(&seg);
+	if (a.window && send_window_parse(a.window, &window, &why) != 0) {
+		buf_printf(&err, "--window %s", buf_str(&why));
+		goto done;
+	}
+	if (a.days && send_window_parse_days(a.days, &window.days, &why) !=
+	    0) {
+		buf_printf(&err, "--days %s", buf_str(&why));
+		goto done;
+	}
+	if (a.time_zone && zone_check(a.time_zone, &why) != 0) {
+		buf_printf(&err, "--time-zone: %s", buf_str(&why));
+		goto done;
+	}
+	if (a.window) {
+		snprintf(window_start, sizeof(window_start), "%d",
+		    window.start);
+		snprintf(window_end, sizeof(window_end), "%d", window.end);
+		snprintf(window_days, sizeof(window_days), "%u", window.days);
+	}
 	if (date_parse_time(a.send_at, &send_time, &why) != 0) {
 		buf_printf(&err, "--send-at %s", buf_str(&why));
 		goto done;
@@ -228,11 +271,16 @@ mailing_create(struct cli *cli, int argc, char **argv)
 	params[10] = mailing_state_name(MAILING_QUEUED);
 	params[11] = a.no_track_clicks ? "0" : "1";
 	params[12] = a.utm;
+	params[13] = a.window ? window_start : NULL;
+	params[14] = a.window ? window_end : NULL;
+	params[15] = a.window ? window_days : "127";
+	params[16] = a.window ? (a.time_zone ? a.time_zone : "UTC") : NULL;
 	if (db_execute(db, "INSERT INTO mailings (name, template_dir, subject, "
 	    "from_address, reply_to, segment_expression, send_at, priority, "
 	    "rate_limit_per_hour, expected_value, state, track_clicks, "
-	    "utm_parameters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    13, params, NULL, &err) != 0)
+	    "utm_parameters, window_start, window_end, window_days, "
+	    "time_zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?)", 17, params, NULL, &err) != 0)
 		goto done;
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)
 	    mysql_insert_id(db));
@@ -241,6 +289,9 @@ mailing_create(struct cli *cli, int argc, char **argv)
 		    "past: the mailing will be staged at once", a.send_at,
 		    send_at);
 	printf("mailing %s queued, to be staged at %s UTC\n", id, send_at);
+	if (a.window)
+		printf("mailing %s sends from %s in each recipient's local "
+		    "time (default zone %s)\n", id, a.window, params[16]);
 	status = CLI_OK;
 done:
 	if (status != CLI_OK)
@@ -280,7 +331,7 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 	    "blocked since", "blocked by", "pulled since", "pulled by" };
 	/* The blocked (pulled) lines only while the mailing is blocked
 	 * (pulled by the brake). */
-	const unsigned blocked_since = 24;
+	const unsigned blocked_since = 24, window = 28;
 	int *found = arg;
 
 	*found = 1;
@@ -289,6 +340,17 @@ print_show_row(void *arg, unsigned ncolumns, char **col)
 		if (i >= blocked_since && col[i] == NULL)
 			continue;
 		printf("%-15s %s\n", labels[i], col[i] ? col[i] : "-");
+	}
+	/* The window line only for a mailing that has one. */
+	if (ncolumns == window + 3 && col[window]) {
+		struct buf days = BUF_INIT;
+
+		send_window_format_days((unsigned)strtoul(col[window + 1],
+		    NULL, 10), &days);
+		printf("%-15s %s, days %s, recipients' local time (default "
+		    "zone %s)\n", "send window", col[window], buf_str(&days),
+		    col[window + 2] ? col[window + 2] : "UTC");
+		buf_free(&days);
 	}
 	return 0;
 }
@@ -459,7 +521,11 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 		    "failed_count, bounced_count, complained_count, "
 		    "suppressed_count, cancelled_count, created_at, staged_at, "
 		    "finished_at, blocked_at, blocked_reason, pulled_at, "
-		    "pulled_reason FROM mailings WHERE id = ?", 1,
+		    "pulled_reason, IF(window_start IS NULL, NULL, "
+		    "CONCAT(LPAD(window_start DIV 60, 2, '0'), ':', "
+		    "LPAD(window_start MOD 60, 2, '0'), '-', LPAD(window_end DIV "
+		    "60, 2, '0'), ':', LPAD(window_end MOD 60, 2, '0'))), "
+		    "window_days, time_zone FROM mailings WHERE id = ?", 1,
 		    params, print_show_row, &found, &err) != 0)
 			status = CLI_FAILED;
 		else if (!found) {

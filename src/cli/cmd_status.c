@@ -4,7 +4,9 @@
  * What an operator watching a send wants on one screen: every mailing not
  * finished with a progress bar (sent of staged), the rate over the last
  * minute (or the seconds since the first delivery in it) and on average,
- * the ETA when something is sending it, deferred and failed counts;
+ * the ETA when something is sending it, deferred and failed counts; for
+ * a mailing with a send window, when its next message is due and an ETA
+ * no earlier than its last row's due time;
  * heraldd's workers from the shared-memory scoreboard (pid, state, batch,
  * last heartbeat); and whether each relay accepts connections. The database
  * part works with heraldd stopped, the scoreboard part with the database
@@ -23,6 +25,7 @@
 
 #include "batch.h"
 #include "cli.h"
+#include "date.h"
 #include "db.h"
 #include "encode.h"
 #include "feedback.h"
@@ -49,7 +52,10 @@ cmd_status_usage(FILE *out)
 	    "relays.\n"
 	    "No ETA while a mailing is paused or blocked, or heraldd is not\n"
 	    "running. A blocked mailing (its messages cannot be built) shows\n"
-	    "why.\n"
+	    "why. A mailing with a send window (mailing create --window)\n"
+	    "that has nothing due says it is waiting and when its next\n"
+	    "message is due; its ETA is no earlier than its last row's due\n"
+	    "time, and its average rate counts only the minutes it sent in.\n"
 	    "--watch redraws every SECONDS (2) until interrupted; --json\n"
 	    "prints one JSON document instead.\n");
 }
@@ -66,6 +72,12 @@ struct mailing_status {
 	unsigned long long last_minute, minute_first_count;
 	double minute_first_at, now;
 	double first_at, last_at;	/* epoch seconds of deliveries */
+	/* Send windows: rows left that are due later, the first and the
+	 * last due time among them (epoch seconds; date_now's clock), and
+	 * the minutes that had deliveries (the average's span). */
+	int windowed;
+	unsigned long long not_due, sending_minutes;
+	double next_due, last_due, clock;
 };
 
 struct status {
@@ -98,6 +110,20 @@ mailing_row(void *arg, unsigned ncolumns, char **col)
 	m->staged = strtoull(col[5], NULL, 10);
 	m->blocked_reason = col[6] ? xstrdup(col[6]) : NULL;
 	m->pulled_reason = col[7] ? xstrdup(col[7]) : NULL;
+	m->windowed = col[8] != NULL;
+	return 0;
+}
+
+static int
+window_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct mailing_status *m = arg;
+
+	(void)ncolumns;
+	m->not_due = col[0] ? strtoull(col[0], NULL, 10) : 0;
+	m->next_due = col[1] ? atof(col[1]) : 0;
+	m->last_due = col[2] ? atof(col[2]) : 0;
+	m->sending_minutes = col[3] ? strtoull(col[3], NULL, 10) : 0;
 	return 0;
 }
 
@@ -133,6 +159,40 @@ minute_row(void *arg, unsigned ncolumns, char **col)
 	return 0;
 }
 
+/*
+ * A windowed mailing's schedule: pending and deferred rows carry their
+ * due time (next_attempt_at, stage.c), compared with date_now(), the
+ * clock the stager and the workers use.
+ */
+static void
+status_read_window(MYSQL *db, struct mailing_status *m, struct buf *err)
+{
+	struct buf sql = BUF_INIT;
+	char now[32];
+	time_t clock = date_now();
+
+	m->clock = (double)clock;
+	date_format_utc(clock, now);
+	buf_printf(&sql, "SELECT SUM(next_attempt_at > ?), "
+	    "UNIX_TIMESTAMP(MIN(IF(next_attempt_at > ?, next_attempt_at, "
+	    "NULL))), UNIX_TIMESTAMP(MAX(next_attempt_at)), (SELECT "
+	    "COUNT(DISTINCT FLOOR(UNIX_TIMESTAMP(delivered_at) / 60)) FROM "
+	    "`%s` WHERE mailing_id = ? AND delivery_state = 'sent') FROM `%s` "
+	    "WHERE mailing_id = ? AND delivery_state IN ('pending', "
+	    "'deferred')", m->table, m->table);
+	db_query_strings(db, buf_str(&sql), 4, (const char *[]){ now, now,
+	    m->id, m->id }, window_row, m, err);
+	buf_free(&sql);
+}
+
+/* Nothing due now, and the next row not due within a minute. */
+static int
+waiting_for_window(const struct mailing_status *m)
+{
+	return m->windowed && m->not_due > 0 && m->not_due == m->pending +
+	    m->deferred && m->next_due - m->clock > 60;
+}
+
 static void
 status_read_db(const struct herald_config *cfg, struct status *s)
 {
@@ -149,7 +209,8 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 	if (db == NULL)
 		return;
 	if (db_query_strings(db, "SELECT id, name, state, stage_table, "
-	    "send_at, staged_count, blocked_reason, pulled_reason FROM "
+	    "send_at, staged_count, blocked_reason, pulled_reason, "
+	    "window_start FROM "
 	    "mailings WHERE state IN (?, ?, ?, ?, ?, ?, ?, ?) ORDER BY id", 8,
 	    unfinished,
 	    mailing_row, s, &s->db_error) != 0) {
@@ -182,6 +243,8 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 		    m->table);
 		db_query_strings(db, buf_str(&sql), 1, (const char *[]){ m->id },
 		    minute_row, m, &s->db_error);
+		if (m->windowed)
+			status_read_window(db, m, &s->db_error);
 		buf_free(&sql);
 	}
 	s->db_ok = s->db_error.len == 0;
@@ -198,6 +261,10 @@ average_rate(const struct mailing_status *m)
 {
 	double span = m->last_at - m->first_at;
 
+	/* Closed windows are no part of a windowed mailing's pace. */
+	if (m->windowed && m->sending_minutes > 0 &&
+	    (double)m->sending_minutes * 60 < span)
+		span = (double)m->sending_minutes * 60;
 	return span >= 1 ? (double)m->sent / span : 0;
 }
 
@@ -231,13 +298,25 @@ eta_seconds(const struct mailing_status *m, int daemon_running)
 {
 	double rate = current_rate(m);
 	unsigned long long left = m->pending + m->deferred;
+	long due_now, until_last;
 
 	if (left == 0)
 		return 0;
 	if (!daemon_running || m->state == MAILING_PAUSED ||
 	    m->state == MAILING_BLOCKED || m->state == MAILING_PULLED)
 		return -1;
-	return rate > 0 ? (long)((double)left / rate) : -1;
+	if (!m->windowed)
+		return rate > 0 ? (long)((double)left / rate) : -1;
+	/* A windowed mailing ends no earlier than its last row is due;
+	 * what is due already goes at the current rate. */
+	until_last = m->last_due > m->clock ? (long)(m->last_due -
+	    m->clock) : 0;
+	if (left == m->not_due)
+		return until_last;
+	if (rate <= 0)
+		return -1;
+	due_now = (long)((double)(left - m->not_due) / rate);
+	return due_now > until_last ? due_now : until_last;
 }
 
 /* The feedback counts and their rates per delivered message. */
@@ -543,6 +622,16 @@ status_print(const struct herald_config *cfg, const struct status *s,
 				printf("%ld", eta_seconds(m, running));
 			else
 				printf("null");
+			printf(", \"waiting_for_window\": %s, \"next_due_at\": ",
+			    waiting_for_window(m) ? "true" : "false");
+			if (m->windowed && m->next_due > 0) {
+				char next[32];
+
+				date_format_utc((time_t)m->next_due, next);
+				printf("\"%s\"", next);
+			} else {
+				printf("null");
+			}
 			printf(", \"blocked_reason\": ");
 			if (m->blocked_reason)
 				json_text(m->blocked_reason);
@@ -635,6 +724,15 @@ status_print(const struct herald_config *cfg, const struct status *s,
 		if (m->pulled_reason)
 			printf("        pulled: %s\n", m->pulled_reason);
 		status_feedback_text(&m->feedback);
+		if (waiting_for_window(m)) {
+			char next[32];
+			long in = (long)(m->next_due - m->clock);
+
+			date_format_utc((time_t)m->next_due, next);
+			printf("        waiting for its send window: next message "
+			    "due %s UTC (in %ld:%02ld:%02ld)\n", next, in / 3600,
+			    in / 60 % 60, in % 60);
+		}
 	}
 	if (running) {
 		printf("WORKERS (heraldd pid %d, up %llds)\n",

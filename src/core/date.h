@@ -41,6 +41,14 @@ int date_days_before(const char *day, long days, char out[16]);
  */
 int date_parse_time(const char *text, time_t *when, struct buf *err);
 
+/*
+ * The time now, for deciding what is due (send windows). Tests of send
+ * windows move herald's clock with HERALD_TEST_CLOCK_OFFSET=SECONDS in
+ * the environment (herald stage, herald status, heraldd), added to the
+ * real time; it exists for those tests only and nothing else reads it.
+ */
+time_t date_now(void);
+
 /* Writes t as "YYYY-MM-DD HH:MM:SS" in UTC into out. */
 void date_format_utc(time_t t, char out[32]);
 

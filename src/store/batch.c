@@ -9,6 +9,7 @@
  * caught at the worker's next checkpoint.
  */
 #include "batch.h"
+#include "date.h"
 #include "db.h"
 #include "history.h"
 #include "log.h"
@@ -78,6 +79,7 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 {
 	struct batch_candidates candidates = { .count = 0 };
 	struct batch_row row = { .batch = batch };
+	char now[32];
 	/* A blocked mailing is claimed too: the worker that can build its
 	 * messages again is the one that unblocks it. */
 	const char *states[3] = { mailing_state_name(MAILING_READY),
@@ -92,18 +94,33 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 	    "(?, ?, ?) ORDER BY priority DESC, send_at, id "
 	    "LIMIT 32", 3, states, batch_collect_mailing, &candidates, err))
 		return -1;
+	/* The clock the stager gave rows their due times by (date.h). */
+	date_format_utc(date_now(), now);
 	for (unsigned i = 0; i < candidates.count && !row.found; i++) {
-		const char *params[1] = { candidates.ids[i] };
+		const char *params[2] = { candidates.ids[i], now };
 
 		if (db_exec(db, "START TRANSACTION", err))
 			return -1;
+		/*
+		 * Two reads, each a short range of an index that stops at
+		 * its first row (EXPLAIN: no filesort), however many
+		 * batches wait for their send window: an expired lease
+		 * first (batches_mailing: the few claimed ones), then the
+		 * earliest due ready batch (batches_due, in due order).
+		 */
 		if (db_query_strings(db, "SELECT id, mailing_id, stage_table, "
 		    "first_row, last_row, checkpoint_row FROM batches "
-		    "WHERE mailing_id = ? AND (state = 'ready' OR "
-		    "(state = 'claimed' AND lease_expires_at < NOW(3))) "
-		    "AND (next_attempt_at IS NULL OR next_attempt_at <= NOW()) "
-		    "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 1, params,
-		    batch_read_row, &row, err))
+		    "WHERE mailing_id = ? AND state = 'claimed' AND "
+		    "lease_expires_at < NOW(3) AND (next_attempt_at IS NULL "
+		    "OR next_attempt_at <= ?) ORDER BY id LIMIT 1 FOR UPDATE "
+		    "SKIP LOCKED", 2, params, batch_read_row, &row, err))
+			goto fail;
+		if (!row.found && db_query_strings(db, "SELECT id, mailing_id, "
+		    "stage_table, first_row, last_row, checkpoint_row FROM "
+		    "batches WHERE mailing_id = ? AND state = 'ready' AND "
+		    "(next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY "
+		    "next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", 2,
+		    params, batch_read_row, &row, err))
 			goto fail;
 		if (!row.found)
 			batch_rollback(db);

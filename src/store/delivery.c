@@ -7,6 +7,7 @@
  */
 #include "delivery.h"
 #include "config.h"
+#include "date.h"
 #include "db.h"
 #include "history.h"
 #include "log.h"
@@ -102,8 +103,9 @@ int
 delivery_read_pending(MYSQL *db, const struct batch *batch,
     struct delivery_rows *set, struct buf *err)
 {
-	struct db_value params[3];
+	struct db_value params[4];
 	struct buf sql = BUF_INIT;
+	char now[32];
 	uint32_t after = batch->checkpoint_row;
 	unsigned suppressed;
 	int rc = -1;
@@ -128,17 +130,21 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 		msg_info("mailing %llu, batch %llu: %u rows suppressed since "
 		    "staging, not sent", (unsigned long long)batch->mailing_id,
 		    (unsigned long long)batch->id, suppressed);
+	date_format_utc(date_now(), now);
 	params[0] = db_bind_u64(batch->mailing_id);
 	params[1] = db_bind_u64(after);
 	params[2] = db_bind_u64(batch->last_row);
+	params[3] = db_bind_text(now);
 	buf_printf(&sql, "SELECT row_id, recipient_id, variant_id, attempts");
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		buf_printf(&sql, ", %s", delivery_field_names[i]);
+	/* A pending row's next_attempt_at is its due time in its send
+	 * window (stage.c), NULL when the mailing has none. */
 	buf_printf(&sql, " FROM `%s` WHERE mailing_id = ? AND row_id > ? AND "
-	    "row_id <= ? AND (delivery_state = 'pending' OR (delivery_state "
-	    "= 'deferred' AND next_attempt_at <= UTC_TIMESTAMP())) "
-	    "ORDER BY row_id", batch->stage_table);
-	if (db_query_values(db, buf_str(&sql), 3, params, delivery_add_row,
+	    "row_id <= ? AND delivery_state IN ('pending', 'deferred') AND "
+	    "(next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY "
+	    "row_id", batch->stage_table);
+	if (db_query_values(db, buf_str(&sql), 4, params, delivery_add_row,
 	    set, err))
 		goto out;
 	for (unsigned r = 0; r < set->count; r++)
@@ -147,9 +153,9 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 			    (uintptr_t)set->rows[r].fields[i];
 	buf_reset(&sql);
 	buf_printf(&sql, "SELECT COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
-	    "row_id > ? AND row_id <= ? AND delivery_state = 'deferred' AND "
-	    "next_attempt_at > UTC_TIMESTAMP()", batch->stage_table);
-	if (db_query_values(db, buf_str(&sql), 3, params, delivery_count_row,
+	    "row_id > ? AND row_id <= ? AND delivery_state IN ('pending', "
+	    "'deferred') AND next_attempt_at > ?", batch->stage_table);
+	if (db_query_values(db, buf_str(&sql), 4, params, delivery_count_row,
 	    &set->rows_not_due, err))
 		goto out;
 	rc = 0;
@@ -207,7 +213,10 @@ static const char *const delivery_column_sql[COLUMN_COUNT][2] = {
 	{ "delivery_state", "?" },
 	{ "queue_id", "?" },
 	{ "relay_reply", "LEFT(?, 512)" },
-	{ "next_attempt_at", "UTC_TIMESTAMP() + INTERVAL ? SECOND" },
+	/* Kept only on a deferred row: on a row put back to pending, a
+	 * time left here would read as a due time (delivery_read_pending). */
+	{ "next_attempt_at", "IF(delivery_state = 'deferred', "
+	    "UTC_TIMESTAMP() + INTERVAL ? SECOND, NULL)" },
 };
 
 /* The value result i binds for column. */

@@ -3,8 +3,10 @@
  * of them, in bulk.
  *
  * delivery_read_pending() loads the rows of a claimed batch that still
- * need a message (pending, or deferred and due) with the personalization
- * snapshot the stager took. delivery_record() writes the outcome of many
+ * need a message and are due (pending or deferred, with next_attempt_at
+ * unset or passed: a deferred row's retry time, or a pending row's due
+ * time in its send window) with the personalization snapshot the stager
+ * took. "Passed" is by date_now() (date.h). delivery_record() writes the outcome of many
  * messages with one UPDATE per chunk, never one statement per message.
  * Before reading, rows whose address was suppressed after staging become
  * "suppressed" (suppression.h) and are not read.
@@ -68,7 +70,7 @@ struct delivery_rows {
 	unsigned count;
 	unsigned capacity;
 	struct buf text;	/* every field's bytes */
-	unsigned rows_not_due;	/* deferred rows whose retry time is later */
+	unsigned rows_not_due;	/* rows whose due or retry time is later */
 };
 
 void delivery_rows_init(struct delivery_rows *set);

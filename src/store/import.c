@@ -31,11 +31,14 @@
 #include "encode.h"
 #include "log.h"
 #include "source.h"
+#include "zone.h"
 
 #define IMPORT_CHUNK 65536
 #define ATTRIBUTE_MAX 65535	/* one attribute value, bytes */
+#define ZONES_REMEMBERED 1024	/* more than the tz database has */
 
-enum column_kind { COL_TEXT, COL_DECIMAL, COL_INTEGER, COL_DATE, COL_COUNTRY };
+enum column_kind { COL_TEXT, COL_DECIMAL, COL_INTEGER, COL_DATE, COL_COUNTRY,
+    COL_ZONE };
 
 /* The recipients columns a file may set, in the scratch table's order. */
 static const struct known_column {
@@ -56,6 +59,7 @@ static const struct known_column {
 	{ "donation_count", COL_INTEGER, 0, 1 },
 	{ "last_donation_amount", COL_DECIMAL, 0, 0 },
 	{ "last_donation_at", COL_DATE, 0, 0 },
+	{ "time_zone", COL_ZONE, ZONE_NAME_MAX, 0 },
 };
 #define KNOWN_COUNT (sizeof(known) / sizeof(known[0]))
 
@@ -82,6 +86,10 @@ struct importer {
 	struct buf kept[KNOWN_COUNT];
 	struct timespec started, drawn;
 	unsigned long long lines_loaded;
+	/* Zone names found in zoneinfo already: one file check per name,
+	 * not one per row. */
+	char *zones[ZONES_REMEMBERED];
+	unsigned zone_count;
 };
 
 /* --- checking and writing rows ------------------------------------------- */
@@ -232,8 +240,33 @@ check_value(const struct known_column *k, char *value, size_t length,
 			buf_printf(reason, "%s \"%s\" is not a date "
 			    "(YYYY-MM-DD)", k->name, value);
 		break;
+	case COL_ZONE:
+		break;		/* zone_known(): it names the column */
 	}
 	return buf_str(reason);
+}
+
+/*
+ * Is name a zone of the system's tz database? Remembers the names found,
+ * so a file of millions of rows reads each zone's file once. A bad name
+ * gives the reason with its column number (1 = the first).
+ */
+static int
+zone_known(struct importer *im, const char *name, unsigned column,
+    struct buf *reason)
+{
+	for (unsigned i = 0; i < im->zone_count; i++)
+		if (strcmp(im->zones[i], name) == 0)
+			return 1;
+	buf_reset(&im->why);
+	if (zone_check(name, &im->why) != 0) {
+		buf_printf(reason, "column %u (time_zone): %s", column,
+		    buf_str(&im->why));
+		return 0;
+	}
+	if (im->zone_count < ZONES_REMEMBERED)
+		im->zones[im->zone_count++] = xstrdup(name);
+	return 1;
 }
 
 /* Trims spaces and tabs around a field, in place. */
@@ -316,6 +349,9 @@ row_check(struct importer *im, const struct csv_record *rec)
 			buf_reset(&kept[0]);
 			buf_append(&kept[0], normalized->data, normalized->len);
 			v = kept[0].data;
+		} else if (known[im->map[c]].kind == COL_ZONE) {
+			if (!zone_known(im, v, c + 1, reason))
+				goto out;
 		} else if (*check_value(&known[im->map[c]], v, length,
 		    reason)) {
 			goto out;
@@ -394,6 +430,8 @@ header_read(struct importer *im, const struct csv_record *rec)
 		if (!strcmp(buf_str(&key), "e_mail") ||
 		    !strcmp(buf_str(&key), "email_address"))
 			buf_reset(&key), buf_append_str(&key, "email");
+		if (!strcmp(buf_str(&key), "timezone"))
+			buf_reset(&key), buf_append_str(&key, "time_zone");
 		im->map[c] = -1;
 		for (unsigned k = 0; k < KNOWN_COUNT; k++)
 			if (strcmp(buf_str(&key), known[k].name) == 0)
@@ -676,19 +714,35 @@ replace_count_removed(MYSQL *db, struct import_report *report,
 	return 0;
 }
 
+/*
+ * The list and its members. With default_zone the list's default zone
+ * is set first; then the loaded recipients still without a zone (an
+ * empty time_zone, or no such column for a new address) take the
+ * list's default, if it has one.
+ */
 static int
-import_list(MYSQL *db, const char *list, const char *scratch,
-    struct buf *err)
+import_list(MYSQL *db, const char *list, const char *default_zone,
+    const char *scratch, struct buf *err)
 {
 	struct buf sql = BUF_INIT;
-	const char *params[1] = { list };
+	const char *params[2] = { list, default_zone };
 	int status;
 
-	status = db_execute(db, "INSERT IGNORE INTO lists (name) VALUES (?)",
+	status = default_zone ? db_execute(db, "INSERT INTO lists (name, "
+	    "default_time_zone) VALUES (?, ?) ON DUPLICATE KEY UPDATE "
+	    "default_time_zone = VALUES(default_time_zone)", 2, params, NULL,
+	    err) : db_execute(db, "INSERT IGNORE INTO lists (name) VALUES (?)",
 	    1, params, NULL, err);
 	buf_printf(&sql, "INSERT IGNORE INTO list_members (list_id, "
 	    "recipient_id) SELECT l.id, r.id FROM `%s` i JOIN recipients r ON "
 	    "r.email = i.email JOIN lists l ON l.name = ?", scratch);
+	if (!status)
+		status = db_execute(db, buf_str(&sql), 1, params, NULL, err);
+	buf_reset(&sql);
+	buf_printf(&sql, "UPDATE recipients r JOIN `%s` i ON r.email = "
+	    "i.email JOIN lists l ON l.name = ? SET r.time_zone = "
+	    "l.default_time_zone WHERE r.time_zone IS NULL AND "
+	    "l.default_time_zone IS NOT NULL", scratch);
 	if (!status)
 		status = db_execute(db, buf_str(&sql), 1, params, NULL, err);
 	buf_free(&sql);
@@ -709,8 +763,9 @@ create_scratch(MYSQL *db, const char *scratch, struct buf *err)
 	    "zip VARCHAR(16), country CHAR(2) CHARACTER SET ascii, "
 	    "donated_total DECIMAL(14,2), donation_count INT UNSIGNED, "
 	    "last_donation_amount DECIMAL(14,2), last_donation_at DATE, "
-	    "attributes LONGTEXT, KEY (email)) ENGINE=MyISAM DEFAULT "
-	    "CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci", scratch);
+	    "time_zone VARCHAR(64) CHARACTER SET ascii, attributes LONGTEXT, "
+	    "KEY (email)) ENGINE=MyISAM DEFAULT CHARSET=utf8mb4 COLLATE="
+	    "utf8mb4_unicode_ci", scratch);
 	status = db_exec(db, buf_str(&sql), err);
 	buf_free(&sql);
 	return status;
@@ -819,7 +874,8 @@ import_run(MYSQL *db, const struct import_options *o,
 			goto out;
 		}
 		if (import_replace(db, &im, scratch, err) != 0 || (o->list &&
-		    import_list(db, o->list, scratch, err) != 0))
+		    import_list(db, o->list, o->default_time_zone, scratch,
+		    err) != 0))
 			goto out;
 	} else {
 		/* One transaction: killed midway, recipients are as before. */
@@ -827,7 +883,8 @@ import_run(MYSQL *db, const struct import_options *o,
 			goto out;
 		in_transaction = 1;
 		if (import_merge(db, &im, scratch, err) != 0 || (o->list &&
-		    import_list(db, o->list, scratch, err) != 0) ||
+		    import_list(db, o->list, o->default_time_zone, scratch,
+		    err) != 0) ||
 		    db_exec(db, "COMMIT", err) != 0)
 			goto out;
 		in_transaction = 0;
@@ -852,6 +909,8 @@ out:
 		free(im.attribute_names[c]);
 	free(im.attribute_names);
 	free(im.map);
+	for (unsigned z = 0; z < im.zone_count; z++)
+		free(im.zones[z]);
 	buf_free(&im.out);
 	buf_free(&im.field);
 	buf_free(&im.line);

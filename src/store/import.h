@@ -23,7 +23,16 @@
  * nothing.
  *
  * Bad rows go to the reject file as "LINE,REASON,ORIGINAL TEXT" (CSV);
- * good rows still load. A file without an email column, an empty file
+ * good rows still load. A time_zone value must be a zone of the
+ * system's tz database (zone.h); a bad one rejects its row, the reason
+ * naming the column.
+ *
+ * A recipient's zone, for send windows (sendwindow.h), is in order:
+ * the row's time_zone; else, for a row imported into a list, that
+ * list's default zone (default_time_zone, which an import may set),
+ * given at import to loaded recipients who have no zone yet; else, at
+ * staging, the mailing's zone (herald mailing create --time-zone); else
+ * UTC. A file without an email column, an empty file
  * or an unreadable source fails before anything changes.
  */
 #ifndef HERALD_IMPORT_H
@@ -40,6 +49,9 @@ struct import_report;
 struct import_options {
 	const char *source;		/* path or URL */
 	const char *list;		/* add every row to this list, or NULL */
+	/* with list: the list's default zone from now on (checked by the
+	 * caller with zone_check), or NULL to keep the list's */
+	const char *default_time_zone;
 	int replace;			/* --mode replace */
 	int tsv;			/* --format tsv */
 	FILE *rejects;			/* where bad rows go */

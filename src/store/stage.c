@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mailing.h"
 #include "segment.h"
+#include "stagewindow.h"
 #include "variant.h"
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
@@ -56,6 +57,7 @@ struct stage_mailing {
 	char new_table[HISTORY_TABLE_NAME_MAX + 4];
 	char *segment;
 	unsigned long long rows;
+	int windowed;		/* rows carry due times (send window) */
 };
 
 /* Undoes steps 2-4 of a run that died: leaves no trace of M's staging. */
@@ -79,6 +81,24 @@ stage_undo(MYSQL *db, struct stage_mailing *m, struct buf *err)
 	return status;
 }
 
+/* The filling statement: row numbers in recipient order. */
+static void
+stage_fill_sql(const struct stage_mailing *m, const struct buf *variant,
+    const struct segment_sql *seg, struct buf *sql)
+{
+	buf_printf(sql, "INSERT INTO `%s` (mailing_id, row_id, recipient_id, "
+	    "variant_id", m->new_table);
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", %s", delivery_field_names[i]);
+	buf_printf(sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY r.id), "
+	    "r.id, %s", buf_str(variant));
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", r.%s", delivery_field_names[i]);
+	buf_printf(sql, " FROM recipients r WHERE r.status = 'active' AND "
+	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
+	    "r.email) AND (%s)", buf_str(&seg->where));
+}
+
 /* Step 2: the fresh table, filled in one statement. */
 static int
 stage_fill(const struct herald_config *cfg, MYSQL *db,
@@ -86,6 +106,7 @@ stage_fill(const struct herald_config *cfg, MYSQL *db,
 {
 	struct segment_sql seg;
 	struct variant_assignment variant;
+	struct stage_window window;
 	struct buf sql = BUF_INIT;
 	const char **params = NULL;
 	unsigned n = 0;
@@ -102,26 +123,28 @@ stage_fill(const struct herald_config *cfg, MYSQL *db,
 	}
 	if (variant_assignment_prepare(cfg, db, m->id, &variant, err) != 0)
 		goto out;
+	if (stage_window_read(db, m->id, &window, err) != 0)
+		goto out;
+	m->windowed = window.found;
+	if (m->windowed && stage_window_prepare(db, m->id, &window, &seg,
+	    err) != 0)
+		goto out;
 	buf_printf(&sql, "CREATE TABLE `%s` LIKE stage_template",
 	    m->new_table);
 	if (db_exec(db, buf_str(&sql), err) != 0)
 		goto out;
 	buf_reset(&sql);
-	buf_printf(&sql, "INSERT INTO `%s` (mailing_id, row_id, recipient_id, "
-	    "variant_id", m->new_table);
-	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
-		buf_printf(&sql, ", %s", delivery_field_names[i]);
-	buf_printf(&sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY r.id), "
-	    "r.id, %s", buf_str(&variant.expression));
-	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
-		buf_printf(&sql, ", r.%s", delivery_field_names[i]);
-	buf_printf(&sql, " FROM recipients r WHERE r.status = 'active' AND "
-	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
-	    "r.email) AND (%s)", buf_str(&seg.where));
-	params = xcalloc(1 + variant.nparams + seg.count, sizeof(*params));
+	if (m->windowed)
+		stage_window_fill_sql(m->new_table, &variant.expression, &seg,
+		    &sql);
+	else
+		stage_fill_sql(m, &variant.expression, &seg, &sql);
+	params = xcalloc(2 + variant.nparams + seg.count, sizeof(*params));
 	params[n++] = m->id;
 	for (unsigned i = 0; i < variant.nparams; i++)
 		params[n++] = variant.params[i];
+	if (m->windowed)
+		params[n++] = window.zone;
 	for (unsigned i = 0; i < seg.count; i++)
 		params[n++] = seg.params[i];
 	status = db_execute(db, buf_str(&sql), n, params, &m->rows, err);
@@ -164,6 +187,8 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 			in_statement = 0;
 		}
 	}
+	if (!status && m->windowed)
+		status = stage_window_batches(db, m->table, m->id, err);
 	stage_crash_point("batches-inserted");
 	if (!status)
 		status = db_execute_values(db, "UPDATE mailings SET "

@@ -49,7 +49,7 @@ t_check "create mailing 2 (due in the future)" create later all --send-at "2099-
 t_check "create mailing 3 (empty segment)" create empty "donated_total > 100000"
 t_check "create mailing 4 (paused before staging)" create paused all
 t_check "pause mailing 4" "$HERALD_BIN" mailing pause 4
-t_expect_fail "resuming a queued mailing is refused" 1 'only a paused mailing' \
+t_expect_fail "resuming a queued mailing is refused" 1 'only a paused or pulled mailing' \
 	"$HERALD_BIN" mailing resume 1
 [ "$(t_sql "SELECT send_at FROM mailings WHERE id = 2")" = "2099-01-01 08:00:00" ] &&
 	t_ok "send times with a zone are stored in UTC" ||
