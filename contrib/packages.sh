@@ -6,7 +6,8 @@ HERALD_PACKAGES="autoconf automake libtool pkg-config make gcc
 	libssl-dev check libsubunit-dev libjansson-dev libcsv-dev
 	libmicrohttpd-dev chromium
 	mariadb-server mariadb-client postfix python3 python3-aiosmtpd valgrind
-	ganglia-monitor dpkg-dev debhelper lintian systemd"
+	ganglia-monitor dpkg-dev debhelper lintian systemd
+	sasl2-bin libsasl2-modules"
 
 # herald_install_packages: apt-get install what is missing (needs root).
 herald_install_packages() {
