@@ -9,6 +9,8 @@
 #    marked down (no retry storm) and no message fails;
 #  - with the right password every message arrives, over TLS and
 #    authenticated (the Received: header Postfix added says both);
+#  - per route (route_tls, route_auth_user): the route's domain goes
+#    over TLS and AUTH, the others plain and direct, from one worker;
 #  - a password file others may read, and AUTH without required TLS,
 #    are refused by config check.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
@@ -189,9 +191,56 @@ esmtpsa=$(grep -l "with ESMTPSA" -r "$T_DIR/sink" | wc -l)
 [ "$(stage_count failed)" = 0 ] && t_ok "no message failed" || t_fail "no failure" "$(stage_count failed) failed"
 kill -TERM $daemon; wait $daemon
 
+# 5. Per route: example.org's relay is the submission service (TLS and
+# AUTH through libESMTP), everyone else goes straight to the sink over
+# plain SMTP (herald's pipelined client), in the same workers.
+cat >"$T_CONFIG" <<CONF
+$base_config
+relay_host = 127.0.0.1
+relay_port = $T_SINK_PORT
+relay_tls_ca_file = $pki/ca.pem
+route example.org = 127.0.0.1:$T_POSTFIX_PORT
+route_tls example.org = required
+route_auth_user example.org = herald
+route_auth_password_file example.org = $T_DIR/password
+metrics_interval = 0
+postfix_config_directory =
+worker_count = 1
+relay_session_size = 20
+pid_file = $T_DIR/heraldd.pid
+CONF
+printf 'email,first_name\n' >"$T_DIR/o.csv"
+for i in $(seq 1 10); do printf 'o%d@example.org,O%d\n' "$i" "$i"; done >>"$T_DIR/o.csv"
+"$HERALD_BIN" import "$T_DIR/o.csv" >/dev/null
+"$HERALD_BIN" mailing create --name routed --template "$T_DIR/t" --segment all \
+	--from a@example.org --subject s >/dev/null
+"$HERALD_BIN" stage >/dev/null 2>&1
+"$HERALDD_BIN" -f >"$T_DIR/heraldd2.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 300); do
+	[ "$(t_sql "SELECT COUNT(*) FROM stage_2 WHERE delivery_state = 'sent'")" = 30 ] && break
+	sleep 0.1
+done
+for _ in $(seq 1 100); do
+	[ "$(grep -l "^Message-ID: <herald\.2\." -r "$T_DIR/sink" | wc -l)" -ge 30 ] && break
+	sleep 0.1
+done
+kill -TERM $daemon; wait $daemon
+mailing2() {	# DOMAIN: the messages of mailing 2 to DOMAIN in the sink
+	grep -l "^Message-ID: <herald\.2\." -r "$T_DIR/sink" | xargs -r grep -l "^X-Rcpt-Args: <[a-z][0-9]*@$1>"
+}
+org=$(mailing2 example.org | wc -l)
+org_secure=$(mailing2 example.org | xargs -r grep -l "(Authenticated sender: herald@$realm)" | xargs -r grep -l "using TLSv1\.[23]" | wc -l)
+net=$(mailing2 example.net | wc -l)
+net_direct=$(mailing2 example.net | xargs -r grep -L "by herald-test.localdomain" | wc -l)
+[ "$org" = 10 ] && [ "$org_secure" = 10 ] && [ "$net" = 20 ] && [ "$net_direct" = 20 ] &&
+	t_ok "route_tls and route_auth_user: example.org over TLS and AUTH via its route, the others plain and direct" ||
+	t_fail "per-route TLS and AUTH" "example.org $org ($org_secure over TLS and AUTH), example.net $net ($net_direct direct); $(tail -3 "$T_DIR/heraldd2.log")"
+
 [ "$T_FAILED" = 0 ] || { echo "Postfix's log:"; grep -i "sasl\|tls\|warning\|error" "$log" | tail -20; echo "heraldd's log:"; cat "$T_DIR/heraldd.log"; t_sql "SELECT * FROM batches\G"; t_sql "SELECT id, state FROM mailings"; ps -ef | grep "[h]eraldd"; "$HERALD_BIN" status; }
 
-# 5. What config check refuses.
+# 6. What config check refuses.
+configure 127.0.0.1 "$pki/ca.pem"
 chmod 644 "$T_DIR/password"
 t_expect_fail "a password file others can read is refused" 1 "lets other users read it" \
 	"$HERALD_BIN" config check
