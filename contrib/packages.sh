@@ -7,7 +7,8 @@ HERALD_PACKAGES="autoconf automake libtool pkg-config make gcc
 	libmicrohttpd-dev chromium wrk
 	mariadb-server mariadb-client postfix python3 python3-aiosmtpd valgrind
 	python3-prometheus-client prometheus
-	ganglia-monitor dpkg-dev debhelper lintian systemd"
+	ganglia-monitor dpkg-dev debhelper lintian systemd
+	sasl2-bin libsasl2-modules opendkim opendkim-tools python3-dkim"
 
 # herald_install_packages: apt-get install what is missing (needs root).
 herald_install_packages() {

@@ -81,7 +81,7 @@ struct config_key {
 	const char *default_value;
 	long min, max;		/* for integers and durations */
 	const char *argument;	/* list keys: what comes before '=' */
-	config_check_fn *check;	/* list keys: NULL, or the line's check */
+	config_check_fn *check;	/* NULL, or the line's own check */
 	const char *description;	/* its entry in herald.conf(5) */
 };
 
@@ -91,11 +91,16 @@ struct config_key {
 #define NUM(field, type, def, lo, hi, doc) \
 	{ #field, type, offsetof(struct herald_config, field), def, lo, hi, \
 	    NULL, NULL, doc }
+#define STRCHECK(field, type, def, check, doc) \
+	{ #field, type, offsetof(struct herald_config, field), def, 0, 0, \
+	    NULL, check, doc }
 #define LIST(field, type, argument, check, doc) \
 	{ #field, type, offsetof(struct herald_config, field), NULL, 0, 0, \
 	    argument, check, doc }
 
 static config_check_fn config_check_route;
+static config_check_fn config_check_tls;
+static config_check_fn config_check_secret_path;
 
 static const struct config_key config_keys[] = {
 	STR(state_directory, CONFIG_PATH, HERALD_STATEDIR,
@@ -275,12 +280,54 @@ static const struct config_key config_keys[] = {
 	STR(helo_name, CONFIG_STRING, "",
 	    "The name herald gives in EHLO; empty = node_name, or the host "
 	    "name."),
+	STRCHECK(relay_tls, CONFIG_STRING, "none", config_check_tls,
+	    "STARTTLS to relay_host and relay_backup_host: none (plain SMTP, "
+	    "for a Postfix on this host or the LAN); opportunistic (TLS when "
+	    "the relay offers it, any certificate: it stops a passive "
+	    "eavesdropper only); required (no mail goes out unless STARTTLS "
+	    "succeeds with a certificate that chains to relay_tls_ca_file or "
+	    "the system's CA store and names the relay's host name, or its "
+	    "IP address when relay_host is one). A relay whose TLS fails is "
+	    "marked down. Relays with TLS or AUTH are driven through "
+	    "libESMTP, one connection per session; the others through "
+	    "herald's own pipelined client."),
+	STR(relay_tls_ca_file, CONFIG_PATH, "",
+	    "A PEM file of the CA certificates that relay certificates are "
+	    "verified against under relay_tls or route_tls = required, for "
+	    "every relay; empty = the system's CA store "
+	    "(/etc/ssl/certs)."),
+	STR(relay_auth_user, CONFIG_STRING, "",
+	    "The user name herald gives in SMTP AUTH (PLAIN or LOGIN) to "
+	    "relay_host and relay_backup_host; empty = no AUTH. Needs "
+	    "relay_tls = required, so the password never crosses the network "
+	    "in clear, and relay_auth_password_file. When the relay refuses "
+	    "the password (or offers no AUTH), no MAIL command is sent: the "
+	    "relay is marked down with its reply and every message stays "
+	    "queued for a later session."),
+	STRCHECK(relay_auth_password_file, CONFIG_PATH, "",
+	    config_check_secret_path,
+	    "The file holding the password of relay_auth_user: its first "
+	    "line. It is a secret: a file that group or others can read is "
+	    "refused (chmod 600, owned by user); workers read it at their "
+	    "start, so a changed password takes effect on reload."),
 	LIST(route, CONFIG_LIST, "DOMAIN", config_check_route,
 	    "Recipients of DOMAIN go to this relay, HOST or HOST:PORT, "
 	    "instead of relay_host: for example a Postfix with its own IP "
 	    "address and reputation. One line per domain. While the route's "
 	    "relay is down, the domain falls back to relay_host and "
 	    "relay_backup_host."),
+	LIST(route_tls, CONFIG_LIST, "DOMAIN", config_check_tls,
+	    "STARTTLS to the relay of route DOMAIN, as relay_tls (which it "
+	    "does not inherit): none, opportunistic or required. Routes to "
+	    "the same HOST:PORT must agree."),
+	LIST(route_auth_user, CONFIG_LIST, "DOMAIN", NULL,
+	    "The AUTH user for the relay of route DOMAIN, as relay_auth_user "
+	    "(needs route_tls DOMAIN = required and "
+	    "route_auth_password_file DOMAIN)."),
+	LIST(route_auth_password_file, CONFIG_LIST, "DOMAIN",
+	    config_check_secret_path,
+	    "The password file of route_auth_user DOMAIN, as "
+	    "relay_auth_password_file."),
 
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000,
 	    "The most messages the node sends, shared by all its workers: "
@@ -661,6 +708,69 @@ config_parse_port(const char *text)
 	return errno || *end || port < 1 || port > 65535 ? -1 : port;
 }
 
+int
+config_parse_tls(const char *text)
+{
+	static const char *const names[] = {
+		[CONFIG_TLS_NONE] = "none",
+		[CONFIG_TLS_OPPORTUNISTIC] = "opportunistic",
+		[CONFIG_TLS_REQUIRED] = "required",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(text, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* relay_tls and route_tls */
+static int
+config_check_tls(const char *argument, const char *value, struct buf *why)
+{
+	(void)argument;
+	if (config_parse_tls(value) >= 0)
+		return 0;
+	buf_printf(why, "expected none, opportunistic or required, found "
+	    "\"%s\"", value);
+	return -1;
+}
+
+/*
+ * A password file, when it is set: one that others may read is refused
+ * now, with the line that names it. One that this user may not even
+ * look at (the operator's commands, when the file is the daemon's)
+ * is checked by the worker that reads it (config_read_secret_file()).
+ */
+static int
+config_check_secret_path(const char *argument, const char *value,
+    struct buf *why)
+{
+	struct stat st;
+
+	(void)argument;
+	if (*value == '\0')
+		return 0;
+	if (stat(value, &st) != 0) {
+		if (errno == EACCES)
+			return 0;
+		buf_printf(why, "password file %s: %s", value,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		buf_printf(why, "password file %s is not a regular file",
+		    value);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		buf_printf(why, "password file %s: its mode %03o lets other "
+		    "users read it: run \"chmod 600 %s\"", value,
+		    (unsigned)(st.st_mode & 0777), value);
+		return -1;
+	}
+	return 0;
+}
+
 /* "route DOMAIN = HOST[:PORT]" */
 static int
 config_check_route(const char *argument, const char *value, struct buf *why)
@@ -1019,6 +1129,16 @@ config_apply_line(struct herald_config *cfg, char *line, unsigned number,
 			return -1;
 		}
 	}
+	if (key->check) {
+		struct buf why = BUF_INIT;
+		int bad = key->check("", value, &why);
+
+		if (bad)
+			buf_printf(err, "key \"%s\": %s", name, buf_str(&why));
+		buf_free(&why);
+		if (bad)
+			return -1;
+	}
 	if (key->type == CONFIG_SECRET && *value)
 		*has_secret = 1;
 	free(*config_string_slot(cfg, key));
@@ -1041,6 +1161,118 @@ config_check_secret_file(const char *path, int fd, struct buf *err)
 		    "its mode %03o lets other users read it: run "
 		    "\"chmod 600 %s\"", path, (unsigned)(st.st_mode & 0777),
 		    path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_read_secret_file(const char *path, struct buf *secret,
+    struct buf *err)
+{
+	char text[1024];
+	size_t length;
+	FILE *fp = fopen(path, "r");
+	int rc = -1;
+
+	if (fp == NULL) {
+		buf_printf(err, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (config_check_secret_file(path, fileno(fp), err) != 0)
+		goto out;
+	if (fgets(text, sizeof(text), fp) == NULL) {
+		if (ferror(fp))
+			buf_printf(err, "%s: read error: %s", path,
+			    strerror(errno));
+		else
+			buf_printf(err, "%s: is empty; it must hold the "
+			    "password on its first line", path);
+		goto out;
+	}
+	length = strcspn(text, "\r\n");
+	if (length == 0 || length == sizeof(text) - 1) {
+		buf_printf(err, "%s: the first line must hold the password "
+		    "(1 to %zu characters)", path, sizeof(text) - 2);
+		goto out;
+	}
+	buf_append(secret, text, length);
+	rc = 0;
+out:
+	explicit_bzero(text, sizeof(text));
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * What one line cannot check: AUTH needs its password file and required
+ * TLS (a password in clear, or to whoever strips STARTTLS, is a password
+ * given away), and route_* keys need their route.
+ */
+static int
+config_check_relay_security(const struct herald_config *cfg,
+    const char *path, struct buf *err)
+{
+	static const char why_tls[] = "AUTH sends the password, which only "
+	    "TLS with a verified certificate keeps from others";
+
+	if (cfg->relay_auth_user[0] && !cfg->relay_auth_password_file[0]) {
+		buf_printf(err, "%s: relay_auth_user is set but "
+		    "relay_auth_password_file is not", path);
+		return -1;
+	}
+	if (!cfg->relay_auth_user[0] && cfg->relay_auth_password_file[0]) {
+		buf_printf(err, "%s: relay_auth_password_file is set but "
+		    "relay_auth_user is not", path);
+		return -1;
+	}
+	if (cfg->relay_auth_user[0] &&
+	    config_parse_tls(cfg->relay_tls) != CONFIG_TLS_REQUIRED) {
+		buf_printf(err, "%s: relay_auth_user needs relay_tls = "
+		    "required: %s", path, why_tls);
+		return -1;
+	}
+	for (const struct config_entry *e = cfg->route_auth_user; e;
+	    e = e->next) {
+		const char *tls = config_list_lookup(cfg->route_tls,
+		    e->argument);
+
+		if (config_list_lookup(cfg->route_auth_password_file,
+		    e->argument) == NULL) {
+			buf_printf(err, "%s:%u: route_auth_user %s needs "
+			    "route_auth_password_file %s", path, e->line,
+			    e->argument, e->argument);
+			return -1;
+		}
+		if (tls == NULL || config_parse_tls(tls) !=
+		    CONFIG_TLS_REQUIRED) {
+			buf_printf(err, "%s:%u: route_auth_user %s needs "
+			    "route_tls %s = required: %s", path, e->line,
+			    e->argument, e->argument, why_tls);
+			return -1;
+		}
+	}
+	const struct config_entry *lists[] = { cfg->route_tls,
+	    cfg->route_auth_user, cfg->route_auth_password_file };
+	const char *names[] = { "route_tls", "route_auth_user",
+	    "route_auth_password_file" };
+	for (size_t i = 0; i < 3; i++) {
+		for (const struct config_entry *e = lists[i]; e; e = e->next) {
+			if (config_list_lookup(cfg->route, e->argument))
+				continue;
+			buf_printf(err, "%s:%u: %s %s: there is no \"route "
+			    "%s = HOST\" line", path, e->line, names[i],
+			    e->argument, e->argument);
+			return -1;
+		}
+	}
+	for (const struct config_entry *e = cfg->route_auth_password_file; e;
+	    e = e->next) {
+		if (config_list_lookup(cfg->route_auth_user, e->argument))
+			continue;
+		buf_printf(err, "%s:%u: route_auth_password_file %s is set but "
+		    "route_auth_user %s is not", path, e->line, e->argument,
+		    e->argument);
 		return -1;
 	}
 	return 0;
@@ -1089,6 +1321,8 @@ config_read_file(struct herald_config *cfg, const char *path, FILE *fp,
 	}
 	if (rc == 0 && has_secret)
 		rc = config_check_secret_file(path, fileno(fp), err);
+	if (rc == 0)
+		rc = config_check_relay_security(cfg, path, err);
 	free(line);
 	return rc;
 }

@@ -93,6 +93,14 @@ struct herald_config {
 	long relay_connect_timeout;
 	long relay_retry_limit;
 	char *helo_name;
+	/* STARTTLS and AUTH of relay_host and relay_backup_host
+	 * (relay.h): none|opportunistic|required, the CA certificates to
+	 * verify with (empty = the system's), the AUTH user (empty = no
+	 * AUTH) and the file holding its password (a secret). */
+	char *relay_tls;
+	char *relay_tls_ca_file;
+	char *relay_auth_user;
+	char *relay_auth_password_file;
 
 	/* Rates, in messages per hour; 0 = no limit. */
 	long rate_limit;
@@ -100,6 +108,11 @@ struct herald_config {
 	/* "route DOMAIN = HOST[:PORT]": that domain's relay (relaypool.h);
 	 * while it is down the primary or backup carries the domain. */
 	struct config_entry *route;
+	/* The same per route, "route_tls DOMAIN = required" ...: a route's
+	 * relay has none of relay_host's. */
+	struct config_entry *route_tls;
+	struct config_entry *route_auth_user;
+	struct config_entry *route_auth_password_file;
 
 	/* Monitoring (monitor.h): every metrics_interval seconds (0 = never)
 	 * heraldd's monitor publishes to gmond (gmond_config's first
@@ -203,6 +216,24 @@ long config_parse_rate(const char *text);
  */
 #define CONFIG_SCHEDULE_MAX 32
 int config_parse_schedule(const char *text, long *delays, unsigned max);
+
+/*
+ * Parses relay_tls and route_tls values: CONFIG_TLS_NONE ("none"),
+ * CONFIG_TLS_OPPORTUNISTIC or CONFIG_TLS_REQUIRED; -1 when invalid.
+ */
+#define CONFIG_TLS_NONE 0
+#define CONFIG_TLS_OPPORTUNISTIC 1
+#define CONFIG_TLS_REQUIRED 2
+int config_parse_tls(const char *text);
+
+/*
+ * Reads the secret in the file at path (a password file such as
+ * relay_auth_password_file: its first line, without the line end) into
+ * secret. Refuses, with the reason in err, a file that group or others
+ * may read, an empty one, or one that cannot be read. Returns 0 or -1.
+ */
+int config_read_secret_file(const char *path, struct buf *secret,
+    struct buf *err);
 
 /* Parses a TCP port (1-65535); -1 when invalid. */
 long config_parse_port(const char *text);

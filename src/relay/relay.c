@@ -29,15 +29,29 @@
  *    as "dropped connection").
  *  - After the run each message's outcome is derived from libESMTP's
  *    MAIL, RCPT and DATA statuses (relay_classify()).
+ *  - STARTTLS: our own SSL_CTX (relay_tls.h), which verifies during the
+ *    handshake; libESMTP's certificate events are answered from it.
+ *  - AUTH: when AUTH fails (or the server offers none), libESMTP goes
+ *    on to MAIL unauthenticated, and a submission server then refuses
+ *    every recipient with 5xx: mail would fail for good over a wrong
+ *    password. So the monitor watches the commands going out, and when
+ *    a MAIL command is about to be written before a 235 reply to AUTH
+ *    (the monitor sees each write before it happens), it shuts the
+ *    socket down: nothing is sent, every message stays NOT_ATTEMPTED
+ *    and the session is REFUSED with the server's reply to AUTH. A
+ *    second AUTH (libESMTP's next mechanism) is cut the same way.
  *
  * Errors: see relay.h. msg_fatal() only when libESMTP cannot allocate.
  */
 #include "relay.h"
 #include "log.h"
+#include "relay_tls.h"
 #include "smtp_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/ssl.h>	/* before libesmtp.h: smtp_starttls_set_ctx */
+#include <auth-client.h>	/* before libesmtp.h: smtp_auth_set_context */
 #include <libesmtp.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -47,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +93,13 @@ struct relay_session {
 	unsigned port;
 	unsigned timeout_ms;
 	int keep_nagle;
+
+	/* STARTTLS and AUTH (libESMTP only). */
+	enum relay_tls tls;
+	SSL_CTX *tls_ctx;		/* NULL without TLS */
+	char *auth_user;		/* NULL without AUTH */
+	char *auth_password;
+	auth_context_t auth;
 
 	/* The host's addresses, to recognise libESMTP's socket. */
 	struct sockaddr_storage addresses[RELAY_MAX_ADDRESSES];
@@ -121,6 +143,13 @@ struct relay_session {
 	char error_reply[RELAY_REPLY_MAX + 1];
 	int closing;			/* a 421 was seen */
 	char closing_reply[RELAY_REPLY_MAX + 1];
+	char tls_error[RELAY_REPLY_MAX + 1];	/* why TLS failed */
+	int auth_in_progress;		/* AUTH sent, no final reply yet */
+	int authenticated;		/* 235 to AUTH */
+	int auth_code;			/* the refusal's code, 0 if none */
+	char auth_reply[RELAY_REPLY_MAX + 1];
+	int held_back;			/* MAIL would have gone out without
+					 * AUTH: the connection was cut */
 
 	struct relay_session_result summary;
 };
@@ -461,16 +490,135 @@ relay_on_connect(struct relay_session *s)
 		s->nodelay = 1;
 }
 
+/*
+ * libESMTP asks, after the handshake, whether to go on with a
+ * certificate it doubts. Under RELAY_TLS_REQUIRED OpenSSL has already
+ * verified the chain and the host name or address (relay_tls.h): go on
+ * exactly when that verification passed. Opportunistic TLS takes any.
+ */
+static void
+relay_certificate_event(struct relay_session *s, int event, va_list ap)
+{
+	int opportunistic = s->tls == RELAY_TLS_OPPORTUNISTIC;
+	int *ok = NULL;
+	SSL *ssl;
+
+	switch (event) {
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+		(void)va_arg(ap, long);
+		ok = va_arg(ap, int *);
+		*ok = opportunistic;
+		break;
+	case SMTP_EV_NO_PEER_CERTIFICATE:
+		ok = va_arg(ap, int *);
+		*ok = opportunistic;
+		if (!*ok)
+			relay_text(s->tls_error, sizeof(s->tls_error),
+			    "the server sent no certificate");
+		break;
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+		ok = va_arg(ap, int *);
+		(void)va_arg(ap, char *);
+		ssl = va_arg(ap, SSL *);
+		*ok = opportunistic ||
+		    SSL_get_verify_result(ssl) == X509_V_OK;
+		break;
+	case SMTP_EV_WEAK_CIPHER:
+		(void)va_arg(ap, int);
+		ok = va_arg(ap, int *);
+		*ok = 0;
+		relay_text(s->tls_error, sizeof(s->tls_error),
+		    "the server chose a cipher of 40 bits or fewer");
+		break;
+	}
+	if (ok && !*ok && s->tls_error[0] == '\0')
+		relay_text(s->tls_error, sizeof(s->tls_error),
+		    "certificate refused (libESMTP event %d)", event);
+}
+
 static void
 relay_event(smtp_session_t smtp, int event, void *arg, ...)
 {
 	struct relay_session *s = arg;
+	va_list ap;
 
 	(void)smtp;
-	if (event == SMTP_EV_CONNECT)
+	switch (event) {
+	case SMTP_EV_CONNECT:
 		relay_on_connect(s);
-	else if (event == SMTP_EV_DISCONNECT)
+		break;
+	case SMTP_EV_DISCONNECT:
 		s->fd = -1;	/* libESMTP has closed it */
+		break;
+	case SMTP_EV_EXTNA_STARTTLS:
+		relay_text(s->tls_error, sizeof(s->tls_error), "the server "
+		    "does not offer STARTTLS, and TLS is required");
+		break;
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+	case SMTP_EV_NO_PEER_CERTIFICATE:
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+	case SMTP_EV_WEAK_CIPHER:
+		va_start(ap, arg);
+		relay_certificate_event(s, event, ap);
+		va_end(ap);
+		break;
+	}
+}
+
+/* libESMTP's SASL plugin asks for the user name and password. */
+static int
+relay_auth_interact(auth_client_request_t request, char **result,
+    int fields, void *arg)
+{
+	struct relay_session *s = arg;
+
+	for (int i = 0; i < fields; i++) {
+		if (request[i].flags & AUTH_USER)
+			result[i] = s->auth_user;
+		else if (request[i].flags & AUTH_PASS)
+			result[i] = s->auth_password;
+		else
+			result[i] = (char *)"";	/* realm: the server's */
+	}
+	return 1;
+}
+
+/* 1 when the commands in data (one write) include a MAIL command. */
+static int
+relay_writes_mail(const char *data, int length)
+{
+	static const char mail[] = "MAIL FROM:";
+	size_t n = sizeof(mail) - 1;
+
+	for (int i = 0; i + (int)n <= length; i++)
+		if ((i == 0 || data[i - 1] == '\n') &&
+		    strncasecmp(data + i, mail, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Before a write (libESMTP calls the monitor first): note an AUTH
+ * command, and keep MAIL from leaving without a successful AUTH.
+ */
+static void
+relay_watch_commands(struct relay_session *s, const char *data, int length)
+{
+	int auth = length >= 5 && strncasecmp(data, "AUTH ", 5) == 0;
+
+	if (auth)
+		s->auth_in_progress = 1;
+	/* After one refusal libESMTP would try the next mechanism with the
+	 * same password: one failed login per session is enough (servers
+	 * lock accounts out, or block the address, after a few). */
+	if (s->authenticated || s->held_back || !((auth && s->auth_code) ||
+	    relay_writes_mail(data, length)))
+		return;
+	s->held_back = 1;
+	/* The write that follows fails, and libESMTP ends the session
+	 * before the server sees MAIL. */
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
 }
 
 /* A complete reply line from the server (without CRLF). */
@@ -497,6 +645,16 @@ relay_reply_line(struct relay_session *s)
 		s->error_code = code;
 		memcpy(s->error_reply, s->last_reply, sizeof(s->error_reply));
 	}
+	if (s->auth_in_progress && code != 334) {
+		s->auth_in_progress = 0;
+		if (code == 235) {
+			s->authenticated = 1;
+		} else if (s->auth_code == 0) {
+			s->auth_code = code;
+			memcpy(s->auth_reply, s->last_reply,
+			    sizeof(s->auth_reply));
+		}
+	}
 	if (code == 421 && !s->closing) {
 		s->closing = 1;
 		memcpy(s->closing_reply, s->last_reply,
@@ -518,8 +676,11 @@ relay_monitor(const char *data, int length, int writing, void *arg)
 	struct relay_session *s = arg;
 
 	relay_touch(s);
-	if (writing)
+	if (writing) {
+		if (s->auth)
+			relay_watch_commands(s, data, length);
 		return;
+	}
 	for (int i = 0; i < length; i++) {
 		if (data[i] == '\n') {
 			if (s->line_length > 0 &&
@@ -576,6 +737,48 @@ relay_read_message(void **ctx, int *len, void *arg)
 /* --- session life --------------------------------------------------------- */
 
 /*
+ * STARTTLS and AUTH for a libESMTP relay: the TLS context (verifying
+ * under RELAY_TLS_REQUIRED) and the SASL context, which may use
+ * plain-text mechanisms (PLAIN, LOGIN) only because the caller
+ * (relaypool, the configuration) allows AUTH only over required TLS.
+ */
+static int
+relay_secure_begin(struct relay_session *s, const struct relay_target *target,
+    struct buf *err)
+{
+	static int auth_ready;
+
+	s->tls = target->tls;
+	if (s->tls != RELAY_TLS_NONE) {
+		s->tls_ctx = relay_tls_context_new(s->host,
+		    s->tls == RELAY_TLS_REQUIRED, target->tls_ca_file,
+		    s->tls_error, sizeof(s->tls_error), err);
+		if (s->tls_ctx == NULL)
+			return -1;
+	}
+	if (target->auth_user == NULL || target->auth_user[0] == '\0')
+		return 0;
+	if (target->auth_password == NULL) {
+		buf_printf(err, "relay %s: AUTH as %s needs a password",
+		    s->hostport, target->auth_user);
+		return -1;
+	}
+	if (!auth_ready) {
+		auth_client_init();	/* once per process: loads plugins */
+		auth_ready = 1;
+	}
+	s->auth = auth_create_context();
+	if (s->auth == NULL)
+		msg_fatal("relay %s: libESMTP cannot create an AUTH context: "
+		    "out of memory", s->hostport);
+	auth_set_mechanism_flags(s->auth, AUTH_PLUGIN_PLAIN, 0);
+	auth_set_interact_cb(s->auth, relay_auth_interact, s);
+	s->auth_user = xstrdup(target->auth_user);
+	s->auth_password = xstrdup(target->auth_password);
+	return 0;
+}
+
+/*
  * Sets up the pipelined client for a plain relay: relay_timeout bounds
  * every reply and every stall while a body is written, as with libESMTP
  * (a worker's heartbeat and the tests' "down within relay_timeout" rely
@@ -619,12 +822,15 @@ relay_session_new(const struct relay_target *target, struct buf *err)
 {
 	struct relay_session *s;
 	struct buf hostport = BUF_INIT;
+	int secure = target->tls != RELAY_TLS_NONE ||
+	    (target->auth_user && target->auth_user[0]);
 
 	if (target->host == NULL || target->host[0] == '\0') {
 		buf_append_str(err, "relay host is empty");
 		return NULL;
 	}
-	if (target->use_libesmtp && strchr(target->host, ':') != NULL) {
+	if ((target->use_libesmtp || secure) &&
+	    strchr(target->host, ':') != NULL) {
 		buf_printf(err, "relay host \"%s\": libESMTP 1.1 cannot "
 		    "address an IPv6 literal; use a host name that resolves "
 		    "to it", target->host);
@@ -667,7 +873,11 @@ relay_session_new(const struct relay_target *target, struct buf *err)
 	buf_printf(&hostport, "%s:%u", s->host, s->port);
 	s->hostport = buf_steal(&hostport);
 	s->fd = -1;
-	if (!target->use_libesmtp)
+	if (secure && relay_secure_begin(s, target, err) != 0) {
+		relay_session_free(s);
+		return NULL;
+	}
+	if (!target->use_libesmtp && !secure)
 		relay_pool_begin(s, target);
 	return s;
 }
@@ -679,6 +889,14 @@ relay_session_free(struct relay_session *s)
 		return;
 	if (s->smtp)
 		smtp_destroy_session(s->smtp);
+	relay_tls_context_free(s->tls_ctx);
+	if (s->auth)
+		auth_destroy_context(s->auth);
+	if (s->auth_password) {
+		explicit_bzero(s->auth_password, strlen(s->auth_password));
+		free(s->auth_password);
+	}
+	free(s->auth_user);
 	smtp_pool_free(s->pool);
 	if (s->own_loop)
 		ev_loop_destroy(s->own_loop);
@@ -740,6 +958,13 @@ relay_smtp_begin(struct relay_session *s)
 		    (long)s->timeout_ms);
 	smtp_set_eventcb(s->smtp, relay_event, s);
 	smtp_set_monitorcb(s->smtp, relay_monitor, s, 0);
+	if (s->tls_ctx && (!smtp_starttls_enable(s->smtp,
+	    s->tls == RELAY_TLS_REQUIRED ? Starttls_REQUIRED :
+	    Starttls_ENABLED) || !smtp_starttls_set_ctx(s->smtp, s->tls_ctx)))
+		msg_fatal("relay %s: libESMTP was built without STARTTLS",
+		    s->hostport);
+	if (s->auth)
+		smtp_auth_set_context(s->smtp, s->auth);
 }
 
 int
@@ -961,6 +1186,39 @@ relay_connect_status(struct relay_session *s)
 	    s->hostport, text);
 }
 
+/*
+ * Session status when STARTTLS or AUTH failed: REFUSED, so the relay
+ * is marked down (a wrong password or a bad certificate does not mend
+ * itself within a second). Returns 1 when one did.
+ */
+static int
+relay_secure_status(struct relay_session *s)
+{
+	struct relay_session_result *sum = &s->summary;
+
+	if (s->tls_error[0]) {
+		sum->status = RELAY_STATUS_REFUSED;
+		relay_text(sum->text, sizeof(sum->text), "TLS with %s failed "
+		    "(relay_tls = required): %s", s->hostport, s->tls_error);
+		return 1;
+	}
+	if (s->auth == NULL || s->authenticated ||
+	    (s->auth_code == 0 && !s->held_back))
+		return 0;
+	sum->status = RELAY_STATUS_REFUSED;
+	sum->code = s->auth_code;
+	if (s->auth_code)
+		relay_text(sum->text, sizeof(sum->text), "%s refused AUTH as "
+		    "%s: %s; nothing was sent", s->hostport, s->auth_user,
+		    s->auth_reply);
+	else
+		relay_text(sum->text, sizeof(sum->text), "%s did not "
+		    "authenticate herald as %s (it offered no AUTH "
+		    "mechanism herald can use after STARTTLS); nothing was "
+		    "sent", s->hostport, s->auth_user);
+	return 1;
+}
+
 /* Session status once connected; cut_short: some message got no reply. */
 static void
 relay_connected_status(struct relay_session *s, int cut_short, int any_mail)
@@ -977,6 +1235,8 @@ relay_connected_status(struct relay_session *s, int cut_short, int any_mail)
 		    "session at greeting: %s", s->hostport, s->greeting);
 		return;
 	}
+	if (relay_secure_status(s))
+		return;
 	/* Replies before any MAIL are the greeting's and EHLO/HELO's. */
 	if (!any_mail && s->error_code != 0) {
 		sum->status = RELAY_STATUS_REFUSED;
@@ -1119,6 +1379,12 @@ relay_session_run(struct relay_session *s,
 	s->error_reply[0] = '\0';
 	s->closing = 0;
 	s->closing_reply[0] = '\0';
+	s->tls_error[0] = '\0';
+	s->auth_in_progress = 0;
+	s->authenticated = 0;
+	s->auth_code = 0;
+	s->auth_reply[0] = '\0';
+	s->held_back = 0;
 	/* The array no longer moves: the callbacks may point into it. */
 	for (unsigned i = 0; i < s->count; i++) {
 		s->messages[i].session = s;
@@ -1141,6 +1407,15 @@ relay_session_run(struct relay_session *s,
 		if (mail != NULL && mail->code != 0)
 			any_mail = 1;
 		cut_short |= relay_classify(&s->messages[i], r);
+		/* Without AUTH nothing should have gone out (see the top);
+		 * should the socket not have been found to stop it, a refusal
+		 * of the unauthenticated message is not its own failure. */
+		if (s->auth && !s->authenticated && r->outcome != RELAY_SENT) {
+			r->outcome = RELAY_NOT_ATTEMPTED;
+			r->stage = RELAY_STAGE_NONE;
+			r->code = 0;
+			cut_short = 1;
+		}
 	}
 	if (!s->connected)
 		relay_connect_status(s);

@@ -11,8 +11,16 @@
  *    herald's own pipelined client (smtp_pool.h, smtp_client.h) on the
  *    caller's libev loop, over target.connections connections kept open
  *    from run to run;
- *  - target.use_libesmtp selects libESMTP 1.1 instead, one blocking
- *    connection per run, for relays that need STARTTLS or AUTH.
+ *  - relays that need STARTTLS or AUTH (target.tls, target.auth_user),
+ *    or target.use_libesmtp, go through libESMTP 1.1 instead, one
+ *    blocking connection per run. With RELAY_TLS_REQUIRED the server's
+ *    certificate and host name (or IP address) are verified against
+ *    target.tls_ca_file or the system's CA store (relay_tls.h); with
+ *    AUTH, no MAIL command is sent unless the server accepted AUTH
+ *    (relay.c cuts the connection first), so a wrong password or a
+ *    server that offers no AUTH delivers nothing and fails no message:
+ *    the session is REFUSED (the relay is marked down) and its
+ *    messages are NOT_ATTEMPTED.
  *
  *	s = relay_session_new(&target, &err);		once per relay
  *	for each batch:
@@ -76,6 +84,14 @@
 
 struct ev_loop;
 
+/* STARTTLS: none; when offered, unverified (RFC 7435 opportunistic
+ * encryption); always, with the certificate verified. */
+enum relay_tls {
+	RELAY_TLS_NONE,
+	RELAY_TLS_OPPORTUNISTIC,
+	RELAY_TLS_REQUIRED,
+};
+
 /* Where to relay. Strings are copied by relay_session_new(). */
 struct relay_target {
 	const char *host;	/* host name, IPv4 or IPv6 address (libESMTP:
@@ -92,8 +108,13 @@ struct relay_target {
 	int use_bdat;		/* BDAT n LAST when the server offers
 				 * CHUNKING, instead of DATA (off: see
 				 * smtp_client.h) */
-	/* libESMTP instead (STARTTLS and AUTH relays). */
+	/* libESMTP instead (STARTTLS and AUTH relays): set by tls or
+	 * auth_user, or on its own. */
 	int use_libesmtp;
+	enum relay_tls tls;
+	const char *tls_ca_file;	/* NULL or "": the system's store */
+	const char *auth_user;		/* NULL or "": no AUTH */
+	const char *auth_password;	/* with auth_user; copied */
 };
 
 #define RELAY_DEFAULT_TIMEOUT_MS 60000
@@ -148,7 +169,9 @@ enum relay_status {
 	RELAY_STATUS_RESOLVE_FAILED,	/* host name not found */
 	RELAY_STATUS_CONNECT_FAILED,	/* refused, unreachable */
 	RELAY_STATUS_TIMEOUT,		/* connect or a reply timed out */
-	RELAY_STATUS_REFUSED,		/* greeting or EHLO/HELO got 4xx/5xx */
+	RELAY_STATUS_REFUSED,		/* greeting or EHLO/HELO got 4xx/5xx,
+					 * STARTTLS or the certificate failed,
+					 * or AUTH was refused */
 	RELAY_STATUS_DROPPED,		/* connection lost mid-session, or
 					 * a reply libESMTP could not parse */
 };

@@ -11,12 +11,26 @@
 
 #define RELAYPOOL_FIRST_RETRY_MS 5000
 
+/* STARTTLS and AUTH of one relay, as configured (config.h). */
+struct relaypool_security {
+	int tls;			/* CONFIG_TLS_* */
+	const char *auth_user;		/* "" without AUTH */
+	const char *password_file;
+};
+
+static const enum relay_tls relaypool_tls[] = {
+	[CONFIG_TLS_NONE] = RELAY_TLS_NONE,
+	[CONFIG_TLS_OPPORTUNISTIC] = RELAY_TLS_OPPORTUNISTIC,
+	[CONFIG_TLS_REQUIRED] = RELAY_TLS_REQUIRED,
+};
+
 static int
 relaypool_add(struct relaypool *pool, const struct herald_config *cfg,
-    const char *host, long port, const char *helo_name,
-    struct ev_loop *loop, struct buf *err)
+    const char *host, long port, const struct relaypool_security *security,
+    const char *helo_name, struct ev_loop *loop, struct buf *err)
 {
 	struct relaypool_entry *e = &pool->entries[pool->count];
+	struct buf password = BUF_INIT;
 	struct relay_target target = {
 		.host = host,
 		.port = (unsigned)port,
@@ -26,6 +40,9 @@ relaypool_add(struct relaypool *pool, const struct herald_config *cfg,
 		.connections = (unsigned)cfg->relay_connections,
 		.connect_timeout_ms = (unsigned)(cfg->relay_connect_timeout *
 		    1000),
+		.tls = relaypool_tls[security->tls],
+		.tls_ca_file = cfg->relay_tls_ca_file,
+		.auth_user = security->auth_user,
 	};
 
 	if (pool->count == RELAYPOOL_MAX) {
@@ -33,32 +50,71 @@ relaypool_add(struct relaypool *pool, const struct herald_config *cfg,
 		    "relay_backup_host and route targets)", RELAYPOOL_MAX);
 		return -1;
 	}
+	if (security->auth_user[0]) {
+		if (config_read_secret_file(security->password_file,
+		    &password, err) != 0)
+			return -1;
+		target.auth_password = buf_str(&password);
+	}
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s:%ld", host, port);
+	e->tls = security->tls;
+	snprintf(e->auth_user, sizeof(e->auth_user), "%s",
+	    security->auth_user);
 	e->session = relay_session_new(&target, err);
+	if (password.data)
+		explicit_bzero(password.data, password.len);
+	buf_free(&password);
 	if (e->session == NULL)
 		return -1;
 	pool->count++;
 	return 0;
 }
 
+/* A route's STARTTLS and AUTH (none unless its route_* keys say). */
+static void
+relaypool_route_security(const struct herald_config *cfg,
+    const char *domain, struct relaypool_security *security)
+{
+	const char *tls = config_list_lookup(cfg->route_tls, domain);
+	const char *user = config_list_lookup(cfg->route_auth_user, domain);
+	const char *file = config_list_lookup(cfg->route_auth_password_file,
+	    domain);
+
+	/* The configuration was checked when loaded. */
+	security->tls = tls ? config_parse_tls(tls) : CONFIG_TLS_NONE;
+	if (security->tls < 0)
+		security->tls = CONFIG_TLS_NONE;
+	security->auth_user = user ? user : "";
+	security->password_file = file ? file : "";
+}
+
 int
 relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
     const char *helo_name, struct ev_loop *loop, struct buf *err)
 {
+	struct relaypool_security general = {
+		.tls = config_parse_tls(cfg->relay_tls),
+		.auth_user = cfg->relay_auth_user,
+		.password_file = cfg->relay_auth_password_file,
+	};
+
 	memset(pool, 0, sizeof(*pool));
 	pool->retry_limit_ms = cfg->relay_retry_limit * 1000;
+	if (general.tls < 0)
+		general.tls = CONFIG_TLS_NONE;	/* checked when loaded */
 	if (relaypool_add(pool, cfg, cfg->relay_host, cfg->relay_port,
-	    helo_name, loop, err))
+	    &general, helo_name, loop, err))
 		goto fail;
 	if (cfg->relay_backup_host[0] && relaypool_add(pool, cfg,
-	    cfg->relay_backup_host, cfg->relay_backup_port, helo_name, loop,
-	    err))
+	    cfg->relay_backup_host, cfg->relay_backup_port, &general,
+	    helo_name, loop, err))
 		goto fail;
 	pool->general = pool->count;
 	for (const struct config_entry *r = cfg->route; r; r = r->next) {
 		char host[256];
 		long port = 25;
+		struct relaypool_security security;
 		const char *colon = strrchr(r->value, ':');
 		unsigned i;
 		size_t length = colon ? (size_t)(colon - r->value) :
@@ -75,6 +131,7 @@ relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
 		}
 		memcpy(host, r->value, length);
 		host[length] = '\0';
+		relaypool_route_security(cfg, r->argument, &security);
 		for (i = 0; i < pool->count; i++) {
 			char name[300];
 
@@ -82,8 +139,19 @@ relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
 			if (strcmp(pool->entries[i].name, name) == 0)
 				break;
 		}
+		/* One session per relay: routes to it must agree on it. */
+		if (i < pool->count && (pool->entries[i].tls != security.tls ||
+		    strcmp(pool->entries[i].auth_user,
+		    security.auth_user) != 0)) {
+			buf_printf(err, "%s:%u: route %s: relay %s is also used "
+			    "with other relay_tls/route_tls or AUTH settings; "
+			    "give routes to one relay the same ones",
+			    cfg->path ? cfg->path : "(configuration)", r->line,
+			    r->argument, pool->entries[i].name);
+			goto fail;
+		}
 		if (i == pool->count && relaypool_add(pool, cfg, host, port,
-		    helo_name, loop, err))
+		    &security, helo_name, loop, err))
 			goto fail;
 		snprintf(pool->routes[pool->route_count].domain,
 		    sizeof(pool->routes[0].domain), "%s", r->argument);

@@ -9,6 +9,11 @@
  * over, the next session probes it again and, if that works, it is used
  * again. Each worker keeps its own view: a relay that is down for one is
  * soon down for all, without any coordination.
+ *
+ * STARTTLS and AUTH: relay_host and relay_backup_host use relay_tls and
+ * relay_auth_user, a route's relay its route_tls and route_auth_user;
+ * each password is read from its file when the pool is set up (the
+ * worker's start), refused if others may read it.
  */
 #ifndef HERALD_RELAYPOOL_H
 #define HERALD_RELAYPOOL_H
@@ -27,6 +32,8 @@ struct relaypool_entry {
 	struct relay_session *session;
 	int64_t down_until_ms;		/* 0 when up */
 	unsigned failures;		/* consecutive */
+	int tls;			/* CONFIG_TLS_* */
+	char auth_user[256];		/* "" without AUTH */
 };
 
 struct relaypool {
@@ -44,7 +51,8 @@ struct relaypool {
 
 /* Sets up sessions for relay_host, relay_backup_host and every route
  * target, their connections on loop (the worker's); -1 with
- * "FILE:LINE: route DOMAIN: ..." for a bad route. */
+ * "FILE:LINE: route DOMAIN: ..." for a bad route, and with the reason
+ * for a password file that cannot be read or that others may read. */
 int relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
     const char *helo_name, struct ev_loop *loop, struct buf *err);
 void relaypool_free(struct relaypool *pool);
