@@ -117,6 +117,7 @@ static const struct bounce_phrase bounce_phrases[] = {
 	{ "tls required", BOUNCE_SECURITYERROR },
 	/* Blocklists before "spam": "spamhaus", "spamcop". */
 	{ "blocklist", BOUNCE_BLOCKED },
+	{ "blocked using", BOUNCE_BLOCKED },
 	{ "blacklist", BOUNCE_BLOCKED },
 	{ "block list", BOUNCE_BLOCKED },
 	{ "listed at", BOUNCE_BLOCKED },
