@@ -458,8 +458,11 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			    up ? "true" : "false");
 		}
 		printf("]");
-		if (running)
+		if (running) {
 			status_relay_totals_json(board, now_ms);
+			printf(", \"destinations\": ");
+			route_print_destinations(cfg, board, 1);
+		}
 		printf("}\n");
 		return;
 	}
@@ -533,8 +536,10 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			printf("  %s:%ld  DOWN (no connection within 1 s)%s\n",
 			    hosts[r], ports[r], r ? "  backup" : "");
 	}
-	if (running)
+	if (running) {
 		status_relay_totals_text(board, now_ms);
+		route_print_destinations(cfg, board, 0);
+	}
 }
 
 static volatile sig_atomic_t status_interrupted;

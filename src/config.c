@@ -267,6 +267,14 @@ static const struct config_key config_keys[] = {
 	    "address and reputation. One line per domain. While the route's "
 	    "relay is down, the domain falls back to relay_host and "
 	    "relay_backup_host."),
+	LIST(route_alternate, CONFIG_LIST, "DOMAIN", config_check_route,
+	    "Where DOMAIN's mail goes, HOST or HOST:PORT, when its own route "
+	    "(route, else relay_host) is blocked by the destination "
+	    "(reputation_block_rate); several lines for one domain are tried "
+	    "in the order given, up to 3. Typically another Postfix "
+	    "listener whose transport binds another source address "
+	    "(contrib/postfix). The domain returns to its own route when a "
+	    "probe there is delivered."),
 
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000,
 	    "The most messages the node sends, shared by all its workers: "
@@ -379,6 +387,32 @@ static const struct config_key config_keys[] = {
 	NUM(brake_min_events, CONFIG_INTEGER, "5", 1, 1000000,
 	    "The brake acts only on at least this many events of the kind "
 	    "(complaints, or hard bounces) in the window."),
+	NUM(reputation_block_rate, CONFIG_PERCENT, "20%", 0, 1000000,
+	    "Reputation routing: when this share of the messages a "
+	    "destination domain took on its route in the last "
+	    "reputation_window came back deferred or refused as blocked or "
+	    "spamdetected (Postfix's delay_reason, classified as bounces "
+	    "are), the domain moves to its next route_alternate or, with "
+	    "none left, is held at reputation_throttle. 0 = never act (the "
+	    "figures are still kept and shown)."),
+	NUM(reputation_window, CONFIG_DURATION, "10m", 10, 86400,
+	    "The sliding window of reputation routing."),
+	NUM(reputation_min_messages, CONFIG_INTEGER, "20", 1, 100000000,
+	    "Reputation routing acts only once the window holds at least "
+	    "this many messages relayed to the domain on its route: on "
+	    "fewer, one blocked message is noise. It also bounds what a "
+	    "refusing destination receives before herald acts: this many, "
+	    "plus what the domain's rate sends while Postfix tries them and "
+	    "the monitor reads its queue."),
+	NUM(reputation_throttle, CONFIG_PERCENT, "10%", 1, 1000000,
+	    "A domain with no route left is held at this share of the rate "
+	    "it was sending at over the window (never below one message "
+	    "per reputation_probe_interval)."),
+	NUM(reputation_probe_interval, CONFIG_DURATION, "5m", 1, 86400,
+	    "A domain moved or held is probed on its own route after this "
+	    "long: one message goes there; delivered, the domain returns; "
+	    "deferred, the next probe waits twice as long, up to 16 times "
+	    "this."),
 	/* (further keys) */
 };
 
@@ -401,6 +435,7 @@ static const struct {
 	{ "message_domain", "Messages" },
 	{ "web_listen", "The web endpoint (herald-web)" },
 	{ "soft_bounce_limit", "Feedback and the brake (herald feedback)" },
+	{ "reputation_block_rate", "Reputation routing" },
 };
 
 /*

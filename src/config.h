@@ -97,6 +97,9 @@ struct herald_config {
 	/* "route DOMAIN = HOST[:PORT]": that domain's relay (relaypool.h);
 	 * while it is down the primary or backup carries the domain. */
 	struct config_entry *route;
+	/* "route_alternate DOMAIN = HOST[:PORT]": where the domain goes
+	 * when its route is blocked (reputation.h), in order. */
+	struct config_entry *route_alternate;
 
 	/* Monitoring (monitor.h): every metrics_interval seconds (0 = never)
 	 * heraldd's monitor publishes to gmond (gmond_config's first
@@ -138,6 +141,12 @@ struct herald_config {
 	long brake_window;		/* seconds */
 	long brake_min_delivered;
 	long brake_min_events;
+	/* Reputation routing (reputation.h); rates in ppm. */
+	long reputation_block_rate;
+	long reputation_window;		/* seconds */
+	long reputation_min_messages;
+	long reputation_throttle;	/* ppm of the rate it was sending at */
+	long reputation_probe_interval;	/* seconds */
 	/* (further keys) */
 };
 
