@@ -229,7 +229,12 @@ wait_for 60 arrived_at_least example.net 250
 	[ "$(t_sql "SELECT COUNT(*) FROM stage_5 WHERE delivery_state = 'pending'")" = 100 ] &&
 	t_ok "held by the operator: blocked.example gets nothing, its 100 rows wait" ||
 	t_fail "operator hold" "$(t_sql "SELECT delivery_state, COUNT(*) FROM stage_5 GROUP BY 1")"
-HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" route release blocked.example >/dev/null
+HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" route release blocked.example >/dev/null &&
+	wait_for 30 log_has "reputation: blocked.example: operator hold ended" &&
+	wait_for 150 arrived_at_least blocked.example 500 &&
+	[ "$(t_sql "SELECT COUNT(*) FROM stage_5 WHERE delivery_state = 'sent'")" = 150 ] &&
+	t_ok "herald route release: the held rows went out (500 of 500)" ||
+	t_fail "route release" "$(t_sql "SELECT delivery_state, COUNT(*) FROM stage_5 GROUP BY 1"); $(grep reputation "$T_DIR/heraldd.log" | tail -2)"
 t_expect_fail "a bad domain is refused" 2 'is not a domain name' \
 	env HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" route hold 'bad domain'
 stop_daemon
