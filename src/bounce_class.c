@@ -247,8 +247,12 @@ bounce_contains(const char *text, const char *words)
 {
 	size_t n = strlen(words);
 
+	/* The phrases are lower case: most places fail on the first
+	 * character, without a call (the monitor classifies every new
+	 * deferral in Postfix's queue). */
 	for (; *text; text++)
-		if (strncasecmp(text, words, n) == 0)
+		if (tolower((unsigned char)*text) == words[0] &&
+		    strncasecmp(text, words, n) == 0)
 			return 1;
 	return 0;
 }
