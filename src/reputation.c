@@ -39,11 +39,13 @@ reputation_domain(struct reputation_table *table, const char *domain,
     int create, unsigned route_count)
 {
 	unsigned start, i;
+	uint64_t hash;
 
 	if (table == NULL || *domain == '\0' || strlen(domain) >=
 	    sizeof(table->domains[0].domain))
 		return NULL;
-	start = (unsigned)(reputation_hash(domain, 1) % REPUTATION_DOMAINS);
+	hash = reputation_hash(domain, 1);
+	start = (unsigned)(hash % REPUTATION_DOMAINS);
 	/* Open addressing, never deleted: a probe ends at the first free
 	 * entry, which is where the name would have been put. */
 	for (unsigned n = 0; n < REPUTATION_DOMAINS; n++) {
@@ -62,6 +64,7 @@ reputation_domain(struct reputation_table *table, const char *domain,
 			    &expected, 1)) {
 				state = expected;
 			} else {
+				d->hash = hash;
 				strcpy(d->domain, domain);
 				for (char *p = d->domain; *p; p++)
 					if (*p >= 'A' && *p <= 'Z')
@@ -77,7 +80,9 @@ reputation_domain(struct reputation_table *table, const char *domain,
 		 * compare yet, and a moment later it is ready. */
 		while (state == 1)
 			state = atomic_load(&d->state);
-		if (strcasecmp(d->domain, domain) == 0)
+		/* A full table is scanned for a domain it lacks: the hash
+		 * spares most of the comparisons. */
+		if (d->hash == hash && strcasecmp(d->domain, domain) == 0)
 			return d;
 	}
 	return NULL;

@@ -32,6 +32,11 @@
  * scoreboard file (scoreboard.h), so herald status and herald route
  * show read it like the workers' slots.
  *
+ * The table holds REPUTATION_DOMAINS destinations, taken as workers
+ * first send to them (the big receivers come first in any list); a
+ * destination met once it is full is neither counted nor moved until
+ * the daemon restarts.
+ *
  * Writers: workers claim entries and add to the relayed and refused
  * counters; the monitor alone moves decisions, except the probe token,
  * which a worker takes with a compare-and-swap. Everything is atomic;
@@ -76,6 +81,7 @@ struct reputation_route {
 
 struct reputation_domain {
 	_Atomic uint32_t state;		/* 0 free, 1 being named, 2 ready */
+	uint64_t hash;			/* of the name, written with it */
 	char domain[128];
 	_Atomic int32_t decision;	/* enum reputation_decision */
 	_Atomic uint32_t route;		/* the route in use */

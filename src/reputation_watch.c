@@ -153,13 +153,12 @@ reputation_watch_recipient(void *arg, const char *queue_id,
 	if (d == NULL)
 		return;		/* herald sent it nothing this run */
 	h = &w->history[reputation_index(w, d)];
-	if (*delay_reason)
-		bounce_classify(NULL, delay_reason, &class);
 	if (atomic_load(&d->probe) == REPUTATION_PROBE_SENT &&
 	    reputation_queue_hash(queue_id) ==
 	    atomic_load(&d->probe_queue_hash)) {
 		h->probe_seen = 1;
 		if (*delay_reason) {
+			bounce_classify(NULL, delay_reason, &class);
 			h->probe_blocked = 1;
 			snprintf(h->probe_reason, sizeof(h->probe_reason), "%s",
 			    bounce_reason_name(class.reason));
@@ -176,9 +175,12 @@ reputation_watch_recipient(void *arg, const char *queue_id,
 		    sizeof(*w->fresh));
 	}
 	w->fresh[w->fresh_count++] = key;
+	/* Counted when first seen; classifying is the costly part (tens of
+	 * microseconds), so a queue's old deferrals cost only a lookup. */
 	if (w->seen_count && bsearch(&key, w->seen, w->seen_count,
 	    sizeof(*w->seen), reputation_key_compare))
-		return;		/* counted when first seen */
+		return;
+	bounce_classify(NULL, delay_reason, &class);
 	route = reputation_route_of(w->table, queue_id);
 	if (route < 0)
 		route = (int)atomic_load(&d->route);
@@ -430,8 +432,12 @@ reputation_read_requests(struct reputation_watch *w, int64_t now_ms)
 			continue;
 		d = reputation_domain(w->table, domain, 1,
 		    reputation_route_count(w->cfg, domain));
-		if (d == NULL)
+		if (d == NULL) {
+			msg_warn("reputation: %s: cannot %s it: the table of "
+			    "%d destinations is full", domain, hold ? "hold" :
+			    "release", REPUTATION_DOMAINS);
 			continue;
+		}
 		if (hold)
 			held[reputation_index(w, d)] = 1;
 		else
