@@ -650,7 +650,7 @@ config_parse_port(const char *text)
 	return errno || *end || port < 1 || port > 65535 ? -1 : port;
 }
 
-/* "route DOMAIN = HOST[:PORT]" */
+/* "route DOMAIN = HOST[:PORT]", and route_alternate's likewise */
 static int
 config_check_route(const char *argument, const char *value, struct buf *why)
 {
@@ -659,8 +659,8 @@ config_check_route(const char *argument, const char *value, struct buf *why)
 	(void)argument;
 	if (*value == '\0' || colon == value ||
 	    (colon && config_parse_port(colon + 1) < 0)) {
-		buf_printf(why, "expected \"route DOMAIN = HOST\" or HOST:PORT, "
-		    "found \"%s\"", value);
+		buf_printf(why, "expected HOST or HOST:PORT, found \"%s\"",
+		    value);
 		return -1;
 	}
 	return 0;

@@ -127,6 +127,9 @@ arrived_at_least() { [ "$(($(arrived 127.0.0.1 "$1") + $(arrived 127.0.0.2 "$1")
 
 write_config "route_alternate blocked.example = 127.0.0.1:$b_port"
 t_check "route_alternate is accepted by config check" "$HERALD_BIN" config check --config "$T_CONFIG.run"
+printf 'route_alternate blocked.example = host:0\n' >"$T_DIR/bad.conf"
+t_expect_fail "a bad route_alternate is refused with FILE:LINE" 1 'bad.conf:1: key "route_alternate blocked.example": expected' \
+	"$HERALD_BIN" config check --config "$T_DIR/bad.conf"
 start_daemon
 mailing first
 if wait_for 60 log_has "reputation: blocked.example: .* moving it to route 1"; then
