@@ -117,6 +117,19 @@ int cmd_report(struct cli *cli, int argc, char **argv);
 int cmd_feedback(struct cli *cli, int argc, char **argv);
 int cmd_conversion(struct cli *cli, int argc, char **argv);
 int cmd_suppress(struct cli *cli, int argc, char **argv);
+int cmd_route(struct cli *cli, int argc, char **argv);
+
+struct scoreboard;
+/* The DESTINATIONS section (cmd_route.c): each destination's route,
+ * decision and figures from a running heraldd's scoreboard, as text or
+ * as a JSON array; herald status and herald route show print it. */
+void route_print_destinations(const struct herald_config *cfg,
+    const struct scoreboard *board, int json);
+/* The same from the running heraldd's scoreboard, after printing
+ * before: -1 (nothing printed) with the reason in err when heraldd is
+ * not running. */
+int route_print_running(const struct herald_config *cfg, int json,
+    const char *before, struct buf *err);
 /* (further subcommands) */
 
 #endif

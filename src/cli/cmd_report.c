@@ -459,8 +459,15 @@ cmd_report(struct cli *cli, int argc, char **argv)
 		print_json(id, sections);
 	else if (format == FORMAT_CSV)
 		print_csv(sections);
-	else
+	else {
+		/* And where the destinations' mail goes now, on this node
+		 * (reputation.h), when heraldd runs here. */
+		struct buf not_running = BUF_INIT;
+
 		print_text(sections);
+		route_print_running(cfg, 0, "\n", &not_running);
+		buf_free(&not_running);
+	}
 	status = CLI_OK;
 done:
 	if (status != CLI_OK)

@@ -47,6 +47,7 @@ cmd_status_usage(FILE *out)
 	    "on average, ETA, deferred, failed), heraldd's workers (pid,\n"
 	    "state, batch, heartbeat), its monitor and Postfix's queue, and\n"
 	    "the relays (up or down; rate and totals while heraldd runs),\n"
+	    "and each destination's route and reputation (herald route show),\n"
 	    "and every heraldd node on the database (alive, dead when silent\n"
 	    "longer than node_timeout, or stopped) with its workers, rate and\n"
 	    "relays.\n"
@@ -686,8 +687,11 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			    up ? "true" : "false");
 		}
 		printf("]");
-		if (running)
+		if (running) {
 			status_relay_totals_json(board, now_ms);
+			printf(", \"destinations\": ");
+			route_print_destinations(cfg, board, 1);
+		}
 		if (s->db_ok)
 			status_nodes_json(s);
 		printf("}\n");
@@ -775,8 +779,10 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			printf("  %s:%ld  DOWN (no connection within 1 s)%s\n",
 			    hosts[r], ports[r], r ? "  backup" : "");
 	}
-	if (running)
+	if (running) {
 		status_relay_totals_text(board, now_ms);
+		route_print_destinations(cfg, board, 0);
+	}
 	if (s->db_ok)
 		status_nodes_text(cfg, s);
 }

@@ -44,6 +44,8 @@ static const struct cli_command cli_commands[] = {
 	{ "maintain", "compact finished mailings, release leases (cron)",
 	    cmd_maintain },
 	{ "status", "mailings in progress, workers and relays", cmd_status },
+	{ "route", "destinations' routes and reputation; hold or release "
+	    "one", cmd_route },
 	{ "report", "what became of a mailing", cmd_report },
 	{ "feedback", "record a bounce, complaint or mailto unsubscribe "
 	    "(Postfix pipe transport)", cmd_feedback },

@@ -328,6 +328,14 @@ static const struct config_key config_keys[] = {
 	    config_check_secret_path,
 	    "The password file of route_auth_user DOMAIN, as "
 	    "relay_auth_password_file."),
+	LIST(route_alternate, CONFIG_LIST, "DOMAIN", config_check_route,
+	    "Where DOMAIN's mail goes, HOST or HOST:PORT, when its own route "
+	    "(route, else relay_host) is blocked by the destination "
+	    "(reputation_block_rate); several lines for one domain are tried "
+	    "in the order given, up to 3. Typically another Postfix "
+	    "listener whose transport binds another source address "
+	    "(contrib/postfix). The domain returns to its own route when a "
+	    "probe there is delivered."),
 
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000,
 	    "The most messages the node sends, shared by all its workers: "
@@ -472,6 +480,32 @@ static const struct config_key config_keys[] = {
 	    "X-Herald-Signature: sha256=HEX (HMAC-SHA256 of the body, "
 	    "lowercase hex). At least 32 characters. Empty = POST /v "
 	    "answers 404."),
+	NUM(reputation_block_rate, CONFIG_PERCENT, "20%", 0, 1000000,
+	    "Reputation routing: when this share of the messages a "
+	    "destination domain took on its route in the last "
+	    "reputation_window came back deferred or refused as blocked or "
+	    "spamdetected (Postfix's delay_reason, classified as bounces "
+	    "are), the domain moves to its next route_alternate or, with "
+	    "none left, is held at reputation_throttle. 0 = never act (the "
+	    "figures are still kept and shown)."),
+	NUM(reputation_window, CONFIG_DURATION, "10m", 10, 86400,
+	    "The sliding window of reputation routing."),
+	NUM(reputation_min_messages, CONFIG_INTEGER, "20", 1, 100000000,
+	    "Reputation routing acts only once the window holds at least "
+	    "this many messages relayed to the domain on its route: on "
+	    "fewer, one blocked message is noise. It also bounds what a "
+	    "refusing destination receives before herald acts: this many, "
+	    "plus what the domain's rate sends while Postfix tries them and "
+	    "the monitor reads its queue."),
+	NUM(reputation_throttle, CONFIG_PERCENT, "10%", 1, 1000000,
+	    "A domain with no route left is held at this share of the rate "
+	    "it was sending at over the window (never below one message "
+	    "per reputation_probe_interval)."),
+	NUM(reputation_probe_interval, CONFIG_DURATION, "5m", 1, 86400,
+	    "A domain moved or held is probed on its own route after this "
+	    "long: one message goes there; delivered, the domain returns; "
+	    "deferred, the next probe waits twice as long, up to 16 times "
+	    "this."),
 	/* (further keys) */
 };
 
@@ -494,6 +528,7 @@ static const struct {
 	{ "message_domain", "Messages" },
 	{ "web_listen", "The web endpoint (herald-web)" },
 	{ "soft_bounce_limit", "Feedback and the brake (herald feedback)" },
+	{ "reputation_block_rate", "Reputation routing" },
 };
 
 /*
@@ -771,7 +806,7 @@ config_check_secret_path(const char *argument, const char *value,
 	return 0;
 }
 
-/* "route DOMAIN = HOST[:PORT]" */
+/* "route DOMAIN = HOST[:PORT]", and route_alternate's likewise */
 static int
 config_check_route(const char *argument, const char *value, struct buf *why)
 {
@@ -780,8 +815,8 @@ config_check_route(const char *argument, const char *value, struct buf *why)
 	(void)argument;
 	if (*value == '\0' || colon == value ||
 	    (colon && config_parse_port(colon + 1) < 0)) {
-		buf_printf(why, "expected \"route DOMAIN = HOST\" or HOST:PORT, "
-		    "found \"%s\"", value);
+		buf_printf(why, "expected HOST or HOST:PORT, found \"%s\"",
+		    value);
 		return -1;
 	}
 	return 0;

@@ -113,6 +113,9 @@ struct herald_config {
 	struct config_entry *route_tls;
 	struct config_entry *route_auth_user;
 	struct config_entry *route_auth_password_file;
+	/* "route_alternate DOMAIN = HOST[:PORT]": where the domain goes
+	 * when its route is blocked (reputation.h), in order. */
+	struct config_entry *route_alternate;
 
 	/* Monitoring (monitor.h): every metrics_interval seconds (0 = never)
 	 * heraldd's monitor publishes to gmond (gmond_config's first
@@ -161,6 +164,12 @@ struct herald_config {
 	long brake_min_events;
 	char *conversion_secret;	/* signs POST /v bodies; empty =
 					 * no POST /v */
+	/* Reputation routing (reputation.h); rates in ppm. */
+	long reputation_block_rate;
+	long reputation_window;		/* seconds */
+	long reputation_min_messages;
+	long reputation_throttle;	/* ppm of the rate it was sending at */
+	long reputation_probe_interval;	/* seconds */
 	/* (further keys) */
 };
 

@@ -10,6 +10,7 @@
 #include "mailing.h"
 #include "metrics_http.h"
 #include "node.h"
+#include "reputation_watch.h"
 #include "worker.h"
 
 #include <ctype.h>
@@ -59,6 +60,7 @@ struct monitor {
 	pid_t master_pid;
 	MYSQL *db;
 	struct gmetric_sender gmond;
+	struct reputation_watch *reputation;
 	/* Each source's trouble is logged when it starts and when it ends. */
 	int db_failing, gmond_failing, postfix_failing, node_failing;
 	/* This node in the nodes table (node.h). */
@@ -154,7 +156,7 @@ monitor_count_postqueue_line(const char *line,
 /* Counts the complete lines in text, keeping an unfinished last one. */
 static void
 monitor_take_lines(struct buf *text, struct postfix_queue_counts *counts,
-    struct buf *complaint)
+    struct buf *complaint, struct reputation_watch *reputation)
 {
 	char *start = text->data, *nl;
 	size_t rest;
@@ -162,9 +164,12 @@ monitor_take_lines(struct buf *text, struct postfix_queue_counts *counts,
 	while ((nl = memchr(start, '\n', text->len - (size_t)(start -
 	    text->data))) != NULL) {
 		*nl = '\0';
-		if (start[0] == '{')
+		if (start[0] == '{') {
 			monitor_count_postqueue_line(start, counts);
-		else if (start[0] && complaint->len == 0)
+			/* Each recipient's delay_reason: reputation.h. */
+			reputation_parse_postqueue_line(start,
+			    reputation_watch_recipient, reputation);
+		} else if (start[0] && complaint->len == 0)
 			buf_append_str(complaint, start);
 		start = nl + 1;
 	}
@@ -238,14 +243,14 @@ monitor_read_postfix(struct monitor *m, struct postfix_queue_counts *counts,
 		if (got <= 0)
 			break;
 		buf_append(&text, chunk, (size_t)got);
-		monitor_take_lines(&text, counts, &complaint);
+		monitor_take_lines(&text, counts, &complaint, m->reputation);
 	}
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (text.len && !timed_out) {
 		buf_append_char(&text, '\n');
-		monitor_take_lines(&text, counts, &complaint);
+		monitor_take_lines(&text, counts, &complaint, m->reputation);
 	}
 	if (timed_out)
 		buf_printf(err, "postqueue -c %s -j gave no answer within "
@@ -265,7 +270,10 @@ monitor_poll_postfix(struct monitor *m)
 {
 	struct postfix_queue_counts counts;
 	struct buf err = BUF_INIT;
-	int failed = monitor_read_postfix(m, &counts, &err) != 0;
+	int failed;
+
+	reputation_watch_begin(m->reputation, scoreboard_now_ms());
+	failed = monitor_read_postfix(m, &counts, &err) != 0;
 
 	monitor_trouble(&m->postfix_failing, failed, "reading Postfix's "
 	    "queue", &err);
@@ -280,6 +288,9 @@ monitor_poll_postfix(struct monitor *m)
 		atomic_store(&m->board->postfix_deferred, counts.deferred);
 		atomic_store(&m->board->postfix_checked_ms,
 		    scoreboard_now_ms());
+		/* Judged on a whole reading only: half a queue would look
+		 * like delivered probes. */
+		reputation_watch_end(m->reputation, scoreboard_now_ms());
 	}
 	buf_free(&err);
 }
@@ -651,6 +662,39 @@ monitor_publish_mailings(struct monitor *m, double seconds)
 	m->fresh_count = 0;
 }
 
+/* Per destination the monitor has figures for: its blocked share over
+ * reputation_window on the route in use, and that route's number. */
+static void
+monitor_publish_reputation(struct monitor *m)
+{
+	unsigned dmax = (unsigned)(10 * m->cfg->metrics_interval);
+
+	for (unsigned i = 0; i < REPUTATION_DOMAINS; i++) {
+		struct reputation_domain *d = &m->board->reputation.domains[i];
+		uint64_t relayed, blocked;
+		char name[200], title[200];
+		unsigned r;
+
+		if (atomic_load(&d->state) != 2)
+			continue;
+		r = atomic_load(&d->route) % REPUTATION_ROUTES;
+		relayed = atomic_load(&d->routes[r].window_relayed);
+		blocked = atomic_load(&d->routes[r].window_blocked);
+		monitor_metric_name(name, sizeof(name), "herald_domain_",
+		    d->domain, "_blocked_share");
+		snprintf(title, sizeof(title), "%s: blocked share", d->domain);
+		monitor_publish(m, name, "%", title, "percent of the messages "
+		    "relayed to this domain on its route in reputation_window "
+		    "that it deferred as blocked or spamdetected", dmax,
+		    relayed ? 100.0 * (double)blocked / (double)relayed : 0.0);
+		monitor_metric_name(name, sizeof(name), "herald_domain_",
+		    d->domain, "_route");
+		snprintf(title, sizeof(title), "%s: route", d->domain);
+		monitor_publish(m, name, "route", title, "0 on its own route, "
+		    "N on its Nth route_alternate", dmax, (double)r);
+	}
+}
+
 static void
 monitor_publish_all(struct monitor *m)
 {
@@ -721,6 +765,7 @@ monitor_publish_all(struct monitor *m)
 		    &m->board->postfix_deferred));
 	}
 	monitor_publish_relays(m, seconds, first);
+	monitor_publish_reputation(m);
 	m->published_ms = now;
 }
 
@@ -1066,6 +1111,7 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 	m.master_pid = getppid();
 	m.throttle = sh->throttle;
 	node_name(cfg, m.node, sizeof(m.node));
+	m.reputation = reputation_watch_new(cfg, &m.board->reputation);
 	monitor_open_gmond(&m);
 	if (sh->metrics_fd >= 0) {
 		m.loop = ev_loop_new(EVFLAG_AUTO);
@@ -1114,6 +1160,7 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 			    m.node, buf_str(&err));
 		buf_free(&err);
 	}
+	reputation_watch_free(m.reputation);
 	if (m.db)
 		mysql_close(m.db);
 	free(m.mailings);

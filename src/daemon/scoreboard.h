@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "reputation.h"
 
 enum worker_state {
 	WORKER_EMPTY = 0,	/* no process in this slot */
@@ -62,7 +63,7 @@ struct relay_counters {
 
 #define SCOREBOARD_RELAYS 32
 
-#define SCOREBOARD_MAGIC 0x68726c32u	/* "hrl2" */
+#define SCOREBOARD_MAGIC 0x68726c33u	/* "hrl3" */
 
 struct scoreboard {
 	uint32_t magic;
@@ -82,6 +83,8 @@ struct scoreboard {
 	_Atomic int64_t postfix_active;
 	_Atomic int64_t postfix_deferred;
 	struct relay_counters relays[SCOREBOARD_RELAYS];
+	/* Destinations' reputation and routes (reputation.h). */
+	struct reputation_table reputation;
 	struct worker_slot slots[];
 };
 

@@ -19,6 +19,7 @@
 #include "master.h"
 #include "node.h"
 #include "relaypool.h"
+#include "reputation.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -35,6 +36,8 @@
 #define WORKER_DB_RETRY_LIMIT_MS 30000
 /* Attempts at writing results when the server answers but refuses. */
 #define WORKER_RECORD_ATTEMPTS 20
+/* Rows of a domain the operator holds wait this long between looks. */
+#define WORKER_HELD_RETRY_S 60
 
 static volatile sig_atomic_t worker_stop_requested;
 
@@ -57,6 +60,9 @@ struct worker {
 	struct buf sender;
 	struct delivery_result *results;	/* session_size of them */
 	long *result_rows;		/* the row index of each result */
+	unsigned *result_routes;	/* the route each took (reputation.h) */
+	long probe_result;		/* the result that is a probe, or -1 */
+	unsigned held_rows;		/* left for an operator hold */
 	struct buf handled;		/* a byte per row of the batch: its
 					 * result was recorded */
 	long paced_row;			/* row whose slot is reserved, or -1 */
@@ -170,6 +176,7 @@ worker_pace(struct worker *w, const char *email)
 	char key[300];
 	const char *domain = worker_domain_of(email);
 	const char *domain_rate;
+	double held_rate;
 	int64_t now = throttle_now_us(), at = now, t;
 
 	if (w->cfg->rate_limit > 0)
@@ -187,6 +194,13 @@ worker_pace(struct worker *w, const char *email)
 		snprintf(key, sizeof(key), "domain:%s", domain);
 		t = throttle_reserve(w->throttle, key,
 		    (double)config_parse_rate(domain_rate), now);
+		at = t > at ? t : at;
+	}
+	/* A destination held for its reputation goes at its held pace. */
+	held_rate = reputation_held_rate(&w->board->reputation, domain);
+	if (held_rate > 0) {
+		snprintf(key, sizeof(key), "held:%s", domain);
+		t = throttle_reserve(w->throttle, key, held_rate, now);
 		at = t > at ? t : at;
 	}
 	return (at - now) / 1000;
@@ -210,6 +224,37 @@ worker_outcome_of(enum relay_outcome outcome)
 	return DELIVERY_NOT_ATTEMPTED;
 }
 
+/* Tells the reputation table (reputation.h) how the relay answered a
+ * message: what its route carried, and the probe's fate. */
+static void
+worker_note_reputation(struct worker *w, const struct relay_result *result)
+{
+	struct reputation_table *table = &w->board->reputation;
+	const char *domain = worker_domain_of(w->rows.rows[
+	    w->result_rows[result->cookie]].fields[FIELD_EMAIL]);
+	unsigned route = w->result_routes[result->cookie];
+	int probe = (long)result->cookie == w->probe_result;
+
+	switch (result->outcome) {
+	case RELAY_SENT:
+		reputation_note_relayed(table, domain, route,
+		    result->queue_id);
+		if (probe)
+			reputation_probe_sent(table, domain, result->queue_id);
+		return;
+	case RELAY_DEFERRED:
+	case RELAY_FAILED:
+		reputation_note_refused(table, domain, route, result->reply,
+		    result->outcome == RELAY_FAILED);
+		break;
+	case RELAY_UNKNOWN:
+	case RELAY_NOT_ATTEMPTED:
+		break;
+	}
+	if (probe)
+		reputation_probe_lost(table, domain);
+}
+
 /* Relays the session and copies each message's outcome to its result. */
 static void
 worker_run_session(struct worker *w, struct relaypool_entry *relay)
@@ -230,6 +275,7 @@ worker_run_session(struct worker *w, struct relaypool_entry *relay)
 		r->queue_id = results[i].queue_id[0] ? results[i].queue_id :
 		    NULL;
 		r->reply = results[i].reply[0] ? results[i].reply : NULL;
+		worker_note_reputation(w, &results[i]);
 		sent += results[i].outcome == RELAY_SENT ||
 		    results[i].outcome == RELAY_UNKNOWN;
 		deferred += results[i].outcome == RELAY_DEFERRED;
@@ -339,6 +385,22 @@ worker_keep_attempted(struct worker *w, unsigned n, long *first_left)
 }
 
 /*
+ * Is row's domain held by the operator (herald route hold)? Its row is
+ * then left pending, marked handled for this pass: the batch comes back
+ * for it later (worker_finish).
+ */
+static int
+worker_row_held(struct worker *w, long index)
+{
+	if (!reputation_operator_held(&w->board->reputation, worker_domain_of(
+	    w->rows.rows[index].fields[FIELD_EMAIL])))
+		return 0;
+	w->handled.data[index] = 1;
+	w->held_rows++;
+	return 1;
+}
+
+/*
  * Sends rows from index `from` in one session (at most
  * relay_session_size, fewer when pacing asks to send early), records
  * them, and returns the index of the first row not handled. Rows the
@@ -352,20 +414,27 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	struct relaypool_entry *relay;
 	struct buf err = BUF_INIT;
 	int64_t retry_ms = 0;
-	unsigned n = 0, built = 0, kept;
+	unsigned n = 0, built = 0, kept, route;
 	long next, first_left;
+	const char *domain;
+	int probe;
 
-	while (from < (long)w->rows.count && w->handled.data[from])
-		from++;		/* recorded by an earlier session */
+	while (from < (long)w->rows.count && (w->handled.data[from] ||
+	    worker_row_held(w, from)))
+		from++;		/* recorded by an earlier session, or held */
 	if (from == (long)w->rows.count)
 		return from;
 	next = from;
 	/* The session goes to the first row's relay (its domain's route,
 	 * or the general one); it carries the rows that share it. */
-	relay = relaypool_pick_for(&w->relays, worker_domain_of(
-	    w->rows.rows[from].fields[FIELD_EMAIL]), scoreboard_now_ms(),
-	    &retry_ms);
+	domain = worker_domain_of(w->rows.rows[from].fields[FIELD_EMAIL]);
+	route = reputation_pick_route(&w->board->reputation, domain,
+	    relaypool_route_count(&w->relays, domain), 1, &probe);
+	relay = relaypool_pick_for(&w->relays, domain, route,
+	    scoreboard_now_ms(), &retry_ms);
 	if (relay == NULL) {
+		if (probe)
+			reputation_probe_lost(&w->board->reputation, domain);
 		/* The caller gives the batch back before waiting: a wait
 		 * longer than the lease would let another worker take it
 		 * while this one still meant to send it. */
@@ -373,17 +442,23 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 		return from;
 	}
 	relay_session_reset(relay->session);
+	w->probe_result = -1;
 	for (; next < (long)w->rows.count && n < w->session_size &&
 	    !worker_should_stop(w); next++) {
 		const struct delivery_row *row = &w->rows.rows[next];
 		struct delivery_result *r = &w->results[n];
 
-		if (w->handled.data[next])
+		if (w->handled.data[next] || worker_row_held(w, next))
 			continue;	/* recorded by an earlier session */
-		if (n > 0 && relaypool_pick_for(&w->relays, worker_domain_of(
-		    row->fields[FIELD_EMAIL]), scoreboard_now_ms(),
-		    &retry_ms) != relay)
-			break;	/* another route: the next session */
+		if (n > 0) {
+			domain = worker_domain_of(row->fields[FIELD_EMAIL]);
+			route = reputation_pick_route(&w->board->reputation,
+			    domain, relaypool_route_count(&w->relays, domain),
+			    0, &probe);
+			if (relaypool_pick_for(&w->relays, domain, route,
+			    scoreboard_now_ms(), &retry_ms) != relay)
+				break;	/* another route: the next session */
+		}
 		if (!worker_pace_row(w, next, built))
 			break;
 		memset(r, 0, sizeof(*r));
@@ -391,6 +466,9 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 		r->attempts = row->attempts;
 		r->outcome = DELIVERY_NOT_ATTEMPTED;
 		w->result_rows[n] = next;
+		w->result_routes[n] = route;
+		if (probe && n == 0)
+			w->probe_result = 0;
 		buf_reset(&err);
 		if (composer_build(w->composer, row, &w->messages[n],
 		    &w->sender, &err) != 0 ||
@@ -416,6 +494,10 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 	buf_free(&err);
 	if (built)
 		worker_run_session(w, relay);
+	else if (w->probe_result == 0)
+		reputation_probe_lost(&w->board->reputation,
+		    worker_domain_of(w->rows.rows[w->result_rows[0]].fields[
+		    FIELD_EMAIL]));
 	kept = worker_keep_attempted(w, n, &first_left);
 	if (first_left >= 0)
 		next = first_left;
@@ -536,7 +618,18 @@ worker_finish(struct worker *w, const struct batch *batch)
 	unsigned left;
 
 	if (delivery_rows_left(w->db, batch, &left, retry_at,
-	    sizeof(retry_at), &err) != 0 ||
+	    sizeof(retry_at), &err) == 0 && w->held_rows) {
+		/* Rows the operator holds are looked at again in a minute,
+		 * not at once: the batch would only come back to wait. */
+		time_t later = time(NULL) + WORKER_HELD_RETRY_S;
+		char held_at[32];
+
+		strftime(held_at, sizeof(held_at), "%Y-%m-%d %H:%M:%S",
+		    gmtime(&later));
+		if (retry_at[0] == '\0' || strcmp(retry_at, held_at) < 0)
+			snprintf(retry_at, sizeof(retry_at), "%s", held_at);
+	}
+	if (err.len ||
 	    batch_finish(w->db, &w->owner, batch, left > 0,
 	    retry_at[0] ? retry_at : NULL, &err) != 0)
 		worker_database_failed(w, "finishing a batch", &err);
@@ -591,6 +684,7 @@ worker_process_batch(struct worker *w, struct batch *batch)
 		goto out;
 	}
 	w->paced_row = -1;
+	w->held_rows = 0;
 	buf_reset(&w->handled);
 	buf_reserve(&w->handled, w->rows.count);
 	memset(w->handled.data, 0, w->rows.count + 1);
@@ -722,6 +816,7 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	w.reasons = xcalloc(w.session_size, sizeof(*w.reasons));
 	w.results = xcalloc(w.session_size, sizeof(*w.results));
 	w.result_rows = xcalloc(w.session_size, sizeof(*w.result_rows));
+	w.result_routes = xcalloc(w.session_size, sizeof(*w.result_routes));
 	delivery_rows_init(&w.rows);
 	w.loop = ev_loop_new(EVFLAG_AUTO);
 	if (w.loop == NULL) {
@@ -768,6 +863,7 @@ out:
 	free(w.reasons);
 	free(w.results);
 	free(w.result_rows);
+	free(w.result_routes);
 	buf_free(&w.handled);
 	buf_free(&w.sender);
 	delivery_rows_free(&w.rows);

@@ -117,6 +117,7 @@ static const struct bounce_phrase bounce_phrases[] = {
 	{ "tls required", BOUNCE_SECURITYERROR },
 	/* Blocklists before "spam": "spamhaus", "spamcop". */
 	{ "blocklist", BOUNCE_BLOCKED },
+	{ "blocked using", BOUNCE_BLOCKED },
 	{ "blacklist", BOUNCE_BLOCKED },
 	{ "block list", BOUNCE_BLOCKED },
 	{ "listed at", BOUNCE_BLOCKED },
@@ -246,8 +247,12 @@ bounce_contains(const char *text, const char *words)
 {
 	size_t n = strlen(words);
 
+	/* The phrases are lower case: most places fail on the first
+	 * character, without a call (the monitor classifies every new
+	 * deferral in Postfix's queue). */
 	for (; *text; text++)
-		if (strncasecmp(text, words, n) == 0)
+		if (tolower((unsigned char)*text) == words[0] &&
+		    strncasecmp(text, words, n) == 0)
 			return 1;
 	return 0;
 }

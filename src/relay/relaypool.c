@@ -89,6 +89,76 @@ relaypool_route_security(const struct herald_config *cfg,
 	security->password_file = file ? file : "";
 }
 
+/* The route record of r's domain, made on first use; NULL with the
+ * reason in err when there are too many. */
+static struct relaypool_route *
+relaypool_route(struct relaypool *pool, const struct herald_config *cfg,
+    const struct config_entry *r, struct buf *err)
+{
+	struct relaypool_route *route;
+
+	for (unsigned i = 0; i < pool->route_count; i++)
+		if (strcasecmp(pool->routes[i].domain, r->argument) == 0)
+			return &pool->routes[i];
+	if (strlen(r->argument) >= sizeof(pool->routes[0].domain) ||
+	    pool->route_count == RELAYPOOL_ROUTES_MAX) {
+		buf_printf(err, "%s:%u: %s: too many routed domains, or a "
+		    "domain name too long", cfg->path ? cfg->path :
+		    "(configuration)", r->line, r->argument);
+		return NULL;
+	}
+	route = &pool->routes[pool->route_count++];
+	memset(route, 0, sizeof(*route));
+	snprintf(route->domain, sizeof(route->domain), "%s", r->argument);
+	route->entry = RELAYPOOL_GENERAL;
+	return route;
+}
+
+/* The entry of r's relay ("HOST[:PORT]"), added on first use, into
+ * *index; -1 with "FILE:LINE: ..." for a bad value. */
+static int
+relaypool_entry_for(struct relaypool *pool, const struct herald_config *cfg,
+    const struct config_entry *r, const char *helo_name,
+    struct ev_loop *loop, const char *key, unsigned *index, struct buf *err)
+{
+	char host[256], name[300];
+	long port = 25;
+	const char *colon = strrchr(r->value, ':');
+	size_t length = colon ? (size_t)(colon - r->value) : strlen(r->value);
+	struct relaypool_security security;
+	unsigned i;
+
+	if (length == 0 || length >= sizeof(host) || (colon &&
+	    ((port = config_parse_port(colon + 1)) < 0))) {
+		buf_printf(err, "%s:%u: %s %s: expected HOST or HOST:PORT, "
+		    "found \"%s\"", cfg->path ? cfg->path : "(configuration)",
+		    r->line, key, r->argument, r->value);
+		return -1;
+	}
+	memcpy(host, r->value, length);
+	host[length] = '\0';
+	snprintf(name, sizeof(name), "%s:%ld", host, port);
+	relaypool_route_security(cfg, r->argument, &security);
+	for (i = 0; i < pool->count; i++)
+		if (strcmp(pool->entries[i].name, name) == 0)
+			break;
+	/* One session per relay: routes to it must agree on it. */
+	if (i < pool->count && (pool->entries[i].tls != security.tls ||
+	    strcmp(pool->entries[i].auth_user, security.auth_user) != 0)) {
+		buf_printf(err, "%s:%u: %s %s: relay %s is also used with "
+		    "other relay_tls/route_tls or AUTH settings; give routes "
+		    "to one relay the same ones", cfg->path ? cfg->path :
+		    "(configuration)", r->line, key, r->argument,
+		    pool->entries[i].name);
+		return -1;
+	}
+	if (i == pool->count && relaypool_add(pool, cfg, host, port,
+	    &security, helo_name, loop, err))
+		return -1;
+	*index = i;
+	return 0;
+}
+
 int
 relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
     const char *helo_name, struct ev_loop *loop, struct buf *err)
@@ -112,50 +182,36 @@ relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
 		goto fail;
 	pool->general = pool->count;
 	for (const struct config_entry *r = cfg->route; r; r = r->next) {
-		char host[256];
-		long port = 25;
-		struct relaypool_security security;
-		const char *colon = strrchr(r->value, ':');
-		unsigned i;
-		size_t length = colon ? (size_t)(colon - r->value) :
-		    strlen(r->value);
+		struct relaypool_route *route = relaypool_route(pool, cfg, r,
+		    err);
 
-		if (length == 0 || length >= sizeof(host) || (colon &&
-		    ((port = config_parse_port(colon + 1)) < 0)) ||
-		    strlen(r->argument) >= sizeof(pool->routes[0].domain) ||
-		    pool->route_count == RELAYPOOL_ROUTES_MAX) {
-			buf_printf(err, "%s:%u: route %s: expected HOST or "
-			    "HOST:PORT, found \"%s\"", cfg->path ? cfg->path :
-			    "(configuration)", r->line, r->argument, r->value);
+		if (route == NULL)
 			goto fail;
-		}
-		memcpy(host, r->value, length);
-		host[length] = '\0';
-		relaypool_route_security(cfg, r->argument, &security);
-		for (i = 0; i < pool->count; i++) {
-			char name[300];
+		if (route->entry != RELAYPOOL_GENERAL)
+			continue;	/* the first line for a domain wins */
+		if (relaypool_entry_for(pool, cfg, r, helo_name, loop,
+		    "route", &route->entry, err))
+			goto fail;
+	}
+	for (const struct config_entry *r = cfg->route_alternate; r;
+	    r = r->next) {
+		struct relaypool_route *route = relaypool_route(pool, cfg, r,
+		    err);
 
-			snprintf(name, sizeof(name), "%s:%ld", host, port);
-			if (strcmp(pool->entries[i].name, name) == 0)
-				break;
-		}
-		/* One session per relay: routes to it must agree on it. */
-		if (i < pool->count && (pool->entries[i].tls != security.tls ||
-		    strcmp(pool->entries[i].auth_user,
-		    security.auth_user) != 0)) {
-			buf_printf(err, "%s:%u: route %s: relay %s is also used "
-			    "with other relay_tls/route_tls or AUTH settings; "
-			    "give routes to one relay the same ones",
-			    cfg->path ? cfg->path : "(configuration)", r->line,
-			    r->argument, pool->entries[i].name);
+		if (route == NULL)
+			goto fail;
+		if (route->alternate_count == RELAYPOOL_ALTERNATES) {
+			buf_printf(err, "%s:%u: route_alternate %s: more than "
+			    "%d alternates for one domain", cfg->path ?
+			    cfg->path : "(configuration)", r->line,
+			    r->argument, RELAYPOOL_ALTERNATES);
 			goto fail;
 		}
-		if (i == pool->count && relaypool_add(pool, cfg, host, port,
-		    &security, helo_name, loop, err))
+		if (relaypool_entry_for(pool, cfg, r, helo_name, loop,
+		    "route_alternate",
+		    &route->alternates[route->alternate_count], err))
 			goto fail;
-		snprintf(pool->routes[pool->route_count].domain,
-		    sizeof(pool->routes[0].domain), "%s", r->argument);
-		pool->routes[pool->route_count++].entry = i;
+		route->alternate_count++;
 	}
 	return 0;
 fail:
@@ -188,18 +244,32 @@ relaypool_pick(struct relaypool *pool, int64_t now_ms, int64_t *retry_ms)
 	return NULL;
 }
 
+unsigned
+relaypool_route_count(const struct relaypool *pool, const char *domain)
+{
+	for (unsigned i = 0; i < pool->route_count; i++)
+		if (strcasecmp(pool->routes[i].domain, domain) == 0)
+			return 1 + pool->routes[i].alternate_count;
+	return 1;
+}
+
 struct relaypool_entry *
 relaypool_pick_for(struct relaypool *pool, const char *domain,
-    int64_t now_ms, int64_t *retry_ms)
+    unsigned route_index, int64_t now_ms, int64_t *retry_ms)
 {
 	for (unsigned i = 0; i < pool->route_count; i++) {
-		struct relaypool_entry *e;
+		const struct relaypool_route *route = &pool->routes[i];
+		unsigned entry;
 
-		if (strcasecmp(pool->routes[i].domain, domain) != 0)
+		if (strcasecmp(route->domain, domain) != 0)
 			continue;
-		e = &pool->entries[pool->routes[i].entry];
-		if (e->down_until_ms <= now_ms)
-			return e;
+		entry = route_index == 0 ? route->entry :
+		    route_index <= route->alternate_count ?
+		    route->alternates[route_index - 1] : route->entry;
+		if (entry == RELAYPOOL_GENERAL)
+			break;
+		if (pool->entries[entry].down_until_ms <= now_ms)
+			return &pool->entries[entry];
 		break;		/* its relay is down: the general ones */
 	}
 	return relaypool_pick(pool, now_ms, retry_ms);

@@ -26,6 +26,8 @@
 
 #define RELAYPOOL_MAX 16	/* primary, backup and route targets */
 #define RELAYPOOL_ROUTES_MAX 256
+#define RELAYPOOL_ALTERNATES 3	/* route_alternate lines per domain */
+#define RELAYPOOL_GENERAL (~0U)	/* a route on relay_host / backup */
 
 struct relaypool_entry {
 	char name[300];			/* "host:port", for logs */
@@ -41,18 +43,23 @@ struct relaypool {
 	unsigned count;
 	unsigned general;		/* entries[0..general): primary, backup */
 	long retry_limit_ms;
-	/* "route DOMAIN = HOST[:PORT]": the domain's relay entry. */
+	/* "route DOMAIN = HOST[:PORT]": the domain's relay entry
+	 * (RELAYPOOL_GENERAL when it has only alternates); its
+	 * "route_alternate" entries in order (reputation.h). */
 	struct relaypool_route {
 		char domain[256];
 		unsigned entry;
+		unsigned alternates[RELAYPOOL_ALTERNATES];
+		unsigned alternate_count;
 	} routes[RELAYPOOL_ROUTES_MAX];
 	unsigned route_count;
 };
 
 /* Sets up sessions for relay_host, relay_backup_host and every route
- * target, their connections on loop (the worker's); -1 with
- * "FILE:LINE: route DOMAIN: ..." for a bad route, and with the reason
- * for a password file that cannot be read or that others may read. */
+ * target and route_alternate target, their connections on loop (the
+ * worker's); -1 with "FILE:LINE: route DOMAIN: ..." for a bad route,
+ * and with the reason for a password file that cannot be read or that
+ * others may read. */
 int relaypool_init(struct relaypool *pool, const struct herald_config *cfg,
     const char *helo_name, struct ev_loop *loop, struct buf *err);
 void relaypool_free(struct relaypool *pool);
@@ -65,12 +72,18 @@ struct relaypool_entry *relaypool_pick(struct relaypool *pool, int64_t now_ms,
     int64_t *retry_ms);
 
 /*
- * The relay for a recipient domain: its route when it has one and the
- * route's relay is up, otherwise the primary or backup (the route's
- * fallback). NULL when none is up, with *retry_ms as in relaypool_pick.
+ * The relay for a recipient domain on its route route_index (0: its own
+ * route, N: its Nth route_alternate; reputation.h) when that relay is
+ * up, otherwise the primary or backup (the route's fallback). NULL when
+ * none is up, with *retry_ms as in relaypool_pick.
  */
 struct relaypool_entry *relaypool_pick_for(struct relaypool *pool,
-    const char *domain, int64_t now_ms, int64_t *retry_ms);
+    const char *domain, unsigned route_index, int64_t now_ms,
+    int64_t *retry_ms);
+
+/* 1 + the number of domain's route_alternate relays. */
+unsigned relaypool_route_count(const struct relaypool *pool,
+    const char *domain);
 
 /* Records how a session on entry went. */
 void relaypool_report(struct relaypool *pool, struct relaypool_entry *entry,

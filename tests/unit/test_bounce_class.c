@@ -34,6 +34,9 @@ START_TEST(the_words_decide_first)
 	    "unknown in virtual mailbox table", "userunknown", 1);
 	expect("5.7.1", "554 5.7.1 Service unavailable; Client host "
 	    "[192.0.2.1] blocked using zen.spamhaus.org", "blocked", 0);
+	expect(NULL, "host mx.example[192.0.2.1] said: 421 4.7.0 [192.0.2.9] "
+	    "Service unavailable, blocked using rbl.example (in reply to RCPT "
+	    "TO command)", "blocked", 0);
 	expect("5.7.1", "550 5.7.1 Our system has detected that this message "
 	    "is likely unsolicited mail", "spamdetected", 0);
 	expect("5.7.1", "554 5.7.1 <a@b>: Relay access denied", "norelaying",

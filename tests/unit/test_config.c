@@ -414,9 +414,12 @@ END_TEST
 START_TEST(route_values_are_checked)
 {
 	expect_error("route gmail.com = relay2:99999\n", ":1:",
-	    "key \"route gmail.com\": expected \"route DOMAIN = HOST\" or "
-	    "HOST:PORT, found \"relay2:99999\"");
+	    "key \"route gmail.com\": expected HOST or HOST:PORT, found "
+	    "\"relay2:99999\"");
 	expect_error("route gmail.com = :25\n", ":1:", "HOST:PORT");
+	expect_error("route_alternate gmail.com = relay3:0\n", ":1:",
+	    "key \"route_alternate gmail.com\": expected HOST or HOST:PORT, "
+	    "found \"relay3:0\"");
 }
 END_TEST
 
