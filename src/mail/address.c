@@ -201,3 +201,36 @@ address_is_safe_for_smtp(const char *s)
 			return 0;
 	return 1;
 }
+
+int
+address_parse_mailbox(const char *text, struct buf *name,
+    struct buf *address, struct buf *why)
+{
+	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	size_t name_start = 0, name_end = lt ? (size_t)(lt - text) : 0;
+
+	buf_reset(name);
+	if (strpbrk(text, "\r\n")) {
+		buf_append_str(why, "line breaks are not allowed");
+		return -1;
+	}
+	if (lt && (gt == NULL || gt[1] != '\0')) {
+		buf_append_str(why, "expected \"Name <address>\" or an "
+		    "address");
+		return -1;
+	}
+	while (name_start < name_end && text[name_start] == ' ')
+		name_start++;
+	while (name_end > name_start && text[name_end - 1] == ' ')
+		name_end--;
+	if (name_end - name_start >= 2 && text[name_start] == '"' &&
+	    text[name_end - 1] == '"') {
+		name_start++;
+		name_end--;
+	}
+	if (address_check(lt ? lt + 1 : text, lt ? (size_t)(gt - lt - 1) :
+	    strlen(text), address, why) != 0)
+		return -1;
+	buf_append(name, text + name_start, name_end - name_start);
+	return 0;
+}

@@ -21,6 +21,16 @@
 int address_check(const char *text, size_t length, struct buf *normalized,
     struct buf *why);
 
+/*
+ * Splits a From-style mailbox, "Name <address>", "\"Name\" <address>"
+ * or a bare address, and checks its address: 0 with the display name
+ * (quotes and outer spaces removed, "" when none) and the normalized
+ * address in name and address (reset first); -1 with the reason in why
+ * (a line break, a malformed bracket, or address_check()'s reason).
+ */
+int address_parse_mailbox(const char *text, struct buf *name,
+    struct buf *address, struct buf *why);
+
 /* 1 when s can stand in MAIL FROM/RCPT TO: non-empty, printable ASCII
  * without spaces or angle brackets. */
 int address_is_safe_for_smtp(const char *s);

@@ -118,40 +118,21 @@ set_string(struct tvalue *v, const char *s, size_t length)
 	v->length = length;
 }
 
-/* "Name <addr>", "\"Name\" <addr>" or "addr" into its two parts. */
+/* A From's two parts (address.h), each allocated. */
 static int
 parse_from(const char *text, char **from_name, char **from_address,
     struct buf *err)
 {
-	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-	struct buf address = BUF_INIT, why = BUF_INIT;
-	size_t name_start = 0, name_end = lt ? (size_t)(lt - text) : 0;
-	const char *addr = lt ? lt + 1 : text;
-	size_t addr_length = lt ? (gt ? (size_t)(gt - addr) : 0) : strlen(text);
-	int status = 0;
+	struct buf name = BUF_INIT, address = BUF_INIT, why = BUF_INIT;
+	int status = address_parse_mailbox(text, &name, &address, &why);
 
-	if (lt && (gt == NULL || gt[1] != '\0')) {
-		buf_printf(err, "From \"%s\": expected \"Name <address>\" or "
-		    "an address", text);
-		return -1;
-	}
-	while (name_start < name_end && text[name_start] == ' ')
-		name_start++;
-	while (name_end > name_start && text[name_end - 1] == ' ')
-		name_end--;
-	if (name_end - name_start >= 2 && text[name_start] == '"' &&
-	    text[name_end - 1] == '"') {
-		name_start++;
-		name_end--;
-	}
-	if (address_check(addr, addr_length, &address, &why) != 0) {
+	if (status != 0) {
 		buf_printf(err, "From \"%s\": %s", text, buf_str(&why));
-		status = -1;
 	} else {
-		*from_name = xstrndup(text + name_start,
-		    name_end - name_start);
+		*from_name = buf_steal(&name);
 		*from_address = buf_steal(&address);
 	}
+	buf_free(&name);
 	buf_free(&address);
 	buf_free(&why);
 	return status;

@@ -4,31 +4,18 @@
  */
 #include "mailing_check.h"
 
-#include <string.h>
-
 #include "address.h"
 
 int
 mailing_check_from(const char *text, struct buf *err)
 {
-	const char *lt = strrchr(text, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-	struct buf normalized = BUF_INIT, why = BUF_INIT;
-	int status;
+	struct buf name = BUF_INIT, address = BUF_INIT, why = BUF_INIT;
+	int status = address_parse_mailbox(text, &name, &address, &why);
 
-	if (lt && (gt == NULL || gt[1] != '\0')) {
-		buf_printf(err, "--from \"%s\": expected \"Name <address>\" "
-		    "or an address", text);
-		return -1;
-	}
-	if (strpbrk(text, "\r\n")) {
-		buf_printf(err, "--from: line breaks are not allowed");
-		return -1;
-	}
-	status = address_check(lt ? lt + 1 : text, lt ? (size_t)(gt - lt - 1) :
-	    strlen(text), &normalized, &why);
 	if (status)
 		buf_printf(err, "--from \"%s\": %s", text, buf_str(&why));
-	buf_free(&normalized);
+	buf_free(&name);
+	buf_free(&address);
 	buf_free(&why);
 	return status;
 }
