@@ -163,6 +163,38 @@ b = d["blocked.example"]
 assert b["decision"] == "moved" and b["route"] == 1, b
 assert b["routes"][0]["deferred"].get("blocked", 0) >= 5, b
 PY
+# herald report carries the same figures in JSON and, row for row, CSV
+# (taken after the JSON: counters only grow, the window may move).
+HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" report 1 --json >"$T_DIR/report.json" 2>&1
+HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" report 1 --csv >"$T_DIR/report.csv" 2>&1
+/usr/bin/python3 - "$T_DIR/report.json" "$T_DIR/report.csv" "127.0.0.1:$b_port" <<'PY' >"$T_DIR/report.out" 2>&1 &&
+import csv, json, sys
+d = {x["domain"]: x for x in json.load(open(sys.argv[1]))["destinations"]}
+b = d["blocked.example"]
+assert b["decision"] == "moved" and b["route"] == 1 and b["relay"] == sys.argv[3], b
+assert b["routes"][0]["deferred"].get("blocked", 0) >= 5, b
+assert d["example.net"]["decision"] == "normal" and d["example.net"]["route"] == 0, d
+want = {}
+for x in d.values():
+    for k in ("decision", "route", "relay", "decided_seconds_ago", "held_per_hour"):
+        want[(x["domain"], k)] = x[k]
+    for r in x["routes"]:
+        for k in ("relay", "relayed", "blocked", "window_relayed", "window_blocked"):
+            want[(x["domain"], "route_%d_%s" % (r["route"], k))] = r[k]
+        for kind in ("deferred", "failed"):
+            for c, n in r[kind].items():
+                want[(x["domain"], "route_%d_%s_%s" % (r["route"], kind, c))] = n
+got = {(r["key"], r["measure"]): r["value"] for r in csv.DictReader(open(sys.argv[2])) if r["section"] == "destinations"}
+assert set(got) == set(want), sorted(set(got) ^ set(want))
+for k, v in want.items():
+    if isinstance(v, str) or k[1] in ("route", "held_per_hour"):
+        assert got[k] == str(v), (k, got[k], v)
+    elif "window" not in k[1] and k[1] != "decided_seconds_ago":
+        assert int(got[k]) >= v, (k, got[k], v)
+print("%d destinations, %d CSV rows" % (len(d), len(got)))
+PY
+	t_ok "herald report --json and --csv show the destinations: $(cat "$T_DIR/report.out")" ||
+	t_fail "report destinations" "$(cat "$T_DIR/report.out"; tail -3 "$T_DIR/report.json")"
 
 # --- A accepts again: nothing lost, and blocked.example comes back --------
 # A probe needs a message to send: the next mailing's first one.
