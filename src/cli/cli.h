@@ -120,16 +120,23 @@ int cmd_suppress(struct cli *cli, int argc, char **argv);
 int cmd_route(struct cli *cli, int argc, char **argv);
 
 struct scoreboard;
+/* How the DESTINATIONS section is printed: text, a JSON array, or CSV
+ * rows of herald report's long format ("destinations", domain,
+ * measure, value). */
+enum route_format { ROUTE_TEXT, ROUTE_JSON, ROUTE_CSV };
 /* The DESTINATIONS section (cmd_route.c): each destination's route,
- * decision and figures from a running heraldd's scoreboard, as text or
- * as a JSON array; herald status and herald route show print it. */
+ * decision and figures from a running heraldd's scoreboard; herald
+ * status, herald route show and herald report print it. */
 void route_print_destinations(const struct herald_config *cfg,
-    const struct scoreboard *board, int json);
+    const struct scoreboard *board, enum route_format format);
 /* The same from the running heraldd's scoreboard, after printing
  * before: -1 (nothing printed) with the reason in err when heraldd is
  * not running. */
-int route_print_running(const struct herald_config *cfg, int json,
-    const char *before, struct buf *err);
+int route_print_running(const struct herald_config *cfg,
+    enum route_format format, const char *before, struct buf *err);
+/* A CSV field (cmd_report.c): quoted when it holds a comma, quote or
+ * line break; nothing for NULL. */
+void report_csv_field(const char *s);
 /* (further subcommands) */
 
 #endif

@@ -14,7 +14,8 @@
  * format (section, key, measure, value) so that every section fits one
  * table. Column names are snake_case keys, the same in JSON and CSV;
  * counts are JSON numbers; a value that does not exist (no delivery yet)
- * is null.
+ * is null. The destinations' routes and figures come last, from the
+ * running heraldd's scoreboard (cmd_route.c prints them).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,10 @@ cmd_report_usage(FILE *out)
 	    "summed as recorded: one currency is assumed).\n"
 	    "--json prints one document (counts as numbers, keys such as\n"
 	    "first_delivery), --csv one table with a section column; one of\n"
-	    "the two at most.\n");
+	    "the two at most. When heraldd runs on this node, the report\n"
+	    "ends with where each destination's mail goes now (as herald\n"
+	    "route show): \"destinations\" in JSON, section destinations\n"
+	    "in CSV.\n");
 }
 
 /* A section's column: its key (JSON, CSV, text header) and its kind. */
@@ -140,8 +144,8 @@ json_value(const char *s, int number)
 		json_string(s);
 }
 
-static void
-csv_field(const char *s)
+void
+report_csv_field(const char *s)
 {
 	if (s == NULL)
 		return;
@@ -182,9 +186,14 @@ report_table(MYSQL *db, const char *id, char table[HISTORY_TABLE_NAME_MAX],
 	return 0;
 }
 
+/* The document, with the destinations (reputation.h) from the running
+ * heraldd's scoreboard; null when heraldd does not run on this node. */
 static void
-print_json(const char *id, const struct section *sections)
+print_json(const struct herald_config *cfg, const char *id,
+    const struct section *sections)
 {
+	struct buf not_running = BUF_INIT;
+
 	printf("{\"mailing\": %s", id);
 	for (unsigned s = 0; s < SECTION_COUNT; s++) {
 		printf(", \"%s\": [", sections[s].name);
@@ -200,23 +209,32 @@ print_json(const char *id, const struct section *sections)
 		}
 		printf("]");
 	}
+	if (route_print_running(cfg, ROUTE_JSON, ", \"destinations\": ",
+	    &not_running) != 0)
+		printf(", \"destinations\": null");
 	printf("}\n");
+	buf_free(&not_running);
 }
 
-/* Long format: one value per line, every section alike. */
+/* Long format: one value per line, every section alike; then the
+ * destinations' rows, when heraldd runs on this node. */
 static void
-print_csv(const struct section *sections)
+print_csv(const struct herald_config *cfg, const struct section *sections)
 {
+	struct buf not_running = BUF_INIT;
+
 	printf("section,key,measure,value\n");
 	for (unsigned s = 0; s < SECTION_COUNT; s++)
 		for (unsigned r = 0; r < sections[s].count; r++)
 			for (unsigned c = 1; c < sections[s].columns; c++) {
 				printf("%s,", sections[s].name);
-				csv_field(sections[s].rows[r][0]);
+				report_csv_field(sections[s].rows[r][0]);
 				printf(",%s,", report_columns[s][c].key);
-				csv_field(sections[s].rows[r][c]);
+				report_csv_field(sections[s].rows[r][c]);
 				putchar('\n');
 			}
+	route_print_running(cfg, ROUTE_CSV, "", &not_running);
+	buf_free(&not_running);
 }
 
 /* Each section a table whose columns are as wide as their widest cell. */
@@ -456,16 +474,16 @@ cmd_report(struct cli *cli, int argc, char **argv)
 		goto done;
 
 	if (format == FORMAT_JSON)
-		print_json(id, sections);
+		print_json(cfg, id, sections);
 	else if (format == FORMAT_CSV)
-		print_csv(sections);
+		print_csv(cfg, sections);
 	else {
 		/* And where the destinations' mail goes now, on this node
 		 * (reputation.h), when heraldd runs here. */
 		struct buf not_running = BUF_INIT;
 
 		print_text(sections);
-		route_print_running(cfg, 0, "\n", &not_running);
+		route_print_running(cfg, ROUTE_TEXT, "\n", &not_running);
 		buf_free(&not_running);
 	}
 	status = CLI_OK;

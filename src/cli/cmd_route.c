@@ -60,17 +60,74 @@ route_print_json_text(const char *s)
 	buf_free(&b);
 }
 
+/* One CSV row of the destinations section: the domain, a measure (its
+ * route's number first when route >= 0) and its value. */
+static void
+route_print_csv(const char *domain, int route, const char *measure,
+    const char *value)
+{
+	printf("destinations,");
+	report_csv_field(domain);
+	if (route >= 0)
+		printf(",route_%d_%s,", route, measure);
+	else
+		printf(",%s,", measure);
+	report_csv_field(value);
+	putchar('\n');
+}
+
+static void
+route_print_csv_count(const char *domain, int route, const char *measure,
+    long long value)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", value);
+	route_print_csv(domain, route, measure, text);
+}
+
+/* A route's deferrals or failures by class: JSON members, CSV rows
+ * (kind_class) or text; returns how many classes had any. */
+static unsigned
+route_print_classes(const char *domain, unsigned route, const char *kind,
+    const _Atomic uint64_t *counts, enum route_format format)
+{
+	unsigned k = 0;
+
+	for (unsigned c = 0; c < BOUNCE_REASON_COUNT; c++) {
+		uint64_t n = atomic_load(&counts[c]);
+		char measure[64];
+
+		if (n == 0)
+			continue;
+		if (format == ROUTE_CSV) {
+			snprintf(measure, sizeof(measure), "%s_%s", kind,
+			    bounce_reason_name(c));
+			route_print_csv_count(domain, (int)route, measure,
+			    (long long)n);
+		} else {
+			printf(format == ROUTE_JSON ? "%s\"%s\": %llu" :
+			    "%s %s %llu", k ? (format == ROUTE_JSON ? ", " :
+			    ",") : "", bounce_reason_name(c),
+			    (unsigned long long)n);
+		}
+		k++;
+	}
+	return k;
+}
+
 void
 route_print_destinations(const struct herald_config *cfg,
-    const struct scoreboard *board, int json)
+    const struct scoreboard *board, enum route_format format)
 {
+	int json = format == ROUTE_JSON;
 	const struct reputation_table *t = &board->reputation;
 	int64_t now = scoreboard_now_ms();
 	unsigned shown = 0;
 
 	if (json)
 		printf("[");
-	else
+	else if (format == ROUTE_TEXT)
 		printf("DESTINATIONS (over the last %ld s)\n",
 		    cfg->reputation_window);
 	for (unsigned i = 0; i < REPUTATION_DOMAINS; i++) {
@@ -96,6 +153,16 @@ route_print_destinations(const struct herald_config *cfg,
 			    "\"held_per_hour\": %llu, \"routes\": [",
 			    decided ? (long long)((now - decided) / 1000) : -1,
 			    (unsigned long long)atomic_load(&d->held_per_hour));
+		} else if (format == ROUTE_CSV) {
+			route_print_csv(d->domain, -1, "decision",
+			    route_decision_text(d));
+			route_print_csv_count(d->domain, -1, "route", route);
+			route_print_csv(d->domain, -1, "relay", name);
+			route_print_csv_count(d->domain, -1,
+			    "decided_seconds_ago", decided ? (now - decided) /
+			    1000 : -1);
+			route_print_csv_count(d->domain, -1, "held_per_hour",
+			    (long long)atomic_load(&d->held_per_hour));
 		} else {
 			printf("  %s  route %u (%s)  %s", d->domain, route,
 			    name, route_decision_text(d));
@@ -115,7 +182,7 @@ route_print_destinations(const struct herald_config *cfg,
 			const struct reputation_route *f = &d->routes[r];
 			uint64_t wr = atomic_load(&f->window_relayed);
 			uint64_t wb = atomic_load(&f->window_blocked);
-			unsigned k = 0;
+			unsigned k;
 
 			reputation_route_name(cfg, d->domain, r, name,
 			    sizeof(name));
@@ -131,6 +198,19 @@ route_print_destinations(const struct herald_config *cfg,
 				    atomic_load(&f->blocked),
 				    (unsigned long long)wr,
 				    (unsigned long long)wb);
+			} else if (format == ROUTE_CSV) {
+				route_print_csv(d->domain, (int)r, "relay",
+				    name);
+				route_print_csv_count(d->domain, (int)r,
+				    "relayed", (long long)atomic_load(
+				    &f->relayed));
+				route_print_csv_count(d->domain, (int)r,
+				    "blocked", (long long)atomic_load(
+				    &f->blocked));
+				route_print_csv_count(d->domain, (int)r,
+				    "window_relayed", (long long)wr);
+				route_print_csv_count(d->domain, (int)r,
+				    "window_blocked", (long long)wb);
 			} else {
 				printf("    route %u %s: %llu relayed, %llu "
 				    "blocked (%.0f%%) in the window; deferred:",
@@ -138,32 +218,16 @@ route_print_destinations(const struct herald_config *cfg,
 				    (unsigned long long)wb, wr ? 100.0 *
 				    (double)wb / (double)wr : 0.0);
 			}
-			for (unsigned c = 0; c < BOUNCE_REASON_COUNT; c++) {
-				uint64_t n = atomic_load(&f->deferred[c]);
-
-				if (n == 0)
-					continue;
-				printf(json ? "%s\"%s\": %llu" : "%s %s %llu",
-				    k++ ? (json ? ", " : ",") : "",
-				    bounce_reason_name(c),
-				    (unsigned long long)n);
-			}
+			k = route_print_classes(d->domain, r, "deferred",
+			    f->deferred, format);
 			if (json)
 				printf("}, \"failed\": {");
-			else
+			else if (format == ROUTE_TEXT)
 				printf("%s; failed:", k ? "" : " none");
-			k = 0;
-			for (unsigned c = 0; c < BOUNCE_REASON_COUNT; c++) {
-				uint64_t n = atomic_load(&f->failed[c]);
-
-				if (n == 0)
-					continue;
-				printf(json ? "%s\"%s\": %llu" : "%s %s %llu",
-				    k++ ? (json ? ", " : ",") : "",
-				    bounce_reason_name(c),
-				    (unsigned long long)n);
-			}
-			printf(json ? "}}" : "%s\n", k ? "" : " none");
+			k = route_print_classes(d->domain, r, "failed",
+			    f->failed, format);
+			if (format != ROUTE_CSV)
+				printf(json ? "}}" : "%s\n", k ? "" : " none");
 		}
 		if (json)
 			printf("]}");
@@ -171,13 +235,13 @@ route_print_destinations(const struct herald_config *cfg,
 	}
 	if (json)
 		printf("]");
-	else if (shown == 0)
+	else if (format == ROUTE_TEXT && shown == 0)
 		printf("  none yet\n");
 }
 
 int
-route_print_running(const struct herald_config *cfg, int json,
-    const char *before, struct buf *err)
+route_print_running(const struct herald_config *cfg,
+    enum route_format format, const char *before, struct buf *err)
 {
 	char *path = scoreboard_path(cfg->state_directory);
 	const struct scoreboard *board = scoreboard_open_readonly(path, err);
@@ -192,9 +256,7 @@ route_print_running(const struct herald_config *cfg, int json,
 		return -1;
 	}
 	fputs(before, stdout);
-	route_print_destinations(cfg, board, json);
-	if (json)
-		printf("\n");
+	route_print_destinations(cfg, board, format);
 	scoreboard_unmap(board);
 	return 0;
 }
@@ -312,11 +374,14 @@ cmd_route(struct cli *cli, int argc, char **argv)
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;
-	if (route_print_running(cfg, json, "", &err) != 0) {
+	if (route_print_running(cfg, json ? ROUTE_JSON : ROUTE_TEXT, "",
+	    &err) != 0) {
 		msg_error("route show: %s", buf_str(&err));
 		buf_free(&err);
 		return CLI_FAILED;
 	}
+	if (json)
+		printf("\n");
 	buf_free(&err);
 	return CLI_OK;
 }

@@ -145,7 +145,7 @@ reputation_watch_recipient(void *arg, const char *queue_id,
 	struct reputation_history *h;
 	struct bounce_class class;
 	uint64_t key;
-	int route;
+	int route, seen;
 
 	if (at == NULL)
 		return;
@@ -164,10 +164,15 @@ reputation_watch_recipient(void *arg, const char *queue_id,
 			    bounce_reason_name(class.reason));
 		}
 	}
-	if (*delay_reason == '\0')
-		return;		/* not tried yet */
 	key = reputation_queue_hash(queue_id) * 31 ^ reputation_queue_hash(
 	    address);
+	seen = w->seen_count && bsearch(&key, w->seen, w->seen_count,
+	    sizeof(*w->seen), reputation_key_compare);
+	/* No reason: not tried yet, or back in the active queue for a
+	 * retry (postqueue shows no reason there). A deferral counted
+	 * before stays remembered, or each retry would count it again. */
+	if (*delay_reason == '\0' && !seen)
+		return;
 	if (w->fresh_count == w->fresh_capacity) {
 		w->fresh_capacity = w->fresh_capacity ? 2 * w->fresh_capacity :
 		    1024;
@@ -177,8 +182,7 @@ reputation_watch_recipient(void *arg, const char *queue_id,
 	w->fresh[w->fresh_count++] = key;
 	/* Counted when first seen; classifying is the costly part (tens of
 	 * microseconds), so a queue's old deferrals cost only a lookup. */
-	if (w->seen_count && bsearch(&key, w->seen, w->seen_count,
-	    sizeof(*w->seen), reputation_key_compare))
+	if (seen)
 		return;
 	bounce_classify(NULL, delay_reason, &class);
 	route = reputation_route_of(w->table, queue_id);

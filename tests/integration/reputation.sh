@@ -58,6 +58,42 @@ start_route() {	# NAME BIND_ADDRESS: sets <NAME>_port and <NAME>_conf
 start_route a 127.0.0.1
 start_route b 127.0.0.2
 
+# --- a gmond, where the monitor's herald_domain_* metrics go ----------------
+gmond_udp=$(t_free_port)
+gmond_xml=$(t_free_port)
+cat >"$T_DIR/gmond.conf" <<CONF
+globals { daemonize = no  setuid = no  user = nobody  mute = no  deaf = no
+  allow_extra_data = yes  host_dmax = 0  send_metadata_interval = 0 }
+cluster { name = "herald-test" }
+udp_recv_channel { port = $gmond_udp  bind = 127.0.0.1 }
+tcp_accept_channel { port = $gmond_xml  bind = 127.0.0.1 }
+CONF
+if [ -x /usr/sbin/gmond ]; then
+	/usr/sbin/gmond -c "$T_DIR/gmond.conf" -f >"$T_DIR/gmond.log" 2>&1 &
+	t_at_exit "kill $! 2>/dev/null"
+else
+	echo "# gmond is not installed (ganglia-monitor): Ganglia metrics not checked"
+fi
+# gmond_value NAME: the value gmond holds for metric NAME, or "absent".
+gmond_value() {
+	/usr/bin/python3 - "$gmond_xml" "$1" <<'PY' 2>&1
+import socket, sys, xml.etree.ElementTree as ET
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2)
+d = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    d += c
+m = [x.get("VAL") for x in ET.fromstring(d).iter("METRIC") if x.get("NAME") == sys.argv[2]]
+print(m[0] if m else "absent")
+PY
+}
+# gmond_is NAME OP NUMBER: gmond holds NAME and its value OP NUMBER (awk).
+gmond_is() {
+	gmond_value "$1" | awk -v n="$3" "\$1 != \"absent\" && \$1 + 0 $2 n { ok = 1 } END { exit !ok }"
+}
+
 # --- herald ----------------------------------------------------------------
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
 mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
@@ -79,7 +115,8 @@ relay_host = 127.0.0.1
 relay_port = $a_port
 postfix_config_directory = $a_conf
 metrics_interval = 1
-gmond_host =
+gmond_host = 127.0.0.1
+gmond_port = $gmond_udp
 worker_count = 2
 relay_session_size = 5
 pid_file = $T_DIR/heraldd.pid
@@ -163,6 +200,46 @@ b = d["blocked.example"]
 assert b["decision"] == "moved" and b["route"] == 1, b
 assert b["routes"][0]["deferred"].get("blocked", 0) >= 5, b
 PY
+# herald report carries the same figures in JSON and, row for row, CSV
+# (taken after the JSON: counters only grow, the window may move).
+HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" report 1 --json >"$T_DIR/report.json" 2>&1
+HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" report 1 --csv >"$T_DIR/report.csv" 2>&1
+/usr/bin/python3 - "$T_DIR/report.json" "$T_DIR/report.csv" "127.0.0.1:$b_port" <<'PY' >"$T_DIR/report.out" 2>&1 &&
+import csv, json, sys
+d = {x["domain"]: x for x in json.load(open(sys.argv[1]))["destinations"]}
+b = d["blocked.example"]
+assert b["decision"] == "moved" and b["route"] == 1 and b["relay"] == sys.argv[3], b
+assert b["routes"][0]["deferred"].get("blocked", 0) >= 5, b
+assert d["example.net"]["decision"] == "normal" and d["example.net"]["route"] == 0, d
+want = {}
+for x in d.values():
+    for k in ("decision", "route", "relay", "decided_seconds_ago", "held_per_hour"):
+        want[(x["domain"], k)] = x[k]
+    for r in x["routes"]:
+        for k in ("relay", "relayed", "blocked", "window_relayed", "window_blocked"):
+            want[(x["domain"], "route_%d_%s" % (r["route"], k))] = r[k]
+        for kind in ("deferred", "failed"):
+            for c, n in r[kind].items():
+                want[(x["domain"], "route_%d_%s_%s" % (r["route"], kind, c))] = n
+got = {(r["key"], r["measure"]): r["value"] for r in csv.DictReader(open(sys.argv[2])) if r["section"] == "destinations"}
+assert set(got) == set(want), sorted(set(got) ^ set(want))
+for k, v in want.items():
+    if isinstance(v, str) or k[1] in ("route", "held_per_hour"):
+        assert got[k] == str(v), (k, got[k], v)
+    elif "window" not in k[1] and k[1] != "decided_seconds_ago":
+        assert int(got[k]) >= v, (k, got[k], v)
+print("%d destinations, %d CSV rows" % (len(d), len(got)))
+PY
+	t_ok "herald report --json and --csv show the destinations: $(cat "$T_DIR/report.out")" ||
+	t_fail "report destinations" "$(cat "$T_DIR/report.out"; tail -3 "$T_DIR/report.json")"
+if [ -x /usr/sbin/gmond ]; then
+	wait_for 30 gmond_is herald_domain_blocked_example_route == 1 &&
+		gmond_is herald_domain_blocked_example_blocked_share == 0 &&
+		gmond_is herald_domain_example_net_route == 0 &&
+		gmond_is herald_domain_example_net_blocked_share == 0 &&
+		t_ok "Ganglia: blocked.example on route 1 (blocked share 0 there), example.net on route 0 (share 0)" ||
+		t_fail "Ganglia after the move" "$(for m in blocked_example_route blocked_example_blocked_share example_net_route example_net_blocked_share; do echo "$m $(gmond_value herald_domain_$m)"; done)"
+fi
 
 # --- A accepts again: nothing lost, and blocked.example comes back --------
 # A probe needs a message to send: the next mailing's first one.
@@ -211,6 +288,26 @@ held_bound=$((($(date +%s) - held_since) / 3 + 3))
 [ "$held_sent" -le "$held_bound" ] &&
 	t_ok "route A got $held_sent messages for blocked.example while held and refusing (bound $held_bound)" ||
 	t_fail "bounded while held" "$held_sent to A, bound $held_bound"
+# Ganglia: the share gmond holds is the one this heraldd computed over
+# the window (route show --json), at or above reputation_block_rate and
+# no more than 100% (a deferral is counted once, not at each retry).
+held_share() {
+	HERALD_CONFIG="$T_CONFIG.run" "$HERALD_BIN" route show --json >"$T_DIR/held.json" 2>&1 &&
+	share=$(/usr/bin/python3 -c 'import json, sys
+b = {x["domain"]: x for x in json.load(open(sys.argv[1]))}["blocked.example"]
+r = b["routes"][b["route"]]
+print(100.0 * r["window_blocked"] / r["window_relayed"])' "$T_DIR/held.json") &&
+	gmond_is herald_domain_blocked_example_route == 0 &&
+	gmond_is herald_domain_blocked_example_blocked_share ">=" 50 &&
+	gmond_is herald_domain_blocked_example_blocked_share "<=" 100 &&
+	gmond_value herald_domain_blocked_example_blocked_share |
+	    awk -v s="$share" '{ exit !($1 - s < 0.01 && s - $1 < 0.01) }'
+}
+if [ -x /usr/sbin/gmond ]; then
+	wait_for 30 held_share &&
+		t_ok "Ganglia: held blocked.example on route 0, blocked share $(gmond_value herald_domain_blocked_example_blocked_share) as route show computed" ||
+		t_fail "Ganglia while held" "gmond: route $(gmond_value herald_domain_blocked_example_route), share $(gmond_value herald_domain_blocked_example_blocked_share); route show: ${share:-?}"
+fi
 rm -f "$flag"
 wait_for 90 log_has "reputation: blocked.example: probe on route 0 .* delivered" &&
 	t_ok "released by a probe once A accepts" ||
