@@ -4,6 +4,7 @@
  */
 #include "relaypool.h"
 #include "log.h"
+#include "namehash.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,31 @@ relaypool_route_security(const struct herald_config *cfg,
 	security->password_file = file ? file : "";
 }
 
+#define RELAYPOOL_SLOTS (2 * RELAYPOOL_ROUTES_MAX)
+
+/* The slot of domain in the route index: the one holding its route, or
+ * the free one where it belongs. The index is at most half full. */
+static unsigned
+relaypool_slot(const struct relaypool *pool, const char *domain)
+{
+	unsigned i = (unsigned)(namehash(domain, 1) % RELAYPOOL_SLOTS);
+
+	while (pool->route_slots[i] != 0 && strcasecmp(
+	    pool->routes[pool->route_slots[i] - 1].domain, domain) != 0)
+		i = (i + 1) % RELAYPOOL_SLOTS;
+	return i;
+}
+
+/* domain's route, or NULL when it has none. */
+static const struct relaypool_route *
+relaypool_find_route(const struct relaypool *pool, const char *domain)
+{
+	unsigned slot = relaypool_slot(pool, domain);
+
+	return pool->route_slots[slot] ?
+	    &pool->routes[pool->route_slots[slot] - 1] : NULL;
+}
+
 /* The route record of r's domain, made on first use; NULL with the
  * reason in err when there are too many. */
 static struct relaypool_route *
@@ -96,10 +122,11 @@ relaypool_route(struct relaypool *pool, const struct herald_config *cfg,
     const struct config_entry *r, struct buf *err)
 {
 	struct relaypool_route *route;
+	unsigned slot;
 
-	for (unsigned i = 0; i < pool->route_count; i++)
-		if (strcasecmp(pool->routes[i].domain, r->argument) == 0)
-			return &pool->routes[i];
+	slot = relaypool_slot(pool, r->argument);
+	if (pool->route_slots[slot])
+		return &pool->routes[pool->route_slots[slot] - 1];
 	if (strlen(r->argument) >= sizeof(pool->routes[0].domain) ||
 	    pool->route_count == RELAYPOOL_ROUTES_MAX) {
 		buf_printf(err, "%s:%u: %s: too many routed domains, or a "
@@ -108,6 +135,7 @@ relaypool_route(struct relaypool *pool, const struct herald_config *cfg,
 		return NULL;
 	}
 	route = &pool->routes[pool->route_count++];
+	pool->route_slots[slot] = (uint16_t)pool->route_count;
 	memset(route, 0, sizeof(*route));
 	snprintf(route->domain, sizeof(route->domain), "%s", r->argument);
 	route->entry = RELAYPOOL_GENERAL;
@@ -247,30 +275,29 @@ relaypool_pick(struct relaypool *pool, int64_t now_ms, int64_t *retry_ms)
 unsigned
 relaypool_route_count(const struct relaypool *pool, const char *domain)
 {
-	for (unsigned i = 0; i < pool->route_count; i++)
-		if (strcasecmp(pool->routes[i].domain, domain) == 0)
-			return 1 + pool->routes[i].alternate_count;
-	return 1;
+	const struct relaypool_route *route = relaypool_find_route(pool,
+	    domain);
+
+	return route ? 1 + route->alternate_count : 1;
 }
 
 struct relaypool_entry *
 relaypool_pick_for(struct relaypool *pool, const char *domain,
     unsigned route_index, int64_t now_ms, int64_t *retry_ms)
 {
-	for (unsigned i = 0; i < pool->route_count; i++) {
-		const struct relaypool_route *route = &pool->routes[i];
-		unsigned entry;
+	const struct relaypool_route *route = relaypool_find_route(pool,
+	    domain);
+	unsigned entry;
 
-		if (strcasecmp(route->domain, domain) != 0)
-			continue;
+	if (route != NULL) {
 		entry = route_index == 0 ? route->entry :
 		    route_index <= route->alternate_count ?
 		    route->alternates[route_index - 1] : route->entry;
-		if (entry == RELAYPOOL_GENERAL)
-			break;
-		if (pool->entries[entry].down_until_ms <= now_ms)
+		/* A route on the general relays, or its relay down: the
+		 * primary or backup. */
+		if (entry != RELAYPOOL_GENERAL &&
+		    pool->entries[entry].down_until_ms <= now_ms)
 			return &pool->entries[entry];
-		break;		/* its relay is down: the general ones */
 	}
 	return relaypool_pick(pool, now_ms, retry_ms);
 }

@@ -53,6 +53,9 @@ struct relaypool {
 		unsigned alternate_count;
 	} routes[RELAYPOOL_ROUTES_MAX];
 	unsigned route_count;
+	/* Open-addressed index of routes by domain (index + 1, 0 free),
+	 * so a message's route costs one hash, not a scan of them all. */
+	uint16_t route_slots[2 * RELAYPOOL_ROUTES_MAX];
 };
 
 /* Sets up sessions for relay_host, relay_backup_host and every route

@@ -4,32 +4,17 @@
  * reputation_watch.c).
  */
 #include "reputation.h"
+#include "namehash.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-/* FNV-1a over the lower-cased name, never 0. */
-static uint64_t
-reputation_hash(const char *text, int fold)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *text; text++) {
-		unsigned char c = (unsigned char)*text;
-
-		if (fold && c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		h = (h ^ c) * 1099511628211ULL;
-	}
-	return h ? h : 1;
-}
-
 uint64_t
 reputation_queue_hash(const char *queue_id)
 {
-	uint64_t h = reputation_hash(queue_id, 0) >> 8;
+	uint64_t h = namehash(queue_id, 0) >> 8;
 
 	return h ? h : 1;
 }
@@ -44,7 +29,7 @@ reputation_domain(struct reputation_table *table, const char *domain,
 	if (table == NULL || *domain == '\0' || strlen(domain) >=
 	    sizeof(table->domains[0].domain))
 		return NULL;
-	hash = reputation_hash(domain, 1);
+	hash = namehash(domain, 1);
 	start = (unsigned)(hash % REPUTATION_DOMAINS);
 	/* Open addressing, never deleted: a probe ends at the first free
 	 * entry, which is where the name would have been put. */
