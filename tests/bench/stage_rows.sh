@@ -16,6 +16,16 @@
 #              read by a join); results by the same UPDATE
 #   results    a narrow fixed table of results per mailing, appended to
 #              with one multi-row INSERT (nothing updated in place)
+# Then what a whole batch of 1,000 costs, every statement a worker sends
+# for its rows (not the per-session counters in InnoDB):
+#   today      the suppression join and its count, the read, the count of
+#              rows not due, 10 results UPDATEs of 100, the rows left
+#   appended   one read joining the results and suppressions (a
+#              suppressed row comes back flagged, its result appended),
+#              10 INSERTs of 100 results, the rows left from the results;
+#              and its INSERTs alone, prepared once and executed with
+#              their values in the binary protocol as a worker would
+#              (stage_rows_prepared.c, built by make bench-stage-rows)
 # The machine's load moves the CPU figures: compare runs made together.
 set -u
 : "${HERALD_TEST_SOCKET:?set HERALD_TEST_SOCKET to a MariaDB socket}"
@@ -47,6 +57,13 @@ make_narrow() {
 }
 make_results() { sql $db -e "DROP TABLE IF EXISTS t; CREATE TABLE t (row_id INT UNSIGNED NOT NULL, delivery_state ENUM('pending','sent','deferred','failed','bounced','suppressed','cancelled') NOT NULL, attempts TINYINT UNSIGNED NOT NULL, next_attempt_at DATETIME NULL, queue_id CHAR(64) CHARACTER SET ascii NULL, relay_reply VARCHAR(512) CHARACTER SET ascii NULL, delivered_at DATETIME NULL, PRIMARY KEY (row_id)) ENGINE=MyISAM ROW_FORMAT=FIXED; FLUSH TABLES t"; }
 
+# A suppression list the batch statements join, none of it staged.
+sql $db <<'SQL'
+CREATE TABLE sup (email VARCHAR(254) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL, source VARCHAR(32) NOT NULL DEFAULT 'manual', reason VARCHAR(255) NOT NULL DEFAULT '', PRIMARY KEY (email)) ENGINE=InnoDB;
+INSERT INTO sup (email) SELECT CONCAT('gone', seq, '@elsewhere.example') FROM seq_1_to_10000;
+SQL
+make_pair() { make_dynamic; make_results; sql $db -e "DROP TABLE IF EXISTS r; RENAME TABLE t TO r"; make_dynamic; }
+
 # Statements: the batch read, and the results of rows FIRST..FIRST+99.
 read_batch() { echo "SELECT row_id, recipient_id, variant_id, attempts, email, first_name, last_name, city, state, zip, country, donated_total, last_donation_amount, last_donation_at, attributes FROM t WHERE mailing_id = 7 AND row_id > $(($1 - 1)) AND row_id <= $(($1 + 999)) AND (delivery_state = 'pending' OR (delivery_state = 'deferred' AND next_attempt_at <= UTC_TIMESTAMP())) ORDER BY row_id;"; }
 update_case() {
@@ -65,6 +82,25 @@ insert_results() {
 	print ";" }'
 }
 
+# today_batch FIRST: every statement delivery.c and suppression.c send
+# for the batch of rows FIRST..FIRST+999 (as of #14's start).
+today_batch() {
+	local f=$1 l=$(($1 + 999)) now="UTC_TIMESTAMP()"
+	echo "UPDATE t s JOIN sup p ON p.email = s.email SET s.delivery_state = 'suppressed', s.relay_reply = LEFT(CONCAT('suppressed (', p.source, IF(p.reason = '', '', CONCAT(': ', p.reason)), ')'), 512) WHERE s.mailing_id = 7 AND s.row_id > $((f - 1)) AND s.row_id <= $l AND s.delivery_state IN ('pending', 'deferred');"
+	echo "SELECT COUNT(*) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state = 'suppressed';"
+	echo "SELECT row_id, recipient_id, variant_id, attempts, email, first_name, last_name, city, state, zip, country, donated_total, last_donation_amount, last_donation_at, attributes FROM t WHERE mailing_id = 7 AND row_id > $((f - 1)) AND row_id <= $l AND delivery_state IN ('pending', 'deferred') AND (next_attempt_at IS NULL OR next_attempt_at <= $now) ORDER BY row_id;"
+	echo "SELECT COUNT(*) FROM t WHERE mailing_id = 7 AND row_id > $((f - 1)) AND row_id <= $l AND delivery_state IN ('pending', 'deferred') AND next_attempt_at > $now;"
+	for ((s = f; s <= l; s += 100)); do update_case "$s"; done
+	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
+}
+# appended_batch FIRST: the same batch with its results appended to r.
+appended_batch() {
+	local f=$1 l=$(($1 + 999))
+	echo "SELECT s.row_id, s.recipient_id, s.variant_id, COALESCE(r.attempts, 0), p.email IS NOT NULL, s.email, s.first_name, s.last_name, s.city, s.state, s.zip, s.country, s.donated_total, s.last_donation_amount, s.last_donation_at, s.attributes FROM t s LEFT JOIN r ON r.row_id = s.row_id LEFT JOIN sup p ON p.email = s.email WHERE s.mailing_id = 7 AND s.row_id > $((f - 1)) AND s.row_id <= $l AND (r.row_id IS NULL OR (r.delivery_state = 'deferred' AND r.next_attempt_at <= UTC_TIMESTAMP())) ORDER BY s.row_id;"
+	for ((s = f; s <= l; s += 100)); do insert_results "$s" | sed 's/INSERT INTO t /INSERT INTO r /'; done
+	echo "SELECT COUNT(*), SUM(delivery_state = 'deferred'), MIN(next_attempt_at) FROM r WHERE row_id >= $f AND row_id <= $l;"
+}
+
 # traced FILE: file-system calls of mariadbd while FILE runs, per KIND.
 traced() {
 	strace -c -f -p "$pid" -o "$work/strace" 2>/dev/null & local tracer=$!
@@ -77,7 +113,7 @@ traced() {
 # cpu FILE ROWS: microseconds of server CPU per row while FILE runs.
 cpu() {
 	local t0 t1
-	t0=$(ticks); sql $db <"$1" >/dev/null; t1=$(ticks)
+	t0=$(ticks); sql $db <"$1" >/dev/null || printf '(failed) '; t1=$(ticks)
 	awk -v t=$((t1 - t0)) -v n="$2" -v hz="$hz" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }'
 }
 
@@ -103,5 +139,23 @@ make_results
 echo "insert 100 rows:    $(traced "$work/insert1.sql")"
 make_results
 echo "CPU per row: insert $(cpu "$work/insert.sql" 20000) us"
+for f in $(seq 1 1000 19001); do today_batch "$f"; done >"$work/today.sql"
+for f in $(seq 1 1000 19001); do appended_batch "$f"; done >"$work/appended.sql"
+today_batch 1 >"$work/today1.sql"; appended_batch 1 >"$work/appended1.sql"
+echo "== a whole batch, every statement (per 1,000 rows)"
+make_dynamic
+echo "today:    $(traced "$work/today1.sql")"
+make_dynamic
+echo "today: CPU per row $(cpu "$work/today.sql" 20000) us"
+make_pair
+echo "appended: $(traced "$work/appended1.sql")"
+make_pair
+echo "appended: CPU per row $(cpu "$work/appended.sql" 20000) us, $(sql $db -N -e 'SELECT COUNT(*) FROM r') results appended"
+grep '^SELECT s.row_id' "$work/appended.sql" >"$work/appended-read.sql"
+make_pair
+echo "appended: of which the joined read $(cpu "$work/appended-read.sql" 20000) us"
+if [ -n "${STAGE_ROWS_PREPARED:-}" ]; then
+	echo "appended: the INSERTs prepared once $("$STAGE_ROWS_PREPARED" "$HERALD_TEST_SOCKET" $db "$pid" 20000) us per row (text: $(make_results; cpu "$work/insert.sql" 20000) us)"
+fi
 sql $db -N -e "SELECT CONCAT('row bytes: dynamic ', (SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$db' AND TABLE_NAME = 'src'))"
 echo "command: make bench-stage-rows"
