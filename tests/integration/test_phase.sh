@@ -17,7 +17,11 @@
 # 2 (2,600 recipients, --test-share 80%, --test-wait 1h), sent by two
 # heraldd nodes: enough clicks for B end the test early under the
 # significance rule (z >= 3.29, 1,000 delivered to each), one node
-# decides, and the holdout gets B.
+# decides, and the holdout gets B. Mailing 3 (--winner revenue): heraldd
+# stops once the test cell is sent, conversions are imported (more
+# revenue from B), and the heraldd started again chooses B after the
+# wait. heraldd runs as its own database account (daemon_database_user),
+# so the grants the test phase needs are the ones db init gives.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
@@ -27,6 +31,9 @@ t_use_database
 t_start_sink "$T_DIR/sink"
 WEB_PORT=$(t_free_port)
 SECRET=test-phase-secret-0123456789abcdef0123456
+daemon_user="tp_daemon_$$"
+daemon_pw="daemon-pw-$RANDOM-$RANDOM"
+t_at_exit "t_sql \"DROP USER IF EXISTS '$daemon_user'@'localhost', '$daemon_user'@'%'\" >/dev/null 2>&1"
 cat >>"$T_CONFIG" <<CONF
 relay_host = 127.0.0.1
 relay_port = $T_SINK_PORT
@@ -37,6 +44,8 @@ message_domain = news.example.org
 track_domain = click.example.org
 web_listen = 127.0.0.1:$WEB_PORT
 token_key k1 = $SECRET
+daemon_database_user = $daemon_user
+daemon_database_password = $daemon_pw
 CONF
 chmod 600 "$T_CONFIG"
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
@@ -46,7 +55,8 @@ Hello {{email}}
 Give: https://example.org/give
 TEXT
 t_sql "INSERT INTO recipients (email) SELECT CONCAT('t', seq, '@example.net') FROM seq_1_to_300;
-       INSERT INTO recipients (email) SELECT CONCAT('e', seq, '@example.net') FROM seq_1_to_2600"
+       INSERT INTO recipients (email) SELECT CONCAT('e', seq, '@example.net') FROM seq_1_to_2600;
+       INSERT INTO recipients (email) SELECT CONCAT('v', seq, '@example.net') FROM seq_1_to_100"
 create() {	# SEGMENT-PREFIX OPTIONS...
 	local prefix=$1
 	shift
@@ -336,4 +346,49 @@ links "$T_DIR/all2.txt"
 	t_fail "mailing 2's messages" "$(grep -c '^e' "$T_DIR/all2.txt") messages"
 kill -TERM $node_a $node_b
 wait $node_a $node_b
+
+# --- mailing 3: revenue, with conversions imported while heraldd is stopped ----------------
+t_check "mailing 3: --winner revenue" create v --test-share 50% --test-wait 5s --winner revenue
+t_check "its variant B" "$HERALD_BIN" mailing variant add 3 --name B --share 50% --subject "Subject B"
+B3=$(t_sql "SELECT id FROM variants WHERE mailing_id = 3 AND name = 'B'")
+t_check "herald stage" "$HERALD_BIN" stage
+"$HERALDD_BIN" -f >"$T_DIR/heraldd3.log" 2>&1 &
+daemon=$!
+t_at_exit "kill $daemon 2>/dev/null"
+wait_for 60 "SELECT COUNT(*) FROM batches WHERE mailing_id = 3 AND state = 'done'" 1 &&
+	t_ok "the test cell of 50 is sent" || t_fail "mailing 3's test cell" "$(t_sql "SELECT state, sent_count FROM mailings WHERE id = 3")"
+kill -TERM $daemon
+wait $daemon
+[ "$(t_sql "SELECT CONCAT(sent_count, ':', winner_variant_id IS NULL) FROM mailings WHERE id = 3")" = 50:1 ] &&
+	t_ok "heraldd stopped with the test cell sent and no winner" ||
+	t_fail "mailing 3 stopped" "$(t_sql "SELECT sent_count, winner_reason FROM mailings WHERE id = 3")"
+now=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+{
+	echo "id,amount,currency,time,token,email,mailing"
+	n=0
+	for email in $(t_sql "SELECT email FROM stage_3 WHERE variant_id = $B3 AND row_id <= 50 ORDER BY row_id LIMIT 5"); do
+		n=$((n + 1)); echo "b$n,50.00,EUR,$now,,$email,3"
+	done
+	for email in $(t_sql "SELECT email FROM stage_3 WHERE variant_id = 0 AND row_id <= 50 ORDER BY row_id LIMIT 1"); do
+		echo "a1,20.00,EUR,$now,,$email,3"
+	done
+} >"$T_DIR/conv.csv"
+t_check "the audience's conversions are imported" "$HERALD_BIN" conversion import "$T_DIR/conv.csv"
+[ "$(t_sql "SELECT COUNT(*) FROM conversions WHERE mailing_id = 3")" = 6 ] && t_ok "6 conversions attributed to mailing 3" ||
+	t_fail "attribution" "$(t_sql "SELECT conversion_id, mailing_id, attribution FROM conversions")"
+"$HERALDD_BIN" -f >"$T_DIR/heraldd3b.log" 2>&1 &
+daemon=$!
+t_at_exit "kill $daemon 2>/dev/null"
+wait_for 60 "SELECT state FROM mailings WHERE id = 3" done &&
+	t_ok "heraldd started again chose the winner after the wait and sent the holdout" ||
+	t_fail "mailing 3's release" "$(t_sql "SELECT state, winner_reason FROM mailings WHERE id = 3"); $(tail -c 1000 "$T_DIR/heraldd3b.log")"
+[ "$(t_sql "SELECT GROUP_CONCAT(CONCAT(name, ':', delivered, ':', events, ':', revenue) ORDER BY variant_id) FROM test_results WHERE mailing_id = 3")" = \
+	"A:25:1:20.00,B:25:5:250.00" ] && [ "$(t_sql "SELECT winner_variant_id FROM mailings WHERE id = 3")" = "$B3" ] &&
+	t_sql "SELECT winner_reason FROM mailings WHERE id = 3" | grep -q "^revenue per message delivered: A 20.00/25 = 0.8000, B 250.00/25 = 10.0000; B leads, z = .*; the wait is over: B wins$" &&
+	t_ok "B won by revenue: 250.00 against 20.00 over 25 delivered each" ||
+	t_fail "mailing 3's winner" "$(t_sql "SELECT * FROM test_results WHERE mailing_id = 3"); $(t_sql "SELECT winner_reason FROM mailings WHERE id = 3")"
+[ "$(t_sql "SELECT COUNT(*) FROM stage_3 WHERE row_id > 50 AND variant_id = $B3 AND delivery_state = 'sent'")" = 50 ] &&
+	t_ok "the holdout's 50 got B" || t_fail "mailing 3's holdout" "$(t_sql "SELECT variant_id, delivery_state, COUNT(*) FROM stage_3 WHERE row_id > 50 GROUP BY 1, 2")"
+kill -TERM $daemon
+wait $daemon
 t_done
