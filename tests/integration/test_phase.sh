@@ -221,6 +221,7 @@ fi
 wait_for 90 "SELECT state FROM mailings WHERE id = 1" done &&
 	t_ok "the winner was chosen and the mailing finished without an operator" ||
 	t_fail "the release" "$(t_sql "SELECT state, winner_variant_id, sent_count FROM mailings WHERE id = 1"); $(tail -c 1500 "$T_DIR/heraldd.log")"
+echo "# $(t_sql "SELECT CONCAT('mailing 1 decided ', TIMESTAMPDIFF(SECOND, test_sent_at, winner_at), ' s after its test cell was sent: ', winner_reason) FROM mailings WHERE id = 1")"
 [ "$(t_sql "SELECT winner_variant_id FROM mailings WHERE id = 1")" = "$B" ] && t_ok "B won" ||
 	t_fail "B won" "$(t_sql "SELECT winner_variant_id, winner_reason FROM mailings WHERE id = 1")"
 [ "$(t_sql "SELECT winner_at >= test_sent_at + INTERVAL 30 SECOND FROM mailings WHERE id = 1")" = 1 ] &&
@@ -335,6 +336,7 @@ wait_for 60 "SELECT state FROM mailings WHERE id = 2" done &&
 [ "$(t_sql "SELECT MIN(delivered) >= 1000 AND MAX(z) >= 3.29 FROM test_results WHERE mailing_id = 2")" = 1 ] &&
 	t_ok "its recorded figures meet the rule: 1,000 delivered to each, z >= 3.29" ||
 	t_fail "mailing 2's figures" "$(t_sql "SELECT * FROM test_results WHERE mailing_id = 2")"
+echo "# $(t_sql "SELECT CONCAT('mailing 2 decided ', TIMESTAMPDIFF(SECOND, test_sent_at, winner_at), ' s after its test cell was sent: ', winner_reason) FROM mailings WHERE id = 2")"
 decisions=$(cat "$T_DIR/a.log" "$T_DIR/b.log" | grep -c "mailing 2: variant B wins the test by clicks")
 [ "$decisions" = 1 ] && t_ok "of the two nodes' monitors, one decided" || t_fail "one decision" "$decisions logged"
 [ "$(t_sql "SELECT COUNT(*) FROM stage_2 s JOIN mailings m ON m.id = 2 WHERE s.row_id > 2080 AND (s.variant_id <> $B2 OR s.delivery_state <> 'sent' OR s.delivered_at < m.winner_at)")" = 0 ] &&
