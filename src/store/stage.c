@@ -24,6 +24,9 @@
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
 
+/* stage_mailing(): the mailing is refused and stays queued. */
+#define STAGE_REFUSED (-2)
+
 /*
  * The crash tests kill the stager between its steps: with
  * HERALD_TEST_KILL_AT=STEP in the environment the process SIGKILLs
@@ -278,7 +281,7 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 
 	/* Refused before anything changes: it stays queued. */
 	if (test_phase_stage_check(db, id, &m->test_share, err) != 0)
-		return -1;
+		return STAGE_REFUSED;
 	status = mailing_move(db, id, MAILING_QUEUED, MAILING_STAGING, NULL,
 	    err);
 	if (status <= 0)
@@ -378,7 +381,7 @@ int
 stage_run(const struct herald_config *cfg, MYSQL *db,
     struct stage_report *report, struct buf *err)
 {
-	struct buf value = BUF_INIT, ignored = BUF_INIT;
+	struct buf value = BUF_INIT, ignored = BUF_INIT, refused = BUF_INIT;
 	struct id_list list = { 0 };
 	const char *state[1];
 	char today[16];
@@ -422,12 +425,25 @@ stage_run(const struct herald_config *cfg, MYSQL *db,
 		goto unlock;
 	for (unsigned i = 0; i < list.count; i++) {
 		struct stage_mailing m;
+		int rc;
 
 		stage_names(&m, list.ids[i], list.segments[i]);
-		if (stage_mailing(cfg, db, &m, today, err) != 0)
+		rc = stage_mailing(cfg, db, &m, today, err);
+		if (rc == STAGE_REFUSED) {
+			/* One mailing's mistake holds up no other. */
+			buf_printf(&refused, "%s%s", refused.len ? "; " : "",
+			    buf_str(err));
+			buf_reset(err);
+			continue;
+		}
+		if (rc != 0)
 			goto unlock;
 		report->mailings++;
 		report->rows += m.rows;
+	}
+	if (refused.len) {
+		buf_append_str(err, buf_str(&refused));
+		goto unlock;
 	}
 	status = 0;
 unlock:
@@ -437,5 +453,6 @@ out:
 	id_list_free(&list);
 	buf_free(&value);
 	buf_free(&ignored);
+	buf_free(&refused);
 	return status;
 }

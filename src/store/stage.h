@@ -40,8 +40,10 @@ struct stage_report {
 };
 
 /* Stages every due mailing. -1 with the reason in err; mailings staged
- * before the error stay staged. Messages about each mailing go to the
- * log (msg_info). */
+ * before the error stay staged. A mailing refused before its staging
+ * starts (a test phase with no variant) stays queued while the others
+ * are staged; the run then ends with -1 naming it. Messages about each
+ * mailing go to the log (msg_info). */
 int stage_run(const struct herald_config *cfg, MYSQL *db,
     struct stage_report *report, struct buf *err);
 

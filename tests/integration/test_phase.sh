@@ -20,7 +20,8 @@
 # decides, and the holdout gets B. Mailing 3 (--winner revenue): heraldd
 # stops once the test cell is sent, conversions are imported (more
 # revenue from B), and the heraldd started again chooses B after the
-# wait. heraldd runs as its own database account (daemon_database_user),
+# wait. A mailing refused at staging stays queued while the next one is
+# staged. heraldd runs as its own database account (daemon_database_user),
 # so the grants the test phase needs are the ones db init gives.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
@@ -393,4 +394,13 @@ wait_for 60 "SELECT state FROM mailings WHERE id = 3" done &&
 	t_ok "the holdout's 50 got B" || t_fail "mailing 3's holdout" "$(t_sql "SELECT variant_id, delivery_state, COUNT(*) FROM stage_3 WHERE row_id > 50 GROUP BY 1, 2")"
 kill -TERM $daemon
 wait $daemon
+
+# --- a refused mailing holds up no other ----------------------------------------------------
+t_check "mailing 4: a test phase, first in line, never given a variant" \
+	create v1 --test-share 50% --test-wait 5s --winner clicks --priority 5
+t_check "mailing 5: an ordinary one" create v2
+t_expect_fail "herald stage refuses mailing 4" 1 'mailing 4 has a test phase \(--winner clicks\) but no variant to test' \
+	"$HERALD_BIN" stage
+[ "$(t_sql "SELECT GROUP_CONCAT(CONCAT(id, ':', state) ORDER BY id) FROM mailings WHERE id >= 4")" = "4:queued,5:ready" ] &&
+	t_ok "and stages mailing 5 all the same" || t_fail "mailing 5 staged" "$(t_sql "SELECT id, state FROM mailings WHERE id >= 4")"
 t_done
