@@ -137,6 +137,15 @@ int route_print_running(const struct herald_config *cfg,
 /* A CSV field (cmd_report.c): quoted when it holds a comma, quote or
  * line break; nothing for NULL. */
 void report_csv_field(const char *s);
+/* The test phase's lines (test_phase_print.c): "herald mailing show"'s
+ * labelled lines, herald report's section in text, its "test_phase"
+ * member in JSON (null without one, printed after before) or rows of
+ * its long CSV format (section test_phase). Nothing in text or CSV for
+ * a mailing without a test phase. */
+enum test_phase_output { TEST_PHASE_SHOW, TEST_PHASE_TEXT, TEST_PHASE_JSON,
+	TEST_PHASE_CSV };
+int test_phase_print(MYSQL *db, const char *mailing_id,
+    enum test_phase_output output, const char *before, struct buf *err);
 /* (further subcommands) */
 
 #endif

@@ -47,6 +47,12 @@ cmd_report_usage(FILE *out)
 	    "clicks per 100 delivered), then conversions attributed to the\n"
 	    "mailing, revenue and revenue per 1,000 delivered (amounts\n"
 	    "summed as recorded: one currency is assumed).\n"
+	    "test_phase (a mailing created with --test-share): its share,\n"
+	    "wait and metric, its state (testing, waiting, decided), the test\n"
+	    "cell and the holdout, and per variant delivered, events\n"
+	    "(clickers or converters), revenue, rate and z of the leader\n"
+	    "over it; once decided, the winner and the figures it was chosen\n"
+	    "on (\"test_phase\" in JSON, null without one).\n"
 	    "--json prints one document (counts as numbers, keys such as\n"
 	    "first_delivery), --csv one table with a section column; one of\n"
 	    "the two at most. When heraldd runs on this node, the report\n"
@@ -188,9 +194,9 @@ report_table(MYSQL *db, const char *id, char table[HISTORY_TABLE_NAME_MAX],
 
 /* The document, with the destinations (reputation.h) from the running
  * heraldd's scoreboard; null when heraldd does not run on this node. */
-static void
-print_json(const struct herald_config *cfg, const char *id,
-    const struct section *sections)
+static int
+print_json(const struct herald_config *cfg, MYSQL *db, const char *id,
+    const struct section *sections, struct buf *err)
 {
 	struct buf not_running = BUF_INIT;
 
@@ -209,11 +215,18 @@ print_json(const struct herald_config *cfg, const char *id,
 		}
 		printf("]");
 	}
+	/* The test phase (testphase.h), or null. */
+	if (test_phase_print(db, id, TEST_PHASE_JSON, ", \"test_phase\": ",
+	    err) != 0) {
+		buf_free(&not_running);
+		return -1;
+	}
 	if (route_print_running(cfg, ROUTE_JSON, ", \"destinations\": ",
 	    &not_running) != 0)
 		printf(", \"destinations\": null");
 	printf("}\n");
 	buf_free(&not_running);
+	return 0;
 }
 
 /* Long format: one value per line, every section alike; then the
@@ -473,16 +486,21 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    section_row, &sections[8], &err) != 0)
 		goto done;
 
-	if (format == FORMAT_JSON)
-		print_json(cfg, id, sections);
-	else if (format == FORMAT_CSV)
+	if (format == FORMAT_JSON) {
+		if (print_json(cfg, db, id, sections, &err) != 0)
+			goto done;
+	} else if (format == FORMAT_CSV) {
 		print_csv(cfg, sections);
-	else {
+		if (test_phase_print(db, id, TEST_PHASE_CSV, "", &err) != 0)
+			goto done;
+	} else {
 		/* And where the destinations' mail goes now, on this node
 		 * (reputation.h), when heraldd runs here. */
 		struct buf not_running = BUF_INIT;
 
 		print_text(sections);
+		if (test_phase_print(db, id, TEST_PHASE_TEXT, "", &err) != 0)
+			goto done;
 		route_print_running(cfg, ROUTE_TEXT, "\n", &not_running);
 		buf_free(&not_running);
 	}

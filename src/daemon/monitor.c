@@ -11,6 +11,7 @@
 #include "metrics_http.h"
 #include "node.h"
 #include "reputation_watch.h"
+#include "testphase.h"
 #include "worker.h"
 
 #include <ctype.h>
@@ -66,6 +67,9 @@ struct monitor {
 	/* This node in the nodes table (node.h). */
 	int node_registered;
 	int64_t node_beat_due_ms;
+	/* The test phases' next check (testphase.h). */
+	int64_t test_phase_due_ms;
+	int test_phase_failing;
 	/* The previous publication, for rates. */
 	int64_t published_ms;
 	uint64_t sent, deferred, failed, claims, claim_us;
@@ -483,6 +487,36 @@ monitor_beat(struct monitor *m)
 	}
 	monitor_trouble(&m->node_failing, failed, "beating in the nodes "
 	    "table", &err);
+	buf_free(&err);
+}
+
+/*
+ * Every TEST_PHASE_CHECK_INTERVAL seconds: starts the test phases'
+ * clocks and chooses their winners (testphase.h). Every node's monitor
+ * runs it; one row update decides, so only one of them releases.
+ */
+static void
+monitor_test_phases(struct monitor *m)
+{
+	struct buf err = BUF_INIT;
+	unsigned decided = 0;
+	int failed;
+
+	if (scoreboard_now_ms() < m->test_phase_due_ms)
+		return;
+	m->test_phase_due_ms = scoreboard_now_ms() +
+	    TEST_PHASE_CHECK_INTERVAL * 1000;
+	if (m->db == NULL)
+		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
+		    &err);
+	failed = m->db == NULL || test_phase_check(m->db, &decided, &err) != 0;
+	if (failed && m->db) {
+		/* Reconnect next time: the server may have restarted. */
+		mysql_close(m->db);
+		m->db = NULL;
+	}
+	monitor_trouble(&m->test_phase_failing, failed, "checking the test "
+	    "phases", &err);
 	buf_free(&err);
 }
 
@@ -1136,6 +1170,7 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 		}
 		monitor_sample_rates(&m);
 		monitor_beat(&m);
+		monitor_test_phases(&m);
 		if (cfg->metrics_interval > 0 && now >= publish_due) {
 			monitor_publish_all(&m);
 			publish_due = now + cfg->metrics_interval * 1000;

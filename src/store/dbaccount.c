@@ -43,6 +43,11 @@ static const struct grant daemon_grants[] = {
 	 * its templates (links.h; the update is the no-op of ON
 	 * DUPLICATE KEY) */
 	{ "SELECT, INSERT, UPDATE", "links" },
+	/* the monitor's test phases (testphase.h): the test cell's
+	 * clickers and converters, and the figures of the decision */
+	{ "SELECT (mailing_id, recipient_id)", "clicks" },
+	{ "SELECT (mailing_id, recipient_id, amount)", "conversions" },
+	{ "SELECT, INSERT, UPDATE", "test_results" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {

@@ -19,9 +19,13 @@
 #include "mailing.h"
 #include "segment.h"
 #include "stagewindow.h"
+#include "testphase.h"
 #include "variant.h"
 
 #define STAGE_BATCH_ROWS_PER_INSERT 1000
+
+/* stage_mailing(): the mailing is refused and stays queued. */
+#define STAGE_REFUSED (-2)
 
 /*
  * The crash tests kill the stager between its steps: with
@@ -58,6 +62,9 @@ struct stage_mailing {
 	char *segment;
 	unsigned long long rows;
 	int windowed;		/* rows carry due times (send window) */
+	unsigned test_share;	/* basis points; 0: no test phase */
+	unsigned long long test_cell_rows;	/* rows 1 .. this: the test
+					 * cell (all rows without one) */
 };
 
 /* Undoes steps 2-4 of a run that died: leaves no trace of M's staging. */
@@ -99,6 +106,37 @@ stage_fill_sql(const struct stage_mailing *m, const struct buf *variant,
 	    "r.email) AND (%s)", buf_str(&seg->where));
 }
 
+/*
+ * The filling statement of a mailing with a test phase: the HMAC rank
+ * and the test cell's size T in a derived table, the variant from them
+ * (variant.h), and row numbers that put the test cell (ranks up to T)
+ * first, each part in recipient order: the holdout is then the rows
+ * after T, and its batches are ranges of their own.
+ */
+static void
+stage_test_fill_sql(const struct stage_mailing *m,
+    const struct variant_assignment *variant, const struct segment_sql *seg,
+    struct buf *sql)
+{
+	buf_printf(sql, "INSERT INTO `%s` (mailing_id, row_id, recipient_id, "
+	    "variant_id", m->new_table);
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", %s", delivery_field_names[i]);
+	buf_printf(sql, ") SELECT ?, ROW_NUMBER() OVER (ORDER BY q.rk > q.nt, "
+	    "q.id), q.id, %s", buf_str(&variant->expression));
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", q.%s", delivery_field_names[i]);
+	/* m->test_share is a number of our own: digits only. */
+	buf_printf(sql, " FROM (SELECT r.id, %s AS rk, FLOOR(COUNT(*) OVER () "
+	    "* %u / %d) AS nt", buf_str(&variant->rank), m->test_share,
+	    VARIANT_SHARE_WHOLE);
+	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
+		buf_printf(sql, ", r.%s", delivery_field_names[i]);
+	buf_printf(sql, " FROM recipients r WHERE r.status = 'active' AND "
+	    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = "
+	    "r.email) AND (%s)) q", buf_str(&seg->where));
+}
+
 /* Step 2: the fresh table, filled in one statement. */
 static int
 stage_fill(const struct herald_config *cfg, MYSQL *db,
@@ -121,11 +159,18 @@ stage_fill(const struct herald_config *cfg, MYSQL *db,
 		free(why);
 		goto out;
 	}
-	if (variant_assignment_prepare(cfg, db, m->id, &variant, err) != 0)
+	if (variant_assignment_prepare(cfg, db, m->id, m->test_share, &variant,
+	    err) != 0)
 		goto out;
 	if (stage_window_read(db, m->id, &window, err) != 0)
 		goto out;
 	m->windowed = window.found;
+	if (m->windowed && m->test_share) {
+		buf_printf(err, "mailing %s: a test phase and a send window "
+		    "together are not supported; cancel it and create it "
+		    "with one of the two", m->id);
+		goto out;
+	}
 	if (m->windowed && stage_window_prepare(db, m->id, &window, &seg,
 	    err) != 0)
 		goto out;
@@ -137,6 +182,8 @@ stage_fill(const struct herald_config *cfg, MYSQL *db,
 	if (m->windowed)
 		stage_window_fill_sql(m->new_table, &variant.expression, &seg,
 		    &sql);
+	else if (m->test_share)
+		stage_test_fill_sql(m, &variant, &seg, &sql);
 	else
 		stage_fill_sql(m, &variant.expression, &seg, &sql);
 	params = xcalloc(2 + variant.nparams + seg.count, sizeof(*params));
@@ -148,6 +195,9 @@ stage_fill(const struct herald_config *cfg, MYSQL *db,
 	for (unsigned i = 0; i < seg.count; i++)
 		params[n++] = seg.params[i];
 	status = db_execute(db, buf_str(&sql), n, params, &m->rows, err);
+	/* The same cut as the statement's FLOOR(N * share / 10000). */
+	m->test_cell_rows = m->test_share ? variant_cut(m->rows,
+	    m->test_share) : m->rows;
 out:
 	free(params);
 	segment_sql_free(&seg);
@@ -156,7 +206,11 @@ out:
 	return status;
 }
 
-/* Step 5: the batches and the ready state, all or nothing. */
+/*
+ * Step 5: the batches and the ready state, all or nothing. With a test
+ * phase no batch straddles the end of the test cell, and the holdout's
+ * batches are held (testphase.h releases them).
+ */
 static int
 stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
     int *published, struct buf *err)
@@ -164,22 +218,24 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 	struct buf sql = BUF_INIT;
 	const struct db_value params[3] = { db_bind_u64(m->rows),
 	    db_bind_text(m->table), db_bind_text(m->id) };
-	unsigned long long first;
+	unsigned long long first, last = 0;
 	unsigned in_statement = 0;
 	int status, moved = 0;
 
 	*published = 0;
 	status = db_exec(db, "START TRANSACTION", err);
-	for (first = 1; !status && first <= m->rows; first += batch_size) {
-		unsigned long long last = first + batch_size - 1;
-
+	for (first = 1; !status && first <= m->rows; first = last + 1) {
+		last = first + batch_size - 1;
 		if (last > m->rows)
 			last = m->rows;
+		if (first <= m->test_cell_rows && last > m->test_cell_rows)
+			last = m->test_cell_rows;
 		if (in_statement == 0)
 			buf_printf(&sql, "INSERT INTO batches (mailing_id, "
-			    "stage_table, first_row, last_row) VALUES ");
-		buf_printf(&sql, "%s(%s, '%s', %llu, %llu)", in_statement ?
-		    "," : "", m->id, m->table, first, last);
+			    "stage_table, first_row, last_row, state) VALUES ");
+		buf_printf(&sql, "%s(%s, '%s', %llu, %llu, '%s')", in_statement ?
+		    "," : "", m->id, m->table, first, last, first >
+		    m->test_cell_rows ? "held" : "ready");
 		if (++in_statement == STAGE_BATCH_ROWS_PER_INSERT ||
 		    last == m->rows) {
 			status = db_exec(db, buf_str(&sql), err);
@@ -194,6 +250,8 @@ stage_publish(MYSQL *db, struct stage_mailing *m, unsigned long batch_size,
 		status = db_execute_values(db, "UPDATE mailings SET "
 		    "staged_count = ?, stage_table = ?, staged_at = "
 		    "UTC_TIMESTAMP() WHERE id = ?", 3, params, NULL, err);
+	if (!status && m->test_share)
+		status = test_phase_staged(db, m->id, m->test_cell_rows, err);
 	if (!status) {
 		moved = mailing_move(db, strtoull(m->id, NULL, 10),
 		    MAILING_STAGING, MAILING_READY, NULL, err);
@@ -221,6 +279,9 @@ stage_mailing(const struct herald_config *cfg, MYSQL *db,
 	struct buf sql = BUF_INIT;
 	int published = 0, status;
 
+	/* Refused before anything changes: it stays queued. */
+	if (test_phase_stage_check(db, id, &m->test_share, err) != 0)
+		return STAGE_REFUSED;
 	status = mailing_move(db, id, MAILING_QUEUED, MAILING_STAGING, NULL,
 	    err);
 	if (status <= 0)
@@ -320,7 +381,7 @@ int
 stage_run(const struct herald_config *cfg, MYSQL *db,
     struct stage_report *report, struct buf *err)
 {
-	struct buf value = BUF_INIT, ignored = BUF_INIT;
+	struct buf value = BUF_INIT, ignored = BUF_INIT, refused = BUF_INIT;
 	struct id_list list = { 0 };
 	const char *state[1];
 	char today[16];
@@ -364,12 +425,25 @@ stage_run(const struct herald_config *cfg, MYSQL *db,
 		goto unlock;
 	for (unsigned i = 0; i < list.count; i++) {
 		struct stage_mailing m;
+		int rc;
 
 		stage_names(&m, list.ids[i], list.segments[i]);
-		if (stage_mailing(cfg, db, &m, today, err) != 0)
+		rc = stage_mailing(cfg, db, &m, today, err);
+		if (rc == STAGE_REFUSED) {
+			/* One mailing's mistake holds up no other. */
+			buf_printf(&refused, "%s%s", refused.len ? "; " : "",
+			    buf_str(err));
+			buf_reset(err);
+			continue;
+		}
+		if (rc != 0)
 			goto unlock;
 		report->mailings++;
 		report->rows += m.rows;
+	}
+	if (refused.len) {
+		buf_append_str(err, buf_str(&refused));
+		goto unlock;
 	}
 	status = 0;
 unlock:
@@ -379,5 +453,6 @@ out:
 	id_list_free(&list);
 	buf_free(&value);
 	buf_free(&ignored);
+	buf_free(&refused);
 	return status;
 }

@@ -142,7 +142,8 @@ share_row(void *arg, unsigned ncolumns, char **col)
 
 int
 variant_assignment_prepare(const struct herald_config *cfg, MYSQL *db,
-    const char *mailing_id, struct variant_assignment *a, struct buf *err)
+    const char *mailing_id, unsigned test_share, struct variant_assignment *a,
+    struct buf *err)
 {
 	struct share_cuts s = { BUF_INIT, BUF_INIT, 0, 0 };
 	const char *params[1] = { mailing_id };
@@ -155,7 +156,7 @@ variant_assignment_prepare(const struct herald_config *cfg, MYSQL *db,
 	    "WHERE mailing_id = ? AND share_basis_points > 0 ORDER BY id", 1,
 	    params, share_row, &s, err) != 0)
 		goto out;
-	if (s.count == 0) {
+	if (s.count == 0 && test_share == 0) {
 		buf_append_str(&a->expression, "0");
 		status = 0;
 		goto out;
@@ -173,11 +174,23 @@ variant_assignment_prepare(const struct herald_config *cfg, MYSQL *db,
 	token_keys_free(keys);
 	variant_rank_pads(key, sizeof(key), a->ipad, a->opad);
 	OPENSSL_cleanse(key, sizeof(key));
-	buf_printf(&a->expression, "ELT(1 + INTERVAL((ROW_NUMBER() OVER "
-	    "(ORDER BY SHA2(CONCAT(UNHEX(?), UNHEX(SHA2(CONCAT(UNHEX(?), ?, "
-	    "'.', r.id), 256))), 256), r.id) * %d + COUNT(*) OVER () - 1) "
-	    "DIV COUNT(*) OVER (), %s)%s, 0)", VARIANT_SHARE_WHOLE,
-	    buf_str(&s.cuts), buf_str(&s.ids));
+	buf_append_str(&a->rank, "ROW_NUMBER() OVER (ORDER BY SHA2(CONCAT("
+	    "UNHEX(?), UNHEX(SHA2(CONCAT(UNHEX(?), ?, '.', r.id), 256))), "
+	    "256), r.id)");
+	if (test_share == 0)
+		buf_printf(&a->expression, "ELT(1 + INTERVAL((%s * %d + "
+		    "COUNT(*) OVER () - 1) DIV COUNT(*) OVER (), %s)%s, 0)",
+		    buf_str(&a->rank), VARIANT_SHARE_WHOLE, buf_str(&s.cuts),
+		    buf_str(&s.ids));
+	else if (s.count == 0)
+		buf_append_str(&a->expression, "0");
+	else
+		/* GREATEST: T may be 0, and then no rank is at or below
+		 * it, but the division must not fail meanwhile. */
+		buf_printf(&a->expression, "IF(q.rk <= q.nt, ELT(1 + "
+		    "INTERVAL((q.rk * %d + q.nt - 1) DIV GREATEST(q.nt, 1), "
+		    "%s)%s, 0), 0)", VARIANT_SHARE_WHOLE, buf_str(&s.cuts),
+		    buf_str(&s.ids));
 	a->params[0] = a->opad;
 	a->params[1] = a->ipad;
 	a->params[2] = mailing_id;
@@ -193,6 +206,7 @@ void
 variant_assignment_free(struct variant_assignment *a)
 {
 	buf_free(&a->expression);
+	buf_free(&a->rank);
 	OPENSSL_cleanse(a->ipad, sizeof(a->ipad));
 	OPENSSL_cleanse(a->opad, sizeof(a->opad));
 }

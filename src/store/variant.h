@@ -76,9 +76,23 @@ uint64_t variant_cut(uint64_t n, unsigned upto_basis_points);
 void variant_rank_pads(const unsigned char *key, size_t key_length,
     char ipad_hex[129], char opad_hex[129]);
 
-/* The SQL that gives each staged row its variant (see the top). */
+/*
+ * The SQL that gives each staged row its variant (see the top).
+ *
+ * With a test phase (testphase.h) the same ranking is cut twice: among
+ * N recipients the first T = floor(N * test_share / 10000) ranks are the
+ * test cell, cut among the variants at their cumulative shares of T as
+ * above (so each variant gets its share of the test cell to within one
+ * recipient, A the rest), and the ranks after T are the holdout, staged
+ * as A until the winner is chosen. Then the statement ranks in a derived
+ * table q: rank is the rank's expression over recipients r (with the
+ * three bound values), and expression is the variant over q.rk (the
+ * rank) and q.nt (T).
+ */
 struct variant_assignment {
-	struct buf expression;	/* over recipients r; "0" with no variant */
+	struct buf expression;	/* over recipients r; "0" with no variant;
+				 * with a test share, over q.rk and q.nt */
+	struct buf rank;	/* with a test share only: the rank over r */
 	const char *params[3];	/* bound in order where it appears */
 	unsigned nparams;
 	char ipad[129], opad[129];
@@ -87,12 +101,14 @@ struct variant_assignment {
 /*
  * Builds the assignment for mailing_id (decimal text; a must not
  * outlive it) from its variants, loading the token keys only when it
- * has some. Only numbers read from integer columns go into the text;
- * the pads and the mailing id are bound. Free with
- * variant_assignment_free().
+ * has some (or a test phase). test_share: the test cell's share in
+ * basis points, 0 without a test phase. Only numbers read from integer
+ * columns go into the text; the pads and the mailing id are bound. Free
+ * with variant_assignment_free().
  */
 int variant_assignment_prepare(const struct herald_config *cfg, MYSQL *db,
-    const char *mailing_id, struct variant_assignment *a, struct buf *err);
+    const char *mailing_id, unsigned test_share, struct variant_assignment *a,
+    struct buf *err);
 
 void variant_assignment_free(struct variant_assignment *a);
 

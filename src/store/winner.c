@@ -37,7 +37,7 @@ winner_events(enum winner_metric metric, const struct winner_figures *f)
 	return metric == WINNER_CLICKS ? f->clickers : f->converters;
 }
 
-static double
+double
 winner_rate(enum winner_metric metric, const struct winner_figures *f)
 {
 	if (f->delivered == 0)
@@ -59,11 +59,7 @@ winner_revenue_variance(const struct winner_figures *f)
 	return fmax(0, (f->revenue_squares - n * mean * mean) / (n - 1));
 }
 
-/*
- * z of a's rate over b's (winner.h); 0 when the figures cannot tell
- * them apart (nothing delivered, no variance, revenue's squares unknown).
- */
-static double
+double
 winner_z(enum winner_metric metric, const struct winner_figures *a,
     const struct winner_figures *b)
 {

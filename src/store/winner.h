@@ -7,9 +7,8 @@
  * decides, from figures its caller gathers (delivered messages, unique
  * clickers, unique converters, revenue per variant): it reads nothing
  * and writes nothing, so the rule is tested on its own
- * (tests/unit/test_winner.c). Gathering the figures needs the clicks
- * and conversions tables, which are not in this tree yet; the test
- * phase's staging and release are not wired to it yet either.
+ * (tests/unit/test_winner.c). testphase.c gathers the figures from
+ * the test cell and calls it from heraldd's monitor.
  *
  * The rule. Each variant's rate is its metric per delivered message:
  * clickers / delivered, converters / delivered, or revenue / delivered.
@@ -64,6 +63,17 @@ struct winner_figures {
 	double revenue_squares;		/* sum over recipients of the square
 					 * of each one's revenue; 0: unknown */
 };
+
+/* f's rate: its metric per message delivered; 0 with none delivered. */
+double winner_rate(enum winner_metric metric, const struct winner_figures *f);
+
+/*
+ * z of a's rate over b's, as the rule computes it; 0 when the figures
+ * cannot tell them apart (nothing delivered, no variance, revenue's
+ * squares unknown).
+ */
+double winner_z(enum winner_metric metric, const struct winner_figures *a,
+    const struct winner_figures *b);
 
 /*
  * Decides among count variants (A first). wait_over: the test's wait has
