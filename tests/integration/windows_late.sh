@@ -10,6 +10,9 @@
 #   retried: a relay defers (4xx) every message inside the window and
 #     the retries fall after its end; they too wait for the next window
 #     and go out inside it, once each.
+#   paced: the mailing's rate limit is too slow for the window; the
+#     worker stops when the window closes, mid-batch, and what is left
+#     waits for the next day's window.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
@@ -78,8 +81,9 @@ arrivals() {
 		printf '%s\t%s\n' "$to" "$(( $(stat -c %Y "$f") + $2 ))"
 	done
 }
-# inside FILE OPENS CLOSES: every arrival in FILE within the window,
-# each of the four recipients exactly once.
+# inside FILE OPENS CLOSES [SOME]: every arrival in FILE within the
+# window, each of the four recipients exactly once (with SOME: at least
+# one, none twice).
 inside() {
 	"$PYTHON3" - "$@" <<'PY'
 import sys
@@ -88,6 +92,8 @@ opens, closes = int(sys.argv[2]), int(sys.argv[3])
 bad = [r for r in rows if not opens <= int(r[1]) <= closes]
 who = sorted(r[0] for r in rows)
 print(len(rows), "messages to", len(set(who)), "recipients; outside", bad or "none")
+if len(sys.argv) > 4:
+    sys.exit(0 if not bad and who and len(who) == len(set(who)) else 1)
 sys.exit(0 if not bad and who == ["r%d@late.example" % i for i in (1, 2, 3, 4)] else 1)
 PY
 }
@@ -169,4 +175,32 @@ inside retried.tsv "$(epoch "2026-11-13 08:00:00")" "$(epoch "2026-11-13 08:01:0
 	sql_is "SELECT COUNT(*) FROM stage_2 WHERE delivery_state = 'sent' AND attempts = 2" 4 &&
 	t_ok "the retries went out inside the next window, one message each ($(cat retried.out))" ||
 	t_fail "retries sent in the next window" "$(cat retried.out); $(t_sql 'SELECT row_id, delivery_state, attempts FROM stage_2')"
+
+# --- paced: the rate limit does not fit the window ----------------------------
+# Twenty more recipients in one batch of 24, due 3 s apart over the
+# window, and a rate of one message every 4 s: each claim reads the rows
+# due by then and paces them, so the last ones it holds would go after
+# the window's end at 60 s. The worker must stop there, mid-batch.
+printf 'email,first_name\n' >paced.csv
+for i in $(seq 1 20); do echo "p$i@paced.example,P$i" >>paced.csv; done
+"$HERALD_BIN" import paced.csv --list paced >/dev/null
+sed -i 's/^batch_size = .*/batch_size = 24/' "$T_CONFIG"
+t_check "a windowed mailing limited to 15/m" "$HERALD_BIN" mailing create --name paced \
+    --template template --segment 'list = paced' --from news@example.org --subject Hi \
+    --window 09:00-09:01 --time-zone Europe/Paris --rate 15/m
+HERALD_TEST_CLOCK_OFFSET=$(offset_for "2026-11-14 07:58:00") "$HERALD_BIN" stage >/dev/null 2>&1 ||
+	t_fail "herald stage" "failed"
+offset=$(offset_for "2026-11-14 07:59:55")
+start_daemon "2026-11-14 07:59:55"
+# Done when every row is sent or waits in the next day's window.
+wait_for 150 sql_is "SELECT COUNT(*) FROM stage_3 WHERE delivery_state = 'sent' OR (delivery_state = 'pending' AND next_attempt_at >= '2026-11-15 08:00:00' AND next_attempt_at < '2026-11-15 08:01:00')" 20
+paced=$?
+stop_daemon
+arrivals "$T_DIR/sink" "$offset" >paced.tsv
+sent=$(wc -l <paced.tsv)
+inside paced.tsv "$(epoch "2026-11-14 08:00:00")" "$(epoch "2026-11-14 08:01:00")" some >paced.out &&
+	[ $paced = 0 ] && [ "$sent" -lt 20 ] &&
+	sql_is "SELECT COUNT(*) FROM stage_3 WHERE delivery_state = 'pending'" "$((20 - sent))" &&
+	t_ok "held back by its rate, the mailing stops when the window closes; the rest waits for the next day's ($(cat paced.out), $((20 - sent)) waiting)" ||
+	t_fail "a rate too slow for the window" "$(cat paced.out); $(t_sql 'SELECT row_id, delivery_state, next_attempt_at FROM stage_3'); $(tail -c 1500 heraldd.log)"
 t_done
