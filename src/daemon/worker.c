@@ -11,6 +11,7 @@
 #include "worker.h"
 #include "batch.h"
 #include "compose.h"
+#include "date.h"
 #include "db.h"
 #include "delivery.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 #include "node.h"
 #include "relaypool.h"
 #include "reputation.h"
+#include "windowgate.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -70,6 +72,8 @@ struct worker {
 	int reload;			/* a template file changed */
 	int holding;			/* Postfix's queue is too long */
 	int64_t relays_down_ms;		/* every relay down: wait this */
+	time_t window_closes;		/* stop the batch here (date_now),
+					 * 0: no send window limits it */
 };
 
 static void
@@ -400,6 +404,13 @@ worker_row_held(struct worker *w, long index)
 	return 1;
 }
 
+/* Has the send window of the batch's rows closed (windowgate.h)? */
+static int
+worker_window_closed(const struct worker *w)
+{
+	return w->window_closes != 0 && date_now() >= w->window_closes;
+}
+
 /*
  * Sends rows from index `from` in one session (at most
  * relay_session_size, fewer when pacing asks to send early), records
@@ -461,6 +472,8 @@ worker_send_session(struct worker *w, const struct batch *batch, long from)
 		}
 		if (!worker_pace_row(w, next, built))
 			break;
+		if (worker_window_closed(w))
+			break;	/* the batch is given back (windowgate.h) */
 		memset(r, 0, sizeof(*r));
 		r->row_id = row->row_id;
 		r->attempts = row->attempts;
@@ -679,7 +692,11 @@ worker_process_batch(struct worker *w, struct batch *batch)
 		worker_sleep(w, 5000, WORKER_IDLE);
 		goto out;
 	}
-	if (delivery_read_pending(w->db, batch, &w->rows, &err) != 0) {
+	/* Rows that come up after their send window closed wait for the
+	 * next one; the others go until theirs closes. */
+	if (window_gate_batch(w->db, batch, date_now(), &w->window_closes,
+	    &err) != 0 ||
+	    delivery_read_pending(w->db, batch, &w->rows, &err) != 0) {
 		worker_database_failed(w, "reading a batch", &err);
 		goto out;
 	}
@@ -690,7 +707,7 @@ worker_process_batch(struct worker *w, struct batch *batch)
 	memset(w->handled.data, 0, w->rows.count + 1);
 	while (index < (long)w->rows.count) {
 		if (worker_should_stop(w) || !worker_mailing_active(w, batch) ||
-		    worker_postfix_backlogged(w))
+		    worker_postfix_backlogged(w) || worker_window_closed(w))
 			break;
 		next = worker_send_session(w, batch, index);
 		if (next < 0)

@@ -214,15 +214,16 @@ static const char *const delivery_column_sql[COLUMN_COUNT][2] = {
 	{ "queue_id", "?" },
 	{ "relay_reply", "LEFT(?, 512)" },
 	/* Kept only on a deferred row: on a row put back to pending, a
-	 * time left here would read as a due time (delivery_read_pending). */
-	{ "next_attempt_at", "IF(delivery_state = 'deferred', "
-	    "UTC_TIMESTAMP() + INTERVAL ? SECOND, NULL)" },
+	 * time left here would read as a due time (delivery_read_pending).
+	 * The time is by date_now(), the clock claims and send windows
+	 * read it by. */
+	{ "next_attempt_at", "IF(delivery_state = 'deferred', ?, NULL)" },
 };
 
 /* The value result i binds for column. */
 static const char *
 delivery_column_value(enum delivery_column column,
-    const struct delivery_result *r, const char *delay)
+    const struct delivery_result *r, const char *retry_at)
 {
 	switch (column) {
 	case COLUMN_STATE:
@@ -235,7 +236,7 @@ delivery_column_value(enum delivery_column column,
 	case COLUMN_COUNT:
 		break;
 	}
-	return delay;
+	return retry_at;
 }
 
 /* Does result r leave its row in state? */
@@ -260,7 +261,7 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	const char **params = xcalloc((size_t)count * (2 * COLUMN_COUNT + 1) +
 	    1, sizeof(*params));
 	char (*ids)[24] = xcalloc(count, sizeof(*ids));
-	char (*delays)[24] = xcalloc(count, sizeof(*delays));
+	char (*retry_at)[32] = xcalloc(count, sizeof(*retry_at));
 	char mailing[24];
 	struct buf sql = BUF_INIT;
 	unsigned n = 0, used = 0;
@@ -270,8 +271,8 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	for (unsigned i = 0; i < count; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "%lu",
 		    (unsigned long)results[i].row_id);
-		snprintf(delays[i], sizeof(delays[i]), "%ld",
-		    delivery_retry_delay(results[i].attempts));
+		date_format_utc(date_now() +
+		    delivery_retry_delay(results[i].attempts), retry_at[i]);
 		used += delivery_ends_in(&results[i], state);
 	}
 	if (used == 0)
@@ -293,7 +294,7 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 			buf_printf(&sql, " WHEN %s THEN %s", ids[i],
 			    delivery_column_sql[c][1]);
 			params[n++] = delivery_column_value(c, &results[i],
-			    delays[i]);
+			    retry_at[i]);
 		}
 	}
 	/* The number of tries is written, not added to: written twice (a
@@ -322,7 +323,7 @@ out:
 	buf_free(&sql);
 	free(params);
 	free(ids);
-	free(delays);
+	free(retry_at);
 	return rc;
 }
 
