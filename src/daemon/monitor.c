@@ -10,6 +10,7 @@
 #include "mailing.h"
 #include "metrics_http.h"
 #include "node.h"
+#include "pull.h"
 #include "reputation_watch.h"
 #include "worker.h"
 
@@ -66,6 +67,9 @@ struct monitor {
 	/* This node in the nodes table (node.h). */
 	int node_registered;
 	int64_t node_beat_due_ms;
+	/* The value check (pull.h): when it runs next; its trouble. */
+	int64_t pull_due_ms;
+	int pull_failing;
 	/* The previous publication, for rates. */
 	int64_t published_ms;
 	uint64_t sent, deferred, failed, claims, claim_us;
@@ -483,6 +487,34 @@ monitor_beat(struct monitor *m)
 	}
 	monitor_trouble(&m->node_failing, failed, "beating in the nodes "
 	    "table", &err);
+	buf_free(&err);
+}
+
+/*
+ * Every pull_check_interval: the value check of the sending mailings
+ * (pull.h). Every node runs it; the database decides each pull once.
+ */
+static void
+monitor_pull(struct monitor *m)
+{
+	struct buf err = BUF_INIT;
+	int failed;
+
+	if (scoreboard_now_ms() < m->pull_due_ms)
+		return;
+	m->pull_due_ms = scoreboard_now_ms() + m->cfg->pull_check_interval *
+	    1000;
+	if (m->db == NULL)
+		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
+		    &err);
+	failed = m->db == NULL || pull_run(m->db, m->cfg, &err) != 0;
+	if (failed && m->db) {
+		/* Reconnect next time: the server may have restarted. */
+		mysql_close(m->db);
+		m->db = NULL;
+	}
+	monitor_trouble(&m->pull_failing, failed, "checking mailings' "
+	    "expected value", &err);
 	buf_free(&err);
 }
 
@@ -1136,6 +1168,7 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 		}
 		monitor_sample_rates(&m);
 		monitor_beat(&m);
+		monitor_pull(&m);
 		if (cfg->metrics_interval > 0 && now >= publish_due) {
 			monitor_publish_all(&m);
 			publish_due = now + cfg->metrics_interval * 1000;

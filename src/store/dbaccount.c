@@ -43,6 +43,11 @@ static const struct grant daemon_grants[] = {
 	 * its templates (links.h; the update is the no-op of ON
 	 * DUPLICATE KEY) */
 	{ "SELECT, INSERT, UPDATE", "links" },
+	/* the monitor's value check (pull.h): the revenue so far, and the
+	 * delays of past conversions after their delivery */
+	{ "SELECT (mailing_id, recipient_id, amount, converted_at)",
+	    "conversions" },
+	{ "SELECT (mailing_id, recipient_id, delivered_at)", "history" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
