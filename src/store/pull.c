@@ -292,13 +292,14 @@ pull_describe(const struct pull_projection *p,
 		    "expected per 1,000 delivered (no conversion is due yet)",
 		    p->expected);
 	buf_printf(out, ": revenue %.2f from %llu conversions among %llu "
-	    "delivered, of whose conversions %.1f%% should be in after %lld "
-	    "s (", all->revenue, all->conversions, all->delivered,
-	    all->delivered ? 100 * all->arrived / (double)all->delivered : 0,
-	    all->age);
+	    "delivered (the first %lld s ago), %.1f%% of whose conversions "
+	    "should be in by now (", all->revenue, all->conversions,
+	    all->delivered, all->age, all->delivered ? 100 * all->arrived /
+	    (double)all->delivered : 0);
 	if (delay_curve_is_history(curve))
 		buf_printf(out, "delay curve of %zu past conversions of %u "
-		    "mailings)", curve->count, curve_mailings);
+		    "mailing%s)", curve->count, curve_mailings,
+		    curve_mailings == 1 ? "" : "s");
 	else
 		buf_printf(out, "default delay curve, half-life %d h)",
 		    DELAY_CURVE_HALF_LIFE / 3600);
