@@ -142,7 +142,7 @@ PY
 grep -q '^feedback,,complaint_rate,25.000$' "$T_DIR/report.csv" && grep -q '^bounce_classes,all,bounces,1$' "$T_DIR/report.csv" &&
 	t_ok "herald report --csv has them" || t_fail "report --csv feedback" "$(grep -E 'feedback|bounce_classes' "$T_DIR/report.csv")"
 "$HERALD_BIN" report 1 >"$T_DIR/report.txt" 2>&1
-grep -Eq '^  - +all ' "$T_DIR/report.txt" && grep -Eq 'userunknown +hard +1 +12.500' "$T_DIR/report.txt" &&
+grep -Eq '^ +- +all +8 ' "$T_DIR/report.txt" && grep -Eq 'userunknown +hard +1 +12.500' "$T_DIR/report.txt" &&
 	t_ok "and its text" || t_fail "report text feedback" "$(cat "$T_DIR/report.txt")"
 "$HERALD_BIN" status --json >"$T_DIR/status.json" 2>&1
 /usr/bin/python3 - "$T_DIR/status.json" <<'PY' && t_ok "herald status --json shows the counts and rates" || t_fail "status --json feedback" "$(cat "$T_DIR/status.json")"
