@@ -177,7 +177,8 @@ done
 	t_ok "Q (120%) is not pulled: all $N sent" || t_fail "Q not pulled" "state $(state 3), $(delivered 3) delivered; $(t_sql "SELECT pulled_reason FROM mailings WHERE id = 3")"
 checks=$(grep -c "mailing 3 checked: value: projected" "$T_DIR/heraldd.log")
 [ "$checks" -ge 2 ] && t_ok "Q was checked $checks times, each logged with its figures" || t_fail "Q checked" "$checks checks logged"
-q_last=$(grep "mailing 3 checked" "$T_DIR/heraldd.log" | tail -1 | sed -n 's/.*expected (\([0-9]*\)%.*/\1/p')
+q_checks=$(grep "mailing 3 checked" "$T_DIR/heraldd.log" | sed -n 's/.*expected (\([0-9]*\)%.*/\1/p')
+q_range="$(sort -n <<<"$q_checks" | head -1)% to $(sort -n <<<"$q_checks" | tail -1)%, last $(tail -1 <<<"$q_checks")%"
 # Every worker is idle now (Q is done): what P sent after its pull was
 # the batches then in flight at most, and the rest stays unsent.
 after=$(delivered 2)
@@ -231,5 +232,5 @@ done
 	[ "$(grep -c "mailing 2 pulled" "$T_DIR/heraldd.log")" = 1 ] &&
 	t_ok "then sends to the end, exempt from the check (not pulled again)" ||
 	t_fail "after resume --force" "state $(state 2), $(delivered 2) delivered; $(grep 'mailing 2' "$T_DIR/heraldd.log" | tail -2)"
-echo "# figures: H delays ${delays} s; P pulled at $at_pull of $N delivered, projected $pct% of expected; Q's last check $q_last%"
+echo "# figures: H delays ${delays} s; P pulled at $at_pull of $N delivered, projected $pct% of expected; Q's $checks checks $q_range"
 t_done
