@@ -217,6 +217,9 @@ PY
 "$HERALD_BIN" report 2 --csv >"$T_DIR/report2.csv"
 grep -q '^value,,projected_vs_expected,' "$T_DIR/report2.csv" && grep -q '^value,0,expected_per_1000,1000.00$' "$T_DIR/report2.csv" &&
 	grep -q '^feedback,,delivered,' "$T_DIR/report2.csv" && t_ok "and --csv" || t_fail "report --csv" "$(grep -E '^(value|feedback)' "$T_DIR/report2.csv")"
+"$HERALD_BIN" report 3 >"$T_DIR/report3.txt"
+sed -n '/^value$/,$p' "$T_DIR/report3.txt" | grep -Eq "^ +- +all +$N +[0-9]+ +[0-9.]+ +[0-9.]+ +100.0 +[0-9.]+ +1000.00 +[0-9.]+ +history *$" &&
+	t_ok "and as text" || t_fail "report text" "$(sed -n '/^value$/,$p' "$T_DIR/report3.txt")"
 
 # --- resume ------------------------------------------------------------------------------------
 t_expect_fail "a plain resume of a mailing the value check pulled is refused, saying why" 1 \
