@@ -27,6 +27,7 @@
 #include "mailing.h"
 #include "mailing_check.h"
 #include "namecheck.h"
+#include "pull.h"
 #include "segment.h"
 #include "sendwindow.h"
 #include "testphase.h"
@@ -51,6 +52,7 @@ cmd_mailing_usage(FILE *out)
 	    "       herald mailing show ID\n"
 	    "       herald mailing variant add|list|remove ID ...\n"
 	    "       herald mailing pause|resume|cancel ID\n"
+	    "       herald mailing resume --force ID\n"
 	    "\n"
 	    "create validates the template directory, the segment and the\n"
 	    "addresses, then queues the mailing; \"herald stage\" stages it at\n"
@@ -72,6 +74,14 @@ cmd_mailing_usage(FILE *out)
 	    "before the start runs past midnight (22:00-02:00).\n"
 	    "pause stops new batches (messages in flight finish); resume\n"
 	    "undoes it; cancel marks every message not yet sent cancelled.\n"
+	    "--expected-value is the revenue the mailing should bring in\n"
+	    "per 1,000 messages delivered (conversions attributed to it,\n"
+	    "summed as recorded). Once it has its sample (pull_min_delivered\n"
+	    "delivered, pull_min_age since the first), heraldd projects its\n"
+	    "revenue every pull_check_interval and pulls it when the\n"
+	    "projection is below pull_threshold of that value; show gives\n"
+	    "the figures. resume refuses a mailing so pulled: resume --force\n"
+	    "sends the rest anyway and stops checking its value.\n"
 	    "A mailing whose messages cannot be built (a template broken\n"
 	    "mid-send) is blocked: show gives the reason; once fixed, the\n"
 	    "workers send it again on their own.\n"
@@ -468,6 +478,32 @@ print_show_variants(MYSQL *db, const char *id, struct buf *err)
 	return 0;
 }
 
+static int
+print_show_value_row(void *arg, unsigned ncolumns, char **col)
+{
+	(void)arg;
+	if (ncolumns != 3 || col[0] == NULL)
+		return 1;
+	printf("%-15s %s\n", "value check", !strcmp(col[0], "watched") ?
+	    "watched by heraldd (pull_threshold of the expected value)" :
+	    !strcmp(col[0], "pulled") ? "pulled the mailing (herald mailing "
+	    "resume --force sends the rest)" : "exempt (resumed with "
+	    "--force)");
+	if (col[1])
+		printf("%-15s %s UTC: %s\n", "value checked", col[2], col[1]);
+	return 1;
+}
+
+/* The value check (pull.h), for a mailing with an expected value. */
+static int
+print_show_value(MYSQL *db, const char *id, struct buf *err)
+{
+	return db_query_strings(db, "SELECT pull_check, pull_figures, "
+	    "pull_checked_at FROM mailings WHERE id = ? AND expected_value "
+	    "IS NOT NULL", 1, (const char *[]){ id }, print_show_value_row,
+	    NULL, err);
+}
+
 static MYSQL *
 mailing_db(struct cli *cli, struct buf *err)
 {
@@ -484,11 +520,13 @@ mailing_db(struct cli *cli, struct buf *err)
 
 /*
  * Pauses, resumes or cancels mailing id (mailing.h refuses what its
- * state does not allow). A cancel also marks every row not yet sent
+ * state does not allow; pull.h a resume of a mailing its value check
+ * pulled, unless force). A cancel also marks every row not yet sent
  * cancelled and closes the batches no worker holds.
  */
 static int
-mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
+mailing_change(MYSQL *db, const char *verb, const char *id, int force,
+    struct buf *err)
 {
 	struct buf sql = BUF_INIT;
 	const char *params[1] = { id };
@@ -498,8 +536,9 @@ mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 	unsigned long long affected = 0;
 	int status;
 
-	status = mailing_request(db, strtoull(id, NULL, 10), request, table,
-	    err);
+	status = request == MAILING_RESUME ? pull_resume(db, strtoull(id,
+	    NULL, 10), force, table, err) : mailing_request(db, strtoull(id,
+	    NULL, 10), request, table, err);
 	if (!status && request == MAILING_CANCEL && table[0] &&
 	    history_is_stage_table(table)) {
 		buf_printf(&sql, "UPDATE `%s` SET delivery_state = "
@@ -520,6 +559,22 @@ mailing_change(MYSQL *db, const char *verb, const char *id, struct buf *err)
 	}
 	buf_free(&sql);
 	return status;
+}
+
+/* "resume --force": takes --force out of argv; returns the new argc. */
+static int
+mailing_take_force(int argc, char **argv, int *force)
+{
+	int kept = 0;
+
+	*force = 0;
+	for (int i = 0; i < argc; i++) {
+		if (i >= 2 && strcmp(argv[i], "--force") == 0)
+			*force = 1;
+		else
+			argv[kept++] = argv[i];
+	}
+	return kept;
 }
 
 /*
@@ -558,7 +613,7 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 	struct buf err = BUF_INIT;
 	MYSQL *db;
 	const char *verb = argc > 1 ? argv[1] : "";
-	int status = CLI_OK;
+	int status = CLI_OK, force = 0;
 
 	if (strcmp(verb, "variant") == 0)
 		return cmd_mailing_variant(cli, argc - 1, argv + 1);
@@ -568,6 +623,8 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(verb, "create") == 0)
 		return mailing_create(cli, argc, argv);
+	if (strcmp(verb, "resume") == 0)
+		argc = mailing_take_force(argc, argv, &force);
 	if ((status = mailing_arguments(argc, argv)) != 0)
 		return status;
 	db = mailing_db(cli, &err);
@@ -608,14 +665,16 @@ cmd_mailing(struct cli *cli, int argc, char **argv)
 			status = CLI_FAILED;
 		} else if (print_show_variants(db, argv[2], &err) != 0 ||
 		    test_phase_print(db, argv[2], TEST_PHASE_SHOW, "",
-		    &err) != 0)
+		    &err) != 0 ||
+		    print_show_value(db, argv[2], &err) != 0)
 			status = CLI_FAILED;
-	} else if (mailing_change(db, verb, argv[2], &err) != 0) {
+	} else if (mailing_change(db, verb, argv[2], force, &err) != 0) {
 		status = CLI_FAILED;
 	} else {
-		printf("mailing %s %s\n", argv[2], !strcmp(verb, "pause") ?
+		printf("mailing %s %s%s\n", argv[2], !strcmp(verb, "pause") ?
 		    "paused" : !strcmp(verb, "resume") ? "resumed" :
-		    "cancelled");
+		    "cancelled", force ? "; its value is no longer checked" :
+		    "");
 	}
 	if (status != CLI_OK)
 		msg_error("mailing %s: %s", verb, buf_str(&err));

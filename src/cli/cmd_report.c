@@ -7,7 +7,8 @@
  * delivered) and bounces per class, per destination domain (the N
  * largest), the time from the first to the last delivery and the rate
  * minute by minute, and the clicks and the conversions per variant and
- * in all (clicks.h, conversion.h).
+ * in all (clicks.h, conversion.h), and the revenue projected against
+ * the expected value per variant and in all (pull.h).
  * Everything is read from the mailing's stage table, or from the monthly
  * archive "herald maintain" moved it to, with the bounces recorded for it
  * (history.h: a bounce makes a sent message bounced). --csv is long
@@ -26,6 +27,7 @@
 #include "encode.h"
 #include "history.h"
 #include "log.h"
+#include "pull.h"
 
 enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
 
@@ -53,6 +55,17 @@ cmd_report_usage(FILE *out)
 	    "(clickers or converters), revenue, rate and z of the leader\n"
 	    "over it; once decided, the winner and the figures it was chosen\n"
 	    "on (\"test_phase\" in JSON, null without one).\n"
+	    "value: per variant and in all: delivered, conversions,\n"
+	    "revenue and revenue per 1,000 delivered so far; arrived_share,\n"
+	    "the percentage of their eventual conversions that should be in\n"
+	    "by now (delay_curve: history, from this sender's past mailings,\n"
+	    "or default); projected_per_1000, revenue per 1,000 delivered\n"
+	    "once they are all in; expected_per_1000 (--expected-value) and\n"
+	    "projected_vs_expected in percent, the figure heraldd's value\n"
+	    "check compares with pull_threshold.\n"
+	    "The variant column is the variant's number (0 for A) and is\n"
+	    "null (empty in CSV, \"-\" in text) on the row for the whole\n"
+	    "mailing, named all.\n"
 	    "--json prints one document (counts as numbers, keys such as\n"
 	    "first_delivery), --csv one table with a section column; one of\n"
 	    "the two at most. When heraldd runs on this node, the report\n"
@@ -67,14 +80,14 @@ struct column {
 	int number;		/* a count: JSON number, right-aligned */
 };
 
-#define SECTION_COUNT 9
+#define SECTION_COUNT 10
 #define COLUMN_MAX 11
 
 static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
 	{ { "state", 0 }, { "messages", 1 } },
 	{ { "variant", 1 }, { "name", 0 }, { "messages", 1 }, { "sent", 1 },
 	    { "deferred", 1 }, { "failed", 1 } },
-	{ { "variant", 0 }, { "name", 0 }, { "delivered", 1 },
+	{ { "variant", 1 }, { "name", 0 }, { "delivered", 1 },
 	    { "hard_bounces", 1 }, { "soft_bounces", 1 }, { "complaints", 1 },
 	    { "unsubscribes", 1 }, { "hard_bounce_rate", 1 },
 	    { "soft_bounce_rate", 1 }, { "complaint_rate", 1 },
@@ -91,6 +104,11 @@ static const struct column report_columns[SECTION_COUNT][COLUMN_MAX] = {
 	{ { "variant", 1 }, { "name", 0 }, { "delivered", 1 },
 	    { "conversions", 1 }, { "revenue", 1 },
 	    { "revenue_per_1000", 1 } },
+	{ { "variant", 1 }, { "name", 0 }, { "delivered", 1 },
+	    { "conversions", 1 }, { "revenue", 1 }, { "revenue_per_1000", 1 },
+	    { "arrived_share", 1 }, { "projected_per_1000", 1 },
+	    { "expected_per_1000", 1 }, { "projected_vs_expected", 1 },
+	    { "delay_curve", 0 } },
 };
 
 /* Rows of one section, kept as strings (NULL for SQL NULL). */
@@ -306,7 +324,7 @@ report_feedback(MYSQL *db, const char *id, const char *table,
 	"'bounced'))"
 #define REPORT_RATE(n) "ROUND(100 * " n " / NULLIF(" REPORT_DELIVERED \
 	", 0), 3)"
-	buf_printf(&sql, "SELECT IF(h.variant_id IS NULL, 'all', h.variant_id), "
+	buf_printf(&sql, "SELECT h.variant_id, "
 	    "IF(h.variant_id IS NULL, 'all', COALESCE(MAX(v.name), "
 	    "'A')), " REPORT_DELIVERED ", SUM(b.hard = 1), SUM(b.hard = "
 	    "0), COUNT(c.mailing_id), COUNT(s.email), "
@@ -344,6 +362,81 @@ report_feedback(MYSQL *db, const char *id, const char *table,
 	return rc;
 }
 
+/* A figure of the value section: "%.Nf", or NULL when it is none. */
+static char *
+value_figure(double value, int decimals)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+
+	if (value < 0)
+		return NULL;
+	buf_printf(&b, "%.*f", decimals, value);
+	s = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return s;
+}
+
+/*
+ * The value section: per variant, then the whole mailing (variant
+ * null), the revenue so far and the projection of the value check
+ * (pull.h) against the expected value, under the delay curve heraldd
+ * would use now. Percentages have one decimal, amounts two; what does
+ * not exist (nothing expected, nothing due yet) is null.
+ */
+static int
+report_value(MYSQL *db, const struct herald_config *cfg, const char *id,
+    const char *table, struct section *value, struct buf *err)
+{
+	struct delay_curve curve;
+	struct pull_projection p;
+	unsigned mailings = 0;
+	int rc;
+
+	rc = pull_curve_read(db, cfg, &curve, &mailings, err);
+	if (rc == 0)
+		rc = pull_project(db, &curve, strtoull(id, NULL, 10), table, &p,
+		    err);
+	for (unsigned i = 0; rc == 0 && i < p.count; i++) {
+		const struct pull_cell *c = &p.cells[i];
+		double projected = pull_projected(c);
+		char **row = xcalloc(11, sizeof(char *));
+		struct buf b = BUF_INIT;
+
+		if (c->variant >= 0) {
+			buf_printf(&b, "%lld", c->variant);
+			row[0] = xstrdup(buf_str(&b));
+		}
+		row[1] = xstrdup(c->name);
+		buf_reset(&b);
+		buf_printf(&b, "%llu", c->delivered);
+		row[2] = xstrdup(buf_str(&b));
+		buf_reset(&b);
+		buf_printf(&b, "%llu", c->conversions);
+		row[3] = xstrdup(buf_str(&b));
+		row[4] = value_figure(c->revenue, 2);
+		row[5] = c->delivered ? value_figure(1000 * c->revenue /
+		    (double)c->delivered, 2) : NULL;
+		row[6] = c->delivered ? value_figure(100 * c->arrived /
+		    (double)c->delivered, 1) : NULL;
+		row[7] = value_figure(projected, 2);
+		row[8] = value_figure(p.expected, 2);
+		row[9] = p.expected > 0 && projected >= 0 ? value_figure(100 *
+		    projected / p.expected, 1) : NULL;
+		row[10] = xstrdup(delay_curve_is_history(&curve) ? "history" :
+		    "default");
+		buf_free(&b);
+		value->rows = xrealloc(value->rows, (value->count + 1) *
+		    sizeof(*value->rows));
+		value->rows[value->count++] = row;
+		value->columns = 11;
+	}
+	if (rc == 0)
+		pull_projection_free(&p);
+	delay_curve_free(&curve);
+	return rc;
+}
+
 int
 cmd_report(struct cli *cli, int argc, char **argv)
 {
@@ -351,7 +444,8 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    { "variants", 0, NULL, 0 }, { "feedback", 0, NULL, 0 },
 	    { "bounce_classes", 0, NULL, 0 }, { "domains", 0, NULL, 0 },
 	    { "time", 0, NULL, 0 }, { "per_minute", 0, NULL, 0 },
-	    { "clicks", 0, NULL, 0 }, { "conversions", 0, NULL, 0 } };
+	    { "clicks", 0, NULL, 0 }, { "conversions", 0, NULL, 0 },
+	    { "value", 0, NULL, 0 } };
 	enum report_format format = FORMAT_TEXT;
 	const char *id = NULL;
 	long top = 10;
@@ -483,7 +577,8 @@ cmd_report(struct cli *cli, int argc, char **argv)
 	    "cv.recipient_id = h.recipient_id WHERE h.mailing_id = ? GROUP "
 	    "BY h.variant_id WITH ROLLUP", table);
 	if (db_query_strings(db, buf_str(&sql), 2, (const char *[]){ id, id },
-	    section_row, &sections[8], &err) != 0)
+	    section_row, &sections[8], &err) != 0 ||
+	    report_value(db, cfg, id, table, &sections[9], &err) != 0)
 		goto done;
 
 	if (format == FORMAT_JSON) {

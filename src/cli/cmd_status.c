@@ -65,7 +65,9 @@ struct mailing_status {
 	char id[24], name[201], table[65], send_at[32];
 	enum mailing_state state;
 	char *blocked_reason;		/* NULL unless blocked */
-	char *pulled_reason;		/* NULL unless pulled by the brake */
+	char *pulled_reason;		/* NULL unless pulled (brake.h, pull.h) */
+	char *value_figures;		/* the value check's last figures
+					 * (pull.h); NULL: none, or pulled */
 	struct feedback_counts feedback;	/* bounces, complaints, ... */
 	unsigned long long staged, sent, deferred, failed, pending;
 	/* Sent in the last minute, and in its first second that had any
@@ -112,6 +114,7 @@ mailing_row(void *arg, unsigned ncolumns, char **col)
 	m->blocked_reason = col[6] ? xstrdup(col[6]) : NULL;
 	m->pulled_reason = col[7] ? xstrdup(col[7]) : NULL;
 	m->windowed = col[8] != NULL;
+	m->value_figures = col[9] ? xstrdup(col[9]) : NULL;
 	return 0;
 }
 
@@ -211,7 +214,7 @@ status_read_db(const struct herald_config *cfg, struct status *s)
 		return;
 	if (db_query_strings(db, "SELECT id, name, state, stage_table, "
 	    "send_at, staged_count, blocked_reason, pulled_reason, "
-	    "window_start FROM "
+	    "window_start, IF(state = 'pulled', NULL, pull_figures) FROM "
 	    "mailings WHERE state IN (?, ?, ?, ?, ?, ?, ?, ?) ORDER BY id", 8,
 	    unfinished,
 	    mailing_row, s, &s->db_error) != 0) {
@@ -643,6 +646,11 @@ status_print(const struct herald_config *cfg, const struct status *s,
 				json_text(m->pulled_reason);
 			else
 				printf("null");
+			printf(", \"value_check\": ");
+			if (m->value_figures)
+				json_text(m->value_figures);
+			else
+				printf("null");
 			status_feedback_json(&m->feedback);
 			printf("}");
 		}
@@ -727,6 +735,8 @@ status_print(const struct herald_config *cfg, const struct status *s,
 			printf("        blocked: %s\n", m->blocked_reason);
 		if (m->pulled_reason)
 			printf("        pulled: %s\n", m->pulled_reason);
+		if (m->value_figures)
+			printf("        %s\n", m->value_figures);
 		status_feedback_text(&m->feedback);
 		if (waiting_for_window(m)) {
 			char next[32];
@@ -844,6 +854,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		for (unsigned i = 0; i < s.count; i++) {
 			free(s.m[i].blocked_reason);
 			free(s.m[i].pulled_reason);
+			free(s.m[i].value_figures);
 		}
 		free(s.m);
 		node_list_free(s.nodes, s.node_count);

@@ -480,6 +480,28 @@ static const struct config_key config_keys[] = {
 	    "X-Herald-Signature: sha256=HEX (HMAC-SHA256 of the body, "
 	    "lowercase hex). At least 32 characters. Empty = POST /v "
 	    "answers 404."),
+	NUM(pull_min_delivered, CONFIG_INTEGER, "10000", 1, 1000000000,
+	    "The value check: heraldd's monitor judges a sending mailing "
+	    "that has an expected value (herald mailing create "
+	    "--expected-value, revenue per 1,000 delivered) only once it "
+	    "has delivered at least this many messages: on fewer, a few "
+	    "donations more or less swing the projection."),
+	NUM(pull_min_age, CONFIG_DURATION, "30m", 0, 31622400,
+	    "The value check judges a mailing only this long after its "
+	    "first delivery: before, almost all of its conversions are "
+	    "still to come."),
+	NUM(pull_threshold, CONFIG_PERCENT, "50%", 0, 1000000,
+	    "The value check pulls a mailing (state pulled, the figures "
+	    "kept as its reason) whose projected revenue per 1,000 "
+	    "delivered is below this share of its expected value. The "
+	    "projection is the revenue attributed so far divided by the "
+	    "share of conversions that should have arrived by now, from the "
+	    "delays of this sender's past conversions or, with too few of "
+	    "them, a default curve (herald(1), EXPECTED VALUE). 0 = never "
+	    "pull (the figures are still computed and shown)."),
+	NUM(pull_check_interval, CONFIG_DURATION, "60", 1, 3600,
+	    "How often heraldd's monitor runs the value check. Several "
+	    "nodes may run it: one conditional UPDATE decides each pull."),
 	NUM(reputation_block_rate, CONFIG_PERCENT, "20%", 0, 1000000,
 	    "Reputation routing: when this share of the messages a "
 	    "destination domain took on its route in the last "
@@ -528,6 +550,7 @@ static const struct {
 	{ "message_domain", "Messages" },
 	{ "web_listen", "The web endpoint (herald-web)" },
 	{ "soft_bounce_limit", "Feedback and the brake (herald feedback)" },
+	{ "pull_min_delivered", "The value check (heraldd's monitor)" },
 	{ "reputation_block_rate", "Reputation routing" },
 };
 

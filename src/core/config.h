@@ -164,6 +164,11 @@ struct herald_config {
 	long brake_min_events;
 	char *conversion_secret;	/* signs POST /v bodies; empty =
 					 * no POST /v */
+	/* The value check (pull.h). */
+	long pull_min_delivered;	/* messages delivered before judging */
+	long pull_min_age;		/* seconds after the first delivery */
+	long pull_threshold;		/* ppm of the expected value */
+	long pull_check_interval;	/* seconds between checks */
 	/* Reputation routing (reputation.h); rates in ppm. */
 	long reputation_block_rate;
 	long reputation_window;		/* seconds */

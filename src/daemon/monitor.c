@@ -10,6 +10,7 @@
 #include "mailing.h"
 #include "metrics_http.h"
 #include "node.h"
+#include "pull.h"
 #include "reputation_watch.h"
 #include "testphase.h"
 #include "worker.h"
@@ -70,6 +71,9 @@ struct monitor {
 	/* The test phases' next check (testphase.h). */
 	int64_t test_phase_due_ms;
 	int test_phase_failing;
+	/* The value check (pull.h): when it runs next; its trouble. */
+	int64_t pull_due_ms;
+	int pull_failing;
 	/* The previous publication, for rates. */
 	int64_t published_ms;
 	uint64_t sent, deferred, failed, claims, claim_us;
@@ -491,33 +495,51 @@ monitor_beat(struct monitor *m)
 }
 
 /*
- * Every TEST_PHASE_CHECK_INTERVAL seconds: starts the test phases'
- * clocks and chooses their winners (testphase.h). Every node's monitor
- * runs it; one row update decides, so only one of them releases.
+ * A periodic check of the database run by every node's monitor: when
+ * *due_ms has come, runs check on the monitor's connection (made if
+ * needed; dropped after a failure, since the server may have restarted)
+ * and sets the next due time interval_s seconds on. A failure is
+ * reported once while it lasts (monitor_trouble), naming what.
  */
 static void
-monitor_test_phases(struct monitor *m)
+monitor_database_check(struct monitor *m, int64_t *due_ms, long interval_s,
+    int *failing, const char *what,
+    int (*check)(struct monitor *, struct buf *))
 {
 	struct buf err = BUF_INIT;
-	unsigned decided = 0;
 	int failed;
 
-	if (scoreboard_now_ms() < m->test_phase_due_ms)
+	if (scoreboard_now_ms() < *due_ms)
 		return;
-	m->test_phase_due_ms = scoreboard_now_ms() +
-	    TEST_PHASE_CHECK_INTERVAL * 1000;
+	*due_ms = scoreboard_now_ms() + interval_s * 1000;
 	if (m->db == NULL)
 		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
 		    &err);
-	failed = m->db == NULL || test_phase_check(m->db, &decided, &err) != 0;
+	failed = m->db == NULL || check(m, &err) != 0;
 	if (failed && m->db) {
-		/* Reconnect next time: the server may have restarted. */
 		mysql_close(m->db);
 		m->db = NULL;
 	}
-	monitor_trouble(&m->test_phase_failing, failed, "checking the test "
-	    "phases", &err);
+	monitor_trouble(failing, failed, what, &err);
 	buf_free(&err);
+}
+
+/* Starts the test phases' clocks and chooses their winners
+ * (testphase.h); one row update decides, so only one node releases. */
+static int
+monitor_test_phases(struct monitor *m, struct buf *err)
+{
+	unsigned decided = 0;
+
+	return test_phase_check(m->db, &decided, err);
+}
+
+/* The value check of the sending mailings (pull.h); the database
+ * decides each pull once, whichever node gets there first. */
+static int
+monitor_pull(struct monitor *m, struct buf *err)
+{
+	return pull_run(m->db, m->cfg, err);
 }
 
 /*
@@ -1170,7 +1192,12 @@ monitor_main(const struct herald_config *cfg, struct worker_slot *slot,
 		}
 		monitor_sample_rates(&m);
 		monitor_beat(&m);
-		monitor_test_phases(&m);
+		monitor_database_check(&m, &m.test_phase_due_ms,
+		    TEST_PHASE_CHECK_INTERVAL, &m.test_phase_failing,
+		    "checking the test phases", monitor_test_phases);
+		monitor_database_check(&m, &m.pull_due_ms,
+		    m.cfg->pull_check_interval, &m.pull_failing,
+		    "checking mailings' expected value", monitor_pull);
 		if (cfg->metrics_interval > 0 && now >= publish_due) {
 			monitor_publish_all(&m);
 			publish_due = now + cfg->metrics_interval * 1000;

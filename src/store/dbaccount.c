@@ -44,10 +44,14 @@ static const struct grant daemon_grants[] = {
 	 * DUPLICATE KEY) */
 	{ "SELECT, INSERT, UPDATE", "links" },
 	/* the monitor's test phases (testphase.h): the test cell's
-	 * clickers and converters, and the figures of the decision */
+	 * clickers and converters, and the figures of the decision; its
+	 * value check (pull.h): the revenue so far, and the delays of past
+	 * conversions after their delivery */
 	{ "SELECT (mailing_id, recipient_id)", "clicks" },
-	{ "SELECT (mailing_id, recipient_id, amount)", "conversions" },
+	{ "SELECT (mailing_id, recipient_id, amount, converted_at)",
+	    "conversions" },
 	{ "SELECT, INSERT, UPDATE", "test_results" },
+	{ "SELECT (mailing_id, recipient_id, delivered_at)", "history" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
