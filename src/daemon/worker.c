@@ -13,6 +13,7 @@
 #include "compose.h"
 #include "db.h"
 #include "delivery.h"
+#include "keyring.h"
 #include "log.h"
 #include "links.h"
 #include "mailing.h"
@@ -53,6 +54,7 @@ struct worker {
 	struct relaypool relays;
 	struct ev_loop *loop;		/* the relay connections run on it */
 	struct composer *composer;	/* for the current mailing */
+	struct keyring *keyring;	/* the token keys it signs with */
 	struct delivery_rows rows;
 	unsigned session_size;
 	struct buf *messages;		/* session_size reused buffers */
@@ -527,7 +529,26 @@ worker_block_mailing(struct worker *w, uint64_t mailing_id,
 	buf_free(&err);
 }
 
-/* Loads (or keeps) the composer for mailing_id. */
+/*
+ * Hands the composer the token keys, read again every few seconds
+ * (keyring.h): a rotation reaches this worker at its next batch. With no
+ * key to sign with, the mailing says why.
+ */
+static int
+worker_give_keys(struct worker *w, uint64_t mailing_id)
+{
+	struct buf err = BUF_INIT;
+	const struct token_keys *keys = keyring_keys(w->keyring, w->db, &err);
+
+	if (keys == NULL)
+		worker_block_mailing(w, mailing_id, &err);
+	else
+		composer_set_keys(w->composer, keys);
+	buf_free(&err);
+	return keys ? 0 : -1;
+}
+
+/* Loads (or keeps) the composer for mailing_id, with the keys. */
 static int
 worker_use_mailing(struct worker *w, uint64_t mailing_id)
 {
@@ -536,7 +557,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 
 	if (w->composer && composer_mailing_id(w->composer) == mailing_id) {
 		if (!composer_files_changed(w->composer))
-			return 0;
+			return worker_give_keys(w, mailing_id);
 		/* Never a message from a mix of old and new files. */
 		msg_info("worker %ld: template files of mailing %llu changed; "
 		    "reading them again", (long)getpid(),
@@ -558,7 +579,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 		w->composer = NULL;
 	}
 	buf_free(&err);
-	return w->composer ? 0 : -1;
+	return w->composer ? worker_give_keys(w, mailing_id) : -1;
 }
 
 /* Gives the batch back so another worker can take it at once. */
@@ -807,6 +828,7 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	w.throttle = sh->throttle;
 	w.master_pid = getppid();
 	w.paced_row = -1;
+	w.keyring = keyring_new(cfg);
 	node_name(cfg, w.node, sizeof(w.node));
 	w.owner.node = w.node;
 	w.owner.pid = (long)getpid();
@@ -853,6 +875,7 @@ out:
 	if (w.loop)
 		ev_loop_destroy(w.loop);
 	composer_free(w.composer);
+	keyring_free(w.keyring);
 	if (w.db)
 		mysql_close(w.db);
 	for (unsigned i = 0; i < w.session_size; i++) {

@@ -43,6 +43,8 @@ static const struct grant daemon_grants[] = {
 	 * its templates (links.h; the update is the no-op of ON
 	 * DUPLICATE KEY) */
 	{ "SELECT, INSERT, UPDATE", "links" },
+	/* the token keys its workers sign with (keyring.h) */
+	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
@@ -60,6 +62,8 @@ static const struct grant intake_grants[] = {
 	{ "SELECT, INSERT", "complaints" },
 	{ "SELECT (version, name, applied_at)", "schema_migrations" },
 	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
+	/* the keys that verify return paths and unsubscribe tokens */
+	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
 	{ NULL, NULL }
 };
 
@@ -85,6 +89,8 @@ static const struct grant web_grants[] = {
 	{ "SELECT, INSERT, UPDATE", "conversions" },
 	{ "SELECT (mailing_id, recipient_id, delivery_state, delivered_at)",
 	    "history" },
+	/* the keys that verify tokens (keyring.h) */
+	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
 	{ NULL, NULL }
 };
 
