@@ -531,14 +531,18 @@ worker_block_mailing(struct worker *w, uint64_t mailing_id,
 
 /*
  * Hands the composer the token keys, read again every few seconds
- * (keyring.h): a rotation reaches this worker at its next batch. With no
- * key to sign with, the mailing says why.
+ * (keyring.h), and at once for a mailing it just opened: a rotation
+ * reaches this worker at its next batch, and a mailing staged after it
+ * is signed with the new key throughout. With no key to sign with, the
+ * mailing says why.
  */
 static int
-worker_give_keys(struct worker *w, uint64_t mailing_id)
+worker_give_keys(struct worker *w, uint64_t mailing_id, int opened)
 {
 	struct buf err = BUF_INIT;
-	const struct token_keys *keys = keyring_keys(w->keyring, w->db, &err);
+	const struct token_keys *keys = opened ?
+	    keyring_refresh(w->keyring, w->db, &err) :
+	    keyring_keys(w->keyring, w->db, &err);
 
 	if (keys == NULL)
 		worker_block_mailing(w, mailing_id, &err);
@@ -557,7 +561,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 
 	if (w->composer && composer_mailing_id(w->composer) == mailing_id) {
 		if (!composer_files_changed(w->composer))
-			return worker_give_keys(w, mailing_id);
+			return worker_give_keys(w, mailing_id, 0);
 		/* Never a message from a mix of old and new files. */
 		msg_info("worker %ld: template files of mailing %llu changed; "
 		    "reading them again", (long)getpid(),
@@ -579,7 +583,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 		w->composer = NULL;
 	}
 	buf_free(&err);
-	return w->composer ? worker_give_keys(w, mailing_id) : -1;
+	return w->composer ? worker_give_keys(w, mailing_id, 1) : -1;
 }
 
 /* Gives the batch back so another worker can take it at once. */

@@ -140,6 +140,13 @@ keyring_keys(struct keyring *ring, MYSQL *db, struct buf *err)
 	return ring->keys;
 }
 
+const struct token_keys *
+keyring_refresh(struct keyring *ring, MYSQL *db, struct buf *err)
+{
+	keyring_reread(ring, db, err);
+	return ring->keys;
+}
+
 /* verify(keys) under the ring's keys, read again once on a miss. */
 static int
 keyring_verify_with(struct keyring *ring, MYSQL *db,

@@ -64,6 +64,13 @@ const struct token_keys *keyring_keys(struct keyring *ring, MYSQL *db,
     struct buf *err);
 
 /*
+ * keyring_keys(), read again now: a worker turning to another mailing
+ * signs it with the newest key from its first message.
+ */
+const struct token_keys *keyring_refresh(struct keyring *ring, MYSQL *db,
+    struct buf *err);
+
+/*
  * token_verify() and token_verify_click() under the ring's keys; a
  * token naming a key the ring does not hold makes it read the keys
  * again first (at most every KEYRING_MISS_SECONDS). 0, or -1 with the
