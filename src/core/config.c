@@ -176,10 +176,15 @@ static const struct config_key config_keys[] = {
 	    "directory on its first start."),
 	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535,
 	    "0: the embedded server listens on its unix socket only, no TCP; "
-	    "otherwise also on 127.0.0.1 at this port, where only accounts "
-	    "with a password log in: its root uses unix_socket "
-	    "authentication (the system's root, through the socket), and "
-	    "herald's role accounts always have one."),
+	    "otherwise also on 127.0.0.1 at this port, for other heraldd "
+	    "nodes on this machine (database_host = 127.0.0.1, database_port "
+	    "= this port; a demo cluster: contrib/demo-cluster). Refused "
+	    "unless daemon_database_user and daemon_database_password are "
+	    "set, the account those nodes log in with: only accounts with a "
+	    "password log in over TCP (its root uses unix_socket "
+	    "authentication, the system's root through the socket). In "
+	    "production every node points at one MariaDB server instead "
+	    "(database_host)."),
 	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000,
 	    "The embedded server's table cache. It must stay above the "
 	    "number of stage tables in the history MERGE table (each is one "
@@ -1358,6 +1363,14 @@ config_read_file(struct herald_config *cfg, const char *path, FILE *fp,
 		rc = config_check_secret_file(path, fileno(fp), err);
 	if (rc == 0)
 		rc = config_check_relay_security(cfg, path, err);
+	if (rc == 0) {
+		struct buf why = BUF_INIT;
+
+		rc = config_check_embedded_port(cfg, &why);
+		if (rc != 0)
+			buf_printf(err, "%s: %s", path, buf_str(&why));
+		buf_free(&why);
+	}
 	free(line);
 	return rc;
 }
@@ -1502,6 +1515,20 @@ config_uses_embedded_database(const struct herald_config *cfg)
 {
 	return cfg->database_host[0] == '\0' &&
 	    cfg->database_socket[0] == '\0';
+}
+
+int
+config_check_embedded_port(const struct herald_config *cfg, struct buf *why)
+{
+	if (cfg->embedded_port == 0 || !config_uses_embedded_database(cfg) ||
+	    (cfg->daemon_database_user[0] && cfg->daemon_database_password[0]))
+		return 0;
+	buf_printf(why, "embedded_port = %ld opens the embedded database on "
+	    "127.0.0.1:%ld, where other nodes log in as the daemon's "
+	    "account: set daemon_database_user and daemon_database_password "
+	    "(herald db init creates the account), or embedded_port = 0",
+	    cfg->embedded_port, cfg->embedded_port);
+	return -1;
 }
 
 char *
