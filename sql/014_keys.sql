@@ -26,3 +26,18 @@ CREATE TABLE IF NOT EXISTS token_keys (
   PRIMARY KEY (seq),
   UNIQUE KEY token_keys_id (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The settings every node must agree on, as herald db init or db migrate
+-- last recorded them from the configuration it ran with: the domains and
+-- URLs written into every message (src/store/cluster_settings.c). Two
+-- nodes with different values would send one mailing's recipients
+-- different links and return paths, some of which may reach neither
+-- herald-web nor the intake; so a worker whose configuration differs
+-- sends nothing and logs why, and the other nodes go on.
+CREATE TABLE IF NOT EXISTS cluster_settings (
+  name        VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  value       VARCHAR(1024) NOT NULL,
+  recorded_at DATETIME(3) NOT NULL,
+  recorded_by VARCHAR(255) NOT NULL,
+  PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cluster_settings.h"
 #include "db.h"
 #include "dbaccount.h"
 #include "dbserver.h"
@@ -98,6 +99,10 @@ cmd_db_migrate(struct herald_config *cfg, int create)
 	/* The token keys of older versions, once; a first key for a new
 	 * database (keyring.h). */
 	if (keyring_import(cfg, db, &report, &err))
+		goto out;
+	/* This configuration's message settings become the cluster's
+	 * (cluster_settings.h). */
+	if (cluster_settings_record(cfg, db, &report, &err))
 		goto out;
 	version = migrate_current_version(db, &err);
 	if (version < 0)

@@ -10,6 +10,7 @@
  */
 #include "worker.h"
 #include "batch.h"
+#include "cluster_settings.h"
 #include "compose.h"
 #include "db.h"
 #include "delivery.h"
@@ -552,6 +553,30 @@ worker_give_keys(struct worker *w, uint64_t mailing_id, int opened)
 	return keys ? 0 : -1;
 }
 
+/*
+ * 1 when this node's message settings agree with the cluster's
+ * (cluster_settings.h); else 0, logged: this node sends nothing and the
+ * others go on.
+ */
+static int
+worker_settings_agree(struct worker *w)
+{
+	struct buf why = BUF_INIT, err = BUF_INIT;
+	int differs = 0, agree = 0;
+
+	if (cluster_settings_check(w->cfg, w->db, &differs, &why, &err) != 0)
+		worker_database_failed(w, "reading the cluster's settings",
+		    &err);
+	else if (differs)
+		msg_error("worker %ld: %s; this node sends nothing until then",
+		    (long)getpid(), buf_str(&why));
+	else
+		agree = 1;
+	buf_free(&why);
+	buf_free(&err);
+	return agree;
+}
+
 /* Loads (or keeps) the composer for mailing_id, with the keys. */
 static int
 worker_use_mailing(struct worker *w, uint64_t mailing_id)
@@ -569,6 +594,10 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 	}
 	composer_free(w->composer);
 	w->composer = NULL;
+	if (!worker_settings_agree(w)) {
+		buf_free(&err);
+		return -1;
+	}
 	if (mailing_content_read(w->db, mailing_id, &content, &err) == 0) {
 		w->composer = composer_open(w->cfg, &content, &err);
 		mailing_content_free(&content);

@@ -43,8 +43,10 @@ static const struct grant daemon_grants[] = {
 	 * its templates (links.h; the update is the no-op of ON
 	 * DUPLICATE KEY) */
 	{ "SELECT, INSERT, UPDATE", "links" },
-	/* the token keys its workers sign with (keyring.h) */
+	/* the token keys its workers sign with (keyring.h), and the
+	 * settings they must share (cluster_settings.h) */
 	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
+	{ "SELECT", "cluster_settings" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {

@@ -5,7 +5,8 @@
  *	           the others, and grants them each stage table).
  *	daemon     daemon_database_user: heraldd. Reads and updates mailings
  *	           and batches (claims, counters, states), reads variants and
- *	           the suppression list and the token keys, reads and
+ *	           the suppression list, the token keys and the cluster's
+ *	           settings, reads and
  *	           records the rows of each stage table. No access to recipients, no DDL: it cannot
  *	           drop a table or read the recipients' other data.
  *	intake     intake_database_user: herald bounce. Reads a mailing's

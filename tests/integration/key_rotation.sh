@@ -16,6 +16,9 @@
 # and herald bounce at once, and by the running herald-web within
 # KEYRING_REFRESH_SECONDS. The key that signs cannot be retired, and
 # retire of an unknown id fails naming it.
+# The settings every node must share (cluster_settings.h) are recorded
+# by db init; a third node whose message_domain differs sends nothing
+# of mailing 3 and says why, while the two others send all of it.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
@@ -68,6 +71,8 @@ chmod 600 "$T_DIR/state/token-keys"
 t_check "db init imports the key file" "$HERALD_BIN" db init
 grep -q "token key old1 imported from $T_DIR/state/token-keys" "$T_DIR/out" &&
 	t_ok "db init says it imported old1" || t_fail "import reported" "$(cat "$T_DIR/out")"
+grep -q '^cluster setting message_domain = "news.example.org" recorded$' "$T_DIR/out" &&
+	t_ok "db init records the cluster's message settings" || t_fail "settings recorded" "$(cat "$T_DIR/out")"
 t_check "db migrate again imports nothing twice" "$HERALD_BIN" db migrate
 [ "$(t_sql "SELECT COUNT(*) FROM token_keys")" = 1 ] && ! grep -q "token key" "$T_DIR/out" &&
 	t_ok "one key in the table after a second migrate" || t_fail "imported once" "$(t_sql "SELECT id FROM token_keys"); $(cat "$T_DIR/out")"
@@ -191,4 +196,31 @@ grep -Eq "^old1 +retired +[0-9-]+ [0-9:]+  [0-9-]+ [0-9:]+ " "$T_DIR/list" && t_
 	t_fail "list after retire" "$(cat "$T_DIR/list")"
 ! grep -rq -e "$OLD_SECRET" -e "$(t_sql "SELECT secret FROM token_keys WHERE id = 'k2'")" "$T_DIR"/*.log &&
 	t_ok "no secret in the nodes' or herald-web's logs" || t_fail "secrets in logs" "found"
+
+# A node whose message_domain is not the cluster's.
+t_start_sink "$T_DIR/sink-c"
+node_config c "$T_SINK_PORT"
+sed -i 's/^message_domain = .*/message_domain = other.example.org/' "$T_DIR/c.conf"
+# Nodes a and b stopped (SIGSTOP, master and workers) so that node c
+# claims the batches of mailing 3.
+pause() {	# STOP|CONT
+	for n in $node_a $node_b; do kill -$1 $n $(pgrep -P $n); done
+}
+pause STOP
+"$HERALDD_BIN" -f -c "$T_DIR/c.conf" >"$T_DIR/c.log" 2>&1 &
+node_c=$!
+t_at_exit "kill $node_c 2>/dev/null"
+t_at_exit "kill -CONT $node_a $node_b $(pgrep -P $node_a) $(pgrep -P $node_b) 2>/dev/null"
+"$HERALD_BIN" mailing create --name m3 --template "$T_DIR/t" --segment all \
+	--from "News <news@example.org>" --subject s3 >/dev/null && "$HERALD_BIN" stage >/dev/null 2>&1
+for _ in $(seq 1 100); do grep -q "differs from the cluster's" "$T_DIR/c.log" && break; sleep 0.1; done
+grep -q "this node's message_domain \"other.example.org\" differs from the cluster's \"news.example.org\"" "$T_DIR/c.log" &&
+	t_ok "node c, whose message_domain differs, says so" || t_fail "node c's reason" "$(tail -3 "$T_DIR/c.log")"
+pause CONT
+for _ in $(seq 1 300); do [ "$(t_sql "SELECT state FROM mailings WHERE id = 3")" = done ] && break; sleep 0.1; done
+sent=$(t_sql "SELECT sent_count FROM mailings WHERE id = 3")
+[ "$(t_sql "SELECT state FROM mailings WHERE id = 3")" = done ] && [ "$(tokens_of 3 | wc -l)" = "$sent" ] && [ "$sent" -gt 0 ] &&
+	[ "$(ls "$T_DIR/sink-c" | wc -l)" = 0 ] &&
+	t_ok "node c sent nothing; nodes a and b sent all of mailing 3 ($sent)" ||
+	t_fail "node c sent nothing" "state $(t_sql "SELECT state FROM mailings WHERE id = 3"), sent $sent, c $(ls "$T_DIR/sink-c" | wc -l), a+b $(tokens_of 3 | wc -l)"
 t_done
