@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS token_keys (
 
 -- The settings every node must agree on, as herald db init or db migrate
 -- last recorded them from the configuration it ran with: the domains and
--- URLs written into every message (src/store/cluster_settings.c). Two
+-- URLs written into every message (src/store/cluster_settings.c lists
+-- them). Two
 -- nodes with different values would send one mailing's recipients
 -- different links and return paths, some of which may reach neither
 -- herald-web nor the intake; so a worker whose configuration differs

@@ -21,6 +21,7 @@ static const struct {
 	{ "unsubscribe_url", offsetof(struct herald_config, unsubscribe_url) },
 	{ "unsubscribe_mailto",
 	    offsetof(struct herald_config, unsubscribe_mailto) },
+	{ "view_online_url", offsetof(struct herald_config, view_online_url) },
 };
 
 #define CLUSTER_KEY_COUNT (sizeof(cluster_keys) / sizeof(cluster_keys[0]))

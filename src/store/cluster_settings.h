@@ -7,7 +7,7 @@
  * links and return paths of different hosts:
  *
  *	message_domain, bounce_domain, track_domain, unsubscribe_url,
- *	unsubscribe_mailto
+ *	unsubscribe_mailto, view_online_url
  *
  * herald db init and db migrate record them from the configuration they
  * run with in the cluster_settings table (sql/014_keys.sql): run them
