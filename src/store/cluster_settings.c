@@ -111,7 +111,7 @@ cluster_settings_check(const struct herald_config *cfg, MYSQL *db,
 	    "cluster_settings ORDER BY name", 0, NULL, check_row, &c,
 	    &query_err);
 	/* A database not migrated yet has recorded nothing. */
-	if (status != 0 && mysql_errno(db) == 1146)	/* ER_NO_SUCH_TABLE */
+	if (status != 0 && mysql_errno(db) == 1146)	/* no such table */
 		status = 0;
 	else if (status != 0)
 		buf_append_str(err, buf_str(&query_err));

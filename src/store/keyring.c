@@ -16,6 +16,8 @@
 #include "db.h"
 #include "log.h"
 
+#define KEYRING_SECRET_MAX 1024	/* token_keys.secret */
+
 int
 keyring_configured(const struct herald_config *cfg)
 {
@@ -147,21 +149,24 @@ keyring_refresh(struct keyring *ring, MYSQL *db, struct buf *err)
 	return ring->keys;
 }
 
-/* verify(keys) under the ring's keys, read again once on a miss. */
+/* verify(keys) under the ring's keys, read again once on a miss; the
+ * database is asked for (db_of) only when the keys are to be read. */
 static int
-keyring_verify_with(struct keyring *ring, MYSQL *db,
-    int (*verify)(const struct token_keys *, void *, struct buf *),
-    void *arg, struct buf *why)
+keyring_verify_with(struct keyring *ring, keyring_db_fn *db_of,
+    void *db_arg, int (*verify)(const struct token_keys *, void *,
+    struct buf *), void *arg, struct buf *why)
 {
-	const struct token_keys *keys = keyring_keys(ring, db, why);
 	int rc;
 
-	if (keys == NULL)
+	if (ring->keys == NULL || keyring_now() - ring->read_at >=
+	    KEYRING_REFRESH_SECONDS)
+		keyring_reread(ring, db_of(db_arg), why);
+	if (ring->keys == NULL)
 		return -1;
-	rc = verify(keys, arg, why);
+	rc = verify(ring->keys, arg, why);
 	if (rc == TOKEN_UNKNOWN_KEY && !keyring_configured(ring->cfg) &&
 	    keyring_now() - ring->read_at >= KEYRING_MISS_SECONDS) {
-		keyring_reread(ring, db, why);
+		keyring_reread(ring, db_of(db_arg), why);
 		buf_reset(why);
 		rc = verify(ring->keys, arg, why);
 	}
@@ -193,27 +198,28 @@ verify_click(const struct token_keys *keys, void *arg, struct buf *why)
 }
 
 int
-keyring_verify(struct keyring *ring, MYSQL *db, enum token_purpose purpose,
-    const char *token, uint64_t *mailing, uint64_t *recipient,
-    struct buf *why)
+keyring_verify(struct keyring *ring, keyring_db_fn *db_of, void *db_arg,
+    enum token_purpose purpose, const char *token, uint64_t *mailing,
+    uint64_t *recipient, struct buf *why)
 {
 	struct verify_args a = { purpose, token, mailing, recipient, NULL };
 
-	return keyring_verify_with(ring, db, verify_one, &a, why);
+	return keyring_verify_with(ring, db_of, db_arg, verify_one, &a, why);
 }
 
 int
-keyring_verify_click(struct keyring *ring, MYSQL *db, const char *token,
-    uint64_t *mailing, uint64_t *recipient, uint64_t *link,
-    struct buf *why)
+keyring_verify_click(struct keyring *ring, keyring_db_fn *db_of,
+    void *db_arg, const char *token, uint64_t *mailing,
+    uint64_t *recipient, uint64_t *link, struct buf *why)
 {
 	struct verify_args a = { TOKEN_CLICK, token, mailing, recipient,
 	    link };
 
-	return keyring_verify_with(ring, db, verify_click, &a, why);
+	return keyring_verify_with(ring, db_of, db_arg, verify_click, &a,
+	    why);
 }
 
-/* --- herald key ------------------------------------------------------------- */
+/* --- herald key ------------------------------------------------------ */
 
 struct list_state {
 	keyring_list_fn *fn;
@@ -235,13 +241,17 @@ int
 keyring_list(MYSQL *db, keyring_list_fn *fn, void *arg, struct buf *err)
 {
 	struct list_state l = { fn, arg };
+	int status;
 
-	return db_query_strings(db, "SELECT id, origin, "
+	status = db_query_strings(db, "SELECT id, origin, "
 	    "DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), "
 	    "DATE_FORMAT(retired_at, '%Y-%m-%d %H:%i:%s'), "
 	    "retired_at IS NULL AND seq = (SELECT MAX(seq) FROM token_keys "
 	    "WHERE retired_at IS NULL) FROM token_keys ORDER BY seq", 0, NULL,
 	    list_row, &l, err);
+	if (status != 0 && mysql_errno(db) == 1146)	/* no such table */
+		buf_append_str(err, ": run \"herald db migrate\"");
+	return status;
 }
 
 /* Adds (id or a generated "kN", secret) unless id is taken: *added. */
@@ -345,6 +355,13 @@ keyring_import_set(MYSQL *db, const struct token_keys *keys,
 		const char *params[2] = { token_keys_secret(keys, i), id };
 		int added = 0;
 
+		/* The column's size: IGNORE would cut a longer one short. */
+		if (strlen(params[0]) > KEYRING_SECRET_MAX) {
+			buf_printf(err, "%s: token key %s is longer than %d "
+			    "characters", where, id, KEYRING_SECRET_MAX);
+			status = -1;
+			break;
+		}
 		status = keyring_insert(db, id, 0, params[0],
 		    buf_str(&origin), &added, err);
 		if (status || added) {
@@ -356,10 +373,12 @@ keyring_import_set(MYSQL *db, const struct token_keys *keys,
 		status = db_query_strings(db, "SELECT secret = ? FROM "
 		    "token_keys WHERE id = ?", 2, params, db_first_value,
 		    &same, err);
-		if (!status && strcmp(buf_str(&same), "1") != 0)
-			buf_printf(report, "token key %s of %s not imported: the "
-			    "database holds another key of that id (tokens "
-			    "this one signed will not verify)\n", id, where);
+		if (!status && strcmp(buf_str(&same), "1") != 0 &&
+		    same.len > 0)
+			buf_printf(report, "token key %s of %s not "
+			    "imported: the database holds another key of that "
+			    "id (tokens this one signed will not verify)\n", id,
+			    where);
 	}
 	buf_free(&same);
 	buf_free(&origin);

@@ -32,8 +32,10 @@
 #include "config.h"
 #include "token.h"
 
-#define KEYRING_REFRESH_SECONDS 10	/* a cached set is read again after */
-#define KEYRING_MISS_SECONDS 1		/* at most one re-read on a miss per */
+/* A cached set is read again after KEYRING_REFRESH_SECONDS; a miss
+ * reads it again at most once per KEYRING_MISS_SECONDS. */
+#define KEYRING_REFRESH_SECONDS 10
+#define KEYRING_MISS_SECONDS 1
 
 /*
  * The keys to use now: the configuration's token_key lines when there
@@ -70,18 +72,23 @@ const struct token_keys *keyring_keys(struct keyring *ring, MYSQL *db,
 const struct token_keys *keyring_refresh(struct keyring *ring, MYSQL *db,
     struct buf *err);
 
+/* The database connection, asked for only when the keys are to be read
+ * (NULL when it cannot be reached: the keys held are kept). */
+typedef MYSQL *keyring_db_fn(void *arg);
+
 /*
- * token_verify() and token_verify_click() under the ring's keys; a
- * token naming a key the ring does not hold makes it read the keys
- * again first (at most every KEYRING_MISS_SECONDS). 0, or -1 with the
- * reason in why.
+ * token_verify() and token_verify_click() under the ring's keys (read
+ * again when older than KEYRING_REFRESH_SECONDS); a token naming a key
+ * the ring does not hold makes it read them again at once (at most
+ * every KEYRING_MISS_SECONDS). So a redirect from keys held needs no
+ * database. 0, or -1 with the reason in why.
  */
-int keyring_verify(struct keyring *ring, MYSQL *db,
+int keyring_verify(struct keyring *ring, keyring_db_fn *db_of, void *db_arg,
     enum token_purpose purpose, const char *token, uint64_t *mailing,
     uint64_t *recipient, struct buf *why);
-int keyring_verify_click(struct keyring *ring, MYSQL *db, const char *token,
-    uint64_t *mailing, uint64_t *recipient, uint64_t *link,
-    struct buf *why);
+int keyring_verify_click(struct keyring *ring, keyring_db_fn *db_of,
+    void *db_arg, const char *token, uint64_t *mailing,
+    uint64_t *recipient, uint64_t *link, struct buf *why);
 
 /* One key as herald key list shows it (no secret). */
 struct keyring_entry {

@@ -93,7 +93,7 @@ click_redirect_find(struct click_redirect *r, const char *token,
 	int found;
 
 	buf_reset(url);
-	if (keyring_verify_click(r->keys, db_of(db_arg), token, &mailing,
+	if (keyring_verify_click(r->keys, db_of, db_arg, token, &mailing,
 	    &recipient, &link, &why) != 0) {
 		msg_debug("refused click token: %s", buf_str(&why));
 		buf_free(&why);

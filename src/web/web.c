@@ -144,15 +144,15 @@ web_page(struct MHD_Connection *conn, const char *title, const char *inner)
  * The token check, in one place: 0 and the ids when text is an
  * unsubscribe token herald signed, else -1.
  */
-static MYSQL *web_db(struct web *web);
+static MYSQL *web_click_db(void *arg);
 
 static int
 web_check_token(struct web *web, const char *text, uint64_t *mailing,
     uint64_t *recipient)
 {
 	struct buf why = BUF_INIT;
-	int rc = keyring_verify(web->keys, web_db(web), TOKEN_UNSUBSCRIBE,
-	    text, mailing, recipient, &why);
+	int rc = keyring_verify(web->keys, web_click_db, web,
+	    TOKEN_UNSUBSCRIBE, text, mailing, recipient, &why);
 
 	if (rc != 0)
 		msg_debug("refused token: %s", buf_str(&why));

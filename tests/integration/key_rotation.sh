@@ -223,4 +223,24 @@ sent=$(t_sql "SELECT sent_count FROM mailings WHERE id = 3")
 	[ "$(ls "$T_DIR/sink-c" | wc -l)" = 0 ] &&
 	t_ok "node c sent nothing; nodes a and b sent all of mailing 3 ($sent)" ||
 	t_fail "node c sent nothing" "state $(t_sql "SELECT state FROM mailings WHERE id = 3"), sent $sent, c $(ls "$T_DIR/sink-c" | wc -l), a+b $(tokens_of 3 | wc -l)"
+
+# A token_key line whose id the database holds with another secret: not
+# imported, and said so; such lines override the database, and herald key
+# warns about it.
+grep -v '^state_directory' "$T_CONFIG" >"$T_DIR/override.conf"
+cat >>"$T_DIR/override.conf" <<CONF
+state_directory = $T_DIR/state-override
+token_key old1 = another-secret-that-is-not-old1s-0123456789
+CONF
+chmod 600 "$T_DIR/override.conf"
+t_check "db migrate with a conflicting token_key line" "$HERALD_BIN" -c "$T_DIR/override.conf" db migrate
+grep -q "token key old1 of $T_DIR/override.conf not imported: the database holds another key of that id" "$T_DIR/out" &&
+	[ "$(t_sql "SELECT COUNT(*) FROM token_keys WHERE id = 'old1' AND secret = '$OLD_SECRET'")" = 1 ] &&
+	t_ok "the conflict is reported and the stored key kept" || t_fail "import conflict" "$(cat "$T_DIR/out")"
+t_check "key list with token_key lines" "$HERALD_BIN" -c "$T_DIR/override.conf" key list
+grep -q "override.conf sets token_key, which overrides the database's keys on this node" "$T_DIR/err" &&
+	t_ok "herald key warns that this node's lines override the database" || t_fail "override warning" "$(cat "$T_DIR/err")"
+t_expect_fail "key without a verb" 2 'name a command: list, rotate or retire' "$HERALD_BIN" key
+t_expect_fail "key retire without an id" 2 'name the key ID' "$HERALD_BIN" key retire
+t_expect_fail "key list takes no argument" 2 'unexpected argument "x"' "$HERALD_BIN" key list x
 t_done
