@@ -64,14 +64,19 @@ out=$(mariadb --no-defaults --connect-timeout=5 -h127.0.0.1 -P"$DB_PORT" -uroot 
 [ $? != 0 ] && [[ $out == *"Access denied"* ]] && t_ok "root cannot log in over TCP" || t_fail "root over TCP" "$out"
 
 A=(-c "$C/a.conf")
+# The embedded server, as its root over the socket.
+esql() { mariadb --no-defaults --socket="$C/a/mariadb/mysqld.sock" -uroot --batch --skip-column-names herald -e "$1"; }
+# Both nodes registered, with their workers (each beats within 5 s).
+for _ in $(seq 1 100); do
+	[ "$(esql "SELECT COUNT(*) FROM nodes WHERE workers = 2")" = 2 ] && break
+	sleep 0.1
+done
 mkdir -p "$T_DIR/t" && echo "Hello {{first_name}}" >"$T_DIR/t/text.mustache"
 awk -v n=$N 'BEGIN { print "email,first_name"; for (i = 1; i <= n; i++) printf "c%d@example.net,C%d\n", i, i }' >"$T_DIR/r.csv"
 "$HERALD_BIN" "${A[@]}" import "$T_DIR/r.csv" >/dev/null &&
 	"$HERALD_BIN" "${A[@]}" mailing create --name cluster --template "$T_DIR/t" --segment all \
 		--from "News <news@example.org>" --subject s >/dev/null &&
 	"$HERALD_BIN" "${A[@]}" stage >/dev/null 2>&1 || { t_fail "mailing set up" "failed"; t_done; }
-# The embedded server, as its root over the socket.
-esql() { mariadb --no-defaults --socket="$C/a/mariadb/mysqld.sock" -uroot --batch --skip-column-names herald -e "$1"; }
 state=
 for _ in $(seq 1 600); do
 	state=$(esql "SELECT state FROM mailings WHERE id = 1")

@@ -57,6 +57,7 @@ state_directory = $T_DIR/state-$1
 pid_file = $T_DIR/$1.pid
 node_name = node-$1
 relay_port = $2
+rate_limit = 20/s
 CONF
 	chmod 600 "$T_DIR/$1.conf"
 }
@@ -97,6 +98,11 @@ web=$!
 t_at_exit "kill $web 2>/dev/null"
 for _ in $(seq 1 100); do grep -q "listening on" "$T_DIR/web.log" && break; sleep 0.1; done
 grep -q "listening on" "$T_DIR/web.log" || { t_fail "herald-web starts" "$(cat "$T_DIR/web.log")"; t_done; }
+# Both nodes registered, with their worker (each beats within 5 s).
+for _ in $(seq 1 100); do
+	[ "$(t_sql "SELECT COUNT(*) FROM nodes WHERE name IN ('node-a', 'node-b') AND workers = 1")" = 2 ] && break
+	sleep 0.1
+done
 
 send() {	# MAILING: create, stage, wait until sent to every recipient
 	"$HERALD_BIN" mailing create --name "m$1" --template "$T_DIR/t" --segment all \
@@ -110,8 +116,11 @@ send() {	# MAILING: create, stage, wait until sent to every recipient
 }
 # The unsubscribe tokens (List-Unsubscribe) and the return paths (the
 # sink's X-Mail-Args) of MAILING's messages as received, one a line.
-received() {	# tokens|return-paths MAILING
-	"$PYTHON3" - "$1" "$2" "$T_DIR/sink-a" "$T_DIR/sink-b" <<'PY'
+received() {	# tokens|return-paths MAILING [SINK-DIR...]
+	local what=$1 mailing=$2
+	shift 2
+	[ $# -gt 0 ] || set -- "$T_DIR/sink-a" "$T_DIR/sink-b"
+	"$PYTHON3" - "$what" "$mailing" "$@" <<'PY'
 import email, os, re, sys
 what, mailing = sys.argv[1], sys.argv[2]
 for d in sys.argv[3:]:
@@ -138,7 +147,7 @@ tokens_of 1 >"$T_DIR/t1"
 [ "$(wc -l <"$T_DIR/t1")" = $N ] && [ "$(cut -d. -f1 "$T_DIR/t1" | sort -u)" = old1 ] &&
 	t_ok "its $N messages are signed with old1" || t_fail "mailing 1 keys" "$(cut -d. -f1 "$T_DIR/t1" | sort | uniq -c)"
 [ "$(ls "$T_DIR/sink-a" | wc -l)" -gt 0 ] && [ "$(ls "$T_DIR/sink-b" | wc -l)" -gt 0 ] &&
-	t_ok "both nodes sent part of it" || t_fail "both nodes" "a $(ls "$T_DIR/sink-a" | wc -l), b $(ls "$T_DIR/sink-b" | wc -l)"
+	t_ok "both nodes sent part of it (rate_limit 20/s each)" || t_fail "both nodes" "a $(ls "$T_DIR/sink-a" | wc -l), b $(ls "$T_DIR/sink-b" | wc -l)"
 OLD_TOKEN=$(head -1 "$T_DIR/t1")
 OLD_RP=$(return_paths_of 1 | head -1)
 [ "$(web_code "$OLD_TOKEN")" = 200 ] && t_ok "herald-web accepts an old1 token" || t_fail "web old1" "$(web_code "$OLD_TOKEN")"
@@ -156,6 +165,9 @@ tokens_of 2 >"$T_DIR/t2"
 	t_ok "every message of mailing 2 is signed with k2" || t_fail "mailing 2 keys" "$(cut -d. -f1 "$T_DIR/t2" | sort | uniq -c)"
 [ "$(return_paths_of 2 | grep -c -- "-k2-")" = $N ] && t_ok "so are its $N return paths" ||
 	t_fail "mailing 2 return paths" "$(return_paths_of 2 | head -3)"
+a2=$(received tokens 2 "$T_DIR/sink-a" | wc -l); b2=$(received tokens 2 "$T_DIR/sink-b" | wc -l)
+[ "$a2" -gt 0 ] && [ "$b2" -gt 0 ] && t_ok "both nodes signed part of it with k2 (a $a2, b $b2)" ||
+	t_fail "both nodes sent mailing 2" "a $a2, b $b2"
 kill -0 $node_a && kill -0 $node_b &&
 	t_ok "both nodes still the same processes" || t_fail "nodes alive" "$(tail -3 "$T_DIR/a.log")"
 NEW_TOKEN=$(head -1 "$T_DIR/t2")
