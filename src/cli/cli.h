@@ -103,6 +103,7 @@ int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_db(struct cli *cli, int argc, char **argv);
 int cmd_template(struct cli *cli, int argc, char **argv);
 int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_key(struct cli *cli, int argc, char **argv);
 int cmd_preview(struct cli *cli, int argc, char **argv);
 int cmd_mailing(struct cli *cli, int argc, char **argv);
 /* "herald mailing variant ...": argv[0] is "variant". */

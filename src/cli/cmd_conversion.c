@@ -18,6 +18,7 @@
 #include "conversion.h"
 #include "csv.h"
 #include "db.h"
+#include "keyring.h"
 #include "log.h"
 #include "source.h"
 
@@ -133,11 +134,11 @@ conversion_import(struct cli *cli, const char *name, int tsv)
 	im.cfg = cli_config(cli);
 	if (im.cfg == NULL)
 		return CLI_FAILED;
-	im.keys = token_keys_load(im.cfg, &err);
-	if (im.keys == NULL)
-		goto out;
 	im.db = db_connect(im.cfg, DB_SELECT_DATABASE, &err);
 	if (im.db == NULL)
+		goto out;
+	im.keys = keyring_read(im.cfg, im.db, &err);
+	if (im.keys == NULL)
 		goto out;
 	opened = source_open(&src, name, &err) == 0;
 	if (opened) {

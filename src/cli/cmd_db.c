@@ -2,7 +2,8 @@
  * cmd_db.c - "herald db init|migrate|status|start|stop".
  *
  * init creates the database and applies every migration; migrate applies
- * the pending ones; both are no-ops when the schema is current. start and
+ * the pending ones; both are no-ops when the schema is current, and both
+ * import the token keys of older versions once (keyring.h). start and
  * stop manage the embedded MariaDB (dbserver.c); stop refuses while
  * heraldd runs (pidfile.h) unless forced. status tells where the database
  * is, its version, the schema version and the table sizes.
@@ -13,9 +14,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cluster_settings.h"
 #include "db.h"
 #include "dbaccount.h"
 #include "dbserver.h"
+#include "keyring.h"
 #include "log.h"
 #include "migrate.h"
 #include "pidfile.h"
@@ -63,7 +66,7 @@ static int
 cmd_db_migrate(struct herald_config *cfg, int create)
 {
 	struct migration_list list;
-	struct buf err = BUF_INIT, sql = BUF_INIT;
+	struct buf err = BUF_INIT, sql = BUF_INIT, report = BUF_INIT;
 	MYSQL *db = NULL;
 	unsigned applied;
 	int status = CLI_FAILED, version;
@@ -93,6 +96,14 @@ cmd_db_migrate(struct herald_config *cfg, int create)
 	/* The role accounts and their grants, new tables included. */
 	if (dbaccount_apply(cfg, db, &err))
 		goto out;
+	/* The token keys of older versions, once; a first key for a new
+	 * database (keyring.h). */
+	if (keyring_import(cfg, db, &report, &err))
+		goto out;
+	/* This configuration's message settings become the cluster's
+	 * (cluster_settings.h). */
+	if (cluster_settings_record(cfg, db, &report, &err))
+		goto out;
 	version = migrate_current_version(db, &err);
 	if (version < 0)
 		goto out;
@@ -103,6 +114,7 @@ cmd_db_migrate(struct herald_config *cfg, int create)
 	else
 		printf("database %s: schema version %d, already current\n",
 		    cfg->database_name, version);
+	fputs(buf_str(&report), stdout);
 	status = CLI_OK;
 out:
 	if (status != CLI_OK)
@@ -113,6 +125,7 @@ out:
 		migration_list_free(&list);
 	buf_free(&err);
 	buf_free(&sql);
+	buf_free(&report);
 	return status;
 }
 

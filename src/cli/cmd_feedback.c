@@ -59,6 +59,7 @@
 #include "brake.h"
 #include "cli.h"
 #include "db.h"
+#include "keyring.h"
 #include "dsn.h"
 #include "encode.h"
 #include "feedback.h"
@@ -709,7 +710,12 @@ cmd_feedback(struct cli *cli, int argc, char **argv)
 		status = EX_TEMPFAIL;
 		goto done;
 	}
-	run.keys = token_keys_load(run.cfg, &key_err);
+	/* The keys are in the database unless configured (keyring.h). */
+	if (!keyring_configured(run.cfg))
+		run.db = db_connect(run.cfg, DB_SELECT_DATABASE |
+		    DB_AS_INTAKE, &key_err);
+	if (run.db != NULL || keyring_configured(run.cfg))
+		run.keys = keyring_read(run.cfg, run.db, &key_err);
 	if (run.keys == NULL) {
 		msg_error("feedback: %s (try again later)", buf_str(&key_err));
 		status = EX_TEMPFAIL;

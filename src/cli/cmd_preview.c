@@ -14,6 +14,7 @@
 #include "compose.h"
 #include "db.h"
 #include "history.h"
+#include "keyring.h"
 #include "log.h"
 #include "links.h"
 #include "mailing_content.h"
@@ -108,6 +109,7 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 	struct preview_row p;
 	struct buf err = BUF_INIT, message = BUF_INIT, sender = BUF_INIT;
 	struct composer *c = NULL;
+	struct token_keys *keys = NULL;
 	struct mailing_content content;
 	MYSQL *db = NULL;
 	int html = 0, status = CLI_FAILED;
@@ -151,6 +153,10 @@ cmd_preview(struct cli *cli, int argc, char **argv)
 	mailing_content_free(&content);
 	if (c == NULL || links_attach(db, c, &err) != 0 || preview_find(db, mailing, who, &p, &err) != 0)
 		goto done;
+	keys = keyring_read(cfg, db, &err);
+	if (keys == NULL)
+		goto done;
+	composer_set_keys(c, keys);
 	if (!p.found) {
 		buf_printf(&err, "mailing %s has no recipient%s%s%s", mailing,
 		    who ? " \"" : "", who ? who : "", who ? "\"" : "");
@@ -178,6 +184,7 @@ done:
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		free(p.fields[i]);
 	composer_free(c);
+	token_keys_free(keys);
 	if (db)
 		mysql_close(db);
 	buf_free(&err);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keyring.h"
 #include "log.h"
 #include "returnpath.h"
 #include "token.h"
@@ -31,8 +32,9 @@ cmd_token_usage(FILE *out)
 	    "https://track_domain/c/TOKEN, which also names the LINK id).\n"
 	    "A token of one purpose is refused for another.\n"
 	    "\n"
-	    "verify checks a token's signature with the keys of the\n"
-	    "configuration (token_key) and prints the mailing and the\n"
+	    "verify checks a token's signature with the keys in use (the\n"
+	    "database's, herald key list; or the configuration's token_key\n"
+	    "lines, which override them) and prints the mailing and the\n"
 	    "recipient it names; a return-path token may be given as the\n"
 	    "whole address. Exit status 1 when it is malformed, signed with\n"
 	    "an unknown key, made for another purpose or altered. make prints\n"
@@ -63,6 +65,7 @@ cmd_token(struct cli *cli, int argc, char **argv)
 {
 	struct herald_config *cfg;
 	struct token_keys *keys;
+	MYSQL *db = NULL;
 	struct buf err = BUF_INIT, out = BUF_INIT;
 	enum token_purpose purpose = TOKEN_UNSUBSCRIBE;
 	struct return_path rp;
@@ -122,9 +125,17 @@ cmd_token(struct cli *cli, int argc, char **argv)
 	cfg = cli_config(cli);
 	if (cfg == NULL)
 		return CLI_FAILED;
-	keys = token_keys_load(cfg, &err);
+	/* The configuration's keys need no database (keyring.h). */
+	if (!keyring_configured(cfg)) {
+		db = cli_database(cli, "token", 0);
+		if (db == NULL)
+			return CLI_FAILED;
+	}
+	keys = keyring_read(cfg, db, &err);
+	if (db)
+		mysql_close(db);
 	if (keys == NULL) {
-		msg_error("%s", buf_str(&err));
+		msg_error("token: %s", buf_str(&err));
 		buf_free(&err);
 		return CLI_FAILED;
 	}

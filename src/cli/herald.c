@@ -31,6 +31,7 @@ static const struct cli_command cli_commands[] = {
 	    cmd_db },
 	{ "template", "check a template directory", cmd_template },
 	{ "token", "verify or make an unsubscribe token", cmd_token },
+	{ "key", "list, rotate and retire the token keys", cmd_key },
 	{ "preview", "print the exact message one recipient gets",
 	    cmd_preview },
 	{ "mailing", "create, list, show, pause, resume, cancel mailings; "

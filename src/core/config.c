@@ -105,8 +105,8 @@ static config_check_fn config_check_secret_path;
 static const struct config_key config_keys[] = {
 	STR(state_directory, CONFIG_PATH, HERALD_STATEDIR,
 	    "Where herald keeps its state: the embedded database "
-	    "(STATE/mariadb/), the daemon's pid file, the generated token "
-	    "key (STATE/token-keys) and other run-time files. The default "
+	    "(STATE/mariadb/), the daemon's pid file and other run-time "
+	    "files (the token keys are in the database). The default "
 	    "is LOCALSTATEDIR/lib/herald as the build was configured "
 	    "(/var/lib/herald for the system's packages); herald config "
 	    "check --show prints the one in use."),
@@ -121,8 +121,7 @@ static const struct config_key config_keys[] = {
 	STR(user, CONFIG_STRING, "herald",
 	    "The user heraldd runs as after start-up when started as root "
 	    "(make install and contrib/quickstart create it when missing); "
-	    "the state directory and the token keys generated in it are "
-	    "given to it, so its workers can read and create them. Run the "
+	    "the state directory is given to it. Run the "
 	    "Postfix pipe to herald bounce as this user too. Empty = keep "
 	    "the starting user."),
 
@@ -176,10 +175,15 @@ static const struct config_key config_keys[] = {
 	    "directory on its first start."),
 	NUM(embedded_port, CONFIG_INTEGER, "0", 0, 65535,
 	    "0: the embedded server listens on its unix socket only, no TCP; "
-	    "otherwise also on 127.0.0.1 at this port, where only accounts "
-	    "with a password log in: its root uses unix_socket "
-	    "authentication (the system's root, through the socket), and "
-	    "herald's role accounts always have one."),
+	    "otherwise also on 127.0.0.1 at this port, for other heraldd "
+	    "nodes on this machine (database_host = 127.0.0.1, database_port "
+	    "= this port; a demo cluster: contrib/demo-cluster). Refused "
+	    "unless daemon_database_user and daemon_database_password are "
+	    "set, the account those nodes log in with: only accounts with a "
+	    "password log in over TCP (its root uses unix_socket "
+	    "authentication, the system's root through the socket). In "
+	    "production every node points at one MariaDB server instead "
+	    "(database_host)."),
 	NUM(embedded_table_open_cache, CONFIG_INTEGER, "10000", 64, 1000000,
 	    "The embedded server's table cache. It must stay above the "
 	    "number of stage tables in the history MERGE table (each is one "
@@ -388,24 +392,27 @@ static const struct config_key config_keys[] = {
 	    "The right side of Message-IDs, "
 	    "<herald.MAILING.RECIPIENT@message_domain>: stable, so a message "
 	    "sent twice can be recognised. Empty = the domain of the "
-	    "mailing's From address, called DOMAIN in the keys below."),
+	    "mailing's From address, called DOMAIN in the keys below. "
+	    "Cluster-wide, like the five keys below: every node sending "
+	    "the same mailings must use the same value (herald db migrate "
+	    "records it; a node that differs sends nothing)."),
 	STR(bounce_domain, CONFIG_STRING, "",
 	    "The domain of the VERP envelope sender "
 	    "bounces+MAILING-RECIPIENT-KEY-SIGNATURE@bounce_domain, signed "
 	    "with the token keys, so every bounce names its recipient and "
 	    "no one else can make one; point its MX at Postfix. Empty = "
-	    "DOMAIN."),
+	    "DOMAIN. Cluster-wide."),
 	STR(unsubscribe_url, CONFIG_STRING, "",
 	    "The https base of the one-click unsubscribe link "
 	    "(List-Unsubscribe, RFC 8058); ?t=TOKEN is appended. Empty = "
-	    "https://DOMAIN/unsubscribe."),
+	    "https://DOMAIN/unsubscribe. Cluster-wide."),
 	STR(unsubscribe_mailto, CONFIG_STRING, "",
 	    "The address of the mailto: unsubscribe link, whose subject "
-	    "carries the token. Empty = unsubscribe@DOMAIN."),
+	    "carries the token. Empty = unsubscribe@DOMAIN. Cluster-wide."),
 	STR(view_online_url, CONFIG_STRING, "",
 	    "The base of the {{view_online_url}} template value (?t=TOKEN is "
 	    "appended, a view-online token that cannot unsubscribe); empty "
-	    "= the value is empty."),
+	    "= the value is empty. Cluster-wide."),
 	STR(track_domain, CONFIG_STRING, "",
 	    "The host of tracked links: each http(s) link written in a "
 	    "mailing's text and HTML parts is sent as https://track_domain/"
@@ -413,7 +420,8 @@ static const struct config_key config_keys[] = {
 	    "which herald-web redirects to the original URL and counts. "
 	    "Point it at the nginx in front of herald-web. A mailing can "
 	    "opt out (herald mailing create --no-track-clicks) and a link "
-	    "too ({{! notrack }} before it). Empty = no link is tracked."),
+	    "too ({{! notrack }} before it). Empty = no link is tracked. "
+	    "Cluster-wide."),
 	NUM(attribution_window, CONFIG_DURATION, "7d", 60, 31622400,
 	    "A conversion (herald conversion import, herald-web's POST /v) "
 	    "is attributed to the mailing of the recipient's last click "
@@ -424,17 +432,23 @@ static const struct config_key config_keys[] = {
 	    "MAILING:VARIANT:herald:feedback_id_sender (Gmail's feedback loop "
 	    "groups complaints by these fields)."),
 	LIST(token_key, CONFIG_SECRET_LIST, "ID", config_check_token_key,
-	    "Keys signing tokens and return paths (HMAC-SHA256), one line "
-	    "each, "
-	    "newest last: new mail uses the last key and every listed key "
-	    "still verifies, so keys rotate by adding a line and removing the "
-	    "oldest months later. An ID is 1 to 16 letters, digits, '-' or "
-	    "'_'; a SECRET at least 32 characters, everything after '=' up to "
-	    "the end of the line (see SECRETS). With no key, herald generates "
-	    "one in STATE/token-keys (mode 600) on first use; nodes sending "
-	    "the same mailings must share their keys. The newest key also "
-	    "keys the draw of recipients into a mailing's variants at "
-	    "staging (a key derived from it, never the key itself)."),
+	    "An override of the token keys, one line each, newest last. "
+	    "Without it (the default, and what several nodes need) the keys "
+	    "that sign tokens and return paths (HMAC-SHA256) live in the "
+	    "database, shared by every node and herald-web and rotated with "
+	    "herald key rotate and retire (herald(1)); herald db init "
+	    "creates the first. With token_key lines, a process uses them "
+	    "instead of the database: the last key signs, every listed key "
+	    "verifies; every node and herald-web must then carry the same "
+	    "lines, and herald key commands do not reach them. herald db "
+	    "init and db migrate import the lines (and the STATE/token-keys "
+	    "file older versions generated) into the database once, so they "
+	    "can be removed afterwards without breaking mail already sent. "
+	    "An ID is 1 to 16 letters, digits, '-' or '_'; a SECRET at least "
+	    "32 characters, everything after '=' up to the end of the line "
+	    "(see SECRETS). The newest key also keys the draw of recipients "
+	    "into a mailing's variants at staging (a key derived from it, "
+	    "never the key itself)."),
 
 	STR(web_listen, CONFIG_STRING, "127.0.0.1:8025",
 	    "Where herald-web, the one-click unsubscribe endpoint, listens: "
@@ -1381,6 +1395,14 @@ config_read_file(struct herald_config *cfg, const char *path, FILE *fp,
 		rc = config_check_secret_file(path, fileno(fp), err);
 	if (rc == 0)
 		rc = config_check_relay_security(cfg, path, err);
+	if (rc == 0) {
+		struct buf why = BUF_INIT;
+
+		rc = config_check_embedded_port(cfg, &why);
+		if (rc != 0)
+			buf_printf(err, "%s: %s", path, buf_str(&why));
+		buf_free(&why);
+	}
 	free(line);
 	return rc;
 }
@@ -1525,6 +1547,20 @@ config_uses_embedded_database(const struct herald_config *cfg)
 {
 	return cfg->database_host[0] == '\0' &&
 	    cfg->database_socket[0] == '\0';
+}
+
+int
+config_check_embedded_port(const struct herald_config *cfg, struct buf *why)
+{
+	if (cfg->embedded_port == 0 || !config_uses_embedded_database(cfg) ||
+	    (cfg->daemon_database_user[0] && cfg->daemon_database_password[0]))
+		return 0;
+	buf_printf(why, "embedded_port = %ld opens the embedded database on "
+	    "127.0.0.1:%ld, where other nodes log in as the daemon's "
+	    "account: set daemon_database_user and daemon_database_password "
+	    "(herald db init creates the account), or embedded_port = 0",
+	    cfg->embedded_port, cfg->embedded_port);
+	return -1;
 }
 
 char *

@@ -205,6 +205,15 @@ void config_print(const struct herald_config *cfg, FILE *out);
 int config_uses_embedded_database(const struct herald_config *cfg);
 
 /*
+ * The rule for embedded_port: the embedded server listens on TCP only
+ * when the account other nodes log in with over it, the daemon's
+ * (daemon_database_user), has a password: nothing reachable over TCP
+ * logs in without one. 0, or -1 with what to set in why.
+ */
+int config_check_embedded_port(const struct herald_config *cfg,
+    struct buf *why);
+
+/*
  * The socket herald connects to: database_socket when set, else the
  * embedded instance's socket. Returns NULL when connecting over TCP.
  * The string is owned by the caller.

@@ -9,7 +9,7 @@
  *	Reads the configuration (same lookup as herald), takes the pid file
  *	(a lock held for the daemon's life, so a second heraldd refuses to
  *	start), creates the scoreboard in shared memory, detaches (unless -f),
- *	loads the token keys, drops root to "user" (privilege.h), and runs
+ *	drops root to "user" (privilege.h), and runs
  *	the master (master.c) with worker_main (worker.c) as the body of
  *	every worker.
  *
@@ -35,7 +35,6 @@
 #include "pidfile.h"
 #include "privilege.h"
 #include "scoreboard.h"
-#include "token.h"
 #include "monitor.h"
 #include "worker.h"
 
@@ -113,7 +112,6 @@ main(int argc, char **argv)
 	struct daemon_args args;
 	struct scoreboard *board;
 	struct worker_shared shared;
-	struct token_keys *keys;
 	char *board_path;
 	int pid_fd, ready = -1, status, was_root;
 
@@ -131,8 +129,8 @@ main(int argc, char **argv)
 		    cfg.state_directory, strerror(errno));
 		return 1;
 	}
-	/* The workers, as "user", create files there (the token keys), and
-	 * the master removes its pid file and scoreboard at exit. */
+	/* The master, as "user", removes its pid file and scoreboard
+	 * there at exit. */
 	if (privilege_give(&cfg, cfg.state_directory, &err) != 0) {
 		msg_error("%s", buf_str(&err));
 		return 1;
@@ -179,15 +177,13 @@ main(int argc, char **argv)
 		    "relay_timeout (%ld s): a slow relay will get workers "
 		    "killed as stalled", cfg.worker_stall_timeout,
 		    cfg.relay_timeout);
-	/* Loaded (or generated) while root: an unreadable key file is an
-	 * error at start, not every mailing's. Then given to "user". */
+	/* The token keys are the database's (keyring.h): the workers read
+	 * them there, as the daemon's account. */
 	was_root = geteuid() == 0;
-	keys = token_keys_load(&cfg, &err);
-	if (keys == NULL || privilege_drop(&cfg, &err) != 0) {
+	if (privilege_drop(&cfg, &err) != 0) {
 		msg_error("%s", buf_str(&err));
 		return 1;
 	}
-	token_keys_free(keys);
 	if (was_root && cfg.user[0])
 		msg_info("running as user %s", cfg.user);
 	if (ready >= 0) {

@@ -10,10 +10,12 @@
  */
 #include "worker.h"
 #include "batch.h"
+#include "cluster_settings.h"
 #include "compose.h"
 #include "date.h"
 #include "db.h"
 #include "delivery.h"
+#include "keyring.h"
 #include "log.h"
 #include "links.h"
 #include "mailing.h"
@@ -55,6 +57,7 @@ struct worker {
 	struct relaypool relays;
 	struct ev_loop *loop;		/* the relay connections run on it */
 	struct composer *composer;	/* for the current mailing */
+	struct keyring *keyring;	/* the token keys it signs with */
 	struct delivery_rows rows;
 	unsigned session_size;
 	struct buf *messages;		/* session_size reused buffers */
@@ -540,7 +543,54 @@ worker_block_mailing(struct worker *w, uint64_t mailing_id,
 	buf_free(&err);
 }
 
-/* Loads (or keeps) the composer for mailing_id. */
+/*
+ * Hands the composer the token keys, read again every few seconds
+ * (keyring.h), and at once for a mailing it just opened: a rotation
+ * reaches this worker at its next batch, and a mailing staged after it
+ * is signed with the new key throughout. With no key to sign with, the
+ * mailing says why.
+ */
+static int
+worker_give_keys(struct worker *w, uint64_t mailing_id, int opened)
+{
+	struct buf err = BUF_INIT;
+	const struct token_keys *keys = opened ?
+	    keyring_refresh(w->keyring, w->db, &err) :
+	    keyring_keys(w->keyring, w->db, &err);
+
+	if (keys == NULL)
+		worker_block_mailing(w, mailing_id, &err);
+	else
+		composer_set_keys(w->composer, keys);
+	buf_free(&err);
+	return keys ? 0 : -1;
+}
+
+/*
+ * 1 when this node's message settings agree with the cluster's
+ * (cluster_settings.h); else 0, logged: this node sends nothing and the
+ * others go on.
+ */
+static int
+worker_settings_agree(struct worker *w)
+{
+	struct buf why = BUF_INIT, err = BUF_INIT;
+	int differs = 0, agree = 0;
+
+	if (cluster_settings_check(w->cfg, w->db, &differs, &why, &err) != 0)
+		worker_database_failed(w, "reading the cluster's settings",
+		    &err);
+	else if (differs)
+		msg_error("worker %ld: %s; this node sends nothing until then",
+		    (long)getpid(), buf_str(&why));
+	else
+		agree = 1;
+	buf_free(&why);
+	buf_free(&err);
+	return agree;
+}
+
+/* Loads (or keeps) the composer for mailing_id, with the keys. */
 static int
 worker_use_mailing(struct worker *w, uint64_t mailing_id)
 {
@@ -549,7 +599,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 
 	if (w->composer && composer_mailing_id(w->composer) == mailing_id) {
 		if (!composer_files_changed(w->composer))
-			return 0;
+			return worker_give_keys(w, mailing_id, 0);
 		/* Never a message from a mix of old and new files. */
 		msg_info("worker %ld: template files of mailing %llu changed; "
 		    "reading them again", (long)getpid(),
@@ -557,6 +607,10 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 	}
 	composer_free(w->composer);
 	w->composer = NULL;
+	if (!worker_settings_agree(w)) {
+		buf_free(&err);
+		return -1;
+	}
 	if (mailing_content_read(w->db, mailing_id, &content, &err) == 0) {
 		w->composer = composer_open(w->cfg, &content, &err);
 		mailing_content_free(&content);
@@ -571,7 +625,7 @@ worker_use_mailing(struct worker *w, uint64_t mailing_id)
 		w->composer = NULL;
 	}
 	buf_free(&err);
-	return w->composer ? 0 : -1;
+	return w->composer ? worker_give_keys(w, mailing_id, 1) : -1;
 }
 
 /* Gives the batch back so another worker can take it at once. */
@@ -824,6 +878,7 @@ worker_main(const struct herald_config *cfg, struct worker_slot *slot,
 	w.throttle = sh->throttle;
 	w.master_pid = getppid();
 	w.paced_row = -1;
+	w.keyring = keyring_new(cfg);
 	node_name(cfg, w.node, sizeof(w.node));
 	w.owner.node = w.node;
 	w.owner.pid = (long)getpid();
@@ -870,6 +925,7 @@ out:
 	if (w.loop)
 		ev_loop_destroy(w.loop);
 	composer_free(w.composer);
+	keyring_free(w.keyring);
 	if (w.db)
 		mysql_close(w.db);
 	for (unsigned i = 0; i < w.session_size; i++) {

@@ -66,7 +66,7 @@ struct composer {
 	char *bounce_domain;
 	char *unsubscribe_base;		/* https://.../unsubscribe */
 	char *unsubscribe_mailto;	/* unsubscribe@domain */
-	struct token_keys *keys;
+	const struct token_keys *keys;	/* the caller's: composer_set_keys() */
 	int track_clicks;		/* track_domain set, mailing tracks */
 	char *utm;			/* the mailing's UTM parameters */
 	char **targets;			/* distinct tracked link targets */
@@ -182,8 +182,7 @@ composer_settings(struct composer *c, struct buf *err)
 		    "track_domain/c/TOKEN)", cfg->track_domain);
 		return -1;
 	}
-	c->keys = token_keys_load(cfg, err);
-	return c->keys ? 0 : -1;
+	return 0;
 }
 
 /* The targets of set's links (UTM parameters added), each listed once
@@ -312,7 +311,6 @@ composer_free(struct composer *c)
 	free(c->bounce_domain);
 	free(c->unsubscribe_base);
 	free(c->unsubscribe_mailto);
-	token_keys_free(c->keys);
 	buf_free(&c->token);
 	buf_free(&c->view_token);
 	buf_free(&c->unsubscribe_url);
@@ -558,6 +556,12 @@ composer_link_values(struct composer *c, const struct variant_set *v,
 	}
 }
 
+void
+composer_set_keys(struct composer *c, const struct token_keys *keys)
+{
+	c->keys = keys;
+}
+
 int
 composer_build(struct composer *c, const struct delivery_row *row,
     struct buf *message, struct buf *sender, struct buf *err)
@@ -580,6 +584,11 @@ composer_build(struct composer *c, const struct delivery_row *row,
 	set_string(&c->mailing_values[1], c->mailing_name,
 	    strlen(c->mailing_name));
 	set_string(&c->mailing_values[2], c->subject, strlen(c->subject));
+	if (c->keys == NULL) {
+		buf_printf(err, "mailing %" PRIu64 ": no token keys given "
+		    "(composer_set_keys)", c->mailing_id);
+		return -1;
+	}
 	composer_values(c, row);
 	if (c->track_clicks && c->target_count && c->link_ids == NULL) {
 		buf_printf(err, "mailing %" PRIu64 ": its links are not "

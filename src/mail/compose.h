@@ -34,6 +34,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "mailing_content.h"
+#include "token.h"
 
 struct composer;
 
@@ -56,6 +57,14 @@ struct composer *composer_open(const struct herald_config *cfg,
     const struct mailing_content *m, struct buf *err);
 
 void composer_free(struct composer *c);
+
+/*
+ * The token keys to sign with (the newest signs: unsubscribe,
+ * view-online and click tokens, the return path). The caller keeps
+ * them (keyring.h) and sets them again when it reads them again; a
+ * composer builds nothing before.
+ */
+void composer_set_keys(struct composer *c, const struct token_keys *keys);
 
 /*
  * Builds row's message into message and its envelope sender into sender

@@ -80,7 +80,7 @@ return_path_verify(const struct token_keys *keys,
 		return -1;
 	}
 	return token_verify(keys, TOKEN_RETURN_PATH, rp->token, &mailing,
-	    &recipient, why);
+	    &recipient, why) == 0 ? 0 : -1;
 }
 
 struct grace_read {

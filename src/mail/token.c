@@ -5,14 +5,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -20,7 +18,6 @@
 #include <openssl/rand.h>
 
 #include "encode.h"
-#include "privilege.h"
 
 #define TOKEN_MAC_BYTES 16	/* 128 bits: forging is out of reach */
 #define TOKEN_RETURN_PATH_MAC_BYTES 8	/* see token.h */
@@ -36,8 +33,32 @@ struct token_keys {
 	unsigned count;
 };
 
-static int
-keys_add(struct token_keys *k, const char *id, const char *secret,
+struct token_keys *
+token_keys_new(void)
+{
+	return xcalloc(1, sizeof(struct token_keys));
+}
+
+unsigned
+token_keys_count(const struct token_keys *keys)
+{
+	return keys->count;
+}
+
+const char *
+token_keys_id(const struct token_keys *keys, unsigned i)
+{
+	return keys->keys[i].id;
+}
+
+const char *
+token_keys_secret(const struct token_keys *keys, unsigned i)
+{
+	return keys->keys[i].secret;
+}
+
+int
+token_keys_add(struct token_keys *k, const char *id, const char *secret,
     const char *where, struct buf *err)
 {
 	struct buf why = BUF_INIT;
@@ -54,43 +75,24 @@ keys_add(struct token_keys *k, const char *id, const char *secret,
 	return 0;
 }
 
-/* Writes a new random key to path, mode 600, without replacing one. */
-static int
-state_key_create(const char *path, struct buf *err)
+int
+token_key_generate(struct buf *secret, struct buf *err)
 {
 	unsigned char raw[32];
-	struct buf line = BUF_INIT;
-	int fd, ok;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		buf_printf(err, "cannot generate a token key: no randomness");
 		return -1;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return 0;	/* another process made it first */
-		buf_printf(err, "%s: cannot create: %s", path, strerror(errno));
-		return -1;
-	}
-	buf_append_str(&line, "k1 ");
-	encode_base64(raw, sizeof(raw), 1, &line);
-	buf_append_char(&line, '\n');
-	ok = write(fd, line.data, line.len) == (ssize_t)line.len &&
-	    fsync(fd) == 0;
-	close(fd);
-	buf_free(&line);
-	if (!ok) {
-		unlink(path);
-		buf_printf(err, "%s: cannot write: %s", path, strerror(errno));
-		return -1;
-	}
+	encode_base64(raw, sizeof(raw), 1, secret);
+	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
 }
 
-static int
-state_keys_read(struct token_keys *k, const char *path, struct buf *err)
+struct token_keys *
+token_keys_read_file(const char *path, struct buf *err)
 {
+	struct token_keys *k = token_keys_new();
 	char text[512], id[64], secret[256];
 	struct stat st;
 	unsigned line = 0;
@@ -98,14 +100,13 @@ state_keys_read(struct token_keys *k, const char *path, struct buf *err)
 
 	if (fp == NULL) {
 		buf_printf(err, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077)) {
 		buf_printf(err, "%s: holds secret keys but others can read it "
 		    "(mode %03o): chmod 600 %s", path,
 		    (unsigned)(st.st_mode & 0777), path);
-		fclose(fp);
-		return -1;
+		goto fail;
 	}
 	while (fgets(text, sizeof(text), fp)) {
 		char where[1100];
@@ -116,61 +117,43 @@ state_keys_read(struct token_keys *k, const char *path, struct buf *err)
 		snprintf(where, sizeof(where), "%s:%u", path, line);
 		if (sscanf(text, "%63s %255s", id, secret) != 2) {
 			buf_printf(err, "%s: expected \"ID SECRET\"", where);
-			fclose(fp);
-			return -1;
+			goto fail;
 		}
-		if (keys_add(k, id, secret, where, err) != 0) {
-			fclose(fp);
-			return -1;
-		}
+		if (token_keys_add(k, id, secret, where, err) != 0)
+			goto fail;
 	}
 	fclose(fp);
+	fp = NULL;
 	if (k->count == 0) {
 		buf_printf(err, "%s: holds no key", path);
-		return -1;
+		goto fail;
 	}
-	return 0;
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(text, sizeof(text));
+	return k;
+fail:
+	if (fp)
+		fclose(fp);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(text, sizeof(text));
+	token_keys_free(k);
+	return NULL;
 }
 
 struct token_keys *
-token_keys_load(const struct herald_config *cfg, struct buf *err)
+token_keys_from_config(const struct herald_config *cfg, struct buf *err)
 {
-	struct token_keys *k = xcalloc(1, sizeof(*k));
-	int status = 0;
+	struct token_keys *k = token_keys_new();
 
-	for (const struct config_entry *e = cfg->token_key; e && !status;
-	    e = e->next) {
+	for (const struct config_entry *e = cfg->token_key; e; e = e->next) {
 		char where[1100];
 
 		snprintf(where, sizeof(where), "%s:%u", cfg->path ? cfg->path :
 		    "(configuration)", e->line);
-		status = keys_add(k, e->argument, e->value, where, err);
-	}
-	if (!status && k->count == 0) {
-		struct buf path = BUF_INIT;
-
-		buf_printf(&path, "%s/token-keys", cfg->state_directory);
-		/* The state directory may not exist before the first use.
-		 * Both belong to heraldd's user, whoever made them
-		 * (privilege.h): its workers read the keys. */
-		if (mkdir(cfg->state_directory, 0750) != 0 && errno != EEXIST) {
-			buf_printf(err, "%s: cannot create: %s",
-			    cfg->state_directory, strerror(errno));
-			status = -1;
+		if (token_keys_add(k, e->argument, e->value, where, err) != 0) {
+			token_keys_free(k);
+			return NULL;
 		}
-		if (!status)
-			status = state_key_create(buf_str(&path), err);
-		if (!status)
-			status = privilege_give(cfg, cfg->state_directory, err);
-		if (!status)
-			status = privilege_give(cfg, buf_str(&path), err);
-		if (!status)
-			status = state_keys_read(k, buf_str(&path), err);
-		buf_free(&path);
-	}
-	if (status) {
-		token_keys_free(k);
-		return NULL;
 	}
 	return k;
 }
@@ -411,7 +394,8 @@ token_mac_matches(const struct token_key *key, enum token_purpose purpose,
 	return good;
 }
 
-/* token_verify() and token_verify_click(): 0 and the parts, or -1. */
+/* token_verify() and token_verify_click(): 0 and the parts, or -1
+ * (TOKEN_UNKNOWN_KEY when the key it names is not in keys). */
 static int
 token_check(const struct token_keys *keys, enum token_purpose purpose,
     const char *token, struct token_parts *parts, struct buf *why)
@@ -438,8 +422,8 @@ token_check(const struct token_keys *keys, enum token_purpose purpose,
 	key = token_key_named(keys, t.id, purpose);
 	if (key == NULL) {
 		buf_printf(why, "token signed with key \"%s\", which is not "
-		    "configured (token_key)", t.id);
-		return -1;
+		    "among the keys in use (herald key list)", t.id);
+		return TOKEN_UNKNOWN_KEY;
 	}
 	if (token_mac_matches(key, purpose, &t)) {
 		*parts = t;
@@ -474,8 +458,10 @@ token_verify(const struct token_keys *keys, enum token_purpose purpose,
 		    "token_verify_click()");
 		return -1;
 	}
-	if (token_check(keys, purpose, token, &t, why) != 0)
-		return -1;
+	int rc = token_check(keys, purpose, token, &t, why);
+
+	if (rc != 0)
+		return rc;
 	*mailing = t.mailing;
 	*recipient = t.recipient;
 	return 0;
@@ -487,9 +473,10 @@ token_verify_click(const struct token_keys *keys, const char *token,
     struct buf *why)
 {
 	struct token_parts t;
+	int rc = token_check(keys, TOKEN_CLICK, token, &t, why);
 
-	if (token_check(keys, TOKEN_CLICK, token, &t, why) != 0)
-		return -1;
+	if (rc != 0)
+		return rc;
 	*mailing = t.mailing;
 	*recipient = t.recipient;
 	*link = t.link;

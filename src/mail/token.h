@@ -30,12 +30,16 @@
  * Changing any id breaks the MAC, so a token cannot be forged or moved
  * to another recipient without the key.
  *
- * Keys come from "token_key ID = SECRET" lines (newest last): new tokens
- * use the newest, verification accepts any listed key, so keys rotate.
- * What a valid key is, is config_check_token_key()'s rule (config.h), so
- * "herald config check" refuses what token_keys_load() would.
- * With none configured, STATE/token-keys holds a generated key (created
- * mode 600 on first use, same "ID SECRET" line format).
+ * This module only computes: a set of keys (struct token_keys, in
+ * order, the last the newest) is handed to it. New tokens use the
+ * newest key, verification accepts any key of the set, so keys rotate.
+ * Where the keys come from (the database's token_keys table, or
+ * "token_key ID = SECRET" lines of the configuration, which override
+ * it) is keyring.h's business. What a valid key is, is
+ * config_check_token_key()'s rule (config.h), so "herald config check"
+ * refuses what token_keys_add() would. token_keys_read_file() reads
+ * the STATE/token-keys file older versions generated ("ID SECRET"
+ * lines, mode 600), for its import into the database.
  */
 #ifndef HERALD_TOKEN_H
 #define HERALD_TOKEN_H
@@ -47,11 +51,34 @@
 
 struct token_keys;
 
-/* Loads the keys (generating the state file's when none is configured).
- * NULL with the reason in err. */
-struct token_keys *token_keys_load(const struct herald_config *cfg,
+/* An empty set of keys; token_keys_add() fills it. */
+struct token_keys *token_keys_new(void);
+
+/* Appends a key (the newest so far) after checking it; where names its
+ * origin in err (a file and line, a table). 0, or -1 with the reason. */
+int token_keys_add(struct token_keys *keys, const char *id,
+    const char *secret, const char *where, struct buf *err);
+
+/* The configuration's token_key lines, in order: a set that may be
+ * empty (none configured). NULL with the reason in err. */
+struct token_keys *token_keys_from_config(const struct herald_config *cfg,
     struct buf *err);
 
+/* The keys of an "ID SECRET" file (refused when others can read it or
+ * it holds none). NULL with the reason in err. */
+struct token_keys *token_keys_read_file(const char *path, struct buf *err);
+
+/* How many keys; the id and secret of the i-th (0 the oldest). The
+ * secret is for storing the key (keyring.h), never for printing. */
+unsigned token_keys_count(const struct token_keys *keys);
+const char *token_keys_id(const struct token_keys *keys, unsigned i);
+const char *token_keys_secret(const struct token_keys *keys, unsigned i);
+
+/* Appends a new random secret (32 bytes, base64url). 0, or -1 with the
+ * reason in err. */
+int token_key_generate(struct buf *secret, struct buf *err);
+
+/* Frees keys, wiping the secrets. */
 void token_keys_free(struct token_keys *keys);
 
 enum token_purpose {
@@ -68,8 +95,13 @@ const char *token_purpose_name(enum token_purpose purpose);
 /* The purpose named name: 0, or -1 when there is none by that name. */
 int token_purpose_parse(const char *name, enum token_purpose *purpose);
 
+/* token_verify()'s result when the token names a key not in the set
+ * (a newer key, or one retired): the caller may read its keys again. */
+#define TOKEN_UNKNOWN_KEY (-2)
+
 /* Appends the token for (mailing, recipient) and purpose (not
- * TOKEN_CLICK: see token_make_click()), signed with the newest key. */
+ * TOKEN_CLICK: see token_make_click()), signed with the newest key.
+ * keys must hold at least one key. */
 void token_make(const struct token_keys *keys, enum token_purpose purpose,
     uint64_t mailing, uint64_t recipient, struct buf *out);
 
@@ -93,7 +125,7 @@ void token_make_click(const struct token_keys *keys, uint64_t mailing,
 /*
  * Checks token for purpose (not TOKEN_CLICK: see token_verify_click()). Returns 0 and the ids when its MAC is right
  * under the key it names, or -1 with the reason in why (malformed,
- * unknown key, made for another purpose, bad signature).
+ * made for another purpose, bad signature), or TOKEN_UNKNOWN_KEY.
  */
 int token_verify(const struct token_keys *keys, enum token_purpose purpose,
     const char *token, uint64_t *mailing, uint64_t *recipient,

@@ -52,6 +52,10 @@ static const struct grant daemon_grants[] = {
 	    "conversions" },
 	{ "SELECT, INSERT, UPDATE", "test_results" },
 	{ "SELECT (mailing_id, recipient_id, delivered_at)", "history" },
+	/* the token keys its workers sign with (keyring.h), and the
+	 * settings they must share (cluster_settings.h) */
+	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
+	{ "SELECT", "cluster_settings" },
 	{ NULL, NULL }
 };
 static const struct grant intake_grants[] = {
@@ -69,6 +73,8 @@ static const struct grant intake_grants[] = {
 	{ "SELECT, INSERT", "complaints" },
 	{ "SELECT (version, name, applied_at)", "schema_migrations" },
 	{ "SELECT, INSERT, UPDATE", "feedback_refused" },
+	/* the keys that verify return paths and unsubscribe tokens */
+	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
 	{ NULL, NULL }
 };
 
@@ -94,6 +100,8 @@ static const struct grant web_grants[] = {
 	{ "SELECT, INSERT, UPDATE", "conversions" },
 	{ "SELECT (mailing_id, recipient_id, delivery_state, delivered_at)",
 	    "history" },
+	/* the keys that verify tokens (keyring.h) */
+	{ "SELECT (id, secret, seq, retired_at)", "token_keys" },
 	{ NULL, NULL }
 };
 

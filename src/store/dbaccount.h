@@ -5,18 +5,20 @@
  *	           the others, and grants them each stage table).
  *	daemon     daemon_database_user: heraldd. Reads and updates mailings
  *	           and batches (claims, counters, states), reads variants and
- *	           the suppression list, reads and records the rows of each
- *	           stage table. No access to recipients, no DDL: it cannot
+ *	           the suppression list, the token keys and the cluster's
+ *	           settings, reads and
+ *	           records the rows of each stage table. No access to recipients, no DDL: it cannot
  *	           drop a table or read the recipients' other data.
  *	intake     intake_database_user: herald bounce. Reads a mailing's
  *	           stage table name, marks a recipient bounced (status only),
  *	           adds suppressions, reads and marks the stage row of the
  *	           bounce (address and state columns only), counts refusals;
  *	           reads the row of a late bounce in a monthly archive
- *	           (ids and address only).
+ *	           (ids and address only); reads the token keys.
  *	web        web_database_user: herald-web. Reads a token's recipient
  *	           (id, address, status), marks it unsubscribed (status
- *	           only), reads and adds suppressions. No stage tables.
+ *	           only), reads and adds suppressions, reads the token
+ *	           keys. No stage tables.
  *
  * Stage tables are created per mailing, and MariaDB grants by table name
  * only one table at a time (a wildcard is for database names): a grant

@@ -473,6 +473,10 @@ dbserver_start(const struct herald_config *cfg, struct buf *err)
 		return DBSERVER_FAILED;
 	}
 	free(socket);
+	/* Checked when the configuration was read; here too, since this is
+	 * what would open the port. */
+	if (config_check_embedded_port(cfg, err) != 0)
+		return DBSERVER_FAILED;
 	if (access(cfg->embedded_mariadbd, X_OK) != 0) {
 		buf_printf(err, "embedded_mariadbd %s is not executable: "
 		    "install the Debian package mariadb-server, or set "

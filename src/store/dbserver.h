@@ -3,7 +3,8 @@
  *
  * When no database server is configured, herald runs the system's
  * mariadbd itself: data directory, unix socket, pid file and error log
- * under STATE/mariadb/, no TCP unless embedded_port is set. A new user
+ * under STATE/mariadb/, no TCP unless embedded_port is set (and the
+ * daemon's account has a password: config_check_embedded_port()). A new user
  * thus needs no database set-up at all.
  *
  * Every operation holds STATE/mariadb/lock, so two herald processes

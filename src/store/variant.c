@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "mailing.h"
+#include "keyring.h"
 #include "token.h"
 
 #define HMAC_BLOCK 64	/* SHA-256's block size */
@@ -167,7 +168,7 @@ variant_assignment_prepare(const struct herald_config *cfg, MYSQL *db,
 		    "%s)", mailing_id, mailing_id);
 		goto out;
 	}
-	keys = token_keys_load(cfg, err);
+	keys = keyring_read(cfg, db, err);
 	if (keys == NULL)
 		goto out;
 	token_derive_key(keys, VARIANT_RANK_LABEL, key);

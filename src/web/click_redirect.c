@@ -25,14 +25,14 @@ struct cached_link {
 };
 
 struct click_redirect {
-	const struct token_keys *keys;
+	struct keyring *keys;
 	struct clicks *clicks;
 	struct cached_link *cache;
 };
 
 struct click_redirect *
 click_redirect_start(const struct herald_config *cfg,
-    const struct token_keys *keys, struct buf *err)
+    struct keyring *keys, struct buf *err)
 {
 	struct click_redirect *r = xcalloc(1, sizeof(*r));
 
@@ -93,8 +93,8 @@ click_redirect_find(struct click_redirect *r, const char *token,
 	int found;
 
 	buf_reset(url);
-	if (token_verify_click(r->keys, token, &mailing, &recipient, &link,
-	    &why) != 0) {
+	if (keyring_verify_click(r->keys, db_of, db_arg, token, &mailing,
+	    &recipient, &link, &why) != 0) {
 		msg_debug("refused click token: %s", buf_str(&why));
 		buf_free(&why);
 		return CLICK_NOT_FOUND;

@@ -17,14 +17,14 @@
 
 #include "buf.h"
 #include "config.h"
-#include "token.h"
+#include "keyring.h"
 
 struct click_redirect;
 
-/* Starts the click writer. keys stay the caller's and must outlive it.
- * NULL with the reason in err. */
+/* Starts the click writer. keys (keyring.h: read again as keys rotate)
+ * stay the caller's and must outlive it. NULL with the reason in err. */
 struct click_redirect *click_redirect_start(const struct herald_config *cfg,
-    const struct token_keys *keys, struct buf *err);
+    struct keyring *keys, struct buf *err);
 
 /* Writes the queued clicks and frees r (NULL is fine). */
 void click_redirect_stop(struct click_redirect *r);

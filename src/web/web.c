@@ -15,6 +15,7 @@
 #include "db.h"
 #include "listen_address.h"
 #include "log.h"
+#include "keyring.h"
 #include "token.h"
 #include "unsubscribe.h"
 
@@ -34,7 +35,7 @@ struct web {
 	struct MHD_Daemon *mhd;
 	ev_io io;		/* MHD's epoll descriptor */
 	ev_timer timer;		/* MHD's next connection timeout */
-	struct token_keys *keys;
+	struct keyring *keys;		/* token keys, read again as they rotate */
 	MYSQL *db;		/* NULL after a failure: reconnect */
 	struct click_redirect *clicks;	/* GET /c/TOKEN */
 };
@@ -143,13 +144,15 @@ web_page(struct MHD_Connection *conn, const char *title, const char *inner)
  * The token check, in one place: 0 and the ids when text is an
  * unsubscribe token herald signed, else -1.
  */
+static MYSQL *web_click_db(void *arg);
+
 static int
-web_check_token(const struct web *web, const char *text, uint64_t *mailing,
+web_check_token(struct web *web, const char *text, uint64_t *mailing,
     uint64_t *recipient)
 {
 	struct buf why = BUF_INIT;
-	int rc = token_verify(web->keys, TOKEN_UNSUBSCRIBE,
-	    text, mailing, recipient, &why);
+	int rc = keyring_verify(web->keys, web_click_db, web,
+	    TOKEN_UNSUBSCRIBE, text, mailing, recipient, &why);
 
 	if (rc != 0)
 		msg_debug("refused token: %s", buf_str(&why));
@@ -162,7 +165,7 @@ web_check_token(const struct web *web, const char *text, uint64_t *mailing,
  * /unsubscribe) and checks it: 0 when it is good, -1 for a 404.
  */
 static int
-web_route(const struct web *web, struct MHD_Connection *conn,
+web_route(struct web *web, struct MHD_Connection *conn,
     const char *url, struct web_request *r)
 {
 	const char *token = NULL;
@@ -341,6 +344,7 @@ web_conversion(struct web *web, struct MHD_Connection *conn,
 	struct buf why = BUF_INIT, err = BUF_INIT, answer = BUF_INIT;
 	enum conversion_post_check check;
 	enum MHD_Result rc;
+	const struct token_keys *keys;
 	MYSQL *db;
 
 	check = conversion_post_read(web->cfg->conversion_secret,
@@ -356,7 +360,8 @@ web_conversion(struct web *web, struct MHD_Connection *conn,
 		goto out;
 	}
 	db = web_db(web);
-	if (db == NULL || conversion_record(db, web->keys,
+	keys = db ? keyring_keys(web->keys, db, &err) : NULL;
+	if (keys == NULL || conversion_record(db, keys,
 	    web->cfg->attribution_window, &post.c, CONVERSION_POST, &result,
 	    &err) != 0) {
 		msg_error("POST /v: %s", err.len ? buf_str(&err) : "no "
@@ -662,13 +667,14 @@ web_start(const struct herald_config *cfg, struct ev_loop *loop,
 		    "for an HMAC key no one can guess");
 		goto fail;
 	}
-	web->keys = token_keys_load(cfg, err);
-	if (web->keys == NULL)
-		goto fail;
-	/* Refuse to start against a database that is not there: an
-	 * operator sees it at once rather than at the first unsubscribe. */
+	/* Refuse to start against a database that is not there, or holds
+	 * no key: an operator sees it at once rather than at the first
+	 * unsubscribe. */
 	web->db = db_connect(cfg, DB_SELECT_DATABASE | DB_AS_WEB, err);
 	if (web->db == NULL)
+		goto fail;
+	web->keys = keyring_new(cfg);
+	if (keyring_keys(web->keys, web->db, err) == NULL)
 		goto fail;
 	web->clicks = click_redirect_start(cfg, web->keys, err);
 	if (web->clicks == NULL)
@@ -721,6 +727,6 @@ web_stop(struct web *web)
 	click_redirect_stop(web->clicks);
 	if (web->db)
 		mysql_close(web->db);
-	token_keys_free(web->keys);
+	keyring_free(web->keys);
 	free(web);
 }

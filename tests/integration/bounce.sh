@@ -177,7 +177,7 @@ t_expect_fail "an unsigned return path of a mailing staged since is refused, exi
 	"$HERALD_BIN" bounce --recipient "bounces+1-$r2@bounce.test" "$T_DIR/r1"
 t_expect_fail "a made-up signature is refused" 0 "refused forged return path.*bad signature" \
 	"$HERALD_BIN" bounce --recipient "bounces+1-$r2-k1-aaaaaaaaaaaaa@bounce.test" "$T_DIR/r1"
-t_expect_fail "a key never configured is refused" 0 "refused forged.*key \"k9\", which is not configured" \
+t_expect_fail "a key never configured is refused" 0 "refused forged.*key \"k9\", which is not among the keys in use" \
 	"$HERALD_BIN" bounce --recipient "bounces+1-$r2-k9-aaaaaaaaaaaaa@bounce.test" "$T_DIR/r1"
 t_expect_fail "a forged return path on mail that is no DSN is refused too, exit 0" 0 "refused forged" \
 	"$HERALD_BIN" bounce --recipient "$moved" "$T_DIR/ooo"

@@ -22,7 +22,10 @@ state_directory = $T_DIR/emb
 sql_directory = $HERALD_SRCDIR/sql
 user = daemon
 embedded_port = $port
+daemon_database_user = emb_daemon
+daemon_database_password = emb-daemon-password-0123
 CONF
+chmod 600 "$E"
 t_at_exit "'$HERALD_BIN' --config '$E' db stop >/dev/null 2>&1"
 t_check "the embedded server is created and started" "$HERALD_BIN" --config "$E" db init
 sock="$T_DIR/emb/mariadb/mysqld.sock"

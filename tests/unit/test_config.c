@@ -527,6 +527,29 @@ START_TEST(embedded_socket_path)
 }
 END_TEST
 
+/* embedded_port opens TCP only with the daemon's account and password. */
+START_TEST(embedded_port_needs_a_password)
+{
+	struct herald_config cfg;
+
+	expect_error("embedded_port = 3307\n", "embedded_port = 3307",
+	    "daemon_database_password");
+	expect_error("embedded_port = 3307\ndaemon_database_user = d\n",
+	    "embedded_port = 3307", "daemon_database_password");
+	expect_error("embedded_port = 3307\ndaemon_database_password = "
+	    "a-password\n", "embedded_port = 3307", "daemon_database_user");
+	ck_assert_ptr_null(load("embedded_port = 3307\ndaemon_database_user = "
+	    "d\ndaemon_database_password = a-password\n", 0600, &cfg));
+	config_free(&cfg);
+	/* No embedded server, nothing to open: the key does not matter. */
+	ck_assert_ptr_null(load("embedded_port = 3307\ndatabase_host = db1\n",
+	    0600, &cfg));
+	config_free(&cfg);
+	ck_assert_ptr_null(load("embedded_port = 0\n", 0600, &cfg));
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(rates)
 {
 	struct herald_config cfg;
@@ -604,6 +627,7 @@ config_suite(void)
 	tcase_add_test(tc, duration_parser);
 	tcase_add_test(tc, locate_uses_environment);
 	tcase_add_test(tc, embedded_socket_path);
+	tcase_add_test(tc, embedded_port_needs_a_password);
 	tcase_add_test(tc, rates);
 	tcase_add_test(tc, bad_rates_and_lists);
 	suite_add_tcase(s, tc);

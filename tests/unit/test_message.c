@@ -276,7 +276,7 @@ START_TEST(tokens)
 	config_defaults(&cfg);
 	cfg.token_key = key_entry("k1", "0123456789abcdef0123456789abcdef",
 	    NULL);
-	old_keys = token_keys_load(&cfg, &err);
+	old_keys = token_keys_from_config(&cfg, &err);
 	ck_assert_msg(old_keys != NULL, "%s", buf_str(&err));
 	token_make(old_keys, TOKEN_UNSUBSCRIBE, 42, 1234567, &t);
 	ck_assert_int_eq(strncmp(buf_str(&t), "k1.42.1234567.", 14), 0);
@@ -286,7 +286,7 @@ START_TEST(tokens)
 	/* Rotation: a second, newer key signs; the old still verifies. */
 	cfg.token_key->next = key_entry("k2",
 	    "fedcba9876543210fedcba9876543210", NULL);
-	keys = token_keys_load(&cfg, &err);
+	keys = token_keys_from_config(&cfg, &err);
 	ck_assert_int_eq(token_verify(keys, TOKEN_UNSUBSCRIBE,
 	    buf_str(&t), &mailing, &recipient, &why), 0);
 	ck_assert_uint_eq(mailing, 42);
@@ -295,7 +295,7 @@ START_TEST(tokens)
 	token_make(keys, TOKEN_UNSUBSCRIBE, 42, 7, &t);
 	ck_assert_int_eq(strncmp(buf_str(&t), "k2.42.7.", 8), 0);
 	ck_assert_int_eq(token_verify(old_keys, TOKEN_UNSUBSCRIBE,
-	    buf_str(&t), &mailing, &recipient, &why), -1);
+	    buf_str(&t), &mailing, &recipient, &why), TOKEN_UNKNOWN_KEY);
 	ck_assert_msg(strstr(buf_str(&why), "\"k2\"") != NULL, "%s",
 	    buf_str(&why));
 
@@ -318,7 +318,7 @@ START_TEST(tokens)
 	config_defaults(&cfg);
 	cfg.token_key = key_entry("k1", "short", NULL);
 	buf_reset(&err);
-	ck_assert_ptr_null(token_keys_load(&cfg, &err));
+	ck_assert_ptr_null(token_keys_from_config(&cfg, &err));
 	ck_assert_msg(strstr(buf_str(&err), "shorter than 32") != NULL, "%s",
 	    buf_str(&err));
 	token_keys_free(keys);
@@ -330,41 +330,60 @@ START_TEST(tokens)
 }
 END_TEST
 
-START_TEST(generated_key_file)
+START_TEST(key_file)
 {
-	struct herald_config cfg;
-	char dir[] = "/tmp/herald-keys-XXXXXX", path[128], command[160];
+	char path[] = "/tmp/herald-keys-XXXXXX";
 	struct token_keys *a, *b;
-	struct buf err = BUF_INIT, t = BUF_INIT;
-	struct stat st;
+	struct buf err = BUF_INIT, t = BUF_INIT, secret = BUF_INIT;
+	FILE *fp;
+	int fd;
 	uint64_t m, r;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	config_defaults(&cfg);
-	free(cfg.state_directory);
-	cfg.state_directory = xstrdup(dir);
-	a = token_keys_load(&cfg, &err);
+	/* The STATE/token-keys file of older versions, as imported into
+	 * the database (keyring.h): a generated key, read back. */
+	ck_assert_int_eq(token_key_generate(&secret, &err), 0);
+	ck_assert_uint_ge(secret.len, 43);
+	ck_assert_uint_eq(strspn(buf_str(&secret), "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"), secret.len);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# comment\nk1 %s\n", buf_str(&secret));
+	fclose(fp);
+	a = token_keys_read_file(path, &err);
 	ck_assert_msg(a != NULL, "%s", buf_str(&err));
-	snprintf(path, sizeof(path), "%s/token-keys", dir);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	/* A second load reads the same key. */
-	b = token_keys_load(&cfg, &err);
+	ck_assert_uint_eq(token_keys_count(a), 1);
+	ck_assert_str_eq(token_keys_id(a, 0), "k1");
+	ck_assert_str_eq(token_keys_secret(a, 0), buf_str(&secret));
+	/* A second secret differs: keys are random. */
+	buf_reset(&t);
+	ck_assert_int_eq(token_key_generate(&t, &err), 0);
+	ck_assert_str_ne(buf_str(&t), buf_str(&secret));
+	buf_reset(&t);
+	b = token_keys_read_file(path, &err);
 	token_make(a, TOKEN_UNSUBSCRIBE, 1, 2, &t);
 	ck_assert_int_eq(token_verify(b, TOKEN_UNSUBSCRIBE,
-	    buf_str(&t), &m, &r, &err), 0); /* Readable by others: refused. */
-	chmod(path, 0644);
+	    buf_str(&t), &m, &r, &err), 0);
 	token_keys_free(b);
+	/* Readable by others: refused. */
+	chmod(path, 0644);
 	buf_reset(&err);
-	ck_assert_ptr_null(token_keys_load(&cfg, &err));
+	ck_assert_ptr_null(token_keys_read_file(path, &err));
 	ck_assert_msg(strstr(buf_str(&err), "chmod 600") != NULL, "%s",
 	    buf_str(&err));
+	/* No key in it: refused. */
+	chmod(path, 0600);
+	fp = fopen(path, "w");
+	fclose(fp);
+	buf_reset(&err);
+	ck_assert_ptr_null(token_keys_read_file(path, &err));
+	ck_assert_msg(strstr(buf_str(&err), "holds no key") != NULL, "%s",
+	    buf_str(&err));
 	token_keys_free(a);
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	ck_assert_int_eq(system(command), 0);
-	config_free(&cfg);
+	unlink(path);
 	buf_free(&err);
 	buf_free(&t);
+	buf_free(&secret);
 }
 END_TEST
 
@@ -383,7 +402,7 @@ main(void)
 	tcase_add_test(tc, hostile_values_everywhere);
 	tcase_add_test(tc, extra_header_names);
 	tcase_add_test(tc, tokens);
-	tcase_add_test(tc, generated_key_file);
+	tcase_add_test(tc, key_file);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_set_fork_status(runner, CK_NOFORK);
