@@ -440,8 +440,8 @@ monitor_node_report(const struct monitor *m, struct node_report *report,
 }
 
 /*
- * After a beat: this node's share of the cluster-wide rate limits
- * (throttle.h), valid for node_timeout, after which the others count
+ * After a beat started at beat_ms: this node's share of the cluster-wide
+ * rate limits (throttle.h), valid for node_timeout, after which the others count
  * this node dead and take its part. A node that joins takes none until
  * every other live node has beaten since it registered, and so counts
  * it: then the sum of the parts never passes a limit. Until then it
@@ -449,7 +449,7 @@ monitor_node_report(const struct monitor *m, struct node_report *report,
  * limited messages wait rather than risk passing a limit.
  */
 static int
-monitor_share(struct monitor *m, struct buf *err)
+monitor_share(struct monitor *m, int64_t beat_ms, struct buf *err)
 {
 	struct node_share share;
 	int64_t now_ms = scoreboard_now_ms();
@@ -464,7 +464,9 @@ monitor_share(struct monitor *m, struct buf *err)
 		m->node_beat_due_ms = now_ms + 1000;
 		return 0;
 	}
-	throttle_set_share(m->throttle, share.alive, (now_ms +
+	/* From the beat: the others count this node dead node_timeout
+	 * after its last beat was written, not after this read. */
+	throttle_set_share(m->throttle, share.alive, (beat_ms +
 	    m->cfg->node_timeout * 1000) * 1000);
 	if (share.alive != m->share_nodes)
 		msg_info("node %s: %u live node%s share the cluster-wide rate "
@@ -486,6 +488,7 @@ monitor_beat(struct monitor *m)
 	struct node_report report;
 	struct buf err = BUF_INIT;
 	char host[256];
+	int64_t beat_ms = 0;
 	int failed;
 
 	if (scoreboard_now_ms() < m->node_beat_due_ms)
@@ -512,11 +515,12 @@ monitor_beat(struct monitor *m)
 	}
 	if (!failed) {
 		monitor_node_report(m, &report, relays);
+		beat_ms = scoreboard_now_ms();
 		failed = node_heartbeat(m->db, m->node, &report, &err) != 0;
 	}
 	/* Not beating, the share lapses after node_timeout by itself. */
 	if (!failed)
-		failed = monitor_share(m, &err) != 0;
+		failed = monitor_share(m, beat_ms, &err) != 0;
 	if (failed && m->db) {
 		/* Register again next time: the server may have lost us. */
 		mysql_close(m->db);
