@@ -50,7 +50,7 @@ cmd_status_usage(FILE *out)
 	    "and each destination's route and reputation (herald route show),\n"
 	    "and every heraldd node on the database (alive, dead when silent\n"
 	    "longer than node_timeout, or stopped) with its workers, rate and\n"
-	    "relays.\n"
+	    "relays, and how many share the cluster-wide rate limits.\n"
 	    "No ETA while a mailing is paused or blocked, or heraldd is not\n"
 	    "running. A blocked mailing (its messages cannot be built) shows\n"
 	    "why. A mailing with a send window (mailing create --window)\n"
@@ -509,12 +509,27 @@ status_relay_totals_json(const struct scoreboard *board, int64_t now_ms)
 	printf("]");
 }
 
+/* The live nodes, which share every rate limit (throttle.h). */
+static unsigned
+status_nodes_alive(const struct status *s)
+{
+	unsigned alive = 0;
+
+	for (unsigned i = 0; i < s->node_count; i++)
+		alive += s->nodes[i].state == NODE_ALIVE;
+	return alive;
+}
+
 /* Every node on the database, alive, dead or stopped, with its relays. */
 static void
 status_nodes_text(const struct herald_config *cfg, const struct status *s)
 {
 	printf("NODES (dead after %ld s without a heartbeat)\n",
 	    cfg->node_timeout);
+	if (s->node_error.len == 0 && status_nodes_alive(s) > 0)
+		printf("  %u alive: each takes 1/%u of the rate limits "
+		    "(rate_limit, domain_rate_limit, a mailing's --rate)\n",
+		    status_nodes_alive(s), status_nodes_alive(s));
 	if (s->node_error.len)
 		printf("  not known: %s\n", buf_str(&s->node_error));
 	else if (s->node_count == 0)
@@ -588,7 +603,7 @@ status_nodes_json(const struct status *s)
 		}
 		printf("]}");
 	}
-	printf("]");
+	printf("], \"limit_sharing_nodes\": %u", status_nodes_alive(s));
 }
 
 static void

@@ -342,13 +342,15 @@ static const struct config_key config_keys[] = {
 	    "probe there is delivered."),
 
 	NUM(rate_limit, CONFIG_RATE, "0", 0, 1000000000,
-	    "The most messages the node sends, shared by all its workers: "
-	    "N/h, N/m or N/s; 0 = no limit. A mailing's own limit is herald "
-	    "mailing create --rate."),
+	    "The most messages sent, shared by all the workers of every live "
+	    "node on the database (each node takes 1/N): N/h, N/m or N/s; "
+	    "0 = no limit. A mailing's own limit is herald mailing create "
+	    "--rate, held across the nodes the same way. Give every node "
+	    "the same limits."),
 	LIST(domain_rate_limit, CONFIG_RATE_LIST, "DOMAIN", NULL,
-	    "The most messages the node sends to one destination domain, one "
-	    "line per domain, for example domain_rate_limit gmail.com = "
-	    "20000/h."),
+	    "The most messages sent to one destination domain by every live "
+	    "node together (each takes 1/N), one line per domain, for "
+	    "example domain_rate_limit gmail.com = 20000/h."),
 
 	NUM(metrics_interval, CONFIG_DURATION, "15", 0, 3600,
 	    "heraldd's monitor publishes send, defer and fail rates, active "
@@ -375,7 +377,9 @@ static const struct config_key config_keys[] = {
 	    "incoming and active queues, workers start no new SMTP session "
 	    "and claim no batch; they resume when the queue is below it "
 	    "again, so a relay that cannot keep up slows herald down instead "
-	    "of piling mail up. Deferred mail does not count. 0 = no limit."),
+	    "of piling mail up. Deferred mail does not count. 0 = no limit. "
+	    "Per node, unlike the rate limits: each node relays through its "
+	    "own Postfix."),
 	STR(metrics_listen, CONFIG_STRING, "",
 	    "Where heraldd's monitor also serves its metrics over HTTP, at "
 	    "/metrics in the Prometheus text format, for Prometheus or any "

@@ -67,6 +67,7 @@ struct monitor {
 	int db_failing, gmond_failing, postfix_failing, node_failing;
 	/* This node in the nodes table (node.h). */
 	int node_registered;
+	int64_t node_registered_ms;	/* when node_register returned */
 	int64_t node_beat_due_ms;
 	/* The test phases' next check (testphase.h). */
 	int64_t test_phase_due_ms;
@@ -74,6 +75,7 @@ struct monitor {
 	/* The value check (pull.h): when it runs next; its trouble. */
 	int64_t pull_due_ms;
 	int pull_failing;
+	unsigned share_nodes;		/* as last logged; 0 = none yet */
 	/* The previous publication, for rates. */
 	int64_t published_ms;
 	uint64_t sent, deferred, failed, claims, claim_us;
@@ -446,8 +448,46 @@ monitor_node_report(const struct monitor *m, struct node_report *report,
 }
 
 /*
+ * After a beat started at beat_ms: this node's share of the cluster-wide
+ * rate limits (throttle.h), valid for node_timeout, after which the others count
+ * this node dead and take its part. A node that joins takes none until
+ * every other live node has beaten since it registered, and so counts
+ * it: then the sum of the parts never passes a limit. Until then it
+ * looks again every second. A failed read makes the share unknown:
+ * limited messages wait rather than risk passing a limit.
+ */
+static int
+monitor_share(struct monitor *m, int64_t beat_ms, struct buf *err)
+{
+	struct node_share share;
+	int64_t now_ms = scoreboard_now_ms();
+
+	if (node_share(m->db, m->node, m->cfg->node_timeout, (now_ms -
+	    m->node_registered_ms) * 1000, &share, err) != 0) {
+		throttle_set_share(m->throttle, 0, 0);
+		return -1;
+	}
+	if (!share.seen) {
+		throttle_set_share(m->throttle, 0, 0);
+		m->node_beat_due_ms = now_ms + 1000;
+		return 0;
+	}
+	/* From the beat: the others count this node dead node_timeout
+	 * after its last beat was written, not after this read. */
+	throttle_set_share(m->throttle, share.alive, (beat_ms +
+	    m->cfg->node_timeout * 1000) * 1000);
+	if (share.alive != m->share_nodes)
+		msg_info("node %s: %u live node%s share the cluster-wide rate "
+		    "limits", m->node, share.alive, share.alive == 1 ? "" :
+		    "s");
+	m->share_nodes = share.alive;
+	return 0;
+}
+
+/*
  * Every NODE_HEARTBEAT_INTERVAL seconds: registers this node the first
- * time (and again after a failure), then beats (node.h).
+ * time (and again after a failure), beats (node.h), then takes its share
+ * of the cluster-wide limits.
  */
 static void
 monitor_beat(struct monitor *m)
@@ -456,6 +496,7 @@ monitor_beat(struct monitor *m)
 	struct node_report report;
 	struct buf err = BUF_INIT;
 	char host[256];
+	int64_t beat_ms = 0;
 	int failed;
 
 	if (scoreboard_now_ms() < m->node_beat_due_ms)
@@ -478,11 +519,16 @@ monitor_beat(struct monitor *m)
 		failed = node_register(m->db, &who, m->cfg->node_timeout,
 		    &err) != 0;
 		m->node_registered = !failed;
+		m->node_registered_ms = scoreboard_now_ms();
 	}
 	if (!failed) {
 		monitor_node_report(m, &report, relays);
+		beat_ms = scoreboard_now_ms();
 		failed = node_heartbeat(m->db, m->node, &report, &err) != 0;
 	}
+	/* Not beating, the share lapses after node_timeout by itself. */
+	if (!failed)
+		failed = monitor_share(m, beat_ms, &err) != 0;
 	if (failed && m->db) {
 		/* Register again next time: the server may have lost us. */
 		mysql_close(m->db);

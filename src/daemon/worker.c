@@ -173,9 +173,30 @@ worker_domain_of(const char *email)
 }
 
 /*
+ * This node's part of a cluster-wide limit (throttle.h), waiting while
+ * the monitor does not know how many nodes share it; 0 = no limit.
+ */
+static double
+worker_share(struct worker *w, double per_hour)
+{
+	double share;
+
+	while ((share = throttle_share(w->throttle, per_hour,
+	    throttle_now_us())) < 0) {
+		/* A worker told to stop finishes the message in hand at the
+		 * whole rate rather than hold the session open. */
+		if (worker_should_stop(w))
+			return per_hour;
+		worker_sleep(w, 200, WORKER_SENDING);
+	}
+	return share;
+}
+
+/*
  * Waits until the shared rate limits let this message go: the node's,
- * the mailing's and its destination domain's. Returns the wait in ms
- * that was needed (0 when none).
+ * the mailing's and its destination domain's, each cluster-wide (this
+ * node takes its share), and a held destination's pace, this node's
+ * own. Returns the wait in ms that was needed (0 when none).
  */
 static int64_t
 worker_pace(struct worker *w, const char *email)
@@ -183,24 +204,28 @@ worker_pace(struct worker *w, const char *email)
 	char key[300];
 	const char *domain = worker_domain_of(email);
 	const char *domain_rate;
-	double held_rate;
-	int64_t now = throttle_now_us(), at = now, t;
+	double held_rate, node_rate, mailing_rate, to_domain_rate = 0;
+	int64_t now, at, t;
 
-	if (w->cfg->rate_limit > 0)
-		at = throttle_reserve(w->throttle, "node",
-		    (double)w->cfg->rate_limit, now);
-	if (composer_rate_limit(w->composer) > 0) {
+	domain_rate = config_list_lookup(w->cfg->domain_rate_limit, domain);
+	if (domain_rate)
+		to_domain_rate = worker_share(w,
+		    (double)config_parse_rate(domain_rate));
+	node_rate = worker_share(w, (double)w->cfg->rate_limit);
+	mailing_rate = worker_share(w, composer_rate_limit(w->composer));
+	now = throttle_now_us();
+	at = now;
+	if (node_rate > 0)
+		at = throttle_reserve(w->throttle, "node", node_rate, now);
+	if (mailing_rate > 0) {
 		snprintf(key, sizeof(key), "mailing:%llu", (unsigned long long)
 		    composer_mailing_id(w->composer));
-		t = throttle_reserve(w->throttle, key,
-		    composer_rate_limit(w->composer), now);
+		t = throttle_reserve(w->throttle, key, mailing_rate, now);
 		at = t > at ? t : at;
 	}
-	domain_rate = config_list_lookup(w->cfg->domain_rate_limit, domain);
-	if (domain_rate) {
+	if (to_domain_rate > 0) {
 		snprintf(key, sizeof(key), "domain:%s", domain);
-		t = throttle_reserve(w->throttle, key,
-		    (double)config_parse_rate(domain_rate), now);
+		t = throttle_reserve(w->throttle, key, to_domain_rate, now);
 		at = t > at ? t : at;
 	}
 	/* A destination held for its reputation goes at its held pace. */

@@ -156,3 +156,27 @@ throttle_reserve(struct throttle_table *table, const char *key,
 	atomic_fetch_add(&b->reserved, 1);
 	return start > now_us ? start : now_us;
 }
+
+void
+throttle_set_share(struct throttle_table *table, unsigned nodes,
+    int64_t until_us)
+{
+	/* The time first: a reader that sees the new count sees a time at
+	 * least as recent (both are sequentially consistent). */
+	atomic_store(&table->share_until_us, until_us);
+	atomic_store(&table->share_nodes, nodes);
+}
+
+double
+throttle_share(const struct throttle_table *table, double per_hour,
+    int64_t now_us)
+{
+	unsigned nodes;
+
+	if (per_hour <= 0 || table == NULL)
+		return per_hour;
+	nodes = atomic_load(&table->share_nodes);
+	if (nodes == 0 || atomic_load(&table->share_until_us) < now_us)
+		return -1;
+	return per_hour / nodes;
+}

@@ -16,6 +16,13 @@
  * table bounds the keys limited at the same time, not the keys seen in
  * the daemon's lifetime.
  *
+ * Several nodes on one database share every limit (throttle_set_share):
+ * the monitor counts the live nodes at each heartbeat (node_share in
+ * node.h) and each node then takes 1/N of a cluster-wide limit
+ * (throttle_share). Until the count is known, or once it is older than
+ * node_timeout (the others may have counted this node dead and taken
+ * its part), a limited message waits.
+ *
  * Times are microseconds of CLOCK_MONOTONIC (shared by every process).
  */
 #ifndef HERALD_THROTTLE_H
@@ -35,6 +42,10 @@ struct throttle_bucket {
 
 struct throttle_table {
 	uint32_t bucket_count;
+	/* This node takes 1/share_nodes of each cluster-wide limit until
+	 * share_until_us; 0 nodes = not known (throttle_set_share). */
+	_Atomic uint32_t share_nodes;
+	_Atomic int64_t share_until_us;
 	struct throttle_bucket buckets[];
 };
 
@@ -53,6 +64,23 @@ void throttle_table_free(struct throttle_table *table);
  */
 int64_t throttle_reserve(struct throttle_table *table, const char *key,
     double per_hour, int64_t now_us);
+
+/*
+ * Sets the number of live nodes sharing the cluster-wide limits (this
+ * one included), valid until until_us; nodes 0 = not known, so limited
+ * messages wait.
+ */
+void throttle_set_share(struct throttle_table *table, unsigned nodes,
+    int64_t until_us);
+
+/*
+ * This node's part of a cluster-wide limit of per_hour at now_us:
+ * per_hour divided by the live nodes. per_hour when it is 0 (no limit)
+ * or table is NULL; -1 when the share is not known at now_us (the
+ * caller waits and asks again).
+ */
+double throttle_share(const struct throttle_table *table, double per_hour,
+    int64_t now_us);
 
 /* Microseconds of CLOCK_MONOTONIC. */
 int64_t throttle_now_us(void);

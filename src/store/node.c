@@ -121,6 +121,37 @@ node_heartbeat(MYSQL *db, const char *name, const struct node_report *report,
 	return 0;
 }
 
+static int
+node_share_row(void *arg, unsigned ncolumns, char **col)
+{
+	struct node_share *share = arg;
+
+	(void)ncolumns;
+	/* The others, and this node. */
+	share->alive = (unsigned)strtoul(col[0], NULL, 10) + 1;
+	share->seen = strtoul(col[1], NULL, 10) == 0;
+	return 0;
+}
+
+int
+node_share(MYSQL *db, const char *name, long timeout, int64_t registered_us,
+    struct node_share *share, struct buf *err)
+{
+	struct db_value values[3] = { db_bind_i64(registered_us),
+	    db_bind_text(name), db_bind_i64((int64_t)timeout * 1000000) };
+
+	share->alive = 1;
+	share->seen = 0;
+	/* The other live nodes, alive as node_list says (silent no longer
+	 * than timeout), and those whose last beat is older than this
+	 * node's registration: they do not count it yet. */
+	return db_query_values(db, "SELECT COUNT(*), COALESCE(SUM("
+	    "TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(3)) >= ?), "
+	    "0) FROM nodes WHERE name <> ? AND stopped_at IS NULL AND "
+	    "TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(3)) <= ?",
+	    3, values, node_share_row, share, err);
+}
+
 int
 node_stopped(MYSQL *db, const char *name, long pid, struct buf *err)
 {

@@ -12,7 +12,9 @@
  * stops (node_stopped). herald status reads them all (node_list): a node
  * whose last beat is older than node_timeout is dead; its batches go
  * back to the other nodes when their leases expire (batch_lease), which
- * needs nothing from here. Every time is the database server's clock.
+ * needs nothing from here. After each beat the monitor counts the live
+ * nodes (node_share): each takes its share of the cluster-wide rate
+ * limits (throttle.h). Every time is the database server's clock.
  */
 #ifndef HERALD_NODE_H
 #define HERALD_NODE_H
@@ -67,6 +69,24 @@ int node_register(MYSQL *db, const struct node_identity *who, long timeout,
 /* One beat: the node's row and its relays' rows. 0, or -1 with err. */
 int node_heartbeat(MYSQL *db, const char *name,
     const struct node_report *report, struct buf *err);
+
+/* Who shares the cluster-wide rate limits, for node_share. */
+struct node_share {
+	unsigned alive;		/* live nodes, this one included */
+	int seen;		/* every other live node has beaten since this
+				 * one registered, so it counts this one */
+};
+
+/*
+ * After a beat of node name: the live nodes (not stopped, silent no
+ * longer than timeout seconds, this one always counted) and whether each
+ * other one has beaten within the registered_us microseconds since this
+ * node registered (node_register returned). A node takes 1/alive of each
+ * cluster-wide limit only once seen: until then the others still take
+ * their parts as if it were not there. 0, or -1 with err.
+ */
+int node_share(MYSQL *db, const char *name, long timeout,
+    int64_t registered_us, struct node_share *share, struct buf *err);
 
 /* heraldd stops cleanly: the node shows as stopped, not dead. */
 int node_stopped(MYSQL *db, const char *name, long pid, struct buf *err);

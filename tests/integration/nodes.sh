@@ -10,6 +10,7 @@
 # gets exactly one message. Stopped cleanly, B shows as stopped.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
+. "$HERALD_SRCDIR/tests/lib/node.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 t_use_database
 N=600
@@ -29,41 +30,22 @@ relay_timeout = 120
 worker_stall_timeout = 300
 CONF
 # Each node: its own state directory (scoreboard, pid file), name and relay.
-node_config() {	# NAME PORT
-	grep -v '^state_directory' "$T_CONFIG" >"$T_DIR/$1.conf"
-	cat >>"$T_DIR/$1.conf" <<CONF
-state_directory = $T_DIR/state-$1
-pid_file = $T_DIR/$1.pid
-node_name = node-$1
-relay_port = $2
-rate_limit = 40/s
-CONF
-}
-node_config a "$PORT_A"
-node_config b "$PORT_B"
+echo "rate_limit = 40/s" | t_node_config a "$PORT_A"
+echo "rate_limit = 40/s" | t_node_config b "$PORT_B"
 "$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
 mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
 awk -v n=$N 'BEGIN { print "email,first_name"; for (i = 1; i <= n; i++) printf "n%d@example.org,N%d\n", i, i }' >"$T_DIR/r.csv"
 "$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
 "$HERALD_BIN" mailing create --name "Two nodes" --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
 "$HERALD_BIN" stage >/dev/null 2>&1
-status_json() {	# FILE: herald status --json as node b's operator sees it
-	"$HERALD_BIN" -c "$T_DIR/b.conf" status --json >"$1" 2>"$T_DIR/status.err"
-}
-node_field() {	# FILE NODE FIELD
-	"$PYTHON3" -c "import json,sys
-d = json.load(open(sys.argv[1]))
-print([n for n in d['nodes'] if n['name'] == sys.argv[2]][0][sys.argv[3]])" "$@" 2>/dev/null
-}
+status_json() { t_status_json "$1" "$T_DIR/b.conf"; }	# as node B's operator sees it
 
-"$HERALDD_BIN" -f -c "$T_DIR/a.conf" >"$T_DIR/a.log" 2>&1 &
-node_a=$!
-t_at_exit "kill $node_a 2>/dev/null"
+t_start_node a
+node_a=$T_NODE_PID
 held() { t_sql "SELECT COUNT(*) FROM batches WHERE state = 'claimed' AND owner_node = 'node-a'"; }
 for _ in $(seq 1 100); do [ "$(held)" -ge 2 ] && break; sleep 0.1; done
-"$HERALDD_BIN" -f -c "$T_DIR/b.conf" >"$T_DIR/b.log" 2>&1 &
-node_b=$!
-t_at_exit "kill $node_b 2>/dev/null"
+t_start_node b
+node_b=$T_NODE_PID
 sent() { t_sql "SELECT sent_count FROM mailings WHERE id = 1"; }
 echo "# $(date +%T) node A holds $(held) batches; node B started"
 # Both nodes beat within NODE_HEARTBEAT_INTERVAL (5 s) of their start.
@@ -83,42 +65,41 @@ assert [r["name"] for r in b["relays"]] == [sys.argv[3]] and b["relays"][0]["up"
 # A relay appears once a worker has an outcome from it; A has none.
 assert [r["name"] for r in a["relays"]] in ([], [sys.argv[2]]) and a["sent"] == 0, a
 assert a["workers_sending"] >= 1, a
+assert d["limit_sharing_nodes"] == 2, d["limit_sharing_nodes"]
 PY
 	then ok=1; break; fi
 	sleep 0.2
 done
-[ $ok = 1 ] && t_ok "herald status --json: both nodes alive, each with its workers, rate and relay" ||
+[ $ok = 1 ] && t_ok "herald status --json: both nodes alive, each with its workers, rate and relay, two sharing the limits" ||
 	t_fail "both nodes in status" "$(cat "$T_DIR/both.out")"
 t_check "herald status (text) lists the nodes" "$HERALD_BIN" -c "$T_DIR/b.conf" status
 grep -Eq "^  node-a +alive +host .*pid $node_a" "$T_DIR/out" && grep -Eq "^  node-b +alive " "$T_DIR/out" &&
 	grep -Eq "^ +workers 2 \([0-9] sending\), [0-9]+/s, sent [1-9]" "$T_DIR/out" &&
 	grep -Eq "^ +relay 127.0.0.1:$PORT_B up, [0-9]+/s, sent [1-9]" "$T_DIR/out" &&
-	t_ok "NODES: each node, its workers, rate and relay" || t_fail "NODES section" "$(sed -n '/^NODES/,$p' "$T_DIR/out")"
+	grep -q "^  2 alive: each takes 1/2 of the rate limits" "$T_DIR/out" &&
+	t_ok "NODES: each node, its workers, rate and relay; the limits shared by two" || t_fail "NODES section" "$(sed -n '/^NODES/,$p' "$T_DIR/out")"
 
 # SIGKILL every process of node A.
 a_batches=$(t_sql "SELECT GROUP_CONCAT(id ORDER BY id) FROM batches WHERE state = 'claimed' AND owner_node = 'node-a'")
 [ -n "$a_batches" ] && [ "$a_batches" != NULL ] && t_ok "node A holds batches when it dies ($a_batches)" ||
 	t_fail "node A holds batches" "none"
 echo "# $(date +%T) killing node A"
-kill -STOP $node_a
-for p in $(pgrep -P $node_a); do kill -KILL "$p"; done
-kill -KILL $node_a
-wait $node_a 2>/dev/null
+t_kill_node $node_a
 killed_at=$(date +%s.%N)
 status_json "$T_DIR/after.json"
-[ "$(node_field "$T_DIR/after.json" node-a state)" = alive ] &&
+[ "$(t_node_field "$T_DIR/after.json" node-a state)" = alive ] &&
 	t_ok "just killed, node A is not yet dead (silent less than node_timeout)" ||
 	t_fail "not dead at once" "$(cat "$T_DIR/after.json")"
 state=
 for _ in $(seq 1 100); do
 	status_json "$T_DIR/dead.json"
-	state=$(node_field "$T_DIR/dead.json" node-a state)
+	state=$(t_node_field "$T_DIR/dead.json" node-a state)
 	[ "$state" = dead ] && break
 	sleep 0.2
 done
 took=$(echo "$(date +%s.%N) - $killed_at" | bc)
-[ "$state" = dead ] && [ "$(node_field "$T_DIR/dead.json" node-b state)" = alive ] &&
-	[ "$(node_field "$T_DIR/dead.json" node-a workers_sending)" = 0 ] &&
+[ "$state" = dead ] && [ "$(t_node_field "$T_DIR/dead.json" node-b state)" = alive ] &&
+	[ "$(t_node_field "$T_DIR/dead.json" node-a workers_sending)" = 0 ] &&
 	t_ok "node A shows dead ${took%.*} s after the kill (node_timeout $TIMEOUT s), node B alive" ||
 	t_fail "node A dead" "$state; $(cat "$T_DIR/dead.json")"
 "$HERALD_BIN" -c "$T_DIR/b.conf" status >"$T_DIR/dead.txt" 2>&1
@@ -150,7 +131,7 @@ kill -TERM $node_b
 wait $node_b
 echo "# $(date +%T) node B stopped"
 status_json "$T_DIR/stopped.json"
-[ "$(node_field "$T_DIR/stopped.json" node-b state)" = stopped ] && [ "$(node_field "$T_DIR/stopped.json" node-b sent)" = $N ] &&
+[ "$(t_node_field "$T_DIR/stopped.json" node-b state)" = stopped ] && [ "$(t_node_field "$T_DIR/stopped.json" node-b sent)" = $N ] &&
 	t_ok "stopped cleanly, node B shows stopped, with its $N messages" ||
 	t_fail "node B stopped" "$(cat "$T_DIR/stopped.json")"
 t_done

@@ -12,6 +12,14 @@
 
 #define MINUTE_US 60000000LL
 
+static int
+compare_times(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 START_TEST(no_limit_means_now)
 {
 	struct throttle_table *t = throttle_table_create(16);
@@ -167,6 +175,63 @@ START_TEST(processes_share_buckets)
 }
 END_TEST
 
+/* Until the monitor has counted the nodes, a limited message waits;
+ * then each of N nodes takes 1/N, until the count is too old. */
+START_TEST(cluster_share_waits_then_divides)
+{
+	struct throttle_table *t = throttle_table_create(4);
+	int64_t now = MINUTE_US;
+
+	ck_assert(throttle_share(t, 6000, now) < 0);
+	ck_assert(throttle_share(t, 0, now) == 0);	/* no limit: no wait */
+	ck_assert(throttle_share(NULL, 6000, now) == 6000);
+	throttle_set_share(t, 3, now + 10000000);
+	ck_assert(throttle_share(t, 6000, now) == 2000);
+	ck_assert(throttle_share(t, 6000, now + 10000000) == 2000);
+	ck_assert(throttle_share(t, 6000, now + 10000001) < 0);
+	throttle_set_share(t, 0, 0);	/* a node not yet seen by the others */
+	ck_assert(throttle_share(t, 6000, now) < 0);
+	throttle_table_free(t);
+}
+END_TEST
+
+/* Three nodes, each with its own table at its share, saturated for ten
+ * minutes: together they hold the cluster-wide limit within 5% over
+ * every sliding minute. */
+START_TEST(three_shares_hold_the_cluster_limit)
+{
+	struct throttle_table *t[3];
+	const double per_hour = 60000;		/* 1000 a minute */
+	int64_t start = 100 * MINUTE_US, times[12000];
+	unsigned n = 0;
+
+	for (int k = 0; k < 3; k++) {
+		t[k] = throttle_table_create(4);
+		throttle_set_share(t[k], 3, start + 20 * MINUTE_US);
+	}
+	for (int k = 0; k < 3; k++)
+		for (;;) {
+			int64_t at = throttle_reserve(t[k], "domain:x",
+			    throttle_share(t[k], per_hour, start), start);
+
+			if (at >= start + 10 * MINUTE_US)
+				break;
+			ck_assert_uint_lt(n, 12000);
+			times[n++] = at;
+		}
+	qsort(times, n, sizeof(times[0]), compare_times);
+	ck_assert_int_ge(n, 10000);
+	for (unsigned i = 0, j = 0; i < n; i++) {
+		while (j < n && times[j] < times[i] + MINUTE_US)
+			j++;
+		ck_assert_msg(j - i <= 1050, "%u messages in the minute from "
+		    "%lld", j - i, (long long)times[i]);
+	}
+	for (int k = 0; k < 3; k++)
+		throttle_table_free(t[k]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -183,6 +248,8 @@ main(void)
 	tcase_add_test(tc, idle_buckets_are_reused_past_the_slot_count);
 	tcase_add_test(tc, busy_buckets_are_not_taken);
 	tcase_add_test(tc, processes_share_buckets);
+	tcase_add_test(tc, cluster_share_waits_then_divides);
+	tcase_add_test(tc, three_shares_hold_the_cluster_limit);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);
