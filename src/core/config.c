@@ -147,8 +147,10 @@ static const struct config_key config_keys[] = {
 	    "heraldd's own account, created by herald db init with only what "
 	    "sending needs: read mailings and variants, claim batches, read "
 	    "and record stage rows (each stage table is granted when it is "
-	    "staged); it cannot read recipients nor drop anything. Empty = "
-	    "heraldd uses database_user."),
+	    "staged), read the token keys, for the test phase and the value "
+	    "check read who clicked and converted and record the test "
+	    "phase's decision (test_results); it cannot read recipients nor "
+	    "drop anything. Empty = heraldd uses database_user."),
 	STR(daemon_database_password, CONFIG_SECRET, "",
 	    "Its password (required when daemon_database_user is set)."),
 	STR(intake_database_user, CONFIG_STRING, "",
