@@ -17,7 +17,7 @@ grep -Eq "schema version $latest \($count migrations? applied\)" "$T_DIR/out" &&
 	t_ok "init applies the $count migrations up to $latest" ||
 	t_fail "init applies the $count migrations up to $latest" "$(cat "$T_DIR/out")"
 tables=$(t_sql "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA='$T_DATABASE'")
-want="batches,bounces,clicks,cluster_settings,complaints,conversions,feedback_refused,history,links,lists,list_members,mailings,nodes,node_relays,recipients,schema_migrations,segments,stage_template,suppressions,token_keys,variants"
+want="batches,bounces,clicks,cluster_settings,complaints,conversions,feedback_refused,history,links,lists,list_members,mailings,nodes,node_relays,recipients,schema_migrations,segments,stage_template,suppressions,test_results,token_keys,variants"
 [ "$tables" = "$want" ] && t_ok "schema v1 has every table" ||
 	t_fail "schema v1 has every table" "got $tables"
 t_sql "INSERT INTO recipients (email) VALUES ('keep@example.org')"
