@@ -1,7 +1,7 @@
 /*
- * namehash.h - FNV-1a hashing of short names (domains, queue ids) for the
- * small open-addressed tables of the relay layer: the route index of
- * relaypool.c and the destination table of reputation.c.
+ * namehash.h - FNV-1a hashing of names (domains, queue ids, statement
+ * texts) for small tables: the route index of relaypool.c, the
+ * destination table of reputation.c, the kept statements of stmtcache.c.
  */
 #ifndef HERALD_NAMEHASH_H
 #define HERALD_NAMEHASH_H

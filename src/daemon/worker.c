@@ -132,7 +132,7 @@ worker_connect(struct worker *w, int persist)
 	    !worker_should_stop(w))) {
 		buf_reset(&err);
 		w->db = db_connect(w->cfg, DB_SELECT_DATABASE |
-		    DB_FOUND_ROWS | DB_AS_DAEMON, &err);
+		    DB_FOUND_ROWS | DB_AS_DAEMON | DB_KEEP_STATEMENTS, &err);
 		if (w->db)
 			break;
 		msg_warn("worker %ld: %s; retrying in %.0f s", (long)getpid(),
@@ -159,8 +159,7 @@ worker_database_failed(struct worker *w, const char *doing,
 {
 	msg_warn("worker %ld: %s failed: %s; reconnecting", (long)getpid(),
 	    doing, buf_str(err));
-	if (w->db)
-		mysql_close(w->db);
+	db_close(w->db);
 	w->db = NULL;
 }
 
@@ -952,7 +951,7 @@ out:
 	composer_free(w.composer);
 	keyring_free(w.keyring);
 	if (w.db)
-		mysql_close(w.db);
+		db_close(w.db);
 	for (unsigned i = 0; i < w.session_size; i++) {
 		buf_free(&w.messages[i]);
 		buf_free(&w.reasons[i]);

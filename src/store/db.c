@@ -4,13 +4,14 @@
  * Every statement that carries a value from outside herald goes through
  * a prepared statement with its values bound: text as strings, which
  * the server converts to the column types, and herald's own integers
- * (ids, counts) as integers. The cost of a prepare per call is
- * fine for the control paths that use these helpers; the hot paths
- * (claiming and recording batches) keep their own prepared statements.
+ * (ids, counts) as integers. A statement is prepared per call, except
+ * on connections opened with DB_KEEP_STATEMENTS (a worker's), which keep
+ * each prepared for the next call with the same text (stmtcache.h).
  */
 #include "db.h"
 #include "dbserver.h"
 #include "log.h"
+#include "stmtcache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,8 @@ db_connect(const struct herald_config *cfg, int flags, struct buf *err)
 			    "\"herald db init\"");
 		goto fail;
 	}
+	if (flags & DB_KEEP_STATEMENTS)
+		stmtcache_enable(db);
 	free(socket);
 	buf_free(&where);
 	return db;
@@ -129,6 +132,15 @@ fail:
 	buf_free(&where);
 	mysql_close(db);
 	return NULL;
+}
+
+void
+db_close(MYSQL *db)
+{
+	if (db == NULL)
+		return;
+	stmtcache_forget(db);
+	mysql_close(db);
 }
 
 int
@@ -159,20 +171,27 @@ db_exec(MYSQL *db, const char *sql, struct buf *err)
 	return 0;
 }
 
-/* Prepares sql, binds values and runs it. NULL with err on failure. */
+/*
+ * Prepares sql (or takes it prepared from the connection's kept ones),
+ * binds values and runs it. NULL with err on failure. Give the statement
+ * to db_statement_done() after its results are read.
+ */
 static MYSQL_STMT *
 db_prepare_bound(MYSQL *db, const char *sql, unsigned nvalues,
     const struct db_value *values, MYSQL_BIND *binds, unsigned long *lengths,
     struct buf *err)
 {
-	MYSQL_STMT *stmt = mysql_stmt_init(db);
+	MYSQL_STMT *stmt = stmtcache_take(db, sql);
 
 	if (stmt == NULL) {
-		db_append_error(db, err);
-		return NULL;
+		stmt = mysql_stmt_init(db);
+		if (stmt == NULL) {
+			db_append_error(db, err);
+			return NULL;
+		}
+		if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0)
+			goto fail;
 	}
-	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0)
-		goto fail;
 	if (mysql_stmt_param_count(stmt) != nvalues) {
 		buf_printf(err, "internal: statement expects %lu values, "
 		    "%u given", mysql_stmt_param_count(stmt), nvalues);
@@ -209,7 +228,18 @@ fail:
 	return NULL;
 }
 
+/* A statement that ran: kept for the next call on a keeping connection,
+ * closed on the others. */
+static void
+db_statement_done(MYSQL *db, const char *sql, MYSQL_STMT *stmt)
+{
+	stmtcache_give_back(db, sql, stmt);
+}
+
 #define DB_MAX_PARAMS 64
+
+/* Rows a query stopped early reads to its end to keep its statement. */
+#define DB_DRAIN_ROWS 16
 
 /* Copies n strings into values as text values. */
 static void
@@ -254,7 +284,7 @@ db_execute_values(MYSQL *db, const char *sql, unsigned nvalues,
 	if (stmt && affected)
 		*affected = mysql_stmt_affected_rows(stmt);
 	if (stmt)
-		mysql_stmt_close(stmt);
+		db_statement_done(db, sql, stmt);
 	if (binds != stack_binds) {
 		free(binds);
 		free(lengths);
@@ -323,7 +353,7 @@ db_query_values(MYSQL *db, const char *sql, unsigned nparams,
 	char **values = NULL, **row_values = NULL;
 	unsigned ncolumns = 0;
 	MYSQL_STMT *stmt;
-	int rc = -1, fetched;
+	int rc = -1, fetched = 1;
 
 	if (nparams > DB_MAX_PARAMS) {
 		buf_printf(err, "internal: %u values in one statement", nparams);
@@ -361,6 +391,14 @@ db_query_values(MYSQL *db, const char *sql, unsigned nparams,
 		db_append_stmt_error(stmt, err);
 		goto out;
 	}
+	/* Stopped at a row (db_first_value): the few rows left are read
+	 * and dropped so a kept statement is ready for its next run. */
+	for (unsigned i = 0; fetched != MYSQL_NO_DATA && i < DB_DRAIN_ROWS;
+	    i++) {
+		fetched = mysql_stmt_fetch(stmt);
+		if (fetched == 1)
+			break;
+	}
 	rc = 0;
 out:
 	for (unsigned i = 0; i < ncolumns; i++)
@@ -370,7 +408,12 @@ out:
 	free(nulls);
 	free(out_lengths);
 	free(out);
-	mysql_stmt_close(stmt);
+	/* A result read to its end leaves nothing pending; one stopped
+	 * early with many rows left, or an error, closes the statement. */
+	if (rc == 0 && fetched == MYSQL_NO_DATA)
+		db_statement_done(db, sql, stmt);
+	else
+		mysql_stmt_close(stmt);
 	return rc;
 }
 

@@ -29,6 +29,8 @@ enum db_connect_flags {
 	DB_AS_DAEMON = 32,	/* as daemon_database_user when it is set */
 	DB_AS_INTAKE = 64,	/* as intake_database_user when it is set */
 	DB_AS_WEB = 128,	/* as web_database_user when it is set */
+	DB_KEEP_STATEMENTS = 256,/* keep statements prepared (stmtcache.h);
+				 * close with db_close() */
 };
 
 /*
@@ -37,6 +39,9 @@ enum db_connect_flags {
  */
 MYSQL *db_connect(const struct herald_config *cfg, int flags,
     struct buf *err);
+
+/* Closes db (NULL is fine), with the statements it kept. */
+void db_close(MYSQL *db);
 
 /* Describes where cfg connects ("embedded server (socket ...)", ...). */
 void db_describe_server(const struct herald_config *cfg, struct buf *out);

@@ -258,19 +258,17 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count, const char *state,
     const char *from_states, unsigned long long *changed, struct buf *err)
 {
-	const char **params = xcalloc((size_t)count * (2 * COLUMN_COUNT + 1) +
-	    1, sizeof(*params));
-	char (*ids)[24] = xcalloc(count, sizeof(*ids));
+	/* Per result: (row id, value) for each column, row id and tries,
+	 * row id; then the mailing. */
+	struct db_value *values = xcalloc((size_t)count *
+	    (2 * COLUMN_COUNT + 3) + 1, sizeof(*values));
 	char (*retry_at)[32] = xcalloc(count, sizeof(*retry_at));
-	char mailing[24];
 	struct buf sql = BUF_INIT;
 	unsigned n = 0, used = 0;
 	int rc = 0;
 
 	*changed = 0;
 	for (unsigned i = 0; i < count; i++) {
-		snprintf(ids[i], sizeof(ids[i]), "%lu",
-		    (unsigned long)results[i].row_id);
 		date_format_utc(date_now() +
 		    delivery_retry_delay(results[i].attempts), retry_at[i]);
 		used += delivery_ends_in(&results[i], state);
@@ -278,11 +276,11 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	if (used == 0)
 		goto out;
 	/*
-	 * Row ids and the mailing id are our own integers, written into the
-	 * statement as numbers: bound as strings, every WHEN would compare
-	 * an integer column with text through DECIMAL conversions (measured:
-	 * the largest cost of the server while sending). Values that come
-	 * from the relay (replies, queue ids) stay bound.
+	 * Every value is bound, the row ids as integers (as text they would
+	 * compare with the integer column through DECIMAL conversions), so
+	 * the statement's text depends only on the table, the number of
+	 * rows and the states: a worker's connection keeps it prepared
+	 * (stmtcache.h) and the server parses it once, not every session.
 	 */
 	buf_printf(&sql, "UPDATE `%s` SET", batch->stage_table);
 	for (unsigned c = 0; c < COLUMN_COUNT; c++) {
@@ -291,38 +289,40 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 		for (unsigned i = 0; i < count; i++) {
 			if (!delivery_ends_in(&results[i], state))
 				continue;
-			buf_printf(&sql, " WHEN %s THEN %s", ids[i],
+			buf_printf(&sql, " WHEN ? THEN %s",
 			    delivery_column_sql[c][1]);
-			params[n++] = delivery_column_value(c, &results[i],
-			    retry_at[i]);
+			values[n++] = db_bind_u64(results[i].row_id);
+			values[n++] = db_bind_text(delivery_column_value(c,
+			    &results[i], retry_at[i]));
 		}
 	}
 	/* The number of tries is written, not added to: written twice (a
 	 * retry after a later step failed), the row reads the same. */
 	buf_append_str(&sql, " END, attempts = CASE row_id");
-	for (unsigned i = 0; i < count; i++)
-		if (delivery_ends_in(&results[i], state))
-			buf_printf(&sql, " WHEN %s THEN %u", ids[i],
-			    results[i].attempts + 1);
+	for (unsigned i = 0; i < count; i++) {
+		if (!delivery_ends_in(&results[i], state))
+			continue;
+		buf_append_str(&sql, " WHEN ? THEN ?");
+		values[n++] = db_bind_u64(results[i].row_id);
+		values[n++] = db_bind_u64(results[i].attempts + 1);
+	}
 	/* Assignments run left to right: delivery_state is already new. */
-	buf_append_str(&sql, " END, delivered_at = IF(delivery_state = "
-	    "'sent', UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = ");
-	snprintf(mailing, sizeof(mailing), "%llu",
-	    (unsigned long long)batch->mailing_id);
-	buf_printf(&sql, "%s AND delivery_state IN (%s) AND row_id IN (",
-	    mailing, from_states);
+	buf_printf(&sql, " END, delivered_at = IF(delivery_state = 'sent', "
+	    "UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = ? AND "
+	    "delivery_state IN (%s) AND row_id IN (", from_states);
+	values[n++] = db_bind_u64(batch->mailing_id);
 	for (unsigned i = 0, first = 1; i < count; i++) {
 		if (!delivery_ends_in(&results[i], state))
 			continue;
-		buf_printf(&sql, "%s%s", first ? "" : ", ", ids[i]);
+		buf_append_str(&sql, first ? "?" : ", ?");
+		values[n++] = db_bind_u64(results[i].row_id);
 		first = 0;
 	}
 	buf_append_str(&sql, ")");
-	rc = db_execute(db, buf_str(&sql), n, params, changed, err);
+	rc = db_execute_values(db, buf_str(&sql), n, values, changed, err);
 out:
 	buf_free(&sql);
-	free(params);
-	free(ids);
+	free(values);
 	free(retry_at);
 	return rc;
 }
