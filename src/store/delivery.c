@@ -60,28 +60,52 @@ delivery_rows_free(struct delivery_rows *set)
 	memset(set, 0, sizeof(*set));
 }
 
-/* While reading, fields hold offsets into set->text (which may move as
- * it grows); they become pointers once every row is in. */
+/* The columns the read puts before the fields. */
+enum delivery_read_column {
+	READ_ROW_ID,
+	READ_RECIPIENT_ID,
+	READ_VARIANT_ID,
+	READ_ATTEMPTS,
+	READ_SUPPRESSED,	/* 1: suppressed, counted, not sent */
+	READ_LATER,		/* 1: due later, counted, not sent now */
+	READ_FIELDS
+};
+
+/*
+ * While reading, fields hold offsets into set->text (which may move as
+ * it grows); they become pointers once every row is in. Suppressed rows
+ * and rows not due yet are only counted.
+ */
 static int
 delivery_add_row(void *arg, unsigned ncolumns, char **columns)
 {
 	struct delivery_rows *set = arg;
 	struct delivery_row *row;
 
-	if (ncolumns != 4 + DELIVERY_FIELD_COUNT)
+	if (ncolumns != READ_FIELDS + DELIVERY_FIELD_COUNT)
 		return 1;
+	if (columns[READ_SUPPRESSED][0] == '1') {
+		set->rows_suppressed++;
+		return 0;
+	}
+	if (columns[READ_LATER][0] == '1') {
+		set->rows_not_due++;
+		return 0;
+	}
 	if (set->count == set->capacity) {
 		set->capacity = set->capacity ? set->capacity * 2 : 1024;
 		set->rows = xrealloc(set->rows,
 		    set->capacity * sizeof(*set->rows));
 	}
 	row = &set->rows[set->count++];
-	row->row_id = (uint32_t)strtoul(columns[0], NULL, 10);
-	row->recipient_id = strtoull(columns[1], NULL, 10);
-	row->variant_id = (uint32_t)strtoul(columns[2], NULL, 10);
-	row->attempts = (unsigned)strtoul(columns[3], NULL, 10);
+	row->row_id = (uint32_t)strtoul(columns[READ_ROW_ID], NULL, 10);
+	row->recipient_id = strtoull(columns[READ_RECIPIENT_ID], NULL, 10);
+	row->variant_id = (uint32_t)strtoul(columns[READ_VARIANT_ID], NULL,
+	    10);
+	row->attempts = (unsigned)strtoul(columns[READ_ATTEMPTS], NULL, 10);
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++) {
-		const char *value = columns[4 + i] ? columns[4 + i] : "";
+		const char *value = columns[READ_FIELDS + i] ?
+		    columns[READ_FIELDS + i] : "";
 
 		row->fields[i] = (const char *)(uintptr_t)set->text.len;
 		buf_append(&set->text, value, strlen(value) + 1);
@@ -89,21 +113,11 @@ delivery_add_row(void *arg, unsigned ncolumns, char **columns)
 	return 0;
 }
 
-static int
-delivery_count_row(void *arg, unsigned ncolumns, char **columns)
-{
-	unsigned *count = arg;
-
-	if (ncolumns == 1 && columns[0])
-		*count = (unsigned)strtoul(columns[0], NULL, 10);
-	return 1;
-}
-
 int
 delivery_read_pending(MYSQL *db, const struct batch *batch,
     struct delivery_rows *set, struct buf *err)
 {
-	struct db_value params[4];
+	struct db_value params[5];
 	struct buf sql = BUF_INIT;
 	char now[32];
 	uint32_t after = batch->checkpoint_row;
@@ -117,6 +131,7 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 	}
 	set->count = 0;
 	set->rows_not_due = 0;
+	set->rows_suppressed = 0;
 	buf_reset(&set->text);
 	/* A checkpoint before the batch's first row means "none yet". */
 	if (after < batch->first_row)
@@ -131,34 +146,36 @@ delivery_read_pending(MYSQL *db, const struct batch *batch,
 		    "staging, not sent", (unsigned long long)batch->mailing_id,
 		    (unsigned long long)batch->id, suppressed);
 	date_format_utc(date_now(), now);
-	params[0] = db_bind_u64(batch->mailing_id);
-	params[1] = db_bind_u64(after);
-	params[2] = db_bind_u64(batch->last_row);
-	params[3] = db_bind_text(now);
-	buf_printf(&sql, "SELECT row_id, recipient_id, variant_id, attempts");
+	params[0] = db_bind_text(now);
+	params[1] = db_bind_u64(batch->mailing_id);
+	params[2] = db_bind_u64(batch->first_row);
+	params[3] = db_bind_u64(batch->last_row);
+	params[4] = db_bind_u64(after);
+	/*
+	 * One pass over the batch's rows (each read costs the server a
+	 * dynamic row's system calls): those to send now with their fields,
+	 * and, only counted, those due later (a pending row's
+	 * next_attempt_at is its due time in its send window, stage.c; NULL
+	 * when the mailing has none) and the batch's suppressed rows, all
+	 * of them, for the mailing's count.
+	 */
+	buf_printf(&sql, "SELECT row_id, recipient_id, variant_id, attempts, "
+	    "delivery_state = 'suppressed', next_attempt_at IS NOT NULL AND "
+	    "next_attempt_at > ?");
 	for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 		buf_printf(&sql, ", %s", delivery_field_names[i]);
-	/* A pending row's next_attempt_at is its due time in its send
-	 * window (stage.c), NULL when the mailing has none. */
-	buf_printf(&sql, " FROM `%s` WHERE mailing_id = ? AND row_id > ? AND "
-	    "row_id <= ? AND delivery_state IN ('pending', 'deferred') AND "
-	    "(next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY "
-	    "row_id", batch->stage_table);
-	if (db_query_values(db, buf_str(&sql), 4, params, delivery_add_row,
+	buf_printf(&sql, " FROM `%s` WHERE mailing_id = ? AND row_id >= ? AND "
+	    "row_id <= ? AND (delivery_state = 'suppressed' OR (row_id > ? AND "
+	    "delivery_state IN ('pending', 'deferred'))) ORDER BY row_id",
+	    batch->stage_table);
+	if (db_query_values(db, buf_str(&sql), 5, params, delivery_add_row,
 	    set, err))
 		goto out;
 	for (unsigned r = 0; r < set->count; r++)
 		for (unsigned i = 0; i < DELIVERY_FIELD_COUNT; i++)
 			set->rows[r].fields[i] = set->text.data +
 			    (uintptr_t)set->rows[r].fields[i];
-	buf_reset(&sql);
-	buf_printf(&sql, "SELECT COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
-	    "row_id > ? AND row_id <= ? AND delivery_state IN ('pending', "
-	    "'deferred') AND next_attempt_at > ?", batch->stage_table);
-	if (db_query_values(db, buf_str(&sql), 4, params, delivery_count_row,
-	    &set->rows_not_due, err))
-		goto out;
-	rc = 0;
+	rc = suppression_count_batch(db, batch, set->rows_suppressed, err);
 out:
 	buf_free(&sql);
 	return rc;

@@ -71,6 +71,7 @@ struct delivery_rows {
 	unsigned capacity;
 	struct buf text;	/* every field's bytes */
 	unsigned rows_not_due;	/* rows whose due or retry time is later */
+	unsigned rows_suppressed;/* the batch's suppressed rows, all of them */
 };
 
 void delivery_rows_init(struct delivery_rows *set);

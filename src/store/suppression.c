@@ -301,53 +301,41 @@ suppression_number(void *arg, unsigned ncolumns, char **columns)
 }
 
 /*
- * Brings the mailing's suppressed_count up to date with the batch's
- * rows. The stage table is MyISAM and cannot join a transaction, so the
- * batch row (InnoDB) remembers how many of its rows were counted: one
- * transaction reads that, counts the suppressed rows and adds the
- * difference. A failure anywhere leaves the difference for the next
- * call, so every suppressed row is counted exactly once.
+ * The stage table is MyISAM and cannot join a transaction, so the batch
+ * row (InnoDB) remembers how many of its rows were counted: one
+ * transaction reads that and adds the difference. A failure anywhere
+ * leaves the difference for the next call, so every suppressed row is
+ * counted exactly once. A batch with none (nearly all) costs nothing.
  */
-static int
+int
 suppression_count_batch(MYSQL *db, const struct batch *batch,
-    struct buf *err)
+    unsigned in_batch, struct buf *err)
 {
-	char id[24], mailing[24], first[24], last[24], delta[24], now[24];
-	const char *batch_params[1] = { id };
-	const char *range[3] = { mailing, first, last };
-	const char *mailing_params[2] = { delta, mailing };
-	const char *counted_params[2] = { now, id };
-	unsigned long long counted = 0, suppressed = 0;
-	struct buf sql = BUF_INIT;
+	const struct db_value id = db_bind_u64(batch->id);
+	unsigned long long counted = 0;
 	int rc;
 
-	snprintf(id, sizeof(id), "%" PRIu64, batch->id);
-	snprintf(mailing, sizeof(mailing), "%" PRIu64, batch->mailing_id);
-	snprintf(first, sizeof(first), "%" PRIu32, batch->first_row);
-	snprintf(last, sizeof(last), "%" PRIu32, batch->last_row);
-	buf_printf(&sql, "SELECT COUNT(*) FROM `%s` WHERE mailing_id = ? AND "
-	    "row_id >= ? AND row_id <= ? AND delivery_state = 'suppressed'",
-	    batch->stage_table);
+	if (in_batch == 0)
+		return 0;
 	rc = db_exec(db, "START TRANSACTION", err);
 	if (rc == 0)
-		rc = db_query_strings(db, "SELECT suppressed_count FROM batches "
-		    "WHERE id = ? FOR UPDATE", 1, batch_params,
-		    suppression_number, &counted, err);
-	if (rc == 0)
-		rc = db_query_strings(db, buf_str(&sql), 3, range,
-		    suppression_number, &suppressed, err);
-	if (rc == 0 && suppressed > counted) {
-		snprintf(delta, sizeof(delta), "%llu", suppressed - counted);
-		snprintf(now, sizeof(now), "%llu", suppressed);
-		rc = db_execute(db, "UPDATE mailings SET suppressed_count = "
-		    "suppressed_count + ? WHERE id = ?", 2, mailing_params,
-		    NULL, err);
+		rc = db_query_values(db, "SELECT suppressed_count FROM batches "
+		    "WHERE id = ? FOR UPDATE", 1, &id, suppression_number,
+		    &counted, err);
+	if (rc == 0 && in_batch > counted) {
+		const struct db_value add[2] = { db_bind_u64(in_batch -
+		    counted), db_bind_u64(batch->mailing_id) };
+		const struct db_value now[2] = { db_bind_u64(in_batch),
+		    db_bind_u64(batch->id) };
+
+		rc = db_execute_values(db, "UPDATE mailings SET "
+		    "suppressed_count = suppressed_count + ? WHERE id = ?", 2,
+		    add, NULL, err);
 		if (rc == 0)
-			rc = db_execute(db, "UPDATE batches SET "
-			    "suppressed_count = ? WHERE id = ?", 2,
-			    counted_params, NULL, err);
+			rc = db_execute_values(db, "UPDATE batches SET "
+			    "suppressed_count = ? WHERE id = ?", 2, now, NULL,
+			    err);
 	}
-	buf_free(&sql);
 	return suppression_end(db, rc, err);
 }
 
@@ -355,8 +343,8 @@ int
 suppression_apply_to_batch(MYSQL *db, const struct batch *batch,
     uint32_t after_row, unsigned *suppressed, struct buf *err)
 {
-	char mailing[24], from[24], to[24];
-	const char *params[3] = { mailing, from, to };
+	const struct db_value params[3] = { db_bind_u64(batch->mailing_id),
+	    db_bind_u64(after_row), db_bind_u64(batch->last_row) };
 	unsigned long long affected = 0;
 	struct buf sql = BUF_INIT;
 	int rc = -1;
@@ -367,9 +355,6 @@ suppression_apply_to_batch(MYSQL *db, const struct batch *batch,
 		    batch->stage_table);
 		return -1;
 	}
-	snprintf(mailing, sizeof(mailing), "%" PRIu64, batch->mailing_id);
-	snprintf(from, sizeof(from), "%" PRIu32, after_row);
-	snprintf(to, sizeof(to), "%" PRIu32, batch->last_row);
 	/* One join for the whole batch: the stage rows by their primary
 	 * key range, each looked up in suppressions by its key. */
 	buf_printf(&sql, "UPDATE `%s` s JOIN suppressions p ON p.email = "
@@ -378,10 +363,11 @@ suppression_apply_to_batch(MYSQL *db, const struct batch *batch,
 	    "CONCAT(': ', p.reason)), ')'), 512) WHERE s.mailing_id = ? AND "
 	    "s.row_id > ? AND s.row_id <= ? AND s.delivery_state IN "
 	    "('pending', 'deferred')", batch->stage_table);
-	if (db_execute(db, buf_str(&sql), 3, params, &affected, err) != 0)
+	if (db_execute_values(db, buf_str(&sql), 3, params, &affected,
+	    err) != 0)
 		goto out;
 	*suppressed = (unsigned)affected;
-	rc = suppression_count_batch(db, batch, err);
+	rc = 0;
 out:
 	buf_free(&sql);
 	return rc;

@@ -123,11 +123,22 @@ int suppression_list_entries(MYSQL *db, suppression_entry_fn *fn, void *arg,
  * The check at claim time: with one UPDATE joined to the suppressions
  * table, the batch's rows after after_row that are still to be sent
  * (pending or deferred) and whose address is suppressed become
- * "suppressed", with the entry's source and reason as their reply; the
- * mailing's suppressed_count grows by their number, put in *suppressed.
- * Running it again finds nothing more to do.
+ * "suppressed", with the entry's source and reason as their reply;
+ * *suppressed gets their number. Running it again finds nothing more to
+ * do. The caller then counts the batch's suppressed rows (delivery.c
+ * does it in the read that follows) and gives the count to
+ * suppression_count_batch().
  */
 int suppression_apply_to_batch(MYSQL *db, const struct batch *batch,
     uint32_t after_row, unsigned *suppressed, struct buf *err);
+
+/*
+ * Brings the mailing's suppressed_count up to date with in_batch, the
+ * number of the batch's rows (all of them, not only those after the
+ * checkpoint) now suppressed: what was not counted yet is added, once,
+ * whatever failed before.
+ */
+int suppression_count_batch(MYSQL *db, const struct batch *batch,
+    unsigned in_batch, struct buf *err);
 
 #endif
