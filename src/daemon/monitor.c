@@ -484,30 +484,24 @@ monitor_share(struct monitor *m, int64_t beat_ms, struct buf *err)
 	return 0;
 }
 
+static void monitor_database_check(struct monitor *m, int64_t *due_ms,
+    long interval_s, int *failing, const char *what,
+    int (*check)(struct monitor *, struct buf *));
+
 /*
- * Every NODE_HEARTBEAT_INTERVAL seconds: registers this node the first
+ * The nodes table's check (monitor_beat): registers this node the first
  * time (and again after a failure), beats (node.h), then takes its share
  * of the cluster-wide limits.
  */
-static void
-monitor_beat(struct monitor *m)
+static int
+monitor_node_beat(struct monitor *m, struct buf *err)
 {
 	struct node_relay_report relays[SCOREBOARD_RELAYS];
 	struct node_report report;
-	struct buf err = BUF_INIT;
 	char host[256];
-	int64_t beat_ms = 0;
-	int failed;
+	int64_t beat_ms;
 
-	if (scoreboard_now_ms() < m->node_beat_due_ms)
-		return;
-	m->node_beat_due_ms = scoreboard_now_ms() + NODE_HEARTBEAT_INTERVAL *
-	    1000;
-	if (m->db == NULL)
-		m->db = db_connect(m->cfg, DB_SELECT_DATABASE | DB_AS_DAEMON,
-		    &err);
-	failed = m->db == NULL;
-	if (!failed && !m->node_registered) {
+	if (!m->node_registered) {
 		struct node_identity who = { .name = m->node, .host = host,
 		    .pid = m->master_pid, .version = PACKAGE_VERSION,
 		    .uptime_ms = scoreboard_now_ms() -
@@ -516,28 +510,34 @@ monitor_beat(struct monitor *m)
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
-		failed = node_register(m->db, &who, m->cfg->node_timeout,
-		    &err) != 0;
-		m->node_registered = !failed;
+		m->node_registered = node_register(m->db, &who,
+		    m->cfg->node_timeout, err) == 0;
 		m->node_registered_ms = scoreboard_now_ms();
+		if (!m->node_registered)
+			return -1;
 	}
-	if (!failed) {
-		monitor_node_report(m, &report, relays);
-		beat_ms = scoreboard_now_ms();
-		failed = node_heartbeat(m->db, m->node, &report, &err) != 0;
-	}
+	monitor_node_report(m, &report, relays);
+	beat_ms = scoreboard_now_ms();
 	/* Not beating, the share lapses after node_timeout by itself. */
-	if (!failed)
-		failed = monitor_share(m, beat_ms, &err) != 0;
-	if (failed && m->db) {
+	if (node_heartbeat(m->db, m->node, &report, err) != 0 ||
+	    monitor_share(m, beat_ms, err) != 0) {
 		/* Register again next time: the server may have lost us. */
-		mysql_close(m->db);
-		m->db = NULL;
 		m->node_registered = 0;
+		return -1;
 	}
-	monitor_trouble(&m->node_failing, failed, "beating in the nodes "
-	    "table", &err);
-	buf_free(&err);
+	return 0;
+}
+
+/*
+ * Every NODE_HEARTBEAT_INTERVAL seconds (sooner when monitor_share
+ * says so): this node's beat in the nodes table and its share.
+ */
+static void
+monitor_beat(struct monitor *m)
+{
+	monitor_database_check(m, &m->node_beat_due_ms,
+	    NODE_HEARTBEAT_INTERVAL, &m->node_failing, "beating in the nodes "
+	    "table", monitor_node_beat);
 }
 
 /*

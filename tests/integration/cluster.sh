@@ -36,12 +36,7 @@ metrics_interval = 0
 domain_rate_limit example.org = $PER_MINUTE/m
 CONF
 for n in a b c; do eval "t_node_config $n \$PORT_$n" </dev/null; done
-"$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
-mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
-awk -v n=$N 'BEGIN { print "email,first_name"; for (i = 1; i <= n; i++) printf "r%d@example.org,R%d\n", i, i }' >"$T_DIR/r.csv"
-"$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
-"$HERALD_BIN" mailing create --name "Three nodes" --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
-"$HERALD_BIN" stage >/dev/null 2>&1
+t_nodes_mailing $N "Three nodes"
 sent() { t_sql "SELECT COUNT(*) FROM stage_1 WHERE delivery_state = 'sent'"; }
 wait_sent() {	# COUNT: until that many are recorded sent (at most 15 min)
 	for _ in $(seq 1 9000); do [ "$(sent)" -ge "$1" ] && return 0; sleep 0.1; done
@@ -68,7 +63,7 @@ echo "# $(date +%T) $(sent) sent; killing node A"
 t_kill_node $node_a
 # What A held when it died (read after the kill: before, A could still
 # finish one).
-a_batches=$(t_sql "SELECT GROUP_CONCAT(id ORDER BY id) FROM batches WHERE state = 'claimed' AND owner_node = 'node-a'")
+a_batches=$(t_node_batches node-a)
 [ -n "$a_batches" ] && [ "$a_batches" != NULL ] && t_ok "node A held batches when it died ($a_batches)" ||
 	t_fail "node A holds batches" "none"
 for _ in $(seq 1 300); do log_has b "2 live nodes share" && log_has c "2 live nodes share" && break; sleep 0.1; done
@@ -83,10 +78,7 @@ echo "# $(date +%T) mailing $(t_sql "SELECT state FROM mailings WHERE id = 1")"
 [ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] &&
 	t_ok "B and C finish the mailing" || t_fail "mailing done" "$(t_sql "SELECT state, sent_count FROM mailings WHERE id = 1")"
 # A finished batch keeps no owner: claimed again (A is gone) and done.
-[ "$(t_sql "SELECT COUNT(*) FROM batches WHERE id IN ($a_batches) AND state = 'done' AND claim_count >= 2")" = \
-  "$(echo "$a_batches" | tr ',' '\n' | wc -l)" ] &&
-	t_ok "node A's batches were finished by B and C once their leases expired" ||
-	t_fail "A's batches" "$(t_sql "SELECT id, state, claim_count FROM batches WHERE id IN ($a_batches)")"
+t_check_taken_over A "$a_batches" "B and C"
 c_sent=$(t_sink_count "$T_DIR/sink-c")
 [ "$c_sent" -ge $((N / 10)) ] &&
 	t_ok "node C, started mid-send, took a share of the work ($c_sent messages)" ||

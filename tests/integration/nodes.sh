@@ -32,12 +32,7 @@ CONF
 # Each node: its own state directory (scoreboard, pid file), name and relay.
 echo "rate_limit = 40/s" | t_node_config a "$PORT_A"
 echo "rate_limit = 40/s" | t_node_config b "$PORT_B"
-"$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
-mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
-awk -v n=$N 'BEGIN { print "email,first_name"; for (i = 1; i <= n; i++) printf "n%d@example.org,N%d\n", i, i }' >"$T_DIR/r.csv"
-"$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
-"$HERALD_BIN" mailing create --name "Two nodes" --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
-"$HERALD_BIN" stage >/dev/null 2>&1
+t_nodes_mailing $N "Two nodes"
 status_json() { t_status_json "$1" "$T_DIR/b.conf"; }	# as node B's operator sees it
 
 t_start_node a
@@ -80,7 +75,7 @@ grep -Eq "^  node-a +alive +host .*pid $node_a" "$T_DIR/out" && grep -Eq "^  nod
 	t_ok "NODES: each node, its workers, rate and relay; the limits shared by two" || t_fail "NODES section" "$(sed -n '/^NODES/,$p' "$T_DIR/out")"
 
 # SIGKILL every process of node A.
-a_batches=$(t_sql "SELECT GROUP_CONCAT(id ORDER BY id) FROM batches WHERE state = 'claimed' AND owner_node = 'node-a'")
+a_batches=$(t_node_batches node-a)
 [ -n "$a_batches" ] && [ "$a_batches" != NULL ] && t_ok "node A holds batches when it dies ($a_batches)" ||
 	t_fail "node A holds batches" "none"
 echo "# $(date +%T) killing node A"
@@ -114,10 +109,7 @@ done
 [ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] &&
 	t_ok "node B finishes the mailing" || t_fail "mailing done" "$(t_sql "SELECT state, sent_count FROM mailings WHERE id = 1")"
 # Claimed again (by B: A is gone) and done.
-[ "$(t_sql "SELECT COUNT(*) FROM batches WHERE id IN ($a_batches) AND state = 'done' AND claim_count >= 2")" = \
-  "$(echo "$a_batches" | tr ',' '\n' | wc -l)" ] &&
-	t_ok "node A's batches were finished by node B once their leases expired" ||
-	t_fail "A's batches" "$(t_sql "SELECT id, state, claim_count FROM batches WHERE id IN ($a_batches)")"
+t_check_taken_over A "$a_batches" "node B"
 for _ in $(seq 1 50); do [ "$(t_sink_count "$T_DIR/sink-b")" -ge $N ] && break; sleep 0.1; done
 grep -h "^Message-ID: <herald\.1\." -r "$T_DIR/sink-a" "$T_DIR/sink-b" | sed 's/.*herald\.1\.\([0-9]*\)@.*/\1/' | sort >"$T_DIR/ids"
 total=$(wc -l <"$T_DIR/ids")

@@ -13,19 +13,14 @@
 #     of a later window may arrive early.
 . "$HERALD_SRCDIR/tests/lib/common.sh"
 . "$HERALD_SRCDIR/tests/lib/sink.sh"
+. "$HERALD_SRCDIR/tests/lib/clock.sh"
 : "${HERALDD_BIN:?HERALDD_BIN is not set: run the tests with make check}"
 t_use_database
 t_start_sink "$T_DIR/sink"
-cat >>"$T_CONFIG" <<CONF
-relay_host = 127.0.0.1
-relay_port = $T_SINK_PORT
+t_clock_setup "$T_SINK_PORT" <<CONF
 worker_count = 2
 batch_size = 4
-pid_file = $T_DIR/heraldd.pid
-message_domain = news.example.org
 CONF
-"$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
-cd "$T_DIR" || exit 1
 zone_of() { t_sql "SELECT COALESCE(time_zone, 'NULL') FROM recipients WHERE email = '$1'"; }
 
 # --- import: zones checked, a list's default for rows without one ------------
@@ -104,9 +99,7 @@ t_check "mailing create --window" "$HERALD_BIN" mailing create --name w --templa
 # its Sunday window is on EST (the clocks go back at 06:00 UTC); Sydney's
 # Sunday window has passed (10:00 there), so Monday's.
 STAGED_AT="2026-10-31 23:00:00"
-epoch() { date -u -d "$1Z" +%s; }
-offset_for() { echo $(( $(epoch "$1") - $(date +%s) )); }
-HERALD_TEST_CLOCK_OFFSET=$(offset_for "$STAGED_AT") "$HERALD_BIN" stage >/dev/null 2>&1 ||
+HERALD_TEST_CLOCK_OFFSET=$(t_offset_for "$STAGED_AT") "$HERALD_BIN" stage >/dev/null 2>&1 ||
 	t_fail "herald stage" "failed"
 # The windows as Python's zoneinfo (not herald's code) computes them.
 "$PYTHON3" - "$STAGED_AT" >windows.tsv <<'PY'
@@ -144,26 +137,11 @@ ny=$(t_sql "SELECT next_attempt_at FROM stage_1 WHERE email = '1.America-New_Yor
 	t_fail "New York's window across the clock change" "$ny"
 [ "$(t_sql "SELECT next_attempt_at FROM batches ORDER BY first_row LIMIT 1")" = "2026-11-01 00:00:00" ] &&
 	t_ok "a batch is due when its first row is" || t_fail "batch due times" "$(t_sql 'SELECT * FROM batches')"
-HERALD_TEST_CLOCK_OFFSET=$(offset_for "$STAGED_AT") "$HERALD_BIN" status >status.out 2>&1
+HERALD_TEST_CLOCK_OFFSET=$(t_offset_for "$STAGED_AT") "$HERALD_BIN" status >status.out 2>&1
 grep -Eq "waiting for its send window: next message due 2026-11-01 00:00:00 UTC \(in (1:00:00|0:59:5[0-9])\)" status.out &&
 	t_ok "status says the mailing waits for its window and when the next message is due" ||
 	t_fail "status while waiting" "$(cat status.out)"
 
-daemon=
-start_daemon() {	# FAKE-UTC-TIME: heraldd with its clock there now
-	HERALD_TEST_CLOCK_OFFSET=$(offset_for "$1") "$HERALDD_BIN" -f >>"$T_DIR/heraldd.log" 2>&1 &
-	daemon=$!
-}
-stop_daemon() {
-	[ -n "$daemon" ] || return 0
-	# Not before heraldd runs: a TERM between the fork and the exec
-	# would hit a copy of this shell, which would run its exit trap.
-	for _ in $(seq 1 100); do [ -s "$T_DIR/heraldd.pid" ] && break; sleep 0.1; done
-	kill -TERM "$daemon" 2>/dev/null
-	wait "$daemon" 2>/dev/null
-	daemon=
-}
-t_at_exit 'stop_daemon'
 # Each window in turn: the clock moved to 5 s before it opens, then the
 # window's messages awaited; each arrival time (the sink's file time,
 # moved by the same offset) is checked against its recipient's window.
@@ -173,18 +151,17 @@ for opens in $(cut -f2 windows.tsv | sort -un); do
 	n=$(awk -F'\t' -v o="$opens" '$2 == o' windows.tsv | wc -l)
 	expected=$((expected + n))
 	at=$(date -u -d "@$((opens - 5))" '+%Y-%m-%d %H:%M:%S')
-	offset=$(offset_for "$at")
-	start_daemon "$at"
+	offset=$(t_offset_for "$at")
+	t_start_daemon "$at"
 	for _ in $(seq 1 900); do
 		[ "$(t_sink_count "$T_DIR/sink")" -ge "$expected" ] && break
 		sleep 0.1
 	done
-	stop_daemon
+	t_stop_daemon
 	# Files not seen yet arrived under this offset.
 	for f in "$T_DIR"/sink/*; do
 		cut -f1 arrivals.tsv | grep -qxF "$f" && continue
-		to=$(grep -m1 "^To: " "$f" | sed 's/^To: *//; s/.*<//; s/>.*//' | tr -d '\r')
-		printf '%s\t%s\t%s\n' "$f" "$to" "$(( $(stat -c %Y "$f") + offset ))" >>arrivals.tsv
+		printf '%s\t%s\n' "$f" "$(t_arrival "$f" "$offset")" >>arrivals.tsv
 	done
 done
 "$PYTHON3" - windows.tsv arrivals.tsv <<'PY' >arrivals.out 2>&1
@@ -207,11 +184,11 @@ t_check "a second windowed mailing" "$HERALD_BIN" mailing create --name w2 --tem
 mkdir -p "$T_DIR/tz/America"
 t_expect_fail "staging without the mailing's own zone fails, naming it" 1 \
     'mailing 2: its time zone: unknown time zone "America/Bogota"' \
-    env TZDIR="$T_DIR/tz" HERALD_TEST_CLOCK_OFFSET=$(offset_for "$STAGED_AT") "$HERALD_BIN" stage
+    env TZDIR="$T_DIR/tz" HERALD_TEST_CLOCK_OFFSET=$(t_offset_for "$STAGED_AT") "$HERALD_BIN" stage
 [ "$(t_sql "SELECT COUNT(*) FROM batches WHERE mailing_id = 2")" = 0 ] &&
 	t_ok "and stages nothing" || t_fail "a failed staging stages nothing" "batches exist"
 cp /usr/share/zoneinfo/America/Bogota "$T_DIR/tz/America/"
-TZDIR="$T_DIR/tz" HERALD_TEST_CLOCK_OFFSET=$(offset_for "$STAGED_AT") "$HERALD_BIN" stage >stage2.out 2>&1
+TZDIR="$T_DIR/tz" HERALD_TEST_CLOCK_OFFSET=$(t_offset_for "$STAGED_AT") "$HERALD_BIN" stage >stage2.out 2>&1
 grep -q 'unknown time zone "Asia/Tokyo".*its recipients get the mailing.s zone America/Bogota' stage2.out &&
 	[ "$(t_sql "SELECT COUNT(*), MIN(next_attempt_at), MAX(next_attempt_at) < '2026-11-01 14:01:00' FROM stage_2")" = "14	2026-11-01 14:00:00	1" ] &&
 	t_ok "a recipient's zone gone from tzdata falls back to the mailing's, with a warning" ||

@@ -15,6 +15,15 @@
 #                                sees the others go)
 #   t_status_json FILE [CONF]    herald status --json into FILE
 #   t_node_field FILE NODE FIELD a field of node NODE (node-a) in that JSON
+#   t_nodes_mailing N NAME       herald db init; N recipients rI@example.org
+#                                (first name RI) imported; mailing NAME to
+#                                them all created and staged (mailing 1,
+#                                stage_1), for the nodes to send
+#   t_node_batches NODE          the ids of the batches NODE (node-a) holds
+#                                claimed, "3,4" (NULL when none)
+#   t_check_taken_over X IDS BY  a pass when every batch in IDS (node X's,
+#                                from t_node_batches) is done, claimed again
+#                                once its lease expired, by BY (the others)
 #
 # Source tests/lib/common.sh first (and call t_use_database).
 
@@ -51,4 +60,24 @@ t_node_field() {
 	"$PYTHON3" -c "import json,sys
 d = json.load(open(sys.argv[1]))
 print([n for n in d['nodes'] if n['name'] == sys.argv[2]][0][sys.argv[3]])" "$@" 2>/dev/null
+}
+
+t_nodes_mailing() {
+	"$HERALD_BIN" db init >/dev/null || { t_fail "db init" "failed"; t_done; }
+	mkdir -p "$T_DIR/t" && echo "Hi {{first_name}}" >"$T_DIR/t/text.mustache"
+	awk -v n="$1" 'BEGIN { print "email,first_name"; for (i = 1; i <= n; i++) printf "r%d@example.org,R%d\n", i, i }' >"$T_DIR/r.csv"
+	"$HERALD_BIN" import "$T_DIR/r.csv" >/dev/null
+	"$HERALD_BIN" mailing create --name "$2" --template "$T_DIR/t" --segment all --from a@example.org --subject s >/dev/null
+	"$HERALD_BIN" stage >/dev/null 2>&1
+}
+
+t_node_batches() {
+	t_sql "SELECT GROUP_CONCAT(id ORDER BY id) FROM batches WHERE state = 'claimed' AND owner_node = '$1'"
+}
+
+t_check_taken_over() {
+	[ "$(t_sql "SELECT COUNT(*) FROM batches WHERE id IN ($2) AND state = 'done' AND claim_count >= 2")" = \
+	  "$(echo "$2" | tr ',' '\n' | wc -l)" ] &&
+		t_ok "node $1's batches were finished by $3 once their leases expired" ||
+		t_fail "$1's batches" "$(t_sql "SELECT id, state, claim_count FROM batches WHERE id IN ($2)")"
 }
