@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "testdb.h"
 
 static struct herald_config cfg;
 static char database[64];
@@ -21,16 +22,7 @@ static char database[64];
 static MYSQL *
 connect_test(int flags)
 {
-	struct buf err = BUF_INIT, use = BUF_INIT;
-	MYSQL *db = db_connect(&cfg, flags | DB_FOUND_ROWS, &err);
-
-	ck_assert_msg(db != NULL, "%s", buf_str(&err));
-	buf_printf(&use, "USE %s", database);
-	ck_assert_msg(db_exec(db, buf_str(&use), &err) == 0, "%s",
-	    buf_str(&err));
-	buf_free(&use);
-	buf_free(&err);
-	return db;
+	return testdb_connect(&cfg, flags | DB_FOUND_ROWS, database);
 }
 
 /* The server's count of statements prepared on db's session, read with
@@ -86,40 +78,25 @@ value_of(MYSQL *db, unsigned id)
 static void
 setup(void)
 {
-	struct buf err = BUF_INIT, text = BUF_INIT;
 	MYSQL *db;
 
-	config_defaults(&cfg);
-	free(cfg.database_socket);
-	cfg.database_socket = xstrdup(getenv("HERALD_TEST_SOCKET"));
+	testdb_config(&cfg);
 	snprintf(database, sizeof(database), "t_stmtcache_%ld",
 	    (long)getpid());
-	db = db_connect(&cfg, DB_MULTI_STATEMENTS, &err);
-	ck_assert_msg(db != NULL, "%s", buf_str(&err));
-	buf_printf(&text, "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s; "
-	    "USE %s; CREATE TABLE t (id INT PRIMARY KEY, n INT NOT NULL); "
-	    "INSERT INTO t SELECT seq, 0 FROM seq_1_to_100", database,
-	    database, database);
-	ck_assert_msg(db_exec(db, buf_str(&text), &err) == 0, "%s",
-	    buf_str(&err));
+	db = testdb_connect(&cfg, DB_MULTI_STATEMENTS, NULL);
+	testdb_create(db, database);
+	sql(db, "CREATE TABLE t (id INT PRIMARY KEY, n INT NOT NULL); "
+	    "INSERT INTO t SELECT seq, 0 FROM seq_1_to_100");
 	db_close(db);
-	buf_free(&text);
-	buf_free(&err);
 }
 
 static void
 teardown(void)
 {
-	struct buf err = BUF_INIT, text = BUF_INIT;
-	MYSQL *db = db_connect(&cfg, 0, &err);
+	MYSQL *db = testdb_connect(&cfg, 0, NULL);
 
-	if (db) {
-		buf_printf(&text, "DROP DATABASE IF EXISTS %s", database);
-		db_exec(db, buf_str(&text), &err);
-		db_close(db);
-	}
-	buf_free(&text);
-	buf_free(&err);
+	testdb_drop(db, database);
+	db_close(db);
 	config_free(&cfg);
 }
 
@@ -246,21 +223,16 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("stmtcache");
-	TCase *tc = tcase_create("stmtcache");
+	Suite *s;
+	TCase *tc;
 	SRunner *runner;
-	int failed;
+	int failed = testdb_server_missing("test_stmtcache");
 
-	if (getenv("HERALD_TEST_SOCKET") == NULL) {
-		if (getenv("HERALD_TEST_REQUIRE_SERVERS")) {
-			printf("FAIL - test_stmtcache: HERALD_TEST_SOCKET "
-			    "unset\n");
-			return 1;
-		}
-		printf("SKIP - test_stmtcache: HERALD_TEST_SOCKET is not set "
-		    "(run contrib/check, which starts MariaDB)\n");
-		return 77;
-	}
+	/* Before the suite is made: a skip leaks nothing. */
+	if (failed)
+		return failed;
+	s = suite_create("stmtcache");
+	tc = tcase_create("stmtcache");
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, keeping_connection_prepares_once);
