@@ -217,7 +217,8 @@ delivery_retry_delay(unsigned attempts)
 	return delay > 1 ? delay : 1;
 }
 
-/* The columns one bulk UPDATE sets, each with a CASE over row_id. */
+/* The columns one bulk UPDATE sets: each to one value, or with a CASE
+ * over row_id when the results give it different values. */
 enum delivery_column {
 	COLUMN_STATE,
 	COLUMN_QUEUE_ID,
@@ -265,6 +266,57 @@ delivery_ends_in(const struct delivery_result *r, const char *state)
 	return ends != NULL && strcmp(ends, state) == 0;
 }
 
+/* Is a the same value as b (either may be SQL NULL)? */
+static int
+delivery_same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Appends ", column = ..." for the results that end in state: one bound
+ * value when they all give the column the same one (the state always,
+ * the reply and tries mostly), else a CASE over their row ids, whose
+ * cost grows with the rows times the WHENs.
+ */
+static void
+delivery_assign(struct buf *sql, struct db_value *values, unsigned *n,
+    const char *column, const char *value_sql,
+    const struct delivery_result *results, unsigned count, const char *state,
+    const struct db_value *value_of)
+{
+	int same = 1, seen = 0;
+	struct db_value first = { 0 };
+
+	for (unsigned i = 0; i < count && same; i++) {
+		if (!delivery_ends_in(&results[i], state))
+			continue;
+		if (!seen)
+			first = value_of[i];
+		else if (value_of[i].type != first.type ||
+		    (first.type == DB_VALUE_TEXT ?
+		    !delivery_same_text(value_of[i].as.text, first.as.text) :
+		    value_of[i].as.u64 != first.as.u64))
+			same = 0;
+		seen = 1;
+	}
+	buf_printf(sql, "%s %s = ", *n ? "," : "", column);
+	if (same) {
+		buf_append_str(sql, value_sql);
+		values[(*n)++] = first;
+		return;
+	}
+	buf_append_str(sql, "CASE row_id");
+	for (unsigned i = 0; i < count; i++) {
+		if (!delivery_ends_in(&results[i], state))
+			continue;
+		buf_printf(sql, " WHEN ? THEN %s", value_sql);
+		values[(*n)++] = db_bind_u64(results[i].row_id);
+		values[(*n)++] = value_of[i];
+	}
+	buf_append_str(sql, " END");
+}
+
 /*
  * One UPDATE for the results (up to DELIVERY_RECORD_CHUNK) that leave
  * their row in state, touching only rows now in one of from_states (SQL
@@ -275,10 +327,11 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
     const struct delivery_result *results, unsigned count, const char *state,
     const char *from_states, unsigned long long *changed, struct buf *err)
 {
-	/* Per result: (row id, value) for each column, row id and tries,
-	 * row id; then the mailing. */
+	/* Per result: (row id, value) for each column and the tries, and
+	 * its row id; then the mailing. */
 	struct db_value *values = xcalloc((size_t)count *
 	    (2 * COLUMN_COUNT + 3) + 1, sizeof(*values));
+	struct db_value *value_of = xcalloc(count + 1, sizeof(*value_of));
 	char (*retry_at)[32] = xcalloc(count, sizeof(*retry_at));
 	struct buf sql = BUF_INIT;
 	unsigned n = 0, used = 0;
@@ -296,35 +349,27 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 	 * Every value is bound, the row ids as integers (as text they would
 	 * compare with the integer column through DECIMAL conversions), so
 	 * the statement's text depends only on the table, the number of
-	 * rows and the states: a worker's connection keeps it prepared
-	 * (stmtcache.h) and the server parses it once, not every session.
+	 * rows, the states and which columns need a CASE: a worker's
+	 * connection keeps it prepared (stmtcache.h) and the server parses
+	 * it once, not every session.
 	 */
 	buf_printf(&sql, "UPDATE `%s` SET", batch->stage_table);
 	for (unsigned c = 0; c < COLUMN_COUNT; c++) {
-		buf_printf(&sql, "%s %s = CASE row_id", c ? " END," : "",
-		    delivery_column_sql[c][0]);
-		for (unsigned i = 0; i < count; i++) {
-			if (!delivery_ends_in(&results[i], state))
-				continue;
-			buf_printf(&sql, " WHEN ? THEN %s",
-			    delivery_column_sql[c][1]);
-			values[n++] = db_bind_u64(results[i].row_id);
-			values[n++] = db_bind_text(delivery_column_value(c,
+		for (unsigned i = 0; i < count; i++)
+			value_of[i] = db_bind_text(delivery_column_value(c,
 			    &results[i], retry_at[i]));
-		}
+		delivery_assign(&sql, values, &n, delivery_column_sql[c][0],
+		    delivery_column_sql[c][1], results, count, state,
+		    value_of);
 	}
 	/* The number of tries is written, not added to: written twice (a
 	 * retry after a later step failed), the row reads the same. */
-	buf_append_str(&sql, " END, attempts = CASE row_id");
-	for (unsigned i = 0; i < count; i++) {
-		if (!delivery_ends_in(&results[i], state))
-			continue;
-		buf_append_str(&sql, " WHEN ? THEN ?");
-		values[n++] = db_bind_u64(results[i].row_id);
-		values[n++] = db_bind_u64(results[i].attempts + 1);
-	}
+	for (unsigned i = 0; i < count; i++)
+		value_of[i] = db_bind_u64(results[i].attempts + 1);
+	delivery_assign(&sql, values, &n, "attempts", "?", results, count,
+	    state, value_of);
 	/* Assignments run left to right: delivery_state is already new. */
-	buf_printf(&sql, " END, delivered_at = IF(delivery_state = 'sent', "
+	buf_printf(&sql, ", delivered_at = IF(delivery_state = 'sent', "
 	    "UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = ? AND "
 	    "delivery_state IN (%s) AND row_id IN (", from_states);
 	values[n++] = db_bind_u64(batch->mailing_id);
@@ -340,6 +385,7 @@ delivery_record_chunk(MYSQL *db, const struct batch *batch,
 out:
 	buf_free(&sql);
 	free(values);
+	free(value_of);
 	free(retry_at);
 	return rc;
 }

@@ -266,6 +266,54 @@ START_TEST(record_maps_outcomes_to_states_in_bulk)
 END_TEST
 
 /*
+ * Values all results share are set once, the others row by row (a CASE):
+ * every row gets its own either way, whichever columns differ.
+ */
+START_TEST(record_sets_each_rows_own_values)
+{
+	struct buf err = BUF_INIT;
+	struct batch b = claim(db_a, &owner_a, 1);
+	struct delivery_result results[5] = {
+		{ 1, 0, DELIVERY_SENT, "Q1", "250 ok" },
+		{ 2, 1, DELIVERY_SENT, "Q2", "250 ok" },
+		{ 3, 0, DELIVERY_SENT, NULL, "250 ok" },
+		{ 4, 2, DELIVERY_SENT, "Q4", "250 ok" },
+		{ 5, 0, DELIVERY_SENT, "Q5", "250 fine" },
+	};
+	struct delivery_result same[5] = {
+		{ 6, 0, DELIVERY_FAILED, NULL, "550 no" },
+		{ 7, 0, DELIVERY_FAILED, NULL, "550 no" },
+		{ 8, 0, DELIVERY_FAILED, NULL, "550 no" },
+		{ 9, 0, DELIVERY_FAILED, NULL, "550 no" },
+		{ 10, 0, DELIVERY_FAILED, NULL, "550 no" },
+	};
+	struct batch b2;
+	unsigned sent, deferred, failed;
+
+	ck_assert_msg(delivery_record(db_a, &b, results, 5, &sent, &deferred,
+	    &failed, &err) == 0, "%s", buf_str(&err));
+	ck_assert_uint_eq(sent, 5);
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT_WS(':', row_id, "
+	    "delivery_state, attempts, IFNULL(queue_id, '-'), relay_reply) "
+	    "ORDER BY row_id) FROM stage_1 WHERE row_id <= 5",
+	    "1:sent:1:Q1:250 ok,2:sent:2:Q2:250 ok,3:sent:1:-:250 ok,"
+	    "4:sent:3:Q4:250 ok,5:sent:1:Q5:250 fine");
+	b2 = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b2.first_row, 6);
+	ck_assert_msg(delivery_record(db_b, &b2, same, 5, &sent, &deferred,
+	    &failed, &err) == 0, "%s", buf_str(&err));
+	ck_assert_uint_eq(failed, 5);
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT_WS(':', row_id, "
+	    "delivery_state, attempts, IFNULL(queue_id, '-'), relay_reply, "
+	    "IFNULL(next_attempt_at, '-')) ORDER BY row_id) FROM stage_1 "
+	    "WHERE row_id > 5", "6:failed:1:-:550 no:-,7:failed:1:-:550 no:-,"
+	    "8:failed:1:-:550 no:-,9:failed:1:-:550 no:-,"
+	    "10:failed:1:-:550 no:-");
+	buf_free(&err);
+}
+END_TEST
+
+/*
  * Recording is one transaction: a failure injected between its
  * statements (a trigger refusing the mailing's counters) leaves nothing
  * counted, and recording again, as the worker does, counts each result
@@ -587,6 +635,7 @@ main(void)
 	tcase_add_test(tc, read_pending_resumes_after_checkpoint);
 	tcase_add_test(tc, read_pending_suppresses_and_counts_each_row_once);
 	tcase_add_test(tc, record_maps_outcomes_to_states_in_bulk);
+	tcase_add_test(tc, record_sets_each_rows_own_values);
 	tcase_add_test(tc, record_counts_once_whatever_fails);
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
 	tcase_add_test(tc, retry_schedule_with_jitter);
