@@ -190,6 +190,25 @@ START_TEST(concurrent_claims_skip_locked_rows)
 }
 END_TEST
 
+/* Past a whole read of candidates held by others (16 at a time): the
+ * claim reads on and takes the first batch no one holds. */
+START_TEST(claim_reads_on_past_candidates_others_hold)
+{
+	struct batch b;
+
+	sql(db_a, "INSERT INTO batches (id, mailing_id, stage_table, "
+	    "first_row, last_row) SELECT seq, 1, 'stage_1', 1, 5 FROM "
+	    "seq_3_to_40");
+	sql(db_a, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	sql(db_a, "START TRANSACTION");
+	free(query(db_a, "SELECT COUNT(*) FROM (SELECT id FROM batches WHERE "
+	    "id <= 33 FOR UPDATE) AS held"));
+	b = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b.id, 34);
+	sql(db_a, "ROLLBACK");
+}
+END_TEST
+
 START_TEST(expired_lease_is_claimed_again_and_old_owner_loses_it)
 {
 	struct buf err = BUF_INIT;
@@ -1001,6 +1020,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, claim_takes_a_batch_and_marks_the_mailing_sending);
 	tcase_add_test(tc, concurrent_claims_skip_locked_rows);
+	tcase_add_test(tc, claim_reads_on_past_candidates_others_hold);
 	tcase_add_test(tc, expired_lease_is_claimed_again_and_old_owner_loses_it);
 	tcase_add_test(tc, paused_mailing_is_not_claimed);
 	tcase_add_test(tc, read_pending_resumes_after_checkpoint);
