@@ -2,11 +2,40 @@
  * batch.c - claiming batches with leases (see batch.h).
  *
  * Claiming runs in two steps. First a plain read of the mailings that
- * are ready or sending, by priority; then, per mailing, a locking read
- * of one claimable batch with SKIP LOCKED. Locking only batches rows
- * (never the mailing's row) is what lets many workers claim batches of
- * the same mailing at once. A mailing paused between the two steps is
- * caught at the worker's next checkpoint.
+ * are ready or sending, by priority; then, per mailing, a transaction
+ * that takes one claimable batch. Locking only batches rows (the
+ * mailing's row only when it was read ready, to move it to sending) is
+ * what lets many workers claim batches of the same mailing at once. A
+ * mailing paused between the two steps is caught at the worker's next
+ * checkpoint.
+ *
+ * Why a claim locks nothing but the row it takes. A locking read over
+ * an index (SELECT ... FOR UPDATE SKIP LOCKED on batches_due or, when
+ * the optimizer's statistics say so, batches_claimable with a sort)
+ * locks every index entry it passes, and keeps, even under READ
+ * COMMITTED, the entry of a row it then skips because another
+ * transaction holds the row, and every row a sort read but did not
+ * return. The owners of those batches (a finish, a release, a
+ * checkpoint moving the lease, another claim) then wait for this
+ * claim to commit while it waits for them or for the mailing's row: a
+ * deadlock, MariaDB error 1213 (seen with 8 claimers on one MariaDB;
+ * test_claim's a_claim_locks_only_the_batch_it_claims makes one). So the
+ * candidates come from a read that locks nothing, in claim order, and
+ * each is then locked by its primary key with SKIP LOCKED, its
+ * conditions checked again: a batch taken meanwhile does not match, one
+ * being taken is skipped. That lock is a one-row range on the key, not
+ * "id = ?": a row read as a constant stays locked even when the rest of
+ * the WHERE rejects it, a row of a range that does not match is
+ * unlocked. A claim then holds its own batch and, last, the mailing's
+ * row, the order every transaction on batches and mailings takes them
+ * in (results and suppressions: their batch, then its mailing), so
+ * claims, finishes, releases and checkpoints cannot deadlock among
+ * themselves. Other statements that lock batches of a mailing through
+ * an index (a cancel, an operator's own SQL, the maintenance's release
+ * of expired leases) still can, as InnoDB may: a claim that the server
+ * ends for a deadlock or a lock wait timeout is run again, a few times,
+ * from the start; the batch it had is back with its first owner or
+ * free again, so each batch is still claimed once.
  */
 #include "batch.h"
 #include "date.h"
@@ -21,9 +50,15 @@
 
 /* How many candidate mailings one claim looks at. */
 #define BATCH_CANDIDATE_MAILINGS 32
+/* How many candidate batches of a mailing one read lists. */
+#define BATCH_CANDIDATE_BATCHES 16
+/* How many times a claim runs when the server ends it for a deadlock
+ * or a lock wait timeout. */
+#define BATCH_CLAIM_TRIES 4
 
 struct batch_candidates {
 	char ids[BATCH_CANDIDATE_MAILINGS][24];
+	int ready[BATCH_CANDIDATE_MAILINGS];	/* to move to sending */
 	unsigned count;
 };
 
@@ -32,10 +67,29 @@ batch_collect_mailing(void *arg, unsigned ncolumns, char **columns)
 {
 	struct batch_candidates *c = arg;
 
-	if (ncolumns != 1 || columns[0] == NULL ||
+	if (ncolumns != 2 || columns[0] == NULL || columns[1] == NULL ||
 	    c->count == BATCH_CANDIDATE_MAILINGS)
 		return 1;
+	c->ready[c->count] = strcmp(columns[1],
+	    mailing_state_name(MAILING_READY)) == 0;
 	snprintf(c->ids[c->count++], sizeof(c->ids[0]), "%s", columns[0]);
+	return 0;
+}
+
+struct batch_ids {
+	char ids[BATCH_CANDIDATE_BATCHES][24];
+	unsigned count;
+};
+
+static int
+batch_collect_id(void *arg, unsigned ncolumns, char **columns)
+{
+	struct batch_ids *b = arg;
+
+	if (ncolumns != 1 || columns[0] == NULL ||
+	    b->count == BATCH_CANDIDATE_BATCHES)
+		return 1;
+	snprintf(b->ids[b->count++], sizeof(b->ids[0]), "%s", columns[0]);
 	return 0;
 }
 
@@ -73,13 +127,82 @@ batch_rollback(MYSQL *db)
 	buf_free(&ignored);
 }
 
-int
-batch_claim(MYSQL *db, const struct batch_owner *owner,
-    struct batch *batch, int *claimed, struct buf *err)
+/*
+ * The two kinds of claimable batch, in the order a claim looks for
+ * them: an expired lease first (its worker died or hung), then the
+ * earliest due ready batch. Each lists candidates without locking
+ * (each read a short range of an index that stops at its first rows:
+ * batches_mailing, the few claimed ones; batches_due, in due order),
+ * then locks one by its key with the same conditions.
+ */
+struct batch_kind {
+	const char *list;	/* mailing, now, offset, count */
+	const char *lock;	/* id, id, now */
+};
+
+static const struct batch_kind batch_kinds[2] = {
+	{ "SELECT id FROM batches WHERE mailing_id = ? AND state = 'claimed' "
+	    "AND lease_expires_at < NOW(3) AND (next_attempt_at IS NULL OR "
+	    "next_attempt_at <= ?) ORDER BY id LIMIT ?, ?",
+	  "SELECT id, mailing_id, stage_table, first_row, last_row, "
+	    "checkpoint_row FROM batches WHERE id >= ? AND id <= ? AND state "
+	    "= 'claimed' AND lease_expires_at < NOW(3) AND (next_attempt_at "
+	    "IS NULL OR next_attempt_at <= ?) FOR UPDATE SKIP LOCKED" },
+	{ "SELECT id FROM batches WHERE mailing_id = ? AND state = 'ready' AND "
+	    "(next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY "
+	    "next_attempt_at, id LIMIT ?, ?",
+	  "SELECT id, mailing_id, stage_table, first_row, last_row, "
+	    "checkpoint_row FROM batches WHERE id >= ? AND id <= ? AND state "
+	    "= 'ready' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+	    "FOR UPDATE SKIP LOCKED" },
+};
+
+/*
+ * Locks the first batch of the kind in mailing that is still claimable
+ * and that no one else holds, reading on past candidates all taken or
+ * held; row->found says whether there was one.
+ */
+static int
+batch_lock_next(MYSQL *db, const struct batch_kind *kind,
+    const char *mailing, const char *now, struct batch_row *row,
+    struct buf *err)
+{
+	struct batch_ids ids;
+
+	for (uint64_t offset = 0; !row->found;
+	    offset += BATCH_CANDIDATE_BATCHES) {
+		const struct db_value list[4] = { db_bind_text(mailing),
+		    db_bind_text(now), db_bind_u64(offset),
+		    db_bind_u64(BATCH_CANDIDATE_BATCHES) };
+
+		ids.count = 0;
+		if (db_query_values(db, kind->list, 4, list, batch_collect_id,
+		    &ids, err))
+			return -1;
+		for (unsigned i = 0; i < ids.count && !row->found; i++) {
+			const char *lock[3] = { ids.ids[i], ids.ids[i], now };
+
+			if (db_query_strings(db, kind->lock, 3, lock,
+			    batch_read_row, row, err))
+				return -1;
+		}
+		if (ids.count < BATCH_CANDIDATE_BATCHES)
+			break;
+	}
+	return 0;
+}
+
+/* One try of batch_claim(); *server_error gets the server's error
+ * number when it fails (db_last_error). */
+static int
+batch_claim_once(MYSQL *db, const struct batch_owner *owner,
+    struct batch *batch, int *claimed, unsigned *server_error,
+    struct buf *err)
 {
 	struct batch_candidates candidates = { .count = 0 };
 	struct batch_row row = { .batch = batch };
 	char now[32];
+	int move = 0;
 	/* A blocked mailing is claimed too: the worker that can build its
 	 * messages again is the one that unblocks it. */
 	const char *states[3] = { mailing_state_name(MAILING_READY),
@@ -89,41 +212,23 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 	*claimed = 0;
 	if (db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL "
 	    "READ COMMITTED", err))
-		return -1;
-	if (db_query_strings(db, "SELECT id FROM mailings WHERE state IN "
-	    "(?, ?, ?) ORDER BY priority DESC, send_at, id "
-	    "LIMIT 32", 3, states, batch_collect_mailing, &candidates, err))
-		return -1;
+		goto fail;
+	if (db_query_strings(db, "SELECT id, state FROM mailings WHERE state "
+	    "IN (?, ?, ?) ORDER BY priority DESC, send_at, id LIMIT 32", 3,
+	    states, batch_collect_mailing, &candidates, err))
+		goto fail;
 	/* The clock the stager gave rows their due times by (date.h). */
 	date_format_utc(date_now(), now);
 	for (unsigned i = 0; i < candidates.count && !row.found; i++) {
-		const char *params[2] = { candidates.ids[i], now };
-
 		if (db_exec(db, "START TRANSACTION", err))
-			return -1;
-		/*
-		 * Two reads, each a short range of an index that stops at
-		 * its first row (EXPLAIN: no filesort), however many
-		 * batches wait for their send window: an expired lease
-		 * first (batches_mailing: the few claimed ones), then the
-		 * earliest due ready batch (batches_due, in due order).
-		 */
-		if (db_query_strings(db, "SELECT id, mailing_id, stage_table, "
-		    "first_row, last_row, checkpoint_row FROM batches "
-		    "WHERE mailing_id = ? AND state = 'claimed' AND "
-		    "lease_expires_at < NOW(3) AND (next_attempt_at IS NULL "
-		    "OR next_attempt_at <= ?) ORDER BY id LIMIT 1 FOR UPDATE "
-		    "SKIP LOCKED", 2, params, batch_read_row, &row, err))
 			goto fail;
-		if (!row.found && db_query_strings(db, "SELECT id, mailing_id, "
-		    "stage_table, first_row, last_row, checkpoint_row FROM "
-		    "batches WHERE mailing_id = ? AND state = 'ready' AND "
-		    "(next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY "
-		    "next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", 2,
-		    params, batch_read_row, &row, err))
-			goto fail;
+		for (unsigned k = 0; k < 2 && !row.found; k++)
+			if (batch_lock_next(db, &batch_kinds[k],
+			    candidates.ids[i], now, &row, err))
+				goto fail;
 		if (!row.found)
 			batch_rollback(db);
+		move = candidates.ready[i];
 	}
 	if (!row.found)
 		return 0;
@@ -145,18 +250,50 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 		    NULL, err))
 			goto fail;
 	}
-	/* The first claim makes the mailing sending; later ones find it
-	 * sending (or blocked) already. */
-	if (mailing_move(db, batch->mailing_id, MAILING_READY, MAILING_SENDING,
-	    NULL, err) < 0)
+	/* The first claim makes the mailing sending; later ones read it
+	 * sending (or blocked) already and leave its row alone. */
+	if (move && mailing_move(db, batch->mailing_id, MAILING_READY,
+	    MAILING_SENDING, NULL, err) < 0)
 		goto fail;
 	if (db_exec(db, "COMMIT", err))
 		goto fail;
 	*claimed = 1;
 	return 0;
 fail:
+	*server_error = db_last_error();
 	batch_rollback(db);
 	return -1;
+}
+
+int
+batch_claim(MYSQL *db, const struct batch_owner *owner,
+    struct batch *batch, int *claimed, struct buf *err)
+{
+	struct buf tried = BUF_INIT;
+	unsigned server_error, tries = 0;
+	int rc, conflict;
+
+	/* A deadlock or a lock wait timeout rolled the claim back whole:
+	 * run it again, quietly, as the server's message advises. */
+	for (;;) {
+		server_error = 0;
+		buf_reset(&tried);
+		rc = batch_claim_once(db, owner, batch, claimed, &server_error,
+		    &tried);
+		conflict = rc != 0 && (server_error == DB_ER_LOCK_DEADLOCK ||
+		    server_error == DB_ER_LOCK_WAIT_TIMEOUT);
+		if (!conflict || ++tries == BATCH_CLAIM_TRIES)
+			break;
+		msg_debug("claiming a batch: %s; claiming again",
+		    buf_str(&tried));
+	}
+	if (rc != 0 && conflict)
+		buf_printf(err, "%s (the claim ran %d times, and was ended so "
+		    "each time)", buf_str(&tried), BATCH_CLAIM_TRIES);
+	else if (rc != 0)
+		buf_append_str(err, buf_str(&tried));
+	buf_free(&tried);
+	return rc;
 }
 
 int

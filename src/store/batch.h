@@ -39,6 +39,9 @@ struct batch_owner {
  * Claims the next batch of a mailing that is ready, sending or blocked,
  * highest priority first. *claimed is 1 with *batch filled, or 0 when
  * there is nothing to claim. Marks a ready mailing sending (mailing.h).
+ * Locks no batch but the one it claims; a claim the server ends for a
+ * deadlock or a lock wait timeout is run again (4 times at most, with
+ * nothing logged) before it fails with the server's error.
  */
 int batch_claim(MYSQL *db, const struct batch_owner *owner,
     struct batch *batch, int *claimed, struct buf *err);

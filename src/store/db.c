@@ -16,18 +16,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The server's error number for the last statement (db_last_error). */
+static unsigned db_last_errno;
+
 void
 db_append_error(MYSQL *db, struct buf *err)
 {
+	db_last_errno = mysql_errno(db);
 	buf_printf(err, "%s (MariaDB error %u)", mysql_error(db),
-	    mysql_errno(db));
+	    db_last_errno);
 }
 
 static void
 db_append_stmt_error(MYSQL_STMT *stmt, struct buf *err)
 {
+	db_last_errno = mysql_stmt_errno(stmt);
 	buf_printf(err, "%s (MariaDB error %u)", mysql_stmt_error(stmt),
-	    mysql_stmt_errno(stmt));
+	    db_last_errno);
+}
+
+unsigned
+db_last_error(void)
+{
+	return db_last_errno;
 }
 
 void
@@ -148,6 +159,7 @@ db_exec(MYSQL *db, const char *sql, struct buf *err)
 {
 	int status;
 
+	db_last_errno = 0;
 	if (mysql_real_query(db, sql, strlen(sql)) != 0) {
 		db_append_error(db, err);
 		return -1;
@@ -183,6 +195,7 @@ db_prepare_bound(MYSQL *db, const char *sql, unsigned nvalues,
 {
 	MYSQL_STMT *stmt = stmtcache_take(db, sql);
 
+	db_last_errno = 0;
 	if (stmt == NULL) {
 		stmt = mysql_stmt_init(db);
 		if (stmt == NULL) {
@@ -356,6 +369,7 @@ db_query_values(MYSQL *db, const char *sql, unsigned nparams,
 	int rc = -1, fetched = 1;
 
 	if (nparams > DB_MAX_PARAMS) {
+		db_last_errno = 0;
 		buf_printf(err, "internal: %u values in one statement", nparams);
 		return -1;
 	}

@@ -119,4 +119,15 @@ int db_first_value(void *arg, unsigned ncolumns, char **columns);
 /* Appends "mysql error text (code N)" for the last error on db. */
 void db_append_error(MYSQL *db, struct buf *err);
 
+/*
+ * The server's error number for the last statement this process ran
+ * through db_exec(), db_execute*() or db_query_*(): 0 when it succeeded
+ * or failed in herald itself. Read it before the next statement (a
+ * ROLLBACK too). Tells errors worth running a transaction again for
+ * (DB_ER_LOCK_DEADLOCK, DB_ER_LOCK_WAIT_TIMEOUT) from the others.
+ */
+unsigned db_last_error(void);
+#define DB_ER_LOCK_WAIT_TIMEOUT 1205
+#define DB_ER_LOCK_DEADLOCK 1213
+
 #endif

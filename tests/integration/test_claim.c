@@ -4,13 +4,16 @@
  * binds (src/store/db.c) against the real MariaDB that contrib/check starts
  * ($HERALD_TEST_SOCKET). Each test gets a fresh database with the schema
  * applied by src/store/migrate.c, one mailing staged by hand in stage_1 with
- * 10 rows in two batches.
+ * 10 rows in two batches. Claims racing each other and other
+ * transactions run in child processes, each with its own connection.
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -112,6 +115,25 @@ START_TEST(concurrent_claims_skip_locked_rows)
 	b = claim(db_a, &owner_a, 1);
 	ck_assert_uint_eq(b.id, 1);
 	claim(db_b, &owner_b, 0);
+}
+END_TEST
+
+/* Past a whole read of candidates held by others (16 at a time): the
+ * claim reads on and takes the first batch no one holds. */
+START_TEST(claim_reads_on_past_candidates_others_hold)
+{
+	struct batch b;
+
+	sql(db_a, "INSERT INTO batches (id, mailing_id, stage_table, "
+	    "first_row, last_row) SELECT seq, 1, 'stage_1', 1, 5 FROM "
+	    "seq_3_to_40");
+	sql(db_a, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	sql(db_a, "START TRANSACTION");
+	free(query(db_a, "SELECT COUNT(*) FROM (SELECT id FROM batches WHERE "
+	    "id <= 33 FOR UPDATE) AS held"));
+	b = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b.id, 34);
+	sql(db_a, "ROLLBACK");
 }
 END_TEST
 
@@ -611,6 +633,353 @@ START_TEST(blocked_mailing_is_claimed_and_stays_blocked)
 }
 END_TEST
 
+/*
+ * A claim takes locks on the batch it claims and on nothing else. The
+ * worst sequence: transaction T holds batch 1 (claimed by node-b), then
+ * the mailing's row, as a worker recording batch 1's results does
+ * (batch, then mailing: the order every claim takes them in too); a
+ * claim starts meanwhile and waits for the mailing's row, which it must
+ * move from ready to sending; then T gives batch 1 back. A claim that
+ * had left a lock on any of batch 1's index entries (a locking read
+ * passing over it on its way to batch 2) would make T wait for the
+ * claim while the claim waits for T: a deadlock, and one of the two
+ * rolled back. Both must go through.
+ */
+static void
+claim_in_child(int result)
+{
+	struct buf err = BUF_INIT, use = BUF_INIT;
+	struct batch_owner owner = { "node-s", 303, 60 };
+	struct batch b;
+	char line[600];
+	int claimed = 0, rc = -1;
+	MYSQL *db;
+
+	memset(&b, 0, sizeof(b));
+	buf_printf(&use, "USE %s", database);
+	db = db_connect(&cfg, DB_FOUND_ROWS, &err);
+	if (db != NULL && db_exec(db, buf_str(&use), &err) == 0)
+		rc = batch_claim(db, &owner, &b, &claimed, &err);
+	snprintf(line, sizeof(line), "%d %d %llu %s", rc, claimed,
+	    (unsigned long long)b.id, buf_str(&err));
+	if (write(result, line, strlen(line)) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* Starts claim_in_child(); *result reads its answer. */
+static pid_t
+start_claim(int *result)
+{
+	int fds[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		claim_in_child(fds[1]);
+	}
+	close(fds[1]);
+	*result = fds[0];
+	return pid;
+}
+
+/* Returns once the claim waits for a lock (or has ended). */
+static void
+wait_for_lock_wait(pid_t pid)
+{
+	struct buf text = BUF_INIT;
+	int status;
+
+	/* Only this test's database: other tests may share the server. */
+	buf_printf(&text, "SELECT COUNT(*) FROM information_schema.innodb_trx "
+	    "t JOIN information_schema.processlist p ON p.id = "
+	    "t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND "
+	    "p.db = '%s'", database);
+	/* The server refreshes innodb_trx only when it was last read
+	 * more than 0.1 s before: look less often than that. */
+	for (;;) {
+		char *waiting = query(db_b, buf_str(&text));
+		int done = strcmp(waiting, "0") != 0 ||
+		    waitpid(pid, &status, WNOHANG) != 0;
+
+		free(waiting);
+		if (done)
+			break;
+		usleep(200000);
+	}
+	buf_free(&text);
+}
+
+/* The claim's answer: "rc claimed batch-id error". */
+static void
+expect_claim(pid_t pid, int result, const char *want)
+{
+	char line[600];
+	ssize_t n = read(result, line, sizeof(line) - 1);
+	int status;
+
+	ck_assert_int_gt(n, 0);
+	line[n] = '\0';
+	close(result);
+	waitpid(pid, &status, 0);
+	ck_assert_msg(strncmp(line, want, strlen(want)) == 0,
+	    "the claim: %s", line);
+}
+
+START_TEST(a_claim_locks_only_the_batch_it_claims)
+{
+	struct buf err = BUF_INIT;
+	struct batch b1;
+	int result;
+	pid_t pid;
+
+	b1 = claim(db_b, &owner_b, 1);
+	ck_assert_uint_eq(b1.id, 1);
+	sql(db_a, "UPDATE mailings SET state = 'ready' WHERE id = 1");
+	sql(db_a, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	sql(db_a, "START TRANSACTION");
+	free(query(db_a, "SELECT id FROM batches WHERE id = 1 FOR UPDATE"));
+	free(query(db_a, "SELECT id FROM mailings WHERE id = 1 FOR UPDATE"));
+	pid = start_claim(&result);
+	wait_for_lock_wait(pid);
+	ck_assert_msg(batch_release(db_a, &owner_b, &b1, &err) == 0,
+	    "giving batch 1 back: %s", buf_str(&err));
+	sql(db_a, "COMMIT");
+	expect_claim(pid, result, "0 1 2 ");
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT(id, ':', state, ':', "
+	    "IFNULL(owner_node, '-')) ORDER BY id) FROM batches",
+	    "1:ready:-,2:claimed:node-s");
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "sending");
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * A deadlock a claim cannot avoid: T holds the mailing's row, the claim
+ * takes batch 1 and waits for that row to move the mailing to sending,
+ * then T wants batch 1 (as an operator's cancel closing the mailing's
+ * ready batches would). T has written more, so InnoDB rolls the claim
+ * back; batch_claim() runs it again and takes batch 2 once T is done,
+ * and the caller sees no error.
+ */
+START_TEST(a_claim_ended_by_a_deadlock_is_run_again)
+{
+	int result;
+	pid_t pid;
+
+	sql(db_a, "CREATE TABLE weight (n INT) ENGINE=InnoDB");
+	sql(db_a, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	sql(db_a, "START TRANSACTION");
+	sql(db_a, "INSERT INTO weight SELECT seq FROM seq_1_to_100");
+	free(query(db_a, "SELECT id FROM mailings WHERE id = 1 FOR UPDATE"));
+	pid = start_claim(&result);
+	wait_for_lock_wait(pid);
+	sql(db_a, "UPDATE batches SET state = 'done' WHERE id = 1");
+	sql(db_a, "COMMIT");
+	expect_claim(pid, result, "0 1 2 ");
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT(id, ':', state, ':', "
+	    "claim_count) ORDER BY id) FROM batches",
+	    "1:done:0,2:claimed:1");
+	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "sending");
+}
+END_TEST
+
+/*
+ * Many claimers at once, as the workers of several nodes on one
+ * MariaDB: CLAIMERS processes, each with its own connection, claim the
+ * batches of two mailings until none is left. A batch is given back
+ * the first time it is claimed (released, as a pause does, or finished
+ * with rows left, as a deferral does) and finished the second time,
+ * with a checkpoint after each claim. Every claim, checkpoint, finish
+ * and release must succeed: a deadlock or a lock wait timeout that
+ * reaches the caller fails the test (and is counted). No batch may be
+ * held by two claimers at once, and every batch ends done, finished
+ * once.
+ */
+#define CLAIMERS 8
+#define RACE_MAILINGS 2
+#define RACE_BATCHES 200	/* per mailing */
+#define RACE_IDS (RACE_MAILINGS * RACE_BATCHES + 1)
+
+struct claim_race {
+	long holder[RACE_IDS];		/* the pid holding each batch, or 0 */
+	unsigned claims[RACE_IDS];
+	unsigned finished[RACE_IDS];
+	unsigned deadlocks;		/* MariaDB error 1213 or 1205 */
+	unsigned other_errors;
+	unsigned double_claims;
+	int error_kept;
+	char first_error[512];
+};
+
+static void
+race_error(struct claim_race *race, const char *what, struct buf *err)
+{
+	const char *text = buf_str(err);
+
+	if (strstr(text, "error 1213)") || strstr(text, "error 1205)"))
+		__atomic_add_fetch(&race->deadlocks, 1, __ATOMIC_SEQ_CST);
+	else
+		__atomic_add_fetch(&race->other_errors, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&race->error_kept, 1, __ATOMIC_SEQ_CST) == 0)
+		snprintf(race->first_error, sizeof(race->first_error),
+		    "%s: %s", what, text);
+	buf_reset(err);
+}
+
+/* Gives the batch back (first claim) or finishes it; -1 on an error. */
+static int
+race_end(MYSQL *db, struct claim_race *race,
+    const struct batch_owner *owner, const struct batch *b, unsigned claim,
+    struct buf *err)
+{
+	int rc;
+
+	/* Another claimer may take it the moment the statement commits. */
+	__atomic_store_n(&race->holder[b->id], 0, __ATOMIC_SEQ_CST);
+	if (claim > 0)
+		rc = batch_finish(db, owner, b, 0, NULL, err);
+	else if (b->id % 2)
+		rc = batch_release(db, owner, b, err);
+	else
+		rc = batch_finish(db, owner, b, 1, NULL, err);
+	if (rc != 0) {
+		/* Still ours in the database: ours here too, until the
+		 * next try. */
+		__atomic_store_n(&race->holder[b->id], owner->pid,
+		    __ATOMIC_SEQ_CST);
+		race_error(race, "ending a batch", err);
+		return -1;
+	}
+	if (claim > 0)
+		__atomic_add_fetch(&race->finished[b->id], 1,
+		    __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* One claimer: claims until nothing is left; the figures go to race. */
+static void
+race_claimer(struct claim_race *race, int start)
+{
+	struct buf err = BUF_INIT, use = BUF_INIT;
+	struct batch_owner owner = { "race", (long)getpid(), 600 };
+	struct batch b;
+	MYSQL *db;
+	int claimed = 1, failures = 0, ours;
+	char go;
+
+	buf_printf(&use, "USE %s", database);
+	db = db_connect(&cfg, DB_FOUND_ROWS, &err);
+	if (db == NULL || db_exec(db, buf_str(&use), &err) != 0 ||
+	    read(start, &go, 1) < 0) {
+		race_error(race, "connecting", &err);
+		_exit(1);
+	}
+	/* A failure is counted and the step tried again, on the same
+	 * connection (the transaction was rolled back). */
+	while (claimed && failures < 1000) {
+		long none = 0;
+		unsigned claim;
+
+		if (batch_claim(db, &owner, &b, &claimed, &err) != 0) {
+			race_error(race, "claiming", &err);
+			failures++;
+			claimed = 1;
+			continue;
+		}
+		if (!claimed)
+			break;
+		if (b.id >= RACE_IDS || !__atomic_compare_exchange_n(
+		    &race->holder[b.id], &none, owner.pid, 0,
+		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			__atomic_add_fetch(&race->double_claims, 1,
+			    __ATOMIC_SEQ_CST);
+			break;
+		}
+		claim = __atomic_fetch_add(&race->claims[b.id], 1,
+		    __ATOMIC_SEQ_CST);
+		/* As a worker does between sessions: the lease moves. */
+		if (batch_checkpoint(db, &owner, &b, b.first_row, &ours,
+		    &err) != 0 || !ours) {
+			race_error(race, "checkpointing", &err);
+			failures++;
+		}
+		while (failures < 1000 &&
+		    race_end(db, race, &owner, &b, claim, &err) != 0)
+			failures++;
+	}
+	mysql_close(db);
+	buf_free(&use);
+	buf_free(&err);
+	_exit(failures < 1000 ? 0 : 1);
+}
+
+START_TEST(many_claimers_at_once_take_each_batch_once_without_deadlock)
+{
+	struct claim_race *race = mmap(NULL, sizeof(*race), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct buf text = BUF_INIT;
+	pid_t pids[CLAIMERS];
+	int start[2];
+	char *left;
+
+	ck_assert(race != MAP_FAILED);
+	memset(race, 0, sizeof(*race));
+	sql(db_a, "INSERT INTO mailings (id, name, template_dir, subject, "
+	    "from_address, segment_expression, send_at, state, stage_table, "
+	    "staged_count) VALUES (2, 'm2', '/t', 's', 'a@b.c', 'true', "
+	    "UTC_TIMESTAMP(), 'ready', 'stage_1', 10)");
+	sql(db_a, "DELETE FROM batches");
+	buf_printf(&text, "INSERT INTO batches (id, mailing_id, stage_table, "
+	    "first_row, last_row) SELECT seq, 1 + seq %% %d, 'stage_1', 1, 5 "
+	    "FROM seq_1_to_%d", RACE_MAILINGS, RACE_IDS - 1);
+	sql(db_a, buf_str(&text));
+	ck_assert_int_eq(pipe(start), 0);
+	for (int i = 0; i < CLAIMERS; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			close(start[1]);
+			race_claimer(race, start[0]);
+		}
+	}
+	/* Closing the pipe starts them all at once. */
+	close(start[0]);
+	close(start[1]);
+	for (int i = 0; i < CLAIMERS; i++) {
+		int status;
+
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status));
+	}
+	printf("test_claim: %d claimers, %d batches: %u deadlocks or lock "
+	    "wait timeouts reached the caller, %u other errors\n", CLAIMERS,
+	    RACE_IDS - 1, race->deadlocks, race->other_errors);
+	ck_assert_msg(race->deadlocks == 0 && race->other_errors == 0,
+	    "%u deadlocks or lock wait timeouts and %u other errors reached "
+	    "the caller; the first: %s", race->deadlocks, race->other_errors,
+	    race->first_error);
+	ck_assert_uint_eq(race->double_claims, 0);
+	for (unsigned id = 1; id < RACE_IDS; id++) {
+		ck_assert_msg(race->claims[id] == 2, "batch %u claimed %u "
+		    "times", id, race->claims[id]);
+		ck_assert_msg(race->finished[id] == 1, "batch %u finished %u "
+		    "times", id, race->finished[id]);
+	}
+	left = query(db_a, "SELECT COUNT(*) FROM batches WHERE state <> "
+	    "'done' OR claim_count <> 2");
+	ck_assert_str_eq(left, "0");
+	free(left);
+	expect(db_a, "SELECT GROUP_CONCAT(state ORDER BY id) FROM mailings",
+	    "done,done");
+	munmap(race, sizeof(*race));
+	buf_free(&text);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -630,6 +999,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, claim_takes_a_batch_and_marks_the_mailing_sending);
 	tcase_add_test(tc, concurrent_claims_skip_locked_rows);
+	tcase_add_test(tc, claim_reads_on_past_candidates_others_hold);
 	tcase_add_test(tc, expired_lease_is_claimed_again_and_old_owner_loses_it);
 	tcase_add_test(tc, paused_mailing_is_not_claimed);
 	tcase_add_test(tc, read_pending_resumes_after_checkpoint);
@@ -649,6 +1019,10 @@ main(void)
 	tcase_add_test(tc, typed_values_bind_integers_as_integers);
 	tcase_add_test(tc, mailing_moves_only_from_the_state_it_names);
 	tcase_add_test(tc, blocked_mailing_is_claimed_and_stays_blocked);
+	tcase_add_test(tc, a_claim_locks_only_the_batch_it_claims);
+	tcase_add_test(tc, a_claim_ended_by_a_deadlock_is_run_again);
+	tcase_add_test(tc,
+	    many_claimers_at_once_take_each_batch_once_without_deadlock);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);
