@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMTCACHE_SLOTS 32
+#define STMTCACHE_SLOTS 16
 #define STMTCACHE_CONNECTIONS 4
 
 struct stmtcache_connection {

@@ -18,8 +18,14 @@
 #              with one multi-row INSERT (nothing updated in place)
 # Then what a whole batch of 1,000 costs, every statement a worker sends
 # for its rows (not the per-session counters in InnoDB):
-#   today      the suppression join and its count, the read, the count of
-#              rows not due, 10 results UPDATEs of 100, the rows left
+#   today      (as of #14's start) the suppression join and its count, the
+#              read, the count of rows not due, 10 results UPDATEs of 100
+#              with a CASE per column, the rows left
+#   now        the suppression join, one read that also flags the rows due
+#              later and the suppressed ones, 10 results UPDATEs of 100
+#              with a CASE only where the values differ (queue id, reply),
+#              the rows left (sent here as text: a worker's statements are
+#              also prepared once, which this does not show)
 #   appended   one read joining the results and suppressions (a
 #              suppressed row comes back flagged, its result appended),
 #              10 INSERTs of 100 results, the rows left from the results;
@@ -93,6 +99,24 @@ today_batch() {
 	for ((s = f; s <= l; s += 100)); do update_case "$s"; done
 	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
 }
+# update_now FIRST: the results UPDATE of rows FIRST..FIRST+99 as
+# delivery.c writes it now: one value for what every row shares.
+update_now() {
+	awk -v s="$1" 'BEGIN { q = sprintf("%c", 39)
+	printf "UPDATE t SET delivery_state = %ssent%s, queue_id = CASE row_id", q, q; for (i = s; i < s + 100; i++) printf " WHEN %d THEN %s4Q%07dX%s", i, q, i, q
+	printf " END, relay_reply = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN LEFT(%s250 2.0.0 Ok: queued as 4Q%07dX%s, 512)", i, q, i, q
+	printf " END, next_attempt_at = IF(delivery_state = %sdeferred%s, UTC_TIMESTAMP() + INTERVAL 300 SECOND, NULL), attempts = 1, delivered_at = IF(delivery_state = %ssent%s, UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = 7 AND delivery_state IN (%spending%s, %sdeferred%s, %ssent%s) AND row_id IN (", q, q, q, q, q, q, q, q, q, q
+	for (i = s; i < s + 100; i++) printf "%s%d", (i > s ? ", " : ""), i; print ");" }'
+}
+# now_batch FIRST: every statement delivery.c and suppression.c send for
+# the batch of rows FIRST..FIRST+999 today.
+now_batch() {
+	local f=$1 l=$(($1 + 999)) now="UTC_TIMESTAMP()"
+	echo "UPDATE t s JOIN sup p ON p.email = s.email SET s.delivery_state = 'suppressed', s.relay_reply = LEFT(CONCAT('suppressed (', p.source, IF(p.reason = '', '', CONCAT(': ', p.reason)), ')'), 512) WHERE s.mailing_id = 7 AND s.row_id > $((f - 1)) AND s.row_id <= $l AND s.delivery_state IN ('pending', 'deferred');"
+	echo "SELECT row_id, recipient_id, variant_id, attempts, delivery_state = 'suppressed', next_attempt_at IS NOT NULL AND next_attempt_at > $now, email, first_name, last_name, city, state, zip, country, donated_total, last_donation_amount, last_donation_at, attributes FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND (delivery_state = 'suppressed' OR (row_id > $((f - 1)) AND delivery_state IN ('pending', 'deferred'))) ORDER BY row_id;"
+	for ((s = f; s <= l; s += 100)); do update_now "$s"; done
+	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
+}
 # appended_batch FIRST: the same batch with its results appended to r.
 appended_batch() {
 	local f=$1 l=$(($1 + 999))
@@ -141,12 +165,17 @@ make_results
 echo "CPU per row: insert $(cpu "$work/insert.sql" 20000) us"
 for f in $(seq 1 1000 19001); do today_batch "$f"; done >"$work/today.sql"
 for f in $(seq 1 1000 19001); do appended_batch "$f"; done >"$work/appended.sql"
-today_batch 1 >"$work/today1.sql"; appended_batch 1 >"$work/appended1.sql"
+for f in $(seq 1 1000 19001); do now_batch "$f"; done >"$work/now.sql"
+today_batch 1 >"$work/today1.sql"; appended_batch 1 >"$work/appended1.sql"; now_batch 1 >"$work/now1.sql"
 echo "== a whole batch, every statement (per 1,000 rows)"
 make_dynamic
 echo "today:    $(traced "$work/today1.sql")"
 make_dynamic
 echo "today: CPU per row $(cpu "$work/today.sql" 20000) us"
+make_dynamic
+echo "now:      $(traced "$work/now1.sql")"
+make_dynamic
+echo "now: CPU per row $(cpu "$work/now.sql" 20000) us"
 make_pair
 echo "appended: $(traced "$work/appended1.sql")"
 make_pair
