@@ -185,8 +185,9 @@ db_exec(MYSQL *db, const char *sql, struct buf *err)
 
 /*
  * Prepares sql (or takes it prepared from the connection's kept ones),
- * binds values and runs it. NULL with err on failure. Give the statement
- * to db_statement_done() after its results are read.
+ * binds values and runs it. NULL with err on failure. A statement that
+ * ran goes to stmtcache_give_back() after its results are read: kept on
+ * a keeping connection, closed on the others.
  */
 static MYSQL_STMT *
 db_prepare_bound(MYSQL *db, const char *sql, unsigned nvalues,
@@ -241,14 +242,6 @@ fail:
 	return NULL;
 }
 
-/* A statement that ran: kept for the next call on a keeping connection,
- * closed on the others. */
-static void
-db_statement_done(MYSQL *db, const char *sql, MYSQL_STMT *stmt)
-{
-	stmtcache_give_back(db, sql, stmt);
-}
-
 #define DB_MAX_PARAMS 64
 
 /* Rows a query stopped early reads to its end to keep its statement. */
@@ -297,7 +290,7 @@ db_execute_values(MYSQL *db, const char *sql, unsigned nvalues,
 	if (stmt && affected)
 		*affected = mysql_stmt_affected_rows(stmt);
 	if (stmt)
-		db_statement_done(db, sql, stmt);
+		stmtcache_give_back(db, sql, stmt);
 	if (binds != stack_binds) {
 		free(binds);
 		free(lengths);
@@ -425,7 +418,7 @@ out:
 	/* A result read to its end leaves nothing pending; one stopped
 	 * early with many rows left, or an error, closes the statement. */
 	if (rc == 0 && fetched == MYSQL_NO_DATA)
-		db_statement_done(db, sql, stmt);
+		stmtcache_give_back(db, sql, stmt);
 	else
 		mysql_stmt_close(stmt);
 	return rc;
