@@ -1071,6 +1071,11 @@ smtp_client_alive(const struct smtp_client *c)
 int
 smtp_client_start(struct smtp_client *c)
 {
+	/* The loop stood still since its last run (the worker claims,
+	 * reads and sleeps outside it): the limits armed below must count
+	 * from now, not from the loop's last turn, or an idle spell longer
+	 * than a limit ends the session at its first step. */
+	ev_now_update(c->loop);
 	c->status = RELAY_STATUS_OK;
 	c->status_code = 0;
 	c->status_text[0] = '\0';

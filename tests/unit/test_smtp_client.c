@@ -934,6 +934,41 @@ START_TEST(session_kept_between_runs)
 }
 END_TEST
 
+/*
+ * A run's time limits count from the run: a worker's event loop stands
+ * still between sessions (it claims, reads and sleeps outside it), and
+ * a limit counted from the loop's last turn had run out before the next
+ * session began (heraldd took a relay for down after every idle spell).
+ */
+START_TEST(limits_count_from_the_run_after_an_idle_spell)
+{
+	static const char *const script[] = {
+		ONE_MESSAGE, "<MAIL FROM:<s@example.net>",
+		"<RCPT TO:<r0@example.org>", "<DATA", OK_MAIL, OK_RCPT,
+		GO_AHEAD, "<.", QUEUED, "<QUIT", NULL,
+	};
+	struct buf err = BUF_INIT;
+	struct server srv;
+	struct run run;
+
+	server_start(&srv, script);
+	run_messages(&run, srv.port, 1, 2000, 1);
+	ck_assert_int_eq(run.results[0].outcome, RELAY_SENT);
+	relay_session_reset(run.session);
+	ck_assert_int_eq(relay_session_add(run.session, "s@example.net",
+	    "r0@example.org", MESSAGE, strlen(MESSAGE), 0, &err), 0);
+	/* Longer than the limit: the idle spell is what is tested. */
+	usleep(2500 * 1000);
+	relay_session_run(run.session, &run.sum);
+	run.results = relay_session_results(run.session, &run.count);
+	ck_assert_msg(run.sum.status == RELAY_STATUS_OK, "%s", run.sum.text);
+	ck_assert_int_eq(run.results[0].outcome, RELAY_SENT);
+	run_free(&run);
+	ck_assert_int_eq(server_wait(&srv), 0);
+	buf_free(&err);
+}
+END_TEST
+
 /* --- the reply parser on its own ----------------------------------------- */
 
 static int
@@ -1060,6 +1095,7 @@ smtp_client_suite(void)
 	tcase_add_test(tc, ipv6_literal);
 	tcase_add_test(tc, lost_connection_gives_its_message_back);
 	tcase_add_test(tc, session_kept_between_runs);
+	tcase_add_test(tc, limits_count_from_the_run_after_an_idle_spell);
 	suite_add_tcase(s, tc);
 	tcase_add_test(parser, parser_reads_the_same_in_any_pieces);
 	tcase_add_test(parser, parser_refuses_what_is_not_smtp);
