@@ -552,10 +552,8 @@ mailing_change(MYSQL *db, const char *verb, const char *id, int force,
 			status = delivery_count_cancelled(db, table,
 			    strtoull(id, NULL, 10), err);
 		if (!status)
-			status = db_execute(db, "UPDATE batches SET "
-			    "state = 'done' WHERE mailing_id = ? AND "
-			    "state IN ('ready', 'held')", 1, params, NULL,
-			    err);
+			status = batch_close_unclaimed(db, strtoull(id, NULL,
+			    10), err);
 	}
 	buf_free(&sql);
 	return status;

@@ -35,7 +35,8 @@
  * of expired leases) still can, as InnoDB may: a claim that the server
  * ends for a deadlock or a lock wait timeout is run again, a few times,
  * from the start; the batch it had is back with its first owner or
- * free again, so each batch is still claimed once.
+ * free again, so each batch is still claimed once. A cancel's closing
+ * of its mailing's batches is run again the same way.
  */
 #include "batch.h"
 #include "date.h"
@@ -44,6 +45,7 @@
 #include "log.h"
 #include "mailing.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +54,8 @@
 #define BATCH_CANDIDATE_MAILINGS 32
 /* How many candidate batches of a mailing one read lists. */
 #define BATCH_CANDIDATE_BATCHES 16
-/* How many times a claim runs when the server ends it for a deadlock
- * or a lock wait timeout. */
+/* How many times a claim (or a cancel's closing of batches) runs when
+ * the server ends it for a deadlock or a lock wait timeout. */
 #define BATCH_CLAIM_TRIES 4
 
 struct batch_candidates {
@@ -379,4 +381,32 @@ batch_release(MYSQL *db, const struct batch_owner *owner,
 	    "owner_node = NULL, owner_pid = NULL, lease_expires_at = NULL "
 	    "WHERE id = ? AND state = 'claimed' AND owner_node = ? AND "
 	    "owner_pid = ?", 3, params, NULL, err);
+}
+
+int
+batch_close_unclaimed(MYSQL *db, uint64_t mailing_id, struct buf *err)
+{
+	const struct db_value id = db_bind_u64(mailing_id);
+	struct buf tried = BUF_INIT;
+	unsigned tries = 0;
+	int rc, conflict;
+
+	for (;;) {
+		buf_reset(&tried);
+		rc = db_execute_values(db, "UPDATE batches SET state = 'done' "
+		    "WHERE mailing_id = ? AND state IN ('ready', 'held')", 1,
+		    &id, NULL, &tried);
+		conflict = rc != 0 && (db_last_error() == DB_ER_LOCK_DEADLOCK ||
+		    db_last_error() == DB_ER_LOCK_WAIT_TIMEOUT);
+		if (!conflict || ++tries == BATCH_CLAIM_TRIES)
+			break;
+		msg_debug("closing mailing %" PRIu64 "'s batches: %s; closing "
+		    "them again", mailing_id, buf_str(&tried));
+	}
+	if (rc != 0)
+		buf_printf(err, "closing the mailing's batches: %s%s",
+		    buf_str(&tried), conflict ? " (ran 4 times, and was "
+		    "ended so each time)" : "");
+	buf_free(&tried);
+	return rc;
 }

@@ -72,5 +72,13 @@ int batch_finish(MYSQL *db, const struct batch_owner *owner,
 int batch_release(MYSQL *db, const struct batch_owner *owner,
     const struct batch *batch, struct buf *err);
 
+/*
+ * Closes (done) the batches of a cancelled mailing that no worker holds;
+ * a worker holding one finds the mailing cancelled when it checks. The
+ * statement locks several batches and may meet a claim or a worker's
+ * finish in a deadlock: run again as a claim is (4 times at most).
+ */
+int batch_close_unclaimed(MYSQL *db, uint64_t mailing_id, struct buf *err);
+
 
 #endif

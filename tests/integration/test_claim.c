@@ -713,7 +713,8 @@ wait_for_lock_wait(pid_t pid)
 	buf_free(&text);
 }
 
-/* The claim's answer: "rc claimed batch-id error". */
+/* The child's answer: "rc claimed batch-id error" from a claim, "rc
+ * error" from a closing. */
 static void
 expect_claim(pid_t pid, int result, const char *want)
 {
@@ -726,7 +727,7 @@ expect_claim(pid_t pid, int result, const char *want)
 	close(result);
 	waitpid(pid, &status, 0);
 	ck_assert_msg(strncmp(line, want, strlen(want)) == 0,
-	    "the claim: %s", line);
+	    "the child's answer: %s", line);
 }
 
 START_TEST(a_claim_locks_only_the_batch_it_claims)
@@ -784,6 +785,73 @@ START_TEST(a_claim_ended_by_a_deadlock_is_run_again)
 	    "claim_count) ORDER BY id) FROM batches",
 	    "1:done:0,2:claimed:1");
 	expect(db_a, "SELECT state FROM mailings WHERE id = 1", "sending");
+}
+END_TEST
+
+/* batch_close_unclaimed(mailing 1) in a child, answering "rc error". */
+static pid_t
+start_closing(int *result)
+{
+	int fds[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct buf err = BUF_INIT;
+		char line[600];
+		MYSQL *db;
+		int rc = -1;
+
+		close(fds[0]);
+		db = testdb_connect(&cfg, DB_FOUND_ROWS, database);
+		if (db != NULL)
+			rc = batch_close_unclaimed(db, 1, &err);
+		snprintf(line, sizeof(line), "%d %s", rc, buf_str(&err));
+		_exit(write(fds[1], line, strlen(line)) < 0);
+	}
+	close(fds[1]);
+	*result = fds[0];
+	return pid;
+}
+
+/*
+ * A cancel closing its mailing's batches meets a deadlock: T holds
+ * batch 2, the cancel's UPDATE closes batch 1 and waits for batch 2,
+ * then T wants batch 1. T has written more, so InnoDB rolls the cancel's
+ * statement back; it is run again, waits for T, and closes both once T
+ * is done: the operator sees no error, and no batch is left ready.
+ */
+START_TEST(a_cancel_ended_by_a_deadlock_is_run_again)
+{
+	char *deadlocks_before, *deadlocks_after;
+	int result;
+	pid_t pid;
+
+	deadlocks_before = query(db_a, "SELECT variable_value FROM "
+	    "information_schema.global_status WHERE variable_name = "
+	    "'INNODB_DEADLOCKS'");
+	sql(db_a, "CREATE TABLE weight (n INT) ENGINE=InnoDB");
+	sql(db_a, "START TRANSACTION");
+	sql(db_a, "INSERT INTO weight SELECT seq FROM seq_1_to_100");
+	free(query(db_a, "SELECT id FROM batches WHERE id = 2 FOR UPDATE"));
+	pid = start_closing(&result);
+	wait_for_lock_wait(pid);
+	sql(db_a, "UPDATE batches SET claim_count = 7 WHERE id = 1");
+	sql(db_a, "COMMIT");
+	expect_claim(pid, result, "0 ");
+	deadlocks_after = query(db_a, "SELECT variable_value FROM "
+	    "information_schema.global_status WHERE variable_name = "
+	    "'INNODB_DEADLOCKS'");
+	ck_assert_msg(strtoull(deadlocks_after, NULL, 10) >
+	    strtoull(deadlocks_before, NULL, 10), "no deadlock happened "
+	    "(%s before, %s after): the test proves nothing", deadlocks_before,
+	    deadlocks_after);
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT(id, ':', state, ':', "
+	    "claim_count) ORDER BY id) FROM batches", "1:done:7,2:done:0");
+	free(deadlocks_before);
+	free(deadlocks_after);
 }
 END_TEST
 
@@ -1021,6 +1089,7 @@ main(void)
 	tcase_add_test(tc, blocked_mailing_is_claimed_and_stays_blocked);
 	tcase_add_test(tc, a_claim_locks_only_the_batch_it_claims);
 	tcase_add_test(tc, a_claim_ended_by_a_deadlock_is_run_again);
+	tcase_add_test(tc, a_cancel_ended_by_a_deadlock_is_run_again);
 	tcase_add_test(tc,
 	    many_claimers_at_once_take_each_batch_once_without_deadlock);
 	suite_add_tcase(s, tc);

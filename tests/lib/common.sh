@@ -14,6 +14,8 @@
 #                                    in $T_CONFIG exported as HERALD_CONFIG;
 #                                    dropped again at exit
 #
+# HERALD_TEST_KEEP_FAILED=1 keeps the directory of a test that failed.
+#
 # Integration tests need the real servers that contrib/check starts. When
 # they are missing a test exits 77 (automake's "skipped") with the reason;
 # contrib/check sets HERALD_TEST_REQUIRE_SERVERS=1, turning that into a
@@ -30,7 +32,13 @@ T_CLEANUP=""
 
 t_cleanup() {
 	eval "$T_CLEANUP"
-	rm -rf "$T_DIR"
+	# HERALD_TEST_KEEP_FAILED=1 keeps a failed test's directory (logs,
+	# sink files) for a look afterwards.
+	if [ "$T_FAILED" -gt 0 ] && [ "${HERALD_TEST_KEEP_FAILED:-0}" = 1 ]; then
+		echo "kept $T_DIR"
+	else
+		rm -rf "$T_DIR"
+	fi
 }
 trap t_cleanup EXIT
 
