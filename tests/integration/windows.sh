@@ -175,6 +175,10 @@ sys.exit(0 if not bad and sorted(seen) == sorted(win) else 1)
 PY
 [ $? = 0 ] && t_ok "every recipient got one message, inside their own window ($(cat arrivals.out))" ||
 	t_fail "messages inside their windows" "$(cat arrivals.out); $(tail -c 1500 "$T_DIR/heraldd.log")"
+# heraldd idles before each window: a relay taken for down after an
+# idle spell (limits counted from a stale clock) made messages late.
+! grep -q "relay [^ ]* is down" "$T_DIR/heraldd.log" && t_ok "the sink, always up, was never taken for down" ||
+	t_fail "the sink taken for down" "$(grep "relay [^ ]* is down" "$T_DIR/heraldd.log" | head -3)"
 [ "$(t_sql "SELECT state FROM mailings WHERE id = 1")" = done ] && t_ok "the mailing ends done" ||
 	t_fail "the mailing ends done" "$(t_sql "SELECT state FROM mailings WHERE id = 1")"
 
