@@ -58,6 +58,15 @@
  * the server ends it for a deadlock or a lock wait timeout. */
 #define BATCH_CLAIM_TRIES 4
 
+/* A deadlock or a lock wait timeout: the server rolled the statement
+ * back whole, and running it again is what its message advises. */
+static int
+batch_conflict(unsigned server_error)
+{
+	return server_error == DB_ER_LOCK_DEADLOCK ||
+	    server_error == DB_ER_LOCK_WAIT_TIMEOUT;
+}
+
 struct batch_candidates {
 	char ids[BATCH_CANDIDATE_MAILINGS][24];
 	int ready[BATCH_CANDIDATE_MAILINGS];	/* to move to sending */
@@ -275,15 +284,13 @@ batch_claim(MYSQL *db, const struct batch_owner *owner,
 	unsigned server_error, tries = 0;
 	int rc, conflict;
 
-	/* A deadlock or a lock wait timeout rolled the claim back whole:
-	 * run it again, quietly, as the server's message advises. */
+	/* A conflict rolled the claim back whole: run it again, quietly. */
 	for (;;) {
 		server_error = 0;
 		buf_reset(&tried);
 		rc = batch_claim_once(db, owner, batch, claimed, &server_error,
 		    &tried);
-		conflict = rc != 0 && (server_error == DB_ER_LOCK_DEADLOCK ||
-		    server_error == DB_ER_LOCK_WAIT_TIMEOUT);
+		conflict = rc != 0 && batch_conflict(server_error);
 		if (!conflict || ++tries == BATCH_CLAIM_TRIES)
 			break;
 		msg_debug("claiming a batch: %s; claiming again",
@@ -396,17 +403,18 @@ batch_close_unclaimed(MYSQL *db, uint64_t mailing_id, struct buf *err)
 		rc = db_execute_values(db, "UPDATE batches SET state = 'done' "
 		    "WHERE mailing_id = ? AND state IN ('ready', 'held')", 1,
 		    &id, NULL, &tried);
-		conflict = rc != 0 && (db_last_error() == DB_ER_LOCK_DEADLOCK ||
-		    db_last_error() == DB_ER_LOCK_WAIT_TIMEOUT);
+		conflict = rc != 0 && batch_conflict(db_last_error());
 		if (!conflict || ++tries == BATCH_CLAIM_TRIES)
 			break;
 		msg_debug("closing mailing %" PRIu64 "'s batches: %s; closing "
 		    "them again", mailing_id, buf_str(&tried));
 	}
 	if (rc != 0)
-		buf_printf(err, "closing the mailing's batches: %s%s",
-		    buf_str(&tried), conflict ? " (ran 4 times, and was "
-		    "ended so each time)" : "");
+		buf_printf(err, "closing the mailing's batches: %s",
+		    buf_str(&tried));
+	if (rc != 0 && conflict)
+		buf_printf(err, " (ran %d times, and was ended so each time)",
+		    BATCH_CLAIM_TRIES);
 	buf_free(&tried);
 	return rc;
 }

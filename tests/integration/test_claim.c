@@ -667,9 +667,9 @@ claim_in_child(int result)
 	_exit(0);
 }
 
-/* Starts claim_in_child(); *result reads its answer. */
+/* Starts body(write end) in a child; *result reads its answer. */
 static pid_t
-start_claim(int *result)
+start_child(void (*body)(int), int *result)
 {
 	int fds[2];
 	pid_t pid;
@@ -679,7 +679,7 @@ start_claim(int *result)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(fds[0]);
-		claim_in_child(fds[1]);
+		body(fds[1]);
 	}
 	close(fds[1]);
 	*result = fds[0];
@@ -744,7 +744,7 @@ START_TEST(a_claim_locks_only_the_batch_it_claims)
 	sql(db_a, "START TRANSACTION");
 	free(query(db_a, "SELECT id FROM batches WHERE id = 1 FOR UPDATE"));
 	free(query(db_a, "SELECT id FROM mailings WHERE id = 1 FOR UPDATE"));
-	pid = start_claim(&result);
+	pid = start_child(claim_in_child, &result);
 	wait_for_lock_wait(pid);
 	ck_assert_msg(batch_release(db_a, &owner_b, &b1, &err) == 0,
 	    "giving batch 1 back: %s", buf_str(&err));
@@ -776,7 +776,7 @@ START_TEST(a_claim_ended_by_a_deadlock_is_run_again)
 	sql(db_a, "START TRANSACTION");
 	sql(db_a, "INSERT INTO weight SELECT seq FROM seq_1_to_100");
 	free(query(db_a, "SELECT id FROM mailings WHERE id = 1 FOR UPDATE"));
-	pid = start_claim(&result);
+	pid = start_child(claim_in_child, &result);
 	wait_for_lock_wait(pid);
 	sql(db_a, "UPDATE batches SET state = 'done' WHERE id = 1");
 	sql(db_a, "COMMIT");
@@ -788,32 +788,20 @@ START_TEST(a_claim_ended_by_a_deadlock_is_run_again)
 }
 END_TEST
 
-/* batch_close_unclaimed(mailing 1) in a child, answering "rc error". */
-static pid_t
-start_closing(int *result)
+/* batch_close_unclaimed(mailing 1), answering "rc error". */
+static void
+close_in_child(int result)
 {
-	int fds[2];
-	pid_t pid;
+	struct buf err = BUF_INIT;
+	char line[600];
+	MYSQL *db;
+	int rc = -1;
 
-	ck_assert_int_eq(pipe(fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct buf err = BUF_INIT;
-		char line[600];
-		MYSQL *db;
-		int rc = -1;
-
-		close(fds[0]);
-		db = testdb_connect(&cfg, DB_FOUND_ROWS, database);
-		if (db != NULL)
-			rc = batch_close_unclaimed(db, 1, &err);
-		snprintf(line, sizeof(line), "%d %s", rc, buf_str(&err));
-		_exit(write(fds[1], line, strlen(line)) < 0);
-	}
-	close(fds[1]);
-	*result = fds[0];
-	return pid;
+	db = testdb_connect(&cfg, DB_FOUND_ROWS, database);
+	if (db != NULL)
+		rc = batch_close_unclaimed(db, 1, &err);
+	snprintf(line, sizeof(line), "%d %s", rc, buf_str(&err));
+	_exit(write(result, line, strlen(line)) < 0);
 }
 
 /*
@@ -836,7 +824,7 @@ START_TEST(a_cancel_ended_by_a_deadlock_is_run_again)
 	sql(db_a, "START TRANSACTION");
 	sql(db_a, "INSERT INTO weight SELECT seq FROM seq_1_to_100");
 	free(query(db_a, "SELECT id FROM batches WHERE id = 2 FOR UPDATE"));
-	pid = start_closing(&result);
+	pid = start_child(close_in_child, &result);
 	wait_for_lock_wait(pid);
 	sql(db_a, "UPDATE batches SET claim_count = 7 WHERE id = 1");
 	sql(db_a, "COMMIT");
