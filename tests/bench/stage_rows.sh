@@ -16,6 +16,8 @@
 #              read by a join); results by the same UPDATE
 #   results    a narrow fixed table of results per mailing, appended to
 #              with one multi-row INSERT (nothing updated in place)
+# The results UPDATE with per-row values written two ways (CASE, ELT),
+# as delivery.c wrote it before and writes it now (update_by_row).
 # Then what a whole batch of 1,000 costs, every statement a worker sends
 # for its rows (not the per-session counters in InnoDB):
 #   today      (as of #14's start) the suppression join and its count, the
@@ -117,6 +119,35 @@ now_batch() {
 	for ((s = f; s <= l; s += 100)); do update_now "$s"; done
 	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
 }
+# update_by_row FIRST HOW REPLIES: the results UPDATE of rows
+# FIRST..FIRST+99 with each row's own values picked by a CASE over the
+# row ids (HOW = case: delivery.c before 1 December 2026, whose retry
+# time, spread per row, took a CASE even for sent rows) or indexed by
+# ELT(row_id - base, ...) (HOW = elt: delivery.c now, the sent rows'
+# retry time one NULL). REPLIES = same: one reply and queue id for all
+# (smtp-sink's "250 2.0.0 Ok"), own: a queue id and reply each (Postfix).
+update_by_row() {
+	awk -v s="$1" -v how="$2" -v replies="$3" 'BEGIN { q = sprintf("%c", 39)
+	printf "UPDATE t SET delivery_state = %ssent%s", q, q
+	if (replies == "same")
+		printf ", queue_id = %sOk%s, relay_reply = LEFT(%s250 2.0.0 Ok%s, 512)", q, q, q, q
+	else if (how == "case") {
+		printf ", queue_id = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN %s4Q%07dX%s", i, q, i, q
+		printf " END, relay_reply = LEFT(CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN %s250 2.0.0 Ok: queued as 4Q%07dX%s", i, q, i, q
+		printf " END, 512)"
+	} else {
+		printf ", queue_id = ELT(row_id - %d", s - 1; for (i = s; i < s + 100; i++) printf ", %s4Q%07dX%s", q, i, q
+		printf "), relay_reply = LEFT(ELT(row_id - %d", s - 1; for (i = s; i < s + 100; i++) printf ", %s250 2.0.0 Ok: queued as 4Q%07dX%s", q, i, q
+		printf "), 512)"
+	}
+	if (how == "case") {
+		printf ", next_attempt_at = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN IF(delivery_state = %sdeferred%s, %s2026-12-01 12:%02d:%02d%s, NULL)", i, q, q, q, i % 60, i % 59, q
+		printf " END"
+	} else
+		printf ", next_attempt_at = IF(delivery_state = %sdeferred%s, NULL, NULL)", q, q
+	printf ", attempts = 1, delivered_at = IF(delivery_state = %ssent%s, UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = 7 AND delivery_state IN (%spending%s, %sdeferred%s, %ssent%s) AND row_id IN (", q, q, q, q, q, q, q, q
+	for (i = s; i < s + 100; i++) printf "%s%d", (i > s ? ", " : ""), i; print ");" }'
+}
 # appended_batch FIRST: the same batch with its results appended to r.
 appended_batch() {
 	local f=$1 l=$(($1 + 999))
@@ -186,5 +217,19 @@ echo "appended: of which the joined read $(cpu "$work/appended-read.sql" 20000) 
 if [ -n "${STAGE_ROWS_PREPARED:-}" ]; then
 	echo "appended: the INSERTs prepared once $("$STAGE_ROWS_PREPARED" "$HERALD_TEST_SOCKET" $db "$pid" 20000) us per row (text: $(make_results; cpu "$work/insert.sql" 20000) us)"
 fi
+echo "== the results UPDATE, each row's own values: CASE over row ids against ELT by position (dynamic rows)"
+for replies in same own; do
+	for how in case elt; do
+		for f in $(seq 1 100 19901); do update_by_row "$f" $how $replies; done >"$work/by-row-$how.sql"
+		make_dynamic
+		eval "by_row_$how=$(cpu "$work/by-row-$how.sql" 20000)"
+	done
+	echo "replies $replies ($([ $replies = same ] && echo smtp-sink || echo Postfix)): CPU per row CASE $by_row_case us, ELT $by_row_elt us, ratio ELT/CASE $(awk -v a="$by_row_elt" -v b="$by_row_case" 'BEGIN { printf "%.2f", a / b }')"
+done
+# The same ELT UPDATE on the narrow fixed-format table: rows updated in
+# place through the map, no block header read per row.
+make_narrow
+narrow_elt=$(cpu "$work/by-row-elt.sql" 20000)
+echo "narrow fixed rows, replies own, ELT: CPU per row $narrow_elt us, ratio to dynamic rows $(awk -v a="$narrow_elt" -v b="$by_row_elt" 'BEGIN { printf "%.2f", a / b }')"
 sql $db -N -e "SELECT CONCAT('row bytes: dynamic ', (SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$db' AND TABLE_NAME = 'src'))"
 echo "command: make bench-stage-rows"

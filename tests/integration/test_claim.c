@@ -336,6 +336,62 @@ START_TEST(record_sets_each_rows_own_values)
 END_TEST
 
 /*
+ * Results given out of row order, far apart (row ids spanning more than
+ * one statement's 200) and with values of their own: each row gets its
+ * own queue id, reply and tries, a deferred row its own retry time and
+ * a sent row none; the rows between them are left alone.
+ */
+START_TEST(record_sets_values_by_row_whatever_the_order_and_gaps)
+{
+	struct buf err = BUF_INIT;
+	struct batch b;
+	struct delivery_result r[6] = {
+		{ 600, 0, DELIVERY_SENT, "Q600", "250 queued as Q600" },
+		{ 11, 2, DELIVERY_DEFERRED, NULL, "451 later 11" },
+		{ 300, 0, DELIVERY_SENT, "Q300", "250 queued as Q300" },
+		{ 12, 0, DELIVERY_DEFERRED, NULL, "451 later 12" },
+		{ 450, 3, DELIVERY_FAILED, NULL, "550 no 450" },
+		{ 13, 1, DELIVERY_SENT, "Q13", "250 queued as Q13" },
+	};
+	unsigned sent, deferred, failed;
+
+	sql(db_a, "INSERT INTO stage_1 (mailing_id, row_id, recipient_id, "
+	    "email) SELECT 1, seq, 100 + seq, CONCAT('r', seq, "
+	    "'@example.org') FROM seq_11_to_600");
+	sql(db_a, "INSERT INTO batches (id, mailing_id, stage_table, "
+	    "first_row, last_row) VALUES (3, 1, 'stage_1', 11, 600)");
+	memset(&b, 0, sizeof(b));
+	b.id = 3;
+	b.mailing_id = 1;
+	b.first_row = 11;
+	b.last_row = 600;
+	snprintf(b.stage_table, sizeof(b.stage_table), "stage_1");
+	ck_assert_msg(delivery_record(db_a, &b, r, 6, &sent, &deferred,
+	    &failed, &err) == 0, "%s", buf_str(&err));
+	ck_assert_uint_eq(sent, 3);
+	ck_assert_uint_eq(deferred, 2);
+	ck_assert_uint_eq(failed, 1);
+	expect(db_a, "SELECT GROUP_CONCAT(CONCAT_WS(':', row_id, "
+	    "delivery_state, attempts, IFNULL(queue_id, '-'), relay_reply, "
+	    "next_attempt_at IS NOT NULL) ORDER BY row_id) FROM stage_1 "
+	    "WHERE row_id IN (11, 12, 13, 300, 450, 600)",
+	    "11:deferred:3:-:451 later 11:1,12:deferred:1:-:451 later 12:1,"
+	    "13:sent:2:Q13:250 queued as Q13:0,"
+	    "300:sent:1:Q300:250 queued as Q300:0,450:failed:4:-:550 no 450:0,"
+	    "600:sent:1:Q600:250 queued as Q600:0");
+	/* Each deferred row waits its own schedule entry (after two tries
+	 * 30 minutes, after none 5, each moved by up to a tenth). */
+	expect(db_a, "SELECT GROUP_CONCAT(TIMESTAMPDIFF(SECOND, "
+	    "UTC_TIMESTAMP(), next_attempt_at) BETWEEN IF(row_id = 11, 1600, "
+	    "260) AND IF(row_id = 11, 1990, 340) ORDER BY row_id) FROM "
+	    "stage_1 WHERE row_id IN (11, 12)", "1,1");
+	expect(db_a, "SELECT COUNT(*) FROM stage_1 WHERE row_id BETWEEN 11 "
+	    "AND 600 AND delivery_state = 'pending'", "584");
+	buf_free(&err);
+}
+END_TEST
+
+/*
  * Recording is one transaction: a failure injected between its
  * statements (a trigger refusing the mailing's counters) leaves nothing
  * counted, and recording again, as the worker does, counts each result
@@ -1062,6 +1118,7 @@ main(void)
 	tcase_add_test(tc, read_pending_suppresses_and_counts_each_row_once);
 	tcase_add_test(tc, record_maps_outcomes_to_states_in_bulk);
 	tcase_add_test(tc, record_sets_each_rows_own_values);
+	tcase_add_test(tc, record_sets_values_by_row_whatever_the_order_and_gaps);
 	tcase_add_test(tc, record_counts_once_whatever_fails);
 	tcase_add_test(tc, deferred_row_fails_after_the_last_attempt);
 	tcase_add_test(tc, retry_schedule_with_jitter);
