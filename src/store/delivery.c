@@ -284,7 +284,7 @@ delivery_same_text(const char *a, const char *b)
  * the reply and tries mostly), else ELT(row_id - base, v1, v2, ...), a
  * value for each row id from base + 1 on (NULL for the gaps): the
  * server indexes it by row where a CASE over row ids compared every
- * WHEN in turn (3 to 7 us more per row, README's Measured). The
+ * WHEN in turn (5.5 to 8.5 us more per row, README's Measured). The
  * chunk's row ids span at most DELIVERY_RECORD_CHUNK (delivery_record).
  */
 static void
