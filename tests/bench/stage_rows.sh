@@ -25,9 +25,11 @@
 #              with a CASE per column, the rows left
 #   now        the suppression join, one read that also flags the rows due
 #              later and the suppressed ones, 10 results UPDATEs of 100
-#              with a CASE only where the values differ (queue id, reply),
-#              the rows left (sent here as text: a worker's statements are
+#              picking each row's queue id and reply by ELT, as delivery.c
+#              does, the rows left (sent here as text: a worker's statements are
 #              also prepared once, which this does not show)
+#   filled     the delivery columns in a narrow fixed-format table filled
+#              when staged, updated in place by ELT (filled_batch)
 #   appended   one read joining the results and suppressions (a
 #              suppressed row comes back flagged, its result appended),
 #              10 INSERTs of 100 results, the rows left from the results;
@@ -101,22 +103,13 @@ today_batch() {
 	for ((s = f; s <= l; s += 100)); do update_case "$s"; done
 	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
 }
-# update_now FIRST: the results UPDATE of rows FIRST..FIRST+99 as
-# delivery.c writes it now: one value for what every row shares.
-update_now() {
-	awk -v s="$1" 'BEGIN { q = sprintf("%c", 39)
-	printf "UPDATE t SET delivery_state = %ssent%s, queue_id = CASE row_id", q, q; for (i = s; i < s + 100; i++) printf " WHEN %d THEN %s4Q%07dX%s", i, q, i, q
-	printf " END, relay_reply = CASE row_id"; for (i = s; i < s + 100; i++) printf " WHEN %d THEN LEFT(%s250 2.0.0 Ok: queued as 4Q%07dX%s, 512)", i, q, i, q
-	printf " END, next_attempt_at = IF(delivery_state = %sdeferred%s, UTC_TIMESTAMP() + INTERVAL 300 SECOND, NULL), attempts = 1, delivered_at = IF(delivery_state = %ssent%s, UTC_TIMESTAMP(), delivered_at) WHERE mailing_id = 7 AND delivery_state IN (%spending%s, %sdeferred%s, %ssent%s) AND row_id IN (", q, q, q, q, q, q, q, q, q, q
-	for (i = s; i < s + 100; i++) printf "%s%d", (i > s ? ", " : ""), i; print ");" }'
-}
 # now_batch FIRST: every statement delivery.c and suppression.c send for
 # the batch of rows FIRST..FIRST+999 today.
 now_batch() {
 	local f=$1 l=$(($1 + 999)) now="UTC_TIMESTAMP()"
 	echo "UPDATE t s JOIN sup p ON p.email = s.email SET s.delivery_state = 'suppressed', s.relay_reply = LEFT(CONCAT('suppressed (', p.source, IF(p.reason = '', '', CONCAT(': ', p.reason)), ')'), 512) WHERE s.mailing_id = 7 AND s.row_id > $((f - 1)) AND s.row_id <= $l AND s.delivery_state IN ('pending', 'deferred');"
 	echo "SELECT row_id, recipient_id, variant_id, attempts, delivery_state = 'suppressed', next_attempt_at IS NOT NULL AND next_attempt_at > $now, email, first_name, last_name, city, state, zip, country, donated_total, last_donation_amount, last_donation_at, attributes FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND (delivery_state = 'suppressed' OR (row_id > $((f - 1)) AND delivery_state IN ('pending', 'deferred'))) ORDER BY row_id;"
-	for ((s = f; s <= l; s += 100)); do update_now "$s"; done
+	for ((s = f; s <= l; s += 100)); do update_by_row "$s" elt own; done
 	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM t WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
 }
 # update_by_row FIRST HOW REPLIES: the results UPDATE of rows
@@ -154,6 +147,23 @@ appended_batch() {
 	echo "SELECT s.row_id, s.recipient_id, s.variant_id, COALESCE(r.attempts, 0), p.email IS NOT NULL, s.email, s.first_name, s.last_name, s.city, s.state, s.zip, s.country, s.donated_total, s.last_donation_amount, s.last_donation_at, s.attributes FROM t s LEFT JOIN r ON r.row_id = s.row_id LEFT JOIN sup p ON p.email = s.email WHERE s.mailing_id = 7 AND s.row_id > $((f - 1)) AND s.row_id <= $l AND (r.row_id IS NULL OR (r.delivery_state = 'deferred' AND r.next_attempt_at <= UTC_TIMESTAMP())) ORDER BY s.row_id;"
 	for ((s = f; s <= l; s += 100)); do insert_results "$s" | sed 's/INSERT INTO t /INSERT INTO r /'; done
 	echo "SELECT COUNT(*), SUM(delivery_state = 'deferred'), MIN(next_attempt_at) FROM r WHERE row_id >= $f AND row_id <= $l;"
+}
+
+# filled_batch FIRST: the same batch with the delivery columns in a
+# narrow fixed-format table f, one row per stage row filled when staged
+# (make_filled), updated in place: the suppression join and the read
+# join it, results by ELT UPDATEs of 100 (update_by_row ... elt own),
+# the rows left counted from it alone.
+make_filled() {
+	make_dynamic
+	sql $db -e "DROP TABLE IF EXISTS f; CREATE TABLE f (mailing_id BIGINT UNSIGNED NOT NULL, row_id INT UNSIGNED NOT NULL, delivery_state ENUM('pending','sent','deferred','failed','bounced','suppressed','cancelled') NOT NULL DEFAULT 'pending', attempts TINYINT UNSIGNED NOT NULL DEFAULT 0, next_attempt_at DATETIME NULL, queue_id VARCHAR(64) CHARACTER SET ascii NULL, relay_reply VARCHAR(512) CHARACTER SET ascii NULL, delivered_at DATETIME NULL, PRIMARY KEY (mailing_id, row_id)) ENGINE=MyISAM ROW_FORMAT=FIXED; INSERT INTO f (mailing_id, row_id) SELECT mailing_id, row_id FROM src; FLUSH TABLES f"
+}
+filled_batch() {
+	local f=$1 l=$(($1 + 999)) now="UTC_TIMESTAMP()"
+	echo "UPDATE f JOIN t s ON s.mailing_id = f.mailing_id AND s.row_id = f.row_id JOIN sup p ON p.email = s.email SET f.delivery_state = 'suppressed', f.relay_reply = LEFT(CONCAT('suppressed (', p.source, IF(p.reason = '', '', CONCAT(': ', p.reason)), ')'), 512) WHERE f.mailing_id = 7 AND f.row_id > $((f - 1)) AND f.row_id <= $l AND f.delivery_state IN ('pending', 'deferred');"
+	echo "SELECT s.row_id, s.recipient_id, s.variant_id, f.attempts, f.delivery_state = 'suppressed', f.next_attempt_at IS NOT NULL AND f.next_attempt_at > $now, s.email, s.first_name, s.last_name, s.city, s.state, s.zip, s.country, s.donated_total, s.last_donation_amount, s.last_donation_at, s.attributes FROM f JOIN t s ON s.mailing_id = f.mailing_id AND s.row_id = f.row_id WHERE f.mailing_id = 7 AND f.row_id >= $f AND f.row_id <= $l AND (f.delivery_state = 'suppressed' OR (f.row_id > $((f - 1)) AND f.delivery_state IN ('pending', 'deferred'))) ORDER BY f.row_id;"
+	for ((s = f; s <= l; s += 100)); do update_by_row "$s" elt own | sed 's/^UPDATE t /UPDATE f /'; done
+	echo "SELECT COUNT(*), MIN(next_attempt_at) FROM f WHERE mailing_id = 7 AND row_id >= $f AND row_id <= $l AND delivery_state IN ('pending', 'deferred');"
 }
 
 # traced FILE: file-system calls of mariadbd while FILE runs, per KIND.
@@ -211,6 +221,15 @@ make_pair
 echo "appended: $(traced "$work/appended1.sql")"
 make_pair
 echo "appended: CPU per row $(cpu "$work/appended.sql" 20000) us, $(sql $db -N -e 'SELECT COUNT(*) FROM r') results appended"
+for f in $(seq 1 1000 19001); do filled_batch "$f"; done >"$work/filled.sql"
+filled_batch 1 >"$work/filled1.sql"
+make_filled
+echo "filled:   $(traced "$work/filled1.sql")"
+make_filled
+filled_cpu=$(cpu "$work/filled.sql" 20000)
+make_dynamic
+now_cpu=$(cpu "$work/now.sql" 20000)
+echo "filled: CPU per row $filled_cpu us; now, run again beside it, $now_cpu us; ratio filled/now $(awk -v a="$filled_cpu" -v b="$now_cpu" 'BEGIN { printf "%.2f", a / b }')"
 grep '^SELECT s.row_id' "$work/appended.sql" >"$work/appended-read.sql"
 make_pair
 echo "appended: of which the joined read $(cpu "$work/appended-read.sql" 20000) us"
