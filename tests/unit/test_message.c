@@ -67,6 +67,106 @@ START_TEST(quoted_printable)
 }
 END_TEST
 
+/* Decodes quoted-printable text (soft breaks, =XX) into out; 0, or -1
+ * on an escape that is not one. */
+static int
+qp_decode(const char *in, size_t length, struct buf *out)
+{
+	for (size_t i = 0; i < length; i++) {
+		unsigned hi, lo;
+
+		if (in[i] != '=') {
+			buf_append_char(out, in[i]);
+			continue;
+		}
+		if (i + 2 < length && in[i + 1] == '\r' && in[i + 2] == '\n') {
+			i += 2;
+			continue;
+		}
+		if (i + 2 >= length || sscanf(in + i + 1, "%1X%1X", &hi,
+		    &lo) != 2)
+			return -1;
+		buf_append_char(out, (char)(hi << 4 | lo));
+		i += 2;
+	}
+	return 0;
+}
+
+/*
+ * Random texts heavy in what the encoder treats apart (spaces and tabs
+ * before line ends, '.' and "From " opening lines, '=', CR, LF, CRLF,
+ * bytes past ASCII, lines longer than 76): each decodes back to its
+ * text with every line end made CRLF; no encoded line is longer than
+ * 76, ends in a space or tab, or opens with '.' or "From "; only
+ * printable ASCII, space and tab go out.
+ */
+START_TEST(quoted_printable_round_trips)
+{
+	static const char *const pieces[] = { " ", "\t", "\r", "\n",
+	    "\r\n", ".", "From ", "F", "=", "\xc3\xa9", "\x01", "\x7f",
+	    "word", "a", "0123456789012345678901234567890123456789" };
+	struct buf in = BUF_INIT, want = BUF_INIT, out = BUF_INIT,
+	    back = BUF_INIT;
+	unsigned seed = 14;
+
+	for (int round = 0; round < 20000; round++) {
+		size_t count = (size_t)(rand_r(&seed) % 60);
+
+		buf_reset(&in);
+		buf_reset(&want);
+		buf_reset(&out);
+		buf_reset(&back);
+		for (size_t k = 0; k < count; k++)
+			buf_append_str(&in, pieces[rand_r(&seed) %
+			    (sizeof(pieces) / sizeof(pieces[0]))]);
+		for (size_t i = 0; i < in.len; i++) {
+			if (in.data[i] == '\r' || in.data[i] == '\n') {
+				if (in.data[i] == '\r' && i + 1 < in.len &&
+				    in.data[i + 1] == '\n')
+					i++;
+				buf_append_str(&want, "\r\n");
+			} else
+				buf_append_char(&want, in.data[i]);
+		}
+		encode_quoted_printable(in.data ? in.data : "", in.len, &out);
+		ck_assert_int_eq(qp_decode(out.data ? out.data : "", out.len,
+		    &back), 0);
+		ck_assert_msg(back.len == want.len && (want.len == 0 ||
+		    memcmp(back.data, want.data, want.len) == 0),
+		    "round %d: \"%s\" came back as \"%s\"", round,
+		    buf_str(&out), buf_str(&back));
+		for (size_t start = 0, i = 0; i <= out.len; i++) {
+			if (i < out.len && out.data[i] != '\r') {
+				unsigned char c = (unsigned char)out.data[i];
+
+				ck_assert_msg(c == ' ' || c == '\t' ||
+				    (c >= 33 && c <= 126), "round %d: byte "
+				    "%02x", round, c);
+				continue;
+			}
+			ck_assert_msg(i - start <= 76, "round %d: line of "
+			    "%zu", round, i - start);
+			if (i > start) {
+				ck_assert_msg(out.data[i - 1] != ' ' &&
+				    out.data[i - 1] != '\t', "round %d: "
+				    "space ends a line: %s", round,
+				    buf_str(&out));
+				ck_assert_msg(out.data[start] != '.' &&
+				    (i - start < 5 || memcmp(out.data + start,
+				    "From ", 5) != 0), "round %d: line opens "
+				    "with . or From: %s", round, buf_str(&out));
+			}
+			i++;	/* the LF after the CR */
+			start = i + 1;
+		}
+	}
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&out);
+	buf_free(&back);
+}
+END_TEST
+
 START_TEST(header_words)
 {
 	struct buf out = BUF_INIT;
@@ -397,6 +497,7 @@ main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, quoted_printable);
+	tcase_add_test(tc, quoted_printable_round_trips);
 	tcase_add_test(tc, header_words);
 	tcase_add_test(tc, utf8_cleaning);
 	tcase_add_test(tc, hostile_values_everywhere);
